@@ -1,0 +1,215 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/mcp-obs/mcp-obs/internal/platform/account"
+	"github.com/mcp-obs/mcp-obs/internal/platform/servers"
+	"github.com/mcp-obs/mcp-obs/internal/store"
+)
+
+func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return usageError{"server: want create, list or rotate-secret"}
+	}
+	switch sub, rest := args[0], args[1:]; sub {
+	case "create":
+		return serverCreate(ctx, rest, stdout, stderr)
+	case "list":
+		return serverList(ctx, rest, stdout, stderr)
+	case "rotate-secret":
+		return serverRotate(ctx, rest, stdout, stderr)
+	default:
+		return usageError{fmt.Sprintf("server: unknown subcommand %q (want create, list or rotate-secret)", sub)}
+	}
+}
+
+func serverCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("server create", stderr)
+	db := fs.String("db", defaultDB, "database: sqlite:PATH")
+	asJSON := fs.Bool("json", false, "machine-readable output")
+	slug := fs.String("slug", "", "the server's slug (DNS label), e.g. test")
+	name := fs.String("name", "", "display name shown on sign-in pages (default: the slug)")
+	resource := fs.String("resource-url", "", "canonical MCP endpoint URL, e.g. http://localhost:3006/mcp")
+	scopes := fs.String("scopes", "read write", "space-separated scopes the server supports")
+	signup := fs.Bool("allow-signup", false, "let end users create their own accounts")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *slug == "" || *resource == "" {
+		return usageError{"server create: --slug and --resource-url are required"}
+	}
+	st, err := openStore(ctx, *db)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	srv, creds, err := servers.Create(ctx, st, servers.Spec{
+		Slug: *slug, Name: *name, ResourceURL: *resource, Scopes: servers.ParseScopes(*scopes), AllowSignup: *signup,
+	}, time.Now())
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return writeJSON(stdout, map[string]any{"server": serverJSON(srv), "credentials": creds})
+	}
+	fmt.Fprintf(stdout, "Created server %q (%s), resource %s, scopes %q.\n\n", srv.Slug, srv.Name, srv.ResourceURL, strings.Join(srv.Scopes, " "))
+	printCredentials(stdout, creds)
+	return nil
+}
+
+func printCredentials(w io.Writer, creds servers.Credentials) {
+	fmt.Fprintf(w, "Resource-server credentials (shown once; the MCP server uses them for introspection):\n")
+	fmt.Fprintf(w, "  MCP_OBS_CLIENT_ID=%s\n  MCP_OBS_CLIENT_SECRET=%s\n", creds.ClientID, creds.ClientSecret)
+}
+
+func serverList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("server list", stderr)
+	db := fs.String("db", defaultDB, "database: sqlite:PATH")
+	asJSON := fs.Bool("json", false, "machine-readable output")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	st, err := openStore(ctx, *db)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	list, err := st.ListServers(ctx)
+	if err != nil {
+		return fmt.Errorf("list servers: %w", err)
+	}
+	if *asJSON {
+		out := make([]map[string]any, 0, len(list))
+		for _, s := range list {
+			out = append(out, serverJSON(s))
+		}
+		return writeJSON(stdout, out)
+	}
+	if len(list) == 0 {
+		fmt.Fprintln(stdout, "No servers yet. Create one with: mcp-obs server create --slug test --resource-url http://localhost:3006/mcp")
+		return nil
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SLUG\tNAME\tRESOURCE\tSCOPES\tCLIENT ID")
+	for _, s := range list {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Slug, s.Name, s.ResourceURL, strings.Join(s.Scopes, " "), s.ClientID)
+	}
+	return tw.Flush()
+}
+
+func serverRotate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("server rotate-secret", stderr)
+	db := fs.String("db", defaultDB, "database: sqlite:PATH")
+	asJSON := fs.Bool("json", false, "machine-readable output")
+	slug := fs.String("slug", "", "the server's slug")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *slug == "" {
+		return usageError{"server rotate-secret: --slug is required"}
+	}
+	st, err := openStore(ctx, *db)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	creds, err := servers.RotateSecret(ctx, st, *slug)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return writeJSON(stdout, creds)
+	}
+	fmt.Fprintf(stdout, "Rotated the secret of %q; the old one no longer works.\n\n", *slug)
+	printCredentials(stdout, creds)
+	return nil
+}
+
+func runUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "add" {
+		return usageError{"user: want add"}
+	}
+	fs := newFlagSet("user add", stderr)
+	db := fs.String("db", defaultDB, "database: sqlite:PATH")
+	asJSON := fs.Bool("json", false, "machine-readable output")
+	slug := fs.String("server", "", "slug of the server the account belongs to")
+	email := fs.String("email", "", "the user's email")
+	password := fs.String("password", "", "the user's password (prompted when absent)")
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return err
+	}
+	if *slug == "" || *email == "" {
+		return usageError{"user add: --server and --email are required"}
+	}
+	st, err := openStore(ctx, *db)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	srv, err := servers.Get(ctx, st, *slug)
+	if err != nil {
+		return err
+	}
+	pw := *password
+	if pw == "" {
+		if pw, err = readPassword(stdin, stderr); err != nil {
+			return err
+		}
+	}
+	accounts := account.New(account.Options{Store: st})
+	u, err := accounts.CreateUser(ctx, srv, *email, pw)
+	if errors.Is(err, store.ErrConflict) {
+		return fmt.Errorf("server %q already has an account for %s", *slug, *email)
+	}
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return writeJSON(stdout, map[string]string{"id": u.ID, "server": srv.Slug, "email": u.Email})
+	}
+	fmt.Fprintf(stdout, "Added %s to %q (user id %s).\n", u.Email, srv.Slug, u.ID)
+	return nil
+}
+
+// readPassword prompts without echo on a terminal, or reads one line otherwise.
+func readPassword(stdin io.Reader, stderr io.Writer) (string, error) {
+	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		fmt.Fprint(stderr, "Password: ")
+		b, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(stderr)
+		if err != nil {
+			return "", fmt.Errorf("read password: %w", err)
+		}
+		return string(b), nil
+	}
+	line, err := bufio.NewReader(stdin).ReadString('\n')
+	if err != nil && line == "" {
+		return "", fmt.Errorf("read password from standard input: %w (or pass --password)", err)
+	}
+	return strings.TrimRight(line, "\r\n"), nil
+}
+
+func serverJSON(s *store.Server) map[string]any {
+	return map[string]any{
+		"slug": s.Slug, "name": s.Name, "resource_url": s.ResourceURL, "scopes": s.Scopes,
+		"allow_signup": s.AllowSignup, "client_id": s.ClientID, "created_at": s.CreatedAt,
+	}
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

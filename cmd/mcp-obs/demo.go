@@ -1,0 +1,180 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/mcp-obs/mcp-obs/internal/platform"
+	"github.com/mcp-obs/mcp-obs/internal/platform/servers"
+	"github.com/mcp-obs/mcp-obs/internal/store"
+	"github.com/mcp-obs/mcp-obs/mcpobs"
+)
+
+// The demo tenant, as in the seed: slug "test", scopes read and write.
+const (
+	demoSlug       = "test"
+	demoServerName = "Demo Server with OAuth"
+)
+
+func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("demo", stderr)
+	platformAddr := fs.String("platform-addr", ":3000", "address of the platform")
+	mcpAddr := fs.String("mcp-addr", ":3006", "address of the demo MCP server")
+	dataDir := fs.String("data-dir", "mcp-obs-data", "folder of the SQLite database")
+	email := fs.String("email", "demo@example.com", "email of the demo end user")
+	password := fs.String("password", "demo-password", "password of the demo end user")
+	logLevel := fs.String("log-level", "debug", "log level: debug, info, warn or error")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	logger, err := newLogger(stderr, *logLevel)
+	if err != nil {
+		return err
+	}
+	platformBase, err := resolveBase("", *platformAddr)
+	if err != nil {
+		return usageError{strings.ReplaceAll(err.Error(), "--addr", "--platform-addr")}
+	}
+	mcpBase, err := resolveBase("", *mcpAddr)
+	if err != nil {
+		return usageError{strings.ReplaceAll(err.Error(), "--addr", "--mcp-addr")}
+	}
+	resourceURL := string(mcpBase) + "/mcp"
+
+	platformLn, err := listen(*platformAddr, "--platform-addr")
+	if err != nil {
+		return err
+	}
+	defer platformLn.Close()
+	mcpLn, err := listen(*mcpAddr, "--mcp-addr")
+	if err != nil {
+		return err
+	}
+	defer mcpLn.Close()
+
+	st, err := openStore(ctx, "sqlite:"+filepath.Join(*dataDir, "mcp-obs.db"))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	p := platform.New(platform.Config{Base: platformBase, Dev: true, Logger: logger.With("part", "platform")}, st)
+	creds, err := ensureDemoTenant(ctx, st, p, resourceURL, *email, *password)
+	if err != nil {
+		return err
+	}
+
+	app := mcpobs.NewServer(mcpobs.Options{
+		Name:           demoServerName,
+		Version:        "1.0.0",
+		ServerSlug:     demoSlug,
+		PlatformURL:    string(platformBase),
+		ServerURL:      resourceURL,
+		RequiredScopes: []string{"read", "write"},
+		ClientID:       creds.ClientID,
+		ClientSecret:   creds.ClientSecret,
+		Debug:          *logLevel == "debug",
+		Logger:         logger.With("part", "mcp-server"),
+		Listener:       mcpLn,
+	})
+	addDemoTools(app)
+
+	printBanner(stdout, string(platformBase), resourceURL, *email, *password)
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return servePlatform(ctx, platformLn, p, logger) })
+	g.Go(func() error { return app.Run(ctx) })
+	err = g.Wait()
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	return err
+}
+
+// ensureDemoTenant makes sure the demo tenant and end user exist, with the
+// tenant's resource URL matching this run, and returns fresh resource-server
+// credentials (the secret is stored only as a hash, so each run rotates it).
+func ensureDemoTenant(ctx context.Context, st store.Store, p *platform.Platform, resourceURL, email, password string) (servers.Credentials, error) {
+	srv, err := st.ServerBySlug(ctx, demoSlug)
+	var creds servers.Credentials
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		srv, creds, err = servers.Create(ctx, st, servers.Spec{
+			Slug: demoSlug, Name: demoServerName, ResourceURL: resourceURL, Scopes: []string{"read", "write"}, AllowSignup: true,
+		}, time.Now())
+		if err != nil {
+			return creds, err
+		}
+	case err != nil:
+		return creds, fmt.Errorf("look up demo server: %w", err)
+	default:
+		if srv.ResourceURL != resourceURL {
+			srv.ResourceURL = resourceURL
+			if err := st.UpdateServer(ctx, srv); err != nil {
+				return creds, fmt.Errorf("update demo server resource URL: %w", err)
+			}
+		}
+		if creds, err = servers.RotateSecret(ctx, st, demoSlug); err != nil {
+			return creds, err
+		}
+	}
+	if _, err := p.Accounts.CreateUser(ctx, srv, email, password); err != nil && !errors.Is(err, store.ErrConflict) {
+		return creds, fmt.Errorf("create demo user %s: %w", email, err)
+	}
+	return creds, nil
+}
+
+// demoEchoArgs are the arguments of echo_with_oauth.
+type demoEchoArgs struct {
+	Message string `json:"message,omitempty" jsonschema:"the message to echo back"`
+}
+
+// addDemoTools registers the tools of the demo server: the same two tools as
+// examples/demo.
+func addDemoTools(app *mcpobs.App) {
+	mcpobs.AddTool(app, &mcp.Tool{Name: "echo_with_oauth", Description: "Echo a message back; requires OAuth sign-in."},
+		func(ctx context.Context, req *mcp.CallToolRequest, args demoEchoArgs) (*mcp.CallToolResult, any, error) {
+			msg := args.Message
+			if msg == "" {
+				msg = "Hello from mcp-obs OAuth!"
+			}
+			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "OAuth Echo: " + msg}}}, nil, nil
+		})
+	mcpobs.AddTool(app, &mcp.Tool{Name: "get_server_info", Description: "Describe this server and the signed-in caller."},
+		func(ctx context.Context, req *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, any, error) {
+			u := mcpobs.UserFromRequest(req)
+			info := map[string]any{"server": demoServerName, "version": "1.0.0", "oauth": "mcp-obs"}
+			if u != nil {
+				info["user"] = map[string]any{"email": u.Email, "subject": u.Subject, "client_id": u.ClientID, "scopes": u.Scopes}
+			}
+			return nil, info, nil
+		})
+}
+
+func printBanner(w io.Writer, platformURL, resourceURL, email, password string) {
+	fmt.Fprintf(w, `
+mcp-obs demo
+  Platform:    %[1]s   (authorization server and sign-in pages)
+  MCP server:  %[2]s   %[3]q, tenant %[4]q, scopes read write
+  Sign in as:  %[5]s / %[6]s
+
+Connect a client:
+  Claude Code:    claude mcp add --transport http mcp-obs-demo %[2]s
+  Cursor:         add to ~/.cursor/mcp.json  {"mcpServers": {"mcp-obs-demo": {"url": "%[2]s"}}}
+  MCP Inspector:  npx @modelcontextprotocol/inspector   (Transport: Streamable HTTP, URL: %[2]s)
+
+Try it:
+  curl %[7]s/.well-known/oauth-protected-resource
+  curl -i -X POST %[2]s -H 'Content-Type: application/json' -d '{"jsonrpc":"2.0","id":1,"method":"tools/list"}'
+
+Press Ctrl-C to stop.
+
+`, platformURL, resourceURL, demoServerName, demoSlug, email, password, strings.TrimSuffix(resourceURL, "/mcp"))
+}
+

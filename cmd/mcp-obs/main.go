@@ -1,0 +1,81 @@
+// Command mcp-obs runs the mcp-obs platform and administers it.
+//
+//	mcp-obs serve                  run the platform (authorization server, sign-in pages, APIs)
+//	mcp-obs demo                   run the platform and the demo MCP server together
+//	mcp-obs server create|list|rotate-secret
+//	mcp-obs user add
+//
+// Every command reads its flags also from MCP_OBS_* environment variables
+// (--base-url from MCP_OBS_BASE_URL, and so on); a flag given on the command line wins.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `mcp-obs: OAuth 2.1 and observability for MCP servers
+
+Usage:
+  mcp-obs serve  [--addr :3000] [--base-url URL] [--db sqlite:PATH] [--log-level info] [--dev]
+  mcp-obs demo   [--platform-addr :3000] [--mcp-addr :3006] [--data-dir ./mcp-obs-data]
+  mcp-obs server create --slug SLUG --resource-url URL [--name NAME] [--scopes "read write"] [--allow-signup]
+  mcp-obs server list
+  mcp-obs server rotate-secret --slug SLUG
+  mcp-obs user add --server SLUG --email EMAIL [--password PASSWORD]
+
+Admin commands take --db and --json. Flags can also be set as MCP_OBS_<FLAG> environment
+variables (e.g. MCP_OBS_BASE_URL). Run 'mcp-obs COMMAND -h' for a command's flags.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	var u usageError
+	if errors.As(err, &u) {
+		fmt.Fprintf(os.Stderr, "mcp-obs: %v\n\n%s", err, usage)
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "mcp-obs: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// usageError is a mistake in how the command was called.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+// run dispatches a command line. It is main without the process: tests call it.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return usageError{"no command given"}
+	}
+	switch cmd, rest := args[0], args[1:]; cmd {
+	case "serve":
+		return runServe(ctx, rest, stderr)
+	case "demo":
+		return runDemo(ctx, rest, stdout, stderr)
+	case "server":
+		return runServer(ctx, rest, stdout, stderr)
+	case "user":
+		return runUser(ctx, rest, stdin, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		return usageError{fmt.Sprintf("unknown command %q", cmd)}
+	}
+}

@@ -1,0 +1,164 @@
+// Package servers manages tenants: the MCP servers a platform protects. The
+// admin commands and the demo create them here, so the rules for slugs,
+// resource URLs, scopes and resource-server credentials live in one place.
+package servers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/mcp-obs/mcp-obs/internal/secret"
+	"github.com/mcp-obs/mcp-obs/internal/store"
+)
+
+// Default token lifetimes of a new server.
+const (
+	DefaultAccessTokenTTL  = time.Hour
+	DefaultRefreshTokenTTL = 30 * 24 * time.Hour
+)
+
+// ErrInvalid marks a server definition the platform refuses; its message says why.
+var ErrInvalid = errors.New("invalid server")
+
+var slugPattern = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+
+// reserved slugs would shadow platform paths or confuse people reading URLs.
+var reserved = []string{"api", "admin", "assets", "auth", "dashboard", "login", "logout", "oauth", "platform",
+	"signin", "signup", "static", "t", "www", "well-known", "health", "healthz", "readyz", "mcp-obs"}
+
+// ValidateSlug checks that slug is a DNS label (lower-case letters, digits and
+// inner hyphens, at most 63 characters) and not a reserved word, so it works as
+// a path segment today and as a subdomain later.
+func ValidateSlug(slug string) error {
+	if !slugPattern.MatchString(slug) {
+		return fmt.Errorf("%w: slug %q must be a DNS label: 1-63 lower-case letters, digits and hyphens, not starting or ending with a hyphen", ErrInvalid, slug)
+	}
+	if slices.Contains(reserved, slug) {
+		return fmt.Errorf("%w: slug %q is reserved; choose another", ErrInvalid, slug)
+	}
+	return nil
+}
+
+// ValidateResourceURL checks a canonical MCP endpoint URL: absolute http(s),
+// no fragment. Tokens are bound to it byte for byte.
+func ValidateResourceURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Fragment != "" || u.User != nil {
+		return fmt.Errorf("%w: resource URL %q must be an absolute http(s) URL without fragment, e.g. http://localhost:3006/mcp", ErrInvalid, raw)
+	}
+	return nil
+}
+
+// ParseScopes splits a scope list on spaces and commas, dropping empties and duplicates.
+func ParseScopes(s string) []string {
+	var out []string
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == ',' || r == '\t' }) {
+		if !slices.Contains(out, f) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+var scopePattern = regexp.MustCompile(`^[\x21\x23-\x5B\x5D-\x7E]+$`) // RFC 6749 §3.3 scope-token
+
+// Spec is what an operator says about a new server.
+type Spec struct {
+	Slug        string
+	Name        string
+	ResourceURL string
+	Scopes      []string
+	AllowSignup bool
+}
+
+// Credentials are a server's resource-server credentials. The secret exists
+// in clear text only here, to be shown once.
+type Credentials struct {
+	ClientID     string `json:"client_id"`
+	ClientSecret string `json:"client_secret"`
+}
+
+// Create validates spec, stores the server and returns it with its new
+// credentials. A duplicate slug wraps store.ErrConflict.
+func Create(ctx context.Context, st store.Store, spec Spec, now time.Time) (*store.Server, Credentials, error) {
+	if err := ValidateSlug(spec.Slug); err != nil {
+		return nil, Credentials{}, err
+	}
+	if err := ValidateResourceURL(spec.ResourceURL); err != nil {
+		return nil, Credentials{}, err
+	}
+	if len(spec.Scopes) == 0 {
+		return nil, Credentials{}, fmt.Errorf("%w: a server needs at least one scope, e.g. --scopes \"read write\"", ErrInvalid)
+	}
+	for _, s := range spec.Scopes {
+		if !scopePattern.MatchString(s) {
+			return nil, Credentials{}, fmt.Errorf("%w: scope %q has characters RFC 6749 does not allow", ErrInvalid, s)
+		}
+	}
+	name := spec.Name
+	if name == "" {
+		name = spec.Slug
+	}
+	creds := newCredentials(spec.Slug)
+	srv := &store.Server{
+		ID:               secret.ID(),
+		Slug:             spec.Slug,
+		Name:             name,
+		ResourceURL:      spec.ResourceURL,
+		Scopes:           spec.Scopes,
+		DefaultScopes:    spec.Scopes,
+		AllowSignup:      spec.AllowSignup,
+		AccessTokenTTL:   DefaultAccessTokenTTL,
+		RefreshTokenTTL:  DefaultRefreshTokenTTL,
+		ClientID:         creds.ClientID,
+		ClientSecretHash: secret.Hash(creds.ClientSecret),
+		CreatedAt:        now.UTC(),
+	}
+	if err := st.CreateServer(ctx, srv); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return nil, Credentials{}, fmt.Errorf("server %q already exists: %w", spec.Slug, err)
+		}
+		return nil, Credentials{}, fmt.Errorf("create server %q: %w", spec.Slug, err)
+	}
+	return srv, creds, nil
+}
+
+// Get returns the server with the slug, with an error that names the slug when it is unknown.
+func Get(ctx context.Context, st store.Store, slug string) (*store.Server, error) {
+	srv, err := st.ServerBySlug(ctx, slug)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("no server with slug %q (see `mcp-obs server list`): %w", slug, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("look up server %q: %w", slug, err)
+	}
+	return srv, nil
+}
+
+// RotateSecret gives the server new resource-server credentials; the old
+// secret stops working at once.
+func RotateSecret(ctx context.Context, st store.Store, slug string) (Credentials, error) {
+	srv, err := Get(ctx, st, slug)
+	if err != nil {
+		return Credentials{}, err
+	}
+	creds := Credentials{ClientID: srv.ClientID, ClientSecret: secret.New(secret.PrefixServerSecret)}
+	srv.ClientSecretHash = secret.Hash(creds.ClientSecret)
+	if err := st.UpdateServer(ctx, srv); err != nil {
+		return Credentials{}, fmt.Errorf("rotate secret of %q: %w", slug, err)
+	}
+	return creds, nil
+}
+
+func newCredentials(slug string) Credentials {
+	return Credentials{
+		ClientID:     "mcprs_" + slug + "_" + secret.ID()[:12],
+		ClientSecret: secret.New(secret.PrefixServerSecret),
+	}
+}
