@@ -1,0 +1,161 @@
+// Package sqlite is the embedded [store.Store] of the platform: one SQLite
+// file, no server to run, no cgo (it uses the pure-Go modernc.org/sqlite).
+//
+// The file is opened twice. A writer pool of exactly one connection carries
+// every write, so writers queue in Go instead of fighting over SQLite's lock
+// and read-modify-write transactions (BEGIN IMMEDIATE) never deadlock. A
+// reader pool of several connections serves reads concurrently, which WAL
+// mode allows alongside the writer. The hot-path lookups (server by slug,
+// token, user, client) are prepared once at [Open].
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+
+	"github.com/mcp-obs/mcp-obs/internal/store"
+)
+
+// busyTimeoutMillis is how long a connection waits for another process's lock
+// (an admin command, a second platform process) before giving up with SQLITE_BUSY.
+const busyTimeoutMillis = 10000
+
+// Store is a [store.Store] backed by one SQLite file. It is safe for
+// concurrent use; create it with [Open] and release it with [Store.Close].
+type Store struct {
+	path   string
+	writer *sql.DB // exactly one connection; every write goes through it
+	reader *sql.DB // several read-only connections
+	hot    *hotStatements
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens (creating if needed) the SQLite database at path, creating its
+// parent directory, switching it to WAL mode and applying any pending schema
+// migrations. path must be a file path: ":memory:" and "file:" URIs are
+// refused because the writer and reader pools must share one file.
+func Open(ctx context.Context, path string) (*Store, error) {
+	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") || strings.ContainsAny(path, "?#") {
+		return nil, fmt.Errorf("sqlite: open %q: want a plain file path (no :memory:, file: URI, '?' or '#')", path)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("sqlite: open %q: create parent directory: %w", path, err)
+	}
+
+	writer, err := sql.Open("sqlite", dsn(path, false))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
+	}
+	writer.SetMaxOpenConns(1)
+	writer.SetMaxIdleConns(1)
+	writer.SetConnMaxLifetime(0)
+	writer.SetConnMaxIdleTime(0)
+	if err := checkWritable(ctx, writer); err != nil {
+		writer.Close()
+		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
+	}
+	if err := migrate(ctx, writer); err != nil {
+		writer.Close()
+		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
+	}
+
+	reader, err := sql.Open("sqlite", dsn(path, true))
+	if err != nil {
+		writer.Close()
+		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
+	}
+	n := max(4, 2*runtime.GOMAXPROCS(0))
+	reader.SetMaxOpenConns(n)
+	reader.SetMaxIdleConns(n) // keep every connection: reopening one costs far more than a query
+	reader.SetConnMaxLifetime(0)
+	reader.SetConnMaxIdleTime(0)
+	if err := reader.PingContext(ctx); err != nil {
+		reader.Close()
+		writer.Close()
+		return nil, fmt.Errorf("sqlite: open %q: reader: %w", path, err)
+	}
+
+	hot, err := prepareHot(ctx, reader)
+	if err != nil {
+		reader.Close()
+		writer.Close()
+		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
+	}
+	return &Store{path: path, writer: writer, reader: reader, hot: hot}, nil
+}
+
+// dsn builds the driver's data source name. Pragmas run on every new
+// connection; busy_timeout runs first so the others cannot fail on a lock.
+// Writer transactions begin IMMEDIATE: they take the write lock up front,
+// so a read-then-write transaction never fails halfway on an upgrade.
+func dsn(path string, readOnly bool) string {
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeoutMillis))
+	q.Add("_pragma", "foreign_keys(1)")
+	if readOnly {
+		q.Add("_pragma", "query_only(1)")
+	} else {
+		q.Add("_pragma", "journal_mode(WAL)")
+		q.Add("_pragma", "synchronous(NORMAL)")
+		q.Set("_txlock", "immediate")
+	}
+	return path + "?" + q.Encode()
+}
+
+// checkWritable makes SQLite actually open (and if needed create) the file
+// and confirms WAL mode took effect, so a bad path fails at Open rather than
+// at the first write.
+func checkWritable(ctx context.Context, db *sql.DB) error {
+	var mode string
+	if err := db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		return fmt.Errorf("open database file: %w", err)
+	}
+	if !strings.EqualFold(mode, "wal") {
+		return fmt.Errorf("journal mode is %q, want wal (is the file on a filesystem without shared memory?)", mode)
+	}
+	return nil
+}
+
+// Path returns the database file the store was opened on.
+func (s *Store) Path() string { return s.path }
+
+// Ping reports whether both connection pools can reach the database.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.writer.PingContext(ctx); err != nil {
+		return fmt.Errorf("sqlite: ping writer: %w", err)
+	}
+	if err := s.reader.PingContext(ctx); err != nil {
+		return fmt.Errorf("sqlite: ping reader: %w", err)
+	}
+	return nil
+}
+
+// Close lets SQLite refresh its query-planner statistics, then releases
+// every connection. The store must not be used afterwards.
+func (s *Store) Close() error {
+	var errs []error
+	errs = append(errs, s.hot.close())
+	if _, err := s.writer.Exec("PRAGMA optimize"); err != nil {
+		errs = append(errs, fmt.Errorf("optimize: %w", err))
+	}
+	if err := s.reader.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close reader: %w", err))
+	}
+	if err := s.writer.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close writer: %w", err))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("sqlite: close %q: %w", s.path, err)
+	}
+	return nil
+}
