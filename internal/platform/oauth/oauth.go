@@ -1,6 +1,11 @@
 // Package oauth is the authorization server of each tenant: discovery
 // documents, the public tenant configuration, authorization (sign-in and
 // consent), the token endpoint, introspection, revocation and the revocation feed.
+//
+// Every URL it hands out is built from the configured [endpoints.Base], never
+// from the request's Host header, so a forged Host cannot move an issuer or a
+// redirect. The handlers speak OAuth; everything they remember goes through
+// [store.Store], so several replicas can serve one tenant.
 package oauth
 
 import (
@@ -11,7 +16,18 @@ import (
 	"github.com/mcp-obs/mcp-obs/internal/platform/account"
 	"github.com/mcp-obs/mcp-obs/internal/platform/clients"
 	"github.com/mcp-obs/mcp-obs/internal/platform/endpoints"
+	"github.com/mcp-obs/mcp-obs/internal/platform/web"
 	"github.com/mcp-obs/mcp-obs/internal/store"
+)
+
+// Defaults applied by [New] to zero [Options] fields and zero server TTLs.
+const (
+	defaultRefreshReuseGrace = 10 * time.Second
+	defaultAccessTokenTTL    = time.Hour
+	defaultRefreshTokenTTL   = 30 * 24 * time.Hour
+	authCodeTTL              = 10 * time.Minute
+	feedPollInterval         = 200 * time.Millisecond
+	feedPingInterval         = 15 * time.Second
 )
 
 // Options configures a [Handler]. Zero values are the defaults.
@@ -29,11 +45,76 @@ type Options struct {
 }
 
 // Handler serves the authorization server endpoints of every tenant.
-type Handler struct{}
+type Handler struct {
+	store    store.Store
+	base     endpoints.Base
+	clients  *clients.Registry
+	accounts *account.Service
+	log      *slog.Logger
+	grace    time.Duration
+	clock    func() time.Time
 
-// New returns a Handler.
-func New(opts Options) *Handler { panic("unimplemented") }
+	// feedPoll and feedPing pace the revocation feed; tests shorten them.
+	feedPoll time.Duration
+	feedPing time.Duration
+}
+
+// New returns a Handler. Store, Base, Clients and Accounts are required.
+func New(opts Options) *Handler {
+	h := &Handler{
+		store:    opts.Store,
+		base:     opts.Base,
+		clients:  opts.Clients,
+		accounts: opts.Accounts,
+		log:      opts.Logger,
+		grace:    opts.RefreshReuseGrace,
+		clock:    opts.Now,
+		feedPoll: feedPollInterval,
+		feedPing: feedPingInterval,
+	}
+	if h.log == nil {
+		h.log = slog.Default()
+	}
+	if h.grace <= 0 {
+		h.grace = defaultRefreshReuseGrace
+	}
+	if h.clock == nil {
+		h.clock = time.Now
+	}
+	return h
+}
+
+// now is the current time in UTC, the zone the store expects.
+func (h *Handler) now() time.Time { return h.clock().UTC() }
 
 // Routes registers the discovery documents, /api/v1/servers/{slug}/config and
 // the /t/{slug}/oauth/... endpoints on mux.
-func (h *Handler) Routes(mux *http.ServeMux) { panic("unimplemented") }
+func (h *Handler) Routes(mux *http.ServeMux) {
+	discovery := []string{
+		"/.well-known/oauth-authorization-server/t/{slug}",
+		"/t/{slug}/.well-known/oauth-authorization-server",
+		"/.well-known/openid-configuration/t/{slug}",
+		"/t/{slug}/.well-known/openid-configuration",
+	}
+	for _, p := range discovery {
+		mux.HandleFunc("GET "+p, cors(h.serveMetadata))
+		mux.HandleFunc("OPTIONS "+p, preflight("GET, OPTIONS"))
+	}
+	mux.HandleFunc("GET /api/v1/servers/{slug}/config", cors(h.serveConfig))
+	mux.HandleFunc("OPTIONS /api/v1/servers/{slug}/config", preflight("GET, OPTIONS"))
+
+	// The consent POST is a state-changing form: besides its CSRF token, refuse
+	// it when the browser says it came from another site.
+	authorize := web.SecurityHeaders(web.CrossOriginProtection(http.HandlerFunc(h.serveAuthorize)))
+	mux.Handle("GET /t/{slug}/oauth/authorize", authorize)
+	mux.Handle("POST /t/{slug}/oauth/authorize", authorize)
+
+	mux.HandleFunc("POST /t/{slug}/oauth/token", cors(h.serveToken))
+	mux.HandleFunc("OPTIONS /t/{slug}/oauth/token", preflight("POST, OPTIONS"))
+	mux.HandleFunc("POST /t/{slug}/oauth/revoke", cors(h.serveRevoke))
+	mux.HandleFunc("OPTIONS /t/{slug}/oauth/revoke", preflight("POST, OPTIONS"))
+
+	// Introspection and the feed are server to server: no CORS.
+	mux.HandleFunc("POST /t/{slug}/oauth/introspect", h.serveIntrospect)
+	mux.HandleFunc("GET /t/{slug}/oauth/revocations", h.serveFeed)
+}

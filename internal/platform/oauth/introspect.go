@@ -1,0 +1,120 @@
+package oauth
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/mcp-obs/mcp-obs/internal/secret"
+	"github.com/mcp-obs/mcp-obs/internal/store"
+)
+
+// introspection is the RFC 7662 §2.2 answer for an active access token. aud is
+// the resource the token is bound to (RFC 8707), which the SDK compares with
+// its own canonical URL.
+type introspection struct {
+	Active    bool   `json:"active"`
+	Scope     string `json:"scope"`
+	ClientID  string `json:"client_id"`
+	Sub       string `json:"sub"`
+	Username  string `json:"username"`
+	Email     string `json:"email"`
+	Aud       string `json:"aud"`
+	Iss       string `json:"iss"`
+	Exp       int64  `json:"exp"`
+	Iat       int64  `json:"iat"`
+	TokenType string `json:"token_type"`
+	Jti       string `json:"jti"`
+}
+
+// inactiveBody is the whole answer for every token that is not an active
+// access token of this tenant: RFC 7662 §2.2 says to reveal nothing more.
+const inactiveBody = `{"active":false}`
+
+// serveIntrospect is the RFC 7662 endpoint. Only the tenant's own resource
+// server may call it, and only about the tenant's access tokens; refresh
+// tokens are never reported active. It is the platform's hot path (every MCP
+// request whose token is not cached): one server, one token and one user
+// lookup, nothing logged above debug.
+func (h *Handler) serveIntrospect(w http.ResponseWriter, r *http.Request) {
+	noStore(w)
+	srv := h.tenantJSON(w, r)
+	if srv == nil {
+		return
+	}
+	realm := h.base.Issuer(srv.Slug)
+	if err := parseForm(w, r); err != nil {
+		badRequest("invalid_request", "the body must be a form (application/x-www-form-urlencoded) of at most 64 KiB").write(w, realm)
+		return
+	}
+	cr, oerr := readCredentials(r, r.PostForm)
+	if oerr == nil && !isResourceServer(srv, cr) {
+		oerr = invalidClient("introspection requires this server's resource-server credentials", cr.method == authSecretBasic)
+	}
+	if oerr != nil {
+		if oerr.status == http.StatusUnauthorized {
+			oerr.basic = true // Basic is what a resource server should use
+		}
+		oerr.write(w, realm)
+		return
+	}
+	p := params{v: r.PostForm}
+	raw := p.get("token")
+	if raw == "" || p.dup != "" {
+		badRequest("invalid_request", "exactly one token is required").write(w, realm)
+		return
+	}
+
+	ctx := r.Context()
+	now := h.now()
+	tok, err := h.store.Token(ctx, secret.Hash(raw))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		writeInactive(w)
+		return
+	case err != nil:
+		// Never "inactive": the SDK must not cache a storage failure as a verdict.
+		h.log.ErrorContext(ctx, "oauth: introspection: loading token", "server", srv.Slug, "err", err)
+		serverError().write(w, realm)
+		return
+	case tok.Kind != store.KindAccess, tok.ServerID != srv.ID, !tok.RevokedAt.IsZero(), !now.Before(tok.ExpiresAt):
+		writeInactive(w)
+		return
+	}
+	user, err := h.store.User(ctx, srv.ID, tok.UserID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		writeInactive(w)
+		return
+	case err != nil:
+		h.log.ErrorContext(ctx, "oauth: introspection: loading user", "server", srv.Slug, "err", err)
+		serverError().write(w, realm)
+		return
+	}
+	body, err := json.Marshal(introspection{
+		Active:    true,
+		Scope:     joinScopes(tok.Scopes),
+		ClientID:  tok.ClientID,
+		Sub:       user.ID,
+		Username:  user.Email,
+		Email:     user.Email,
+		Aud:       tok.Resource,
+		Iss:       realm,
+		Exp:       tok.ExpiresAt.Unix(),
+		Iat:       tok.IssuedAt.Unix(),
+		TokenType: "Bearer",
+		Jti:       tok.Hash,
+	})
+	if err != nil { // cannot happen: only strings and numbers
+		serverError().write(w, realm)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(body)
+}
+
+// writeInactive answers {"active":false}.
+func writeInactive(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Write([]byte(inactiveBody))
+}

@@ -1,0 +1,78 @@
+package oauth
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/mcp-obs/mcp-obs/internal/secret"
+	"github.com/mcp-obs/mcp-obs/internal/store"
+)
+
+// serveRevoke is the RFC 7009 endpoint. A client revokes its own tokens: an
+// access token alone, or a refresh token with its whole family (the access
+// tokens issued from it die too). The tenant's resource server may revoke any
+// token of the tenant. The answer is 200 whether or not anything was revoked,
+// so the endpoint reveals nothing about tokens the caller does not own.
+func (h *Handler) serveRevoke(w http.ResponseWriter, r *http.Request) {
+	noStore(w)
+	srv := h.tenantJSON(w, r)
+	if srv == nil {
+		return
+	}
+	realm := h.base.Issuer(srv.Slug)
+	ctx := r.Context()
+	if err := parseForm(w, r); err != nil {
+		badRequest("invalid_request", "the body must be a form (application/x-www-form-urlencoded) of at most 64 KiB").write(w, realm)
+		return
+	}
+	cr, oerr := readCredentials(r, r.PostForm)
+	if oerr != nil {
+		oerr.write(w, realm)
+		return
+	}
+	var client *store.Client
+	resourceServer := isResourceServer(srv, cr)
+	if !resourceServer {
+		if client, oerr = h.authenticateClient(ctx, srv, cr); oerr != nil {
+			oerr.write(w, realm)
+			return
+		}
+	}
+	p := params{v: r.PostForm}
+	raw := p.get("token")
+	p.get("token_type_hint") // optional: every token is found by its hash alike
+	if raw == "" || p.dup != "" {
+		badRequest("invalid_request", "exactly one token is required").write(w, realm)
+		return
+	}
+
+	tok, err := h.store.Token(ctx, secret.Hash(raw))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		w.WriteHeader(http.StatusOK)
+		return
+	case err != nil:
+		h.log.ErrorContext(ctx, "oauth: revocation: loading token", "server", srv.Slug, "err", err)
+		serverError().write(w, realm)
+		return
+	case tok.ServerID != srv.ID, !resourceServer && tok.ClientID != client.ClientID:
+		h.log.DebugContext(ctx, "oauth: revocation of a token the caller does not own ignored", "server", srv.Slug, "caller", cr.id)
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	now := h.now()
+	var revoked []string
+	if tok.Kind == store.KindRefresh {
+		revoked, err = h.store.RevokeFamily(ctx, tok.FamilyID, now)
+	} else {
+		revoked, err = h.store.RevokeToken(ctx, tok.Hash, now)
+	}
+	if err != nil {
+		h.log.ErrorContext(ctx, "oauth: revoking token", "server", srv.Slug, "err", err)
+		serverError().write(w, realm)
+		return
+	}
+	h.log.DebugContext(ctx, "oauth: token revoked", "server", srv.Slug, "caller", cr.id, "kind", tok.Kind,
+		"token", secret.Redact(raw), "revoked", len(revoked))
+	w.WriteHeader(http.StatusOK)
+}

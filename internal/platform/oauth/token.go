@@ -1,0 +1,254 @@
+package oauth
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/mcp-obs/mcp-obs/internal/platform/web"
+	"github.com/mcp-obs/mcp-obs/internal/secret"
+	"github.com/mcp-obs/mcp-obs/internal/store"
+)
+
+// Grant types of the token endpoint.
+const (
+	grantAuthorizationCode = "authorization_code"
+	grantRefreshToken      = "refresh_token"
+)
+
+// tokenResponse is the RFC 6749 §5.1 success answer.
+type tokenResponse struct {
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int64  `json:"expires_in"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	Scope        string `json:"scope"`
+}
+
+// serverError is the answer when storage fails: never an OAuth verdict, so a
+// client retries instead of discarding its grant.
+func serverError() *oauthError {
+	return &oauthError{status: http.StatusInternalServerError, code: "server_error", description: "the request could not be completed; try again"}
+}
+
+// noStore marks an answer that carries or concerns credentials as uncacheable
+// (RFC 6749 §5.1).
+func noStore(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+}
+
+// serveToken is the token endpoint: client authentication, then the
+// authorization_code or refresh_token grant.
+func (h *Handler) serveToken(w http.ResponseWriter, r *http.Request) {
+	noStore(w)
+	srv := h.tenantJSON(w, r)
+	if srv == nil {
+		return
+	}
+	realm := h.base.Issuer(srv.Slug)
+	resp, oerr := h.token(w, r, srv)
+	if oerr != nil {
+		oerr.write(w, realm)
+		return
+	}
+	web.WriteJSON(w, http.StatusOK, resp)
+}
+
+// token authenticates the client and runs the grant it asks for.
+func (h *Handler) token(w http.ResponseWriter, r *http.Request, srv *store.Server) (*tokenResponse, *oauthError) {
+	ctx := r.Context()
+	if err := parseForm(w, r); err != nil {
+		return nil, badRequest("invalid_request", "the body must be a form (application/x-www-form-urlencoded) of at most 64 KiB")
+	}
+	cr, oerr := readCredentials(r, r.PostForm)
+	if oerr != nil {
+		return nil, oerr
+	}
+	client, oerr := h.authenticateClient(ctx, srv, cr)
+	if oerr != nil {
+		h.log.DebugContext(ctx, "oauth: client authentication failed", "server", srv.Slug, "client_id", cr.id, "method", cr.method, "reason", oerr.description)
+		return nil, oerr
+	}
+	p := &params{v: r.PostForm}
+	grant := p.get("grant_type")
+	switch {
+	case p.dup != "":
+		return nil, badRequest("invalid_request", "grant_type is repeated")
+	case grant == "":
+		return nil, badRequest("invalid_request", "grant_type is required")
+	case grant != grantAuthorizationCode && grant != grantRefreshToken:
+		return nil, badRequest("unsupported_grant_type", "supported grant types are authorization_code and refresh_token")
+	case !slices.Contains(clientGrants(client), grant):
+		return nil, badRequest("unauthorized_client", "the client is not registered for the "+grant+" grant")
+	case grant == grantAuthorizationCode:
+		return h.exchangeCode(ctx, srv, client, p)
+	default:
+		return h.refresh(ctx, srv, client, p)
+	}
+}
+
+// clientGrants are the grant types a client registered; none means
+// authorization_code only (the RFC 7591 default).
+func clientGrants(c *store.Client) []string {
+	if len(c.GrantTypes) == 0 {
+		return []string{grantAuthorizationCode}
+	}
+	return c.GrantTypes
+}
+
+// exchangeCode redeems an authorization code (RFC 6749 §4.1.3 with PKCE).
+//
+// The store offers only an atomic "redeem" of a code, so the code is marked
+// used before its bindings are compared: a request by the wrong client, with
+// the wrong verifier or redirect URI, burns the code. That is the safe side:
+// whoever holds a leaked code can at worst make it useless, never use it. A
+// replayed code revokes every token its first redemption issued (RFC 6749
+// §4.1.2); tokens still being issued by a concurrent first redemption at that
+// very instant escape this, a window of milliseconds.
+func (h *Handler) exchangeCode(ctx context.Context, srv *store.Server, client *store.Client, p *params) (*tokenResponse, *oauthError) {
+	code := p.get("code")
+	redirectURI := p.get("redirect_uri")
+	verifier := p.get("code_verifier")
+	resource := p.get("resource")
+	switch {
+	case p.dup != "":
+		return nil, badRequest("invalid_request", "parameter "+p.dup+" is repeated")
+	case code == "":
+		return nil, badRequest("invalid_request", "code is required")
+	case verifier == "":
+		return nil, badRequest("invalid_request", "code_verifier is required (PKCE)")
+	case !validVerifier(verifier):
+		return nil, badRequest("invalid_request", "code_verifier must be 43 to 128 unreserved characters")
+	}
+	now := h.now()
+	hash := secret.Hash(code)
+	ac, err := h.store.RedeemAuthCode(ctx, hash, now)
+	switch {
+	case errors.Is(err, store.ErrCodeUsed):
+		revoked, rerr := h.store.RevokeByCode(ctx, hash, now)
+		if rerr != nil {
+			h.log.ErrorContext(ctx, "oauth: revoking tokens of a replayed code", "server", srv.Slug, "err", rerr)
+			return nil, serverError()
+		}
+		h.log.WarnContext(ctx, "oauth: authorization code replayed; revoked what it issued", "server", srv.Slug,
+			"client_id", client.ClientID, "code", secret.Redact(code), "revoked", len(revoked))
+		return nil, badRequest("invalid_grant", "the authorization code was already used")
+	case errors.Is(err, store.ErrNotFound):
+		return nil, badRequest("invalid_grant", "unknown authorization code")
+	case err != nil:
+		h.log.ErrorContext(ctx, "oauth: redeeming authorization code", "server", srv.Slug, "err", err)
+		return nil, serverError()
+	}
+	switch {
+	case ac.ServerID != srv.ID || ac.ClientID != client.ClientID:
+		h.log.WarnContext(ctx, "oauth: authorization code presented by another client", "server", srv.Slug, "client_id", client.ClientID)
+		return nil, badRequest("invalid_grant", "the authorization code was issued to another client")
+	case !now.Before(ac.ExpiresAt):
+		return nil, badRequest("invalid_grant", "the authorization code expired")
+	case !h.redirectMatches(client, ac, redirectURI):
+		return nil, badRequest("invalid_grant", "redirect_uri does not match the authorization request")
+	case !verifierMatches(verifier, ac.CodeChallenge):
+		return nil, badRequest("invalid_grant", "code_verifier does not match the code challenge")
+	case resource != "" && resource != ac.Resource:
+		return nil, badRequest("invalid_target", "resource does not match the authorization request")
+	}
+	resp, err := h.issueTokens(ctx, srv, client, issue{
+		userID:         ac.UserID,
+		scopes:         ac.Scopes,
+		refreshScopes:  ac.Scopes,
+		resource:       ac.Resource,
+		familyID:       secret.ID(),
+		codeHash:       ac.Hash,
+		now:            now,
+		withRefresh:    slices.Contains(clientGrants(client), grantRefreshToken),
+		grantForLogger: grantAuthorizationCode,
+	})
+	if err != nil {
+		h.log.ErrorContext(ctx, "oauth: issuing tokens", "server", srv.Slug, "err", err)
+		return nil, serverError()
+	}
+	return resp, nil
+}
+
+// redirectMatches applies RFC 6749 §4.1.3: the token request repeats the
+// redirect URI of the authorization request. It may leave it out only when the
+// authorization request could have (the client registered exactly that one URI).
+func (h *Handler) redirectMatches(client *store.Client, ac *store.AuthCode, got string) bool {
+	if got == "" {
+		return len(client.RedirectURIs) == 1 && client.RedirectURIs[0] == ac.RedirectURI
+	}
+	return got == ac.RedirectURI
+}
+
+// issue describes one set of tokens to mint.
+type issue struct {
+	userID         string
+	scopes         []string // of the access token
+	refreshScopes  []string // of the refresh token: always the original grant
+	resource       string
+	familyID       string
+	codeHash       string
+	now            time.Time
+	withRefresh    bool
+	grantForLogger string
+}
+
+// issueTokens mints an access token (and a refresh token when asked), stores
+// their hashes in one transaction and returns the answer carrying them.
+func (h *Handler) issueTokens(ctx context.Context, srv *store.Server, client *store.Client, in issue) (*tokenResponse, error) {
+	accessTTL := srv.AccessTokenTTL
+	if accessTTL <= 0 {
+		accessTTL = defaultAccessTokenTTL
+	}
+	refreshTTL := srv.RefreshTokenTTL
+	if refreshTTL <= 0 {
+		refreshTTL = defaultRefreshTokenTTL
+	}
+	access := secret.New(secret.PrefixAccessToken)
+	tokens := []*store.Token{{
+		Hash:      secret.Hash(access),
+		Kind:      store.KindAccess,
+		ServerID:  srv.ID,
+		ClientID:  client.ClientID,
+		UserID:    in.userID,
+		Scopes:    in.scopes,
+		Resource:  in.resource,
+		FamilyID:  in.familyID,
+		CodeHash:  in.codeHash,
+		IssuedAt:  in.now,
+		ExpiresAt: in.now.Add(accessTTL),
+	}}
+	resp := &tokenResponse{
+		AccessToken: access,
+		TokenType:   "Bearer",
+		ExpiresIn:   int64(accessTTL / time.Second),
+		Scope:       joinScopes(in.scopes),
+	}
+	if in.withRefresh {
+		refresh := secret.New(secret.PrefixRefreshToken)
+		tokens = append(tokens, &store.Token{
+			Hash:      secret.Hash(refresh),
+			Kind:      store.KindRefresh,
+			ServerID:  srv.ID,
+			ClientID:  client.ClientID,
+			UserID:    in.userID,
+			Scopes:    in.refreshScopes,
+			Resource:  in.resource,
+			FamilyID:  in.familyID,
+			CodeHash:  in.codeHash,
+			IssuedAt:  in.now,
+			ExpiresAt: in.now.Add(refreshTTL),
+		})
+		resp.RefreshToken = refresh
+	}
+	if err := h.store.IssueTokens(ctx, tokens...); err != nil {
+		return nil, err
+	}
+	h.log.DebugContext(ctx, "oauth: tokens issued", "server", srv.Slug, "grant", in.grantForLogger,
+		"client_id", client.ClientID, "user_id", in.userID, "scopes", in.scopes, "refresh", in.withRefresh)
+	return resp, nil
+}
