@@ -1,0 +1,102 @@
+package mcpobs
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// retryAfterSeconds is what a client is told to wait when the platform is
+// unreachable: long enough not to hammer it, short enough to recover quickly.
+const retryAfterSeconds = 5
+
+// oauthError is the JSON body of every error answer the SDK writes.
+type oauthError struct {
+	Error       string `json:"error"`
+	Description string `json:"error_description,omitempty"`
+}
+
+// writeJSONError writes an OAuth-style JSON error body with status.
+func writeJSONError(w http.ResponseWriter, status int, code, description string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(oauthError{Error: code, Description: description})
+}
+
+// writeUnavailable answers 503 temporarily_unavailable with Retry-After, never
+// 401: the token may be fine, and a 401 would send the client into a new
+// sign-in for nothing.
+func writeUnavailable(w http.ResponseWriter, description string) {
+	w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
+	writeJSONError(w, http.StatusServiceUnavailable, "temporarily_unavailable", description)
+}
+
+// bearerChallenge formats a WWW-Authenticate Bearer challenge (RFC 6750 §3)
+// from name/value pairs, skipping empty values. Quotes and backslashes are
+// dropped from values so that no value can break out of its quoted string.
+func bearerChallenge(pairs ...string) string {
+	var b strings.Builder
+	b.WriteString("Bearer")
+	sep := " "
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if pairs[i+1] == "" {
+			continue
+		}
+		b.WriteString(sep)
+		b.WriteString(pairs[i])
+		b.WriteString(`="`)
+		b.WriteString(strings.NewReplacer(`"`, "", `\`, "").Replace(pairs[i+1]))
+		b.WriteString(`"`)
+		sep = ", "
+	}
+	return b.String()
+}
+
+// writeNoToken answers a request without a usable Authorization header: 401
+// with no error code (RFC 6750 §3.1), pointing the client at the metadata.
+func (s *SDK) writeNoToken(w http.ResponseWriter, scopes []string) {
+	w.Header().Set("WWW-Authenticate", bearerChallenge(
+		"resource_metadata", s.resourceMetadata,
+		"scope", strings.Join(scopes, " ")))
+	writeJSONError(w, http.StatusUnauthorized, "invalid_request",
+		"Authorization header required: send Authorization: Bearer <access token>")
+}
+
+// writeInvalidToken answers a token that is unknown, expired, revoked, a
+// refresh token, or for another resource: 401 invalid_token.
+func (s *SDK) writeInvalidToken(w http.ResponseWriter, description string, scopes []string) {
+	w.Header().Set("WWW-Authenticate", bearerChallenge(
+		"error", "invalid_token",
+		"error_description", description,
+		"resource_metadata", s.resourceMetadata,
+		"scope", strings.Join(scopes, " ")))
+	writeJSONError(w, http.StatusUnauthorized, "invalid_token", description)
+}
+
+// writeInsufficientScope answers 403 insufficient_scope naming every scope the
+// request needs, so that clients step up to a token that can do it.
+func (s *SDK) writeInsufficientScope(w http.ResponseWriter, scopes []string) {
+	w.Header().Set("WWW-Authenticate", bearerChallenge(
+		"error", "insufficient_scope",
+		"scope", strings.Join(scopes, " "),
+		"resource_metadata", s.resourceMetadata))
+	writeJSONError(w, http.StatusForbidden, "insufficient_scope",
+		"the access token lacks a scope this request needs: "+strings.Join(scopes, " "))
+}
+
+// writeVerifyError maps a verification error to its HTTP answer: the one
+// place where errTokenInactive, errWrongAudience and errPlatformUnavailable
+// become status codes.
+func (s *SDK) writeVerifyError(w http.ResponseWriter, err error, scopes []string) {
+	switch {
+	case errors.Is(err, errTokenInactive):
+		s.writeInvalidToken(w, "The access token is invalid, expired or revoked", scopes)
+	case errors.Is(err, errWrongAudience):
+		s.writeInvalidToken(w, "The access token was issued for another resource", scopes)
+	default: // errPlatformUnavailable, or anything unexpected: not the client's fault
+		writeUnavailable(w, "the authorization platform is unreachable; retry shortly")
+	}
+}

@@ -1,0 +1,143 @@
+package mcpobs
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+)
+
+// Environment variables read when [Config.ClientID] or [Config.ClientSecret]
+// are empty, so that credentials stay out of source code.
+const (
+	EnvClientID     = "MCP_OBS_CLIENT_ID"
+	EnvClientSecret = "MCP_OBS_CLIENT_SECRET"
+)
+
+// DefaultCacheTTL is the revocation budget used when [Config.CacheTTL] is zero:
+// the longest a verified token is trusted without asking the platform again.
+const DefaultCacheTTL = 60 * time.Second
+
+// Config configures the manual integration ([New]). The zero value of every
+// optional field is the common, safe choice.
+type Config struct {
+	// ServerSlug names this MCP server on the platform (the slug given to
+	// `mcp-obs server create`). Required.
+	ServerSlug string
+	// PlatformURL is the platform's base URL, e.g. "http://localhost:3000".
+	// The SDK learns the issuer and every endpoint from it. Required.
+	PlatformURL string
+	// ServerURL is the canonical URL of this server's MCP endpoint, e.g.
+	// "http://localhost:3005/mcp", exactly as clients connect to it. Tokens are
+	// bound to it (their audience) and protected-resource metadata advertises
+	// it byte for byte. Required.
+	ServerURL string
+	// RequiredScopes must all be granted to a token for any MCP request. Empty
+	// means any valid token for this server; challenges then advertise the
+	// tenant's default scopes. Comma- or space-separated entries are split.
+	RequiredScopes []string
+	// ClientID and ClientSecret are this server's resource-server credentials,
+	// used to call the platform's introspection endpoint and revocation feed.
+	// Empty values are read from MCP_OBS_CLIENT_ID and MCP_OBS_CLIENT_SECRET.
+	ClientID, ClientSecret string
+	// CacheTTL is the revocation budget: a verified token is reused from memory
+	// for at most this long (and never past its expiry). Zero means
+	// [DefaultCacheTTL]. Revocations pushed by the platform end it sooner.
+	CacheTTL time.Duration
+	// Name and Version describe this server in /health and in the
+	// protected-resource metadata (resource_name). Zero values: the tenant's
+	// name from the platform (or the slug) and "dev".
+	Name, Version string
+	// Debug turns on debug logs showing the OAuth flow. Without a Logger it
+	// logs at debug level, as text, to stderr.
+	Debug bool
+	// Logger receives the SDK's logs. Nil means slog.Default(), or a debug
+	// text logger on stderr when Debug is set.
+	Logger *slog.Logger
+	// HTTPClient makes every call to the platform (useful for proxies, custom
+	// TLS or tests). Nil means clients tuned for the platform. The SDK bounds
+	// each call itself; the revocation feed, a long-lived stream, ignores the
+	// client's overall Timeout.
+	HTTPClient *http.Client
+}
+
+// resolved returns a copy of c with defaults applied and the environment read.
+func (c Config) resolved() Config {
+	if c.ClientID == "" {
+		c.ClientID = os.Getenv(EnvClientID)
+	}
+	if c.ClientSecret == "" {
+		c.ClientSecret = os.Getenv(EnvClientSecret)
+	}
+	c.PlatformURL = strings.TrimSuffix(strings.TrimSpace(c.PlatformURL), "/")
+	c.ServerSlug = strings.TrimSpace(c.ServerSlug)
+	if c.CacheTTL == 0 {
+		c.CacheTTL = DefaultCacheTTL
+	}
+	if c.Version == "" {
+		c.Version = "dev"
+	}
+	c.RequiredScopes = splitScopeList(c.RequiredScopes)
+	c.Logger = chooseLogger(c.Logger, c.Debug)
+	return c
+}
+
+// validate reports the first configuration problem, naming the field and the fix.
+func (c Config) validate() error {
+	if c.ServerSlug == "" {
+		return errors.New("mcpobs: Config.ServerSlug is empty: set it to your server's slug on the platform (the one given to `mcp-obs server create`)")
+	}
+	if strings.ContainsAny(c.ServerSlug, "/?#% \t\r\n") {
+		return fmt.Errorf("mcpobs: Config.ServerSlug %q is not a slug: use the short name shown by `mcp-obs server list`, e.g. \"test\"", c.ServerSlug)
+	}
+	if c.PlatformURL == "" {
+		return errors.New("mcpobs: Config.PlatformURL is empty: set it to the platform's base URL, e.g. http://localhost:3000")
+	}
+	if err := checkAbsoluteURL(c.PlatformURL); err != nil {
+		return fmt.Errorf("mcpobs: Config.PlatformURL %q: %w", c.PlatformURL, err)
+	}
+	if c.ServerURL == "" {
+		return errors.New("mcpobs: Config.ServerURL is empty: set it to the URL clients use for your MCP endpoint, e.g. http://localhost:3005/mcp")
+	}
+	if err := checkAbsoluteURL(c.ServerURL); err != nil {
+		return fmt.Errorf("mcpobs: Config.ServerURL %q: %w", c.ServerURL, err)
+	}
+	if c.ClientID == "" || c.ClientSecret == "" {
+		return fmt.Errorf("mcpobs: no resource-server credentials: set %s and %s (printed by `mcp-obs server create`)", EnvClientID, EnvClientSecret)
+	}
+	if c.CacheTTL < 0 {
+		return fmt.Errorf("mcpobs: Config.CacheTTL is negative (%v): leave it zero for the default of %v", c.CacheTTL, DefaultCacheTTL)
+	}
+	for _, s := range c.RequiredScopes {
+		if strings.ContainsAny(s, "\"\\") {
+			return fmt.Errorf("mcpobs: Config.RequiredScopes: %q is not a valid scope (RFC 6749 forbids quotes and backslashes)", s)
+		}
+	}
+	return nil
+}
+
+// checkAbsoluteURL accepts absolute http(s) URLs without fragment or user info.
+func checkAbsoluteURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("not a URL: %w", err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return errors.New("want an absolute http:// or https:// URL")
+	}
+	if u.Host == "" {
+		return errors.New("the URL has no host")
+	}
+	if u.Fragment != "" || u.User != nil {
+		return errors.New("the URL must not carry a fragment or user info")
+	}
+	return nil
+}
+
+// splitScopeList flattens scope lists written as "read write" or "read,write"
+// into single scopes, dropping empties and duplicates and keeping order.
+func splitScopeList(in []string) []string { return parseScopes(strings.Join(in, " ")) }

@@ -1,0 +1,32 @@
+package mcpobs
+
+import "net/http"
+
+// CORS values for every endpoint the SDK serves. Browser-based MCP clients
+// (the MCP Inspector, web IDEs) must be able to send the bearer token and the
+// MCP headers, and to read the challenge and the session id.
+const (
+	corsAllowMethods  = "GET, POST, DELETE, OPTIONS"
+	corsAllowHeaders  = "Authorization, Content-Type, Accept, Mcp-Session-Id, Mcp-Protocol-Version, Mcp-Method, Mcp-Name, Last-Event-ID"
+	corsExposeHeaders = "WWW-Authenticate, Mcp-Session-Id"
+	corsMaxAge        = "86400"
+)
+
+// withCORS sets the CORS headers and answers preflight (OPTIONS) requests
+// itself, without authentication: a preflight never carries credentials.
+// Any origin is allowed: the endpoints use bearer tokens, never cookies.
+func withCORS(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Access-Control-Allow-Origin", "*")
+		h.Set("Access-Control-Expose-Headers", corsExposeHeaders)
+		if r.Method == http.MethodOptions {
+			h.Set("Access-Control-Allow-Methods", corsAllowMethods)
+			h.Set("Access-Control-Allow-Headers", corsAllowHeaders)
+			h.Set("Access-Control-Max-Age", corsMaxAge)
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,55 @@
+// Package mcpobs puts OAuth 2.1 in front of a Model Context Protocol server,
+// with the mcp-obs platform as its authorization server.
+//
+// The platform signs your users in and issues their tokens; this package makes
+// your MCP server a resource server that MCP clients (Claude, Cursor, the MCP
+// Inspector, the official SDK clients) can discover and use without any
+// configuration on their side:
+//
+//   - protected-resource metadata (RFC 9728) at
+//     /.well-known/oauth-protected-resource and its path-inserted twin;
+//   - a bearer-token check on the MCP endpoint, by RFC 7662 introspection
+//     (cached, with revocations pushed by the platform), answering with the
+//     exact challenges MCP clients act on: 401 to sign in, 403
+//     insufficient_scope to step up, 503 with Retry-After when the platform is
+//     unreachable;
+//   - proxies of the OAuth endpoints (/register, /authorize, /token, /revoke,
+//     /.well-known/oauth-authorization-server) for clients that look for the
+//     authorization server on the MCP origin;
+//   - the verified caller in every tool handler ([UserFromRequest]);
+//   - a public /health.
+//
+// # Three statements
+//
+// [NewServer] builds an official [github.com/modelcontextprotocol/go-sdk/mcp.Server]
+// with everything above:
+//
+//	app := mcpobs.NewServer(mcpobs.Options{
+//		Name: "Demo Server", ServerSlug: "test", PlatformURL: "http://localhost:3000",
+//		Port: 3006, RequiredScopes: []string{"read", "write"},
+//	})
+//	mcpobs.AddTool(app, &mcp.Tool{Name: "echo", Description: "Echo a message"}, echo)
+//	log.Fatal(app.Run(ctx))
+//
+// The resource-server credentials come from MCP_OBS_CLIENT_ID and
+// MCP_OBS_CLIENT_SECRET, printed by `mcp-obs server create`.
+//
+// # By hand
+//
+// To add mcp-obs to an existing net/http server, create an [SDK] with [New],
+// call [SDK.Initialize], register its endpoints with [SDK.Mount] and wrap the
+// MCP handler with [SDK.Middleware]:
+//
+//	sdk, err := mcpobs.New(mcpobs.Config{ServerSlug: "test",
+//		PlatformURL: "http://localhost:3000", ServerURL: "http://localhost:3005/mcp"})
+//	...
+//	err = sdk.Initialize(ctx)
+//	sdk.Mount(mux)
+//	mux.Handle("/mcp", sdk.Middleware(mcp.NewStreamableHTTPHandler(getServer, nil)))
+//
+// # Debugging
+//
+// With Debug set, the SDK logs the OAuth flow at debug level: requests
+// without a token, tokens verified and for whom, scopes parsed, insufficient
+// scopes, proxied registrations. Tokens and secrets are never logged whole.
+package mcpobs

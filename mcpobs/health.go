@@ -1,0 +1,133 @@
+package mcpobs
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+)
+
+// healthProbeTTL is how long one probe of the platform answers /health: a
+// public endpoint must not turn every poll into a call to the platform.
+const healthProbeTTL = 5 * time.Second
+
+// healthProbeTimeout bounds one probe, so /health answers fast when the
+// platform hangs.
+const healthProbeTimeout = 3 * time.Second
+
+// healthProbe remembers the last check of the platform.
+type healthProbe struct {
+	group     singleflight.Group
+	mu        sync.Mutex
+	checkedAt time.Time
+	err       error
+}
+
+// healthReport is the JSON body of GET /health.
+type healthReport struct {
+	Status   string         `json:"status"` // "ok" or "degraded"
+	Service  string         `json:"service"`
+	Version  string         `json:"version"`
+	OAuth    healthOAuth    `json:"oauth"`
+	Platform healthPlatform `json:"platform"`
+}
+
+type healthOAuth struct {
+	Enabled    bool   `json:"enabled"`
+	ServerSlug string `json:"server_slug"`
+	Issuer     string `json:"issuer,omitempty"`
+}
+
+type healthPlatform struct {
+	URL       string `json:"url"`
+	Reachable bool   `json:"reachable"`
+	Error     string `json:"error,omitempty"`
+}
+
+// serveHealth answers GET /health without authentication: 200 with "ok" when
+// the platform is reachable and the server initialized, and still 200 with
+// "degraded" otherwise, so that an orchestrator does not restart a server
+// whose only problem is the platform.
+func (s *SDK) serveHealth(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		writeJSONError(w, http.StatusMethodNotAllowed, "invalid_request", "use GET")
+		return
+	}
+	rep := healthReport{
+		Status:   "ok",
+		Service:  s.name(),
+		Version:  s.cfg.Version,
+		OAuth:    healthOAuth{Enabled: true, ServerSlug: s.cfg.ServerSlug},
+		Platform: healthPlatform{URL: s.cfg.PlatformURL, Reachable: true},
+	}
+	if err := s.probePlatform(r.Context()); err != nil {
+		rep.Status = "degraded"
+		rep.Platform.Reachable = false
+		rep.Platform.Error = err.Error()
+	}
+	if st := s.loaded(); st != nil {
+		rep.OAuth.Issuer = st.tenant.Issuer
+	} else {
+		rep.Status = "degraded"
+		if rep.Platform.Error == "" {
+			rep.Platform.Error = "not initialized yet"
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	json.NewEncoder(w).Encode(rep)
+}
+
+// probePlatform reports whether the platform answers this server's
+// configuration URL, reusing a result younger than healthProbeTTL.
+func (s *SDK) probePlatform(ctx context.Context) error {
+	p := &s.health
+	p.mu.Lock()
+	if !p.checkedAt.IsZero() && time.Since(p.checkedAt) < healthProbeTTL {
+		err := p.err
+		p.mu.Unlock()
+		return err
+	}
+	p.mu.Unlock()
+	ch := p.group.DoChan("probe", func() (any, error) {
+		// Detached from the caller: a client hanging up must not cancel the
+		// probe other callers wait for.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), healthProbeTimeout)
+		defer cancel()
+		err := s.checkPlatform(ctx)
+		p.mu.Lock()
+		p.checkedAt, p.err = time.Now(), err
+		p.mu.Unlock()
+		return nil, err
+	})
+	select {
+	case res := <-ch:
+		return res.Err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// checkPlatform makes one request to the configuration URL.
+func (s *SDK) checkPlatform(ctx context.Context) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.platformConfigURL, nil)
+	if err != nil {
+		return fmt.Errorf("probe request: %w", err)
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("GET %s: %w", s.platformConfigURL, err)
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", s.platformConfigURL, resp.Status)
+	}
+	return nil
+}

@@ -1,0 +1,122 @@
+package mcpobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/auth"
+
+	"github.com/mcp-obs/mcp-obs/internal/secret"
+)
+
+// tokenInfoUserKey is the key of the verified [User] in auth.TokenInfo.Extra.
+const tokenInfoUserKey = "mcpobs.user"
+
+// Middleware protects next (the MCP endpoint) with the bearer-token check of
+// the MCP authorization spec:
+//
+//   - no Authorization header: 401 with a challenge pointing at the
+//     protected-resource metadata and the scopes to ask for;
+//   - a token that is unknown, expired, revoked, a refresh token or for
+//     another resource: 401 error="invalid_token";
+//   - a token without a required scope (or a scope of a tool the request
+//     calls, see [SDK.RequireToolScopes]): 403 error="insufficient_scope";
+//   - platform unreachable and the token not cached: 503 with Retry-After.
+//
+// Tokens are read from the Authorization header only, never the query. On
+// success the [User] reaches plain handlers through [UserFromContext] and MCP
+// tool handlers through [UserFromRequest]; the official SDK also binds each
+// MCP session to its user, so a session id cannot be replayed by someone else.
+func (s *SDK) Middleware(next http.Handler) http.Handler {
+	return withCORS(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.serveProtected(w, r, next)
+	}))
+}
+
+func (s *SDK) serveProtected(w http.ResponseWriter, r *http.Request, next http.Handler) {
+	st := s.loaded()
+	if st == nil {
+		writeUnavailable(w, "this server has not reached the authorization platform yet; retry shortly")
+		return
+	}
+	log := s.cfg.Logger
+	token, ok := bearerToken(r)
+	if !ok {
+		log.Debug("Authorization header required", "method", r.Method, "path", r.URL.Path)
+		s.writeNoToken(w, s.challengeScopes(st))
+		return
+	}
+	user, err := st.verifier.Verify(r.Context(), token)
+	if err == nil && user == nil {
+		err = fmt.Errorf("%w: verification returned no user", errPlatformUnavailable)
+	}
+	if err != nil {
+		if errors.Is(err, errTokenInactive) || errors.Is(err, errWrongAudience) {
+			log.Debug("Token rejected", "token", secret.Redact(token), "error", err)
+		} else {
+			log.Warn("Token could not be verified", "token", secret.Redact(token), "error", err)
+		}
+		s.writeVerifyError(w, err, s.challengeScopes(st))
+		return
+	}
+	if !user.ExpiresAt.IsZero() && !user.ExpiresAt.After(time.Now()) {
+		log.Debug("Token rejected", "token", secret.Redact(token), "error", "expired")
+		s.writeInvalidToken(w, "The access token expired", s.challengeScopes(st))
+		return
+	}
+
+	needed := s.cfg.RequiredScopes
+	if r.Method == http.MethodPost && !s.toolScopes.empty() {
+		body, ok, err := peekBody(r)
+		switch {
+		case err != nil:
+			writeJSONError(w, http.StatusBadRequest, "invalid_request", "the request body could not be read")
+			return
+		case !ok:
+			writeJSONError(w, http.StatusRequestEntityTooLarge, "invalid_request",
+				fmt.Sprintf("the request body is larger than %d bytes", maxPeekBytes))
+			return
+		}
+		needed = s.neededScopes(body)
+	}
+	if missing := missingScopes(needed, user.Scopes); len(missing) > 0 {
+		log.Debug(fmt.Sprintf("Insufficient scope: Required %v, Got %v", needed, user.Scopes),
+			"user", user.Email, "missing", missing)
+		// Name everything needed plus what the token already holds, so the
+		// stepped-up token does not lose a scope another tool needs.
+		s.writeInsufficientScope(w, appendNew(slices.Clone(needed), user.Scopes...))
+		return
+	}
+
+	// The check passed. Hand the identity to the official SDK, which puts it
+	// in every tool call's RequestExtra.TokenInfo and binds the session to the
+	// user. Verify returns this request's own copy of the user.
+	u := user
+	info := &auth.TokenInfo{
+		Scopes:     slices.Clone(u.Scopes),
+		Expiration: u.ExpiresAt,
+		UserID:     u.Subject,
+		Extra:      map[string]any{tokenInfoUserKey: u},
+	}
+	verified := func(context.Context, string, *http.Request) (*auth.TokenInfo, error) { return info, nil }
+	handoff := auth.RequireBearerToken(verified, &auth.RequireBearerTokenOptions{
+		ResourceMetadataURL:    s.resourceMetadata,
+		AllowMissingExpiration: true,
+	})
+	handoff(next).ServeHTTP(w, r.WithContext(withUser(r.Context(), u)))
+}
+
+// bearerToken returns the token of an "Authorization: Bearer <token>" header
+// (scheme case-insensitive, RFC 6750 §2.1), the same way the official SDK reads it.
+func bearerToken(r *http.Request) (string, bool) {
+	fields := strings.Fields(r.Header.Get("Authorization"))
+	if len(fields) != 2 || !strings.EqualFold(fields[0], "Bearer") {
+		return "", false
+	}
+	return fields[1], true
+}

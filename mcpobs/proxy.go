@@ -1,0 +1,250 @@
+package mcpobs
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Bounds of the OAuth proxies: registration, token and revocation requests
+// are small forms or JSON documents, and the platform answers in milliseconds.
+const (
+	maxProxyBodyBytes = 1 << 20
+	proxyTimeout      = 30 * time.Second
+	maxLoggedDCRBytes = 64 << 10
+)
+
+// proxyTarget travels in the request context from the route to the
+// ReverseProxy's Rewrite and ModifyResponse hooks.
+type proxyTarget struct {
+	url  *url.URL
+	kind string // "register", "token" or "revoke"
+}
+
+type proxyTargetKey struct{}
+
+// newOAuthProxy returns the forwarder behind /register, /token and /revoke.
+// httputil.ReverseProxy streams bodies and drops hop-by-hop headers; the
+// hooks add what an OAuth proxy needs on top.
+func (s *SDK) newOAuthProxy() *httputil.ReverseProxy {
+	transport := s.client.Transport
+	if transport == nil {
+		transport = http.DefaultTransport
+	}
+	return &httputil.ReverseProxy{
+		Transport: transport,
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			t := pr.In.Context().Value(proxyTargetKey{}).(*proxyTarget)
+			out := *t.url
+			if q := pr.In.URL.RawQuery; q != "" {
+				if out.RawQuery != "" {
+					out.RawQuery += "&" + q
+				} else {
+					out.RawQuery = q
+				}
+			}
+			pr.Out.URL = &out
+			pr.Out.Host = ""
+			// The client's Authorization header (client_secret_basic) is kept.
+			// Cookies of this origin are none of the platform's business, and
+			// no protocol upgrade is ever proxied.
+			pr.Out.Header.Del("Cookie")
+			pr.Out.Header.Del("Upgrade")
+			pr.Out.Header.Del("Connection")
+			pr.SetXForwarded()
+		},
+		ModifyResponse: func(resp *http.Response) error {
+			for k := range resp.Header {
+				if strings.HasPrefix(k, "Access-Control-") {
+					resp.Header.Del(k) // ours (withCORS) apply
+				}
+			}
+			resp.Header.Del("Set-Cookie") // the platform's cookies do not belong to this origin
+			t := resp.Request.Context().Value(proxyTargetKey{}).(*proxyTarget)
+			if t.kind == "register" {
+				return s.logRegistration(resp)
+			}
+			return nil
+		},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+				writeJSONError(w, http.StatusRequestEntityTooLarge, "invalid_request",
+					fmt.Sprintf("the request body is larger than %d bytes", maxProxyBodyBytes))
+				return
+			}
+			t, _ := r.Context().Value(proxyTargetKey{}).(*proxyTarget)
+			kind := ""
+			if t != nil {
+				kind = t.kind
+			}
+			s.cfg.Logger.Warn("OAuth proxy failed", "endpoint", kind, "error", err)
+			writeUnavailable(w, "the authorization platform is unreachable; retry shortly")
+		},
+	}
+}
+
+// logRegistration logs the client id of a successful registration, reading
+// the start of the small JSON answer and handing it on unchanged.
+func (s *SDK) logRegistration(resp *http.Response) error {
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		s.cfg.Logger.Debug("DCR failed", "status", resp.Status)
+		return nil
+	}
+	head, err := io.ReadAll(io.LimitReader(resp.Body, maxLoggedDCRBytes))
+	if err != nil {
+		return fmt.Errorf("mcpobs: reading the registration answer: %w", err)
+	}
+	resp.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(head), resp.Body), resp.Body}
+	var reg struct {
+		ClientID string `json:"client_id"`
+	}
+	if json.Unmarshal(head, &reg) == nil && reg.ClientID != "" {
+		s.cfg.Logger.Debug("DCR successful: "+reg.ClientID, "client_id", reg.ClientID)
+	}
+	return nil
+}
+
+// proxyTo returns a handler forwarding method requests to the platform
+// endpoint that pick selects from the tenant configuration.
+func (s *SDK) proxyTo(kind, method string, pick func(*tenantConfig) string) http.Handler {
+	rp := s.newOAuthProxy()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != method {
+			w.Header().Set("Allow", method+", OPTIONS")
+			writeJSONError(w, http.StatusMethodNotAllowed, "invalid_request", "use "+method)
+			return
+		}
+		st := s.loaded()
+		if st == nil {
+			writeUnavailable(w, "this server has not reached the authorization platform yet; retry shortly")
+			return
+		}
+		endpoint := pick(st.tenant)
+		target, err := url.Parse(endpoint)
+		if endpoint == "" || err != nil {
+			writeJSONError(w, http.StatusNotFound, "not_found", "the platform offers no "+kind+" endpoint for this server")
+			return
+		}
+		if r.ContentLength > maxProxyBodyBytes {
+			writeJSONError(w, http.StatusRequestEntityTooLarge, "invalid_request",
+				fmt.Sprintf("the request body is larger than %d bytes", maxProxyBodyBytes))
+			return
+		}
+		if r.Body != nil {
+			r.Body = http.MaxBytesReader(w, r.Body, maxProxyBodyBytes)
+		}
+		if kind == "register" {
+			s.cfg.Logger.Debug("Proxying DCR request to "+endpoint, "endpoint", endpoint)
+		} else {
+			s.cfg.Logger.Debug("Proxying "+kind+" request to "+endpoint, "endpoint", endpoint)
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), proxyTimeout)
+		defer cancel()
+		ctx = context.WithValue(ctx, proxyTargetKey{}, &proxyTarget{url: target, kind: kind})
+		rp.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// serveAuthorize redirects the browser to the platform's authorization
+// endpoint with the query unchanged: the sign-in and consent pages live on
+// the platform, never on this server.
+func (s *SDK) serveAuthorize(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		writeJSONError(w, http.StatusMethodNotAllowed, "invalid_request", "use GET")
+		return
+	}
+	st := s.loaded()
+	if st == nil {
+		writeUnavailable(w, "this server has not reached the authorization platform yet; retry shortly")
+		return
+	}
+	target := st.tenant.AuthorizationEndpoint
+	if q := r.URL.RawQuery; q != "" {
+		if strings.Contains(target, "?") {
+			target += "&" + q
+		} else {
+			target += "?" + q
+		}
+	}
+	s.cfg.Logger.Debug("Redirecting authorization request to " + st.tenant.AuthorizationEndpoint)
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, target, http.StatusFound)
+}
+
+// serveAuthServerMetadata answers /.well-known/oauth-authorization-server for
+// clients that look for the authorization server on the MCP origin. It is the
+// tenant's RFC 8414 document with the issuer kept as is and the endpoints a
+// client calls rewritten to this server's proxies.
+func (s *SDK) serveAuthServerMetadata(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD, OPTIONS")
+		writeJSONError(w, http.StatusMethodNotAllowed, "invalid_request", "use GET")
+		return
+	}
+	st := s.loaded()
+	if st == nil {
+		writeUnavailable(w, "this server has not reached the authorization platform yet; retry shortly")
+		return
+	}
+	meta, err := s.fetchAuthServerMetadata(r.Context(), st.tenant.AuthorizationServerMetadata)
+	if err != nil {
+		s.cfg.Logger.Warn("Fetching authorization server metadata failed", "error", err)
+		writeUnavailable(w, "the authorization platform is unreachable; retry shortly")
+		return
+	}
+	for key, path := range map[string]string{
+		"registration_endpoint":  "/register",
+		"authorization_endpoint": "/authorize",
+		"token_endpoint":         "/token",
+		"revocation_endpoint":    "/revoke",
+	} {
+		if _, ok := meta[key]; ok {
+			meta[key], _ = json.Marshal(s.origin + path)
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(meta)
+}
+
+// fetchAuthServerMetadata reads the tenant's RFC 8414 document, keeping every
+// member (known or not) as the platform wrote it.
+func (s *SDK) fetchAuthServerMetadata(ctx context.Context, metadataURL string) (map[string]json.RawMessage, error) {
+	if metadataURL == "" {
+		return nil, errors.New("the platform's configuration has no authorization_server_metadata URL")
+	}
+	ctx, cancel := context.WithTimeout(ctx, platformCallTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, metadataURL, nil)
+	if err != nil {
+		return nil, fmt.Errorf("authorization server metadata request: %w", err)
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", metadataURL, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", metadataURL, resp.Status)
+	}
+	var meta map[string]json.RawMessage
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&meta); err != nil {
+		return nil, fmt.Errorf("GET %s: decoding: %w", metadataURL, err)
+	}
+	if _, ok := meta["issuer"]; !ok {
+		return nil, fmt.Errorf("GET %s: the document has no issuer", metadataURL)
+	}
+	return meta, nil
+}

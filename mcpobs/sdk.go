@@ -1,0 +1,179 @@
+package mcpobs
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+// SDK protects an MCP server with the mcp-obs platform: it serves the OAuth
+// discovery and proxy endpoints ([SDK.Mount]), checks bearer tokens on the MCP
+// endpoint ([SDK.Middleware]) and hands the verified [User] to tool handlers
+// ([UserFromRequest]).
+//
+// Create it with [New], call [SDK.Initialize] once the platform is reachable
+// (until then the endpoints answer 503 with Retry-After), and [SDK.Close] when
+// done. [NewServer] does all of this for you.
+type SDK struct {
+	cfg    Config
+	client *http.Client // cfg.HTTPClient, or one on http.DefaultTransport
+
+	// Derived from cfg.ServerURL, never from a request's Host header.
+	origin            string // scheme://host of the server
+	mcpPath           string // path of the MCP endpoint, e.g. "/mcp"
+	resourceMetadata  string // RFC 9728 path-inserted metadata URL, for challenges
+	resourceMetaPaths []string
+	toolScopes        toolScopeRegistry
+	state             atomic.Pointer[tenantState]
+	health            healthProbe
+	bgCtx             context.Context
+	bgCancel          context.CancelFunc
+	bgWG              sync.WaitGroup
+	initMu            sync.Mutex // serialises Initialize
+	closeOnce         sync.Once
+	platformConfigURL string
+}
+
+// tenantState is what Initialize learned from the platform. It is replaced as
+// a whole, so a request sees one consistent version.
+type tenantState struct {
+	tenant   *tenantConfig
+	verifier tokenVerifier
+	stop     context.CancelFunc // stops this state's revocation follower
+}
+
+// tokenVerifier is the part of the introspector the middleware uses.
+type tokenVerifier interface {
+	Verify(ctx context.Context, token string) (*User, error)
+}
+
+// New checks cfg and returns an SDK that is not yet connected to the platform.
+// Errors name the field at fault and what to do about it.
+func New(cfg Config) (*SDK, error) {
+	s := newSDK(cfg)
+	if err := s.cfg.validate(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// newSDK builds an SDK from cfg without validating it (NewServer reports
+// validation errors from Run).
+func newSDK(cfg Config) *SDK {
+	cfg = cfg.resolved()
+	s := &SDK{cfg: cfg, client: cfg.HTTPClient, mcpPath: "/"}
+	if s.client == nil {
+		s.client = &http.Client{}
+	}
+	if u, err := url.Parse(cfg.ServerURL); err == nil && u.Host != "" {
+		s.origin = u.Scheme + "://" + u.Host
+		if u.Path != "" {
+			s.mcpPath = u.Path
+		}
+	}
+	s.resourceMetaPaths = []string{"/.well-known/oauth-protected-resource"}
+	if p := strings.TrimSuffix(s.mcpPath, "/"); p != "" {
+		s.resourceMetaPaths = append(s.resourceMetaPaths, "/.well-known/oauth-protected-resource"+p)
+	}
+	s.resourceMetadata = s.origin + s.resourceMetaPaths[len(s.resourceMetaPaths)-1]
+	s.platformConfigURL = configURL(cfg.PlatformURL, cfg.ServerSlug)
+	s.bgCtx, s.bgCancel = context.WithCancel(context.Background())
+	return s
+}
+
+// Initialize fetches this server's configuration from the platform (issuer,
+// endpoints, scopes), checks the credentials, and starts following the
+// platform's revocation feed in the background until [SDK.Close]. ctx bounds
+// only the start-up calls. Errors wrap [ErrPlatformUnreachable],
+// [ErrServerNotFound] or [ErrCredentialsRejected] where they apply.
+//
+// Calling it again refreshes the configuration.
+func (s *SDK) Initialize(ctx context.Context) error {
+	s.initMu.Lock()
+	defer s.initMu.Unlock()
+	if s.bgCtx.Err() != nil {
+		return fmt.Errorf("mcpobs: Initialize after Close")
+	}
+	tc, err := fetchTenantConfig(ctx, s.client, s.cfg.PlatformURL, s.cfg.ServerSlug)
+	if err != nil {
+		return err
+	}
+	if tc.Resource != "" && tc.Resource != s.cfg.ServerURL {
+		s.cfg.Logger.Warn(fmt.Sprintf("mcp-obs: the platform's resource URL for server %q is %q but Config.ServerURL is %q: tokens issued for one will be rejected by the other; make them identical (byte for byte)",
+			s.cfg.ServerSlug, tc.Resource, s.cfg.ServerURL),
+			"platform_resource", tc.Resource, "server_url", s.cfg.ServerURL)
+	}
+	if err := checkCredentials(ctx, s.client, tc.IntrospectionEndpoint, s.cfg.ClientID, s.cfg.ClientSecret); err != nil {
+		return err
+	}
+	in := newIntrospector(introspectorConfig{
+		Endpoint:     tc.IntrospectionEndpoint,
+		ClientID:     s.cfg.ClientID,
+		ClientSecret: s.cfg.ClientSecret,
+		Resource:     s.cfg.ServerURL,
+		Issuer:       tc.Issuer,
+		HTTPClient:   s.cfg.HTTPClient,
+		CacheTTL:     s.cfg.CacheTTL,
+		Logger:       s.cfg.Logger,
+	})
+	followCtx, stop := context.WithCancel(s.bgCtx)
+	next := &tenantState{tenant: tc, verifier: in, stop: stop}
+	if tc.RevocationFeedEndpoint != "" {
+		s.bgWG.Go(func() { in.FollowRevocations(followCtx, tc.RevocationFeedEndpoint) })
+	} else {
+		s.cfg.Logger.Warn("mcp-obs: the platform announces no revocation feed: revoked tokens stay valid until the cache budget ends",
+			"cache_ttl", s.cfg.CacheTTL)
+	}
+	if prev := s.state.Swap(next); prev != nil {
+		prev.stop()
+	}
+	s.cfg.Logger.Debug("Created server with OAuth",
+		"server", s.name(), "server_url", s.cfg.ServerURL, "platform", s.cfg.PlatformURL,
+		"issuer", tc.Issuer, "required_scopes", s.cfg.RequiredScopes)
+	return nil
+}
+
+// Close stops the background revocation feed and waits for it to end. The
+// endpoints then keep answering with the last configuration.
+func (s *SDK) Close() error {
+	s.closeOnce.Do(func() {
+		s.bgCancel()
+		s.bgWG.Wait()
+	})
+	return nil
+}
+
+// Logger returns the logger the SDK writes to, for handlers that want to log
+// alongside it.
+func (s *SDK) Logger() *slog.Logger { return s.cfg.Logger }
+
+// loaded returns the configuration learned by Initialize, or nil before it.
+func (s *SDK) loaded() *tenantState { return s.state.Load() }
+
+// name is the server's display name: Config.Name, else the tenant's name, else the slug.
+func (s *SDK) name() string {
+	if s.cfg.Name != "" {
+		return s.cfg.Name
+	}
+	if st := s.loaded(); st != nil && st.tenant.Name != "" {
+		return st.tenant.Name
+	}
+	return s.cfg.ServerSlug
+}
+
+// challengeScopes are the scopes a client should ask for when it has no usable
+// token: the required scopes, else the tenant's defaults.
+func (s *SDK) challengeScopes(st *tenantState) []string {
+	if len(s.cfg.RequiredScopes) > 0 {
+		return s.cfg.RequiredScopes
+	}
+	if st != nil {
+		return st.tenant.DefaultScopes
+	}
+	return nil
+}

@@ -1,0 +1,250 @@
+package mcpobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// DefaultPort is the port [App.Run] listens on when [Options.Port] is zero.
+const DefaultPort = 3006
+
+// Options configures [NewServer], the three-statement integration. The zero
+// value of every optional field is the common, safe choice.
+type Options struct {
+	// Name and Version identify the MCP server to clients and in /health.
+	Name, Version string
+	// ServerSlug and PlatformURL: see [Config]. Required.
+	ServerSlug, PlatformURL string
+	// Port is the TCP port to listen on (all interfaces). Zero means
+	// [DefaultPort]. Ignored when Listener is set.
+	Port int
+	// ServerURL is the canonical URL of the MCP endpoint. Zero means
+	// http://localhost:{Port}/mcp (or the Listener's address); set it when
+	// clients reach the server by another name, e.g. behind a proxy with TLS.
+	ServerURL string
+	// RequiredScopes, ClientID, ClientSecret, CacheTTL, Debug, Logger and
+	// HTTPClient: see [Config].
+	RequiredScopes         []string
+	ClientID, ClientSecret string
+	CacheTTL               time.Duration
+	Debug                  bool
+	Logger                 *slog.Logger
+	HTTPClient             *http.Client
+	// Listener, if set, is served instead of listening on Port: for tests,
+	// and for embedding in a process that owns its sockets.
+	Listener net.Listener
+}
+
+// App is an MCP server protected by mcp-obs, built by [NewServer]: an
+// official [mcp.Server] behind the [SDK]'s endpoints and bearer check.
+type App struct {
+	opts   Options
+	sdk    *SDK
+	err    error // configuration error, reported by Run
+	server *mcp.Server
+
+	handlerOnce sync.Once
+	handler     http.Handler
+
+	// initRetryBase is the first delay between attempts to reach the platform.
+	initRetryBase time.Duration
+}
+
+// NewServer returns an MCP server protected by mcp-obs. Add tools with
+// [AddTool] (or anything else through [App.MCP]) and start it with [App.Run]:
+//
+//	app := mcpobs.NewServer(mcpobs.Options{Name: "My Server", ServerSlug: "test", PlatformURL: "http://localhost:3000"})
+//	mcpobs.AddTool(app, &mcp.Tool{Name: "echo", Description: "Echo a message"}, echo)
+//	log.Fatal(app.Run(ctx))
+//
+// Configuration errors are reported by [App.Run], so the three statements stay
+// three.
+func NewServer(opts Options) *App {
+	if opts.Port == 0 {
+		opts.Port = DefaultPort
+	}
+	if opts.ServerURL == "" {
+		if opts.Listener != nil {
+			opts.ServerURL = "http://" + opts.Listener.Addr().String() + "/mcp"
+		} else {
+			opts.ServerURL = "http://localhost:" + strconv.Itoa(opts.Port) + "/mcp"
+		}
+	}
+	sdk := newSDK(Config{
+		ServerSlug:     opts.ServerSlug,
+		PlatformURL:    opts.PlatformURL,
+		ServerURL:      opts.ServerURL,
+		RequiredScopes: opts.RequiredScopes,
+		ClientID:       opts.ClientID,
+		ClientSecret:   opts.ClientSecret,
+		CacheTTL:       opts.CacheTTL,
+		Name:           opts.Name,
+		Version:        opts.Version,
+		Debug:          opts.Debug,
+		Logger:         opts.Logger,
+		HTTPClient:     opts.HTTPClient,
+	})
+	name := sdk.cfg.Name
+	if name == "" {
+		name = sdk.cfg.ServerSlug
+	}
+	server := mcp.NewServer(&mcp.Implementation{Name: name, Version: sdk.cfg.Version}, nil)
+	server.AddReceivingMiddleware(sdk.ToolScopeMiddleware())
+	return &App{
+		opts:          opts,
+		sdk:           sdk,
+		err:           sdk.cfg.validate(),
+		server:        server,
+		initRetryBase: time.Second,
+	}
+}
+
+// ToolOption changes how [AddTool] registers a tool.
+type ToolOption func(*toolOptions)
+
+type toolOptions struct {
+	scopes []string
+}
+
+// RequireScopes makes a tool need scopes beyond [Options.RequiredScopes]; see
+// [SDK.RequireToolScopes].
+func RequireScopes(scopes ...string) ToolOption {
+	return func(o *toolOptions) { o.scopes = append(o.scopes, scopes...) }
+}
+
+// AddTool adds a tool to app's MCP server, exactly like [mcp.AddTool] (input
+// and output schemas inferred from In and Out), with optional per-tool scopes.
+// The handler reads its caller with [UserFromRequest].
+func AddTool[In, Out any](app *App, t *mcp.Tool, h mcp.ToolHandlerFor[In, Out], opts ...ToolOption) {
+	var o toolOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	mcp.AddTool(app.server, t, h)
+	if len(o.scopes) > 0 {
+		app.sdk.RequireToolScopes(t.Name, o.scopes...)
+	}
+}
+
+// MCP returns the official MCP server, for everything [AddTool] does not
+// cover: prompts, resources, middleware, notifications.
+func (a *App) MCP() *mcp.Server { return a.server }
+
+// SDK returns the mcp-obs SDK protecting the server.
+func (a *App) SDK() *SDK { return a.sdk }
+
+// Handler returns the whole HTTP surface: the MCP endpoint (streamable HTTP,
+// behind [SDK.Middleware]) and the endpoints of [SDK.Mount]. Use it to serve
+// the app yourself; [App.Run] serves it and also connects to the platform.
+func (a *App) Handler() http.Handler {
+	a.handlerOnce.Do(func() {
+		mux := http.NewServeMux()
+		a.sdk.Mount(mux)
+		streamable := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return a.server },
+			&mcp.StreamableHTTPOptions{Logger: a.sdk.cfg.Logger})
+		mux.Handle(a.sdk.mcpPath, a.sdk.Middleware(streamable))
+		a.handler = mux
+	})
+	return a.handler
+}
+
+// Run listens on [Options.Port] (or serves [Options.Listener]), connects to
+// the platform in the background, retrying with backoff while it is
+// unreachable (meanwhile /health reports "degraded" and the MCP endpoint
+// answers 503 with Retry-After), and serves until ctx is cancelled, then
+// shuts down gracefully and returns nil.
+func (a *App) Run(ctx context.Context) error {
+	if a.err != nil {
+		return a.err
+	}
+	log := a.sdk.cfg.Logger
+	ln := a.opts.Listener
+	if ln == nil {
+		var err error
+		ln, err = net.Listen("tcp", ":"+strconv.Itoa(a.opts.Port))
+		if err != nil {
+			if errors.Is(err, syscall.EADDRINUSE) {
+				return fmt.Errorf("mcpobs: port %d is already in use: set Options.Port to a free port (or stop the other process): %w", a.opts.Port, err)
+			}
+			return fmt.Errorf("mcpobs: listen on port %d: %w", a.opts.Port, err)
+		}
+	}
+	srv := &http.Server{
+		Handler:           a.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	srv.RegisterOnShutdown(func() {
+		// Ends open event streams, which Shutdown would otherwise wait for.
+		for ss := range a.server.Sessions() {
+			ss.Close()
+		}
+	})
+	runCtx, stopInit := context.WithCancel(ctx)
+	defer stopInit()
+	var initDone sync.WaitGroup
+	initDone.Go(func() { a.initialize(runCtx) })
+
+	log.Info("mcp-obs: MCP server listening", "server", a.sdk.name(), "url", a.sdk.cfg.ServerURL, "addr", ln.Addr().String())
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+
+	var err error
+	select {
+	case err = <-served:
+		err = fmt.Errorf("mcpobs: serving: %w", err)
+	case <-ctx.Done():
+		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		if serr := srv.Shutdown(shutdownCtx); serr != nil {
+			srv.Close()
+		}
+		cancel()
+		<-served
+	}
+	stopInit()
+	initDone.Wait()
+	a.sdk.Close()
+	return err
+}
+
+// initialize calls SDK.Initialize until it succeeds or ctx ends, with
+// exponential backoff, logging why each attempt failed.
+func (a *App) initialize(ctx context.Context) {
+	log := a.sdk.cfg.Logger
+	delay := a.initRetryBase
+	for {
+		err := a.sdk.Initialize(ctx)
+		if err == nil {
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		msg := fmt.Sprintf("mcp-obs platform at %s is unreachable: %v; retrying in %v", a.sdk.cfg.PlatformURL, err, delay)
+		if errors.Is(err, ErrPlatformUnreachable) {
+			log.Warn(msg)
+		} else {
+			msg = fmt.Sprintf("mcp-obs platform at %s refused this server's configuration: %v; retrying in %v", a.sdk.cfg.PlatformURL, err, delay)
+			log.Error(msg)
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		delay = min(delay*2, 30*time.Second)
+	}
+}

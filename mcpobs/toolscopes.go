@@ -1,0 +1,173 @@
+package mcpobs
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"sync"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// maxPeekBytes bounds how much of a POST /mcp body is read to find the tools
+// it calls (the official SDK's own default limit). Larger bodies get 413.
+const maxPeekBytes = 4 << 20
+
+// toolScopeRegistry maps tool names to the scopes they need beyond the
+// server's required scopes.
+type toolScopeRegistry struct {
+	mu     sync.RWMutex
+	scopes map[string][]string
+}
+
+func (r *toolScopeRegistry) set(tool string, scopes []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.scopes == nil {
+		r.scopes = make(map[string][]string)
+	}
+	r.scopes[tool] = scopes
+}
+
+func (r *toolScopeRegistry) get(tool string) []string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.scopes[tool]
+}
+
+func (r *toolScopeRegistry) empty() bool {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return len(r.scopes) == 0
+}
+
+// RequireToolScopes makes calls to tool need scopes in addition to
+// [Config.RequiredScopes]. A token without them gets 403 insufficient_scope
+// naming every scope needed, which makes MCP clients step up (ask the user to
+// consent to more) and retry. Comma- or space-separated entries are split.
+func (s *SDK) RequireToolScopes(tool string, scopes ...string) {
+	s.toolScopes.set(tool, splitScopeList(scopes))
+}
+
+// neededScopes returns the required scopes plus those of every tool the
+// JSON-RPC body calls (a single message or a batch).
+func (s *SDK) neededScopes(body []byte) []string {
+	needed := slices.Clone(s.cfg.RequiredScopes)
+	for _, tool := range calledTools(body) {
+		needed = appendNew(needed, s.toolScopes.get(tool)...)
+	}
+	return needed
+}
+
+// calledTools returns the names of the tools a JSON-RPC body calls. Keys are
+// matched exactly, as the official SDK does; a body that is not JSON calls no
+// tool (the MCP handler rejects it).
+func calledTools(body []byte) []string {
+	var msgs []map[string]json.RawMessage
+	body = bytes.TrimSpace(body)
+	if len(body) > 0 && body[0] == '[' {
+		if json.Unmarshal(body, &msgs) != nil {
+			return nil
+		}
+	} else {
+		var one map[string]json.RawMessage
+		if json.Unmarshal(body, &one) != nil {
+			return nil
+		}
+		msgs = append(msgs, one)
+	}
+	var tools []string
+	for _, m := range msgs {
+		var method string
+		if json.Unmarshal(m["method"], &method) != nil || method != "tools/call" {
+			continue
+		}
+		var params map[string]json.RawMessage
+		if json.Unmarshal(m["params"], &params) != nil {
+			continue
+		}
+		var name string
+		if json.Unmarshal(params["name"], &name) == nil {
+			tools = append(tools, name)
+		}
+	}
+	return tools
+}
+
+// peekBody reads r's body (up to maxPeekBytes) and puts it back for the next
+// handler. ok is false when the body is too large.
+func peekBody(r *http.Request) (body []byte, ok bool, err error) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil, true, nil
+	}
+	if r.ContentLength > maxPeekBytes {
+		return nil, false, nil
+	}
+	body, err = io.ReadAll(io.LimitReader(r.Body, maxPeekBytes+1))
+	if err != nil {
+		return nil, true, fmt.Errorf("mcpobs: reading request body: %w", err)
+	}
+	if len(body) > maxPeekBytes {
+		return nil, false, nil
+	}
+	r.Body.Close()
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	r.ContentLength = int64(len(body))
+	return body, true, nil
+}
+
+// ToolScopeMiddleware returns MCP middleware that enforces the scopes set with
+// [SDK.RequireToolScopes] inside the MCP server, on the tool call the server
+// actually dispatches. [SDK.Middleware] already answers missing tool scopes
+// with 403 at the HTTP layer; this is the second lock on the same door, and
+// it fails closed when a request did not come through [SDK.Middleware].
+// [NewServer] installs it; with [New], add it with
+// server.AddReceivingMiddleware(sdk.ToolScopeMiddleware()).
+func (s *SDK) ToolScopeMiddleware() mcp.Middleware {
+	return func(next mcp.MethodHandler) mcp.MethodHandler {
+		return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
+			call, ok := req.(*mcp.CallToolRequest)
+			if !ok || call.Params == nil {
+				return next(ctx, method, req)
+			}
+			need := s.toolScopes.get(call.Params.Name)
+			if len(need) == 0 {
+				return next(ctx, method, req)
+			}
+			u := UserFromRequest(req)
+			if u == nil {
+				return nil, errors.New("mcpobs: tool " + call.Params.Name + " requires an authenticated user")
+			}
+			if missing := missingScopes(need, u.Scopes); len(missing) > 0 {
+				return nil, fmt.Errorf("mcpobs: tool %s requires scopes %v; the token has %v", call.Params.Name, need, u.Scopes)
+			}
+			return next(ctx, method, req)
+		}
+	}
+}
+
+// appendNew appends each scope of add that dst does not hold yet.
+func appendNew(dst []string, add ...string) []string {
+	for _, s := range add {
+		if !slices.Contains(dst, s) {
+			dst = append(dst, s)
+		}
+	}
+	return dst
+}
+
+// missingScopes returns the scopes of need that granted lacks.
+func missingScopes(need, granted []string) []string {
+	var missing []string
+	for _, s := range need {
+		if !slices.Contains(granted, s) {
+			missing = append(missing, s)
+		}
+	}
+	return missing
+}
