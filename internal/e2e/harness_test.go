@@ -1,0 +1,270 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcp-obs/mcp-obs/internal/platform"
+	"github.com/mcp-obs/mcp-obs/internal/platform/endpoints"
+	"github.com/mcp-obs/mcp-obs/internal/platform/servers"
+	"github.com/mcp-obs/mcp-obs/internal/store"
+	"github.com/mcp-obs/mcp-obs/internal/store/sqlite"
+	"github.com/mcp-obs/mcp-obs/mcpobs"
+)
+
+// Tenant shape shared by every test: the MCP server requires read and write
+// on every call, and the admin_action tool also needs admin.
+const (
+	tenantSlug = "e2e"
+	tenantName = "E2E Test Server"
+)
+
+var (
+	tenantScopes   = []string{"read", "write", "admin"}
+	requiredScopes = []string{"read", "write"}
+)
+
+// revocationCacheTTL is the SDK's cache lifetime in the harness: far longer
+// than any test, so a revoked token that stops working within a second can
+// only have been evicted by the platform's revocation feed.
+const revocationCacheTTL = 10 * time.Minute
+
+// harness is a running platform and a protected MCP server on loopback.
+type harness struct {
+	Base     endpoints.Base // platform base URL, http://127.0.0.1:PORT
+	Store    store.Store
+	Platform *platform.Platform
+	Tenant   *store.Server
+	Creds    servers.Credentials // the MCP server's resource-server credentials
+
+	MCPOrigin string // http://127.0.0.1:PORT of the MCP server
+	MCPURL    string // canonical resource URL, MCPOrigin + "/mcp"
+
+	Logs *logSink // everything the platform and the SDK logged
+}
+
+// startHarness starts the platform (real SQLite store) and an MCP server built
+// with mcpobs.NewServer, and waits until the MCP server reports healthy. Both
+// stop when the test ends.
+func startHarness(t *testing.T) *harness {
+	t.Helper()
+	ctx := context.Background()
+	logs := newLogSink(t)
+	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db.sqlite"))
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	t.Cleanup(func() { st.Close() })
+
+	// The platform's issuer is built from its base URL, so learn the port
+	// before assembling it.
+	ps := httptest.NewUnstartedServer(nil)
+	base := endpoints.Base("http://" + ps.Listener.Addr().String())
+	p := platform.New(platform.Config{Base: base, Dev: true, Logger: logger.With("component", "platform")}, st)
+	ps.Config.Handler = p.Handler()
+	ps.Start()
+	t.Cleanup(ps.Close)
+
+	// The tenant's resource URL must be known when it is created: listen first.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen for the MCP server: %v", err)
+	}
+	origin := "http://" + ln.Addr().String()
+	resource := origin + "/mcp"
+	tenant, creds, err := servers.Create(ctx, st, servers.Spec{
+		Slug:        tenantSlug,
+		Name:        tenantName,
+		ResourceURL: resource,
+		Scopes:      tenantScopes,
+	}, time.Now())
+	if err != nil {
+		ln.Close()
+		t.Fatalf("create tenant: %v", err)
+	}
+
+	app := mcpobs.NewServer(mcpobs.Options{
+		Name:           "e2e-mcp-server",
+		Version:        "0.0.1",
+		ServerSlug:     tenantSlug,
+		PlatformURL:    string(base),
+		ServerURL:      resource,
+		RequiredScopes: requiredScopes,
+		ClientID:       creds.ClientID,
+		ClientSecret:   creds.ClientSecret,
+		CacheTTL:       revocationCacheTTL,
+		Debug:          true,
+		Logger:         logger.With("component", "sdk"),
+		Listener:       ln,
+	})
+	addTools(app)
+
+	runCtx, stop := context.WithCancel(ctx)
+	runErr := make(chan error, 1)
+	go func() { runErr <- app.Run(runCtx) }()
+	t.Cleanup(func() {
+		stop()
+		select {
+		case err := <-runErr:
+			if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, http.ErrServerClosed) {
+				t.Errorf("MCP server Run returned: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Errorf("MCP server did not stop within 10s of its context being cancelled")
+		}
+	})
+
+	h := &harness{
+		Base: base, Store: st, Platform: p, Tenant: tenant, Creds: creds,
+		MCPOrigin: origin, MCPURL: resource, Logs: logs,
+	}
+	h.waitHealthy(t, runErr)
+	return h
+}
+
+// waitHealthy polls the MCP server's public /health until it says "ok",
+// which means it has read its configuration from the platform.
+func (h *harness) waitHealthy(t *testing.T, runErr <-chan error) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	var last string
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-runErr:
+			t.Fatalf("MCP server stopped while starting: %v", err)
+		default:
+		}
+		resp, err := http.Get(h.MCPOrigin + "/health")
+		if err == nil {
+			var body struct {
+				Status string `json:"status"`
+			}
+			raw := new(bytes.Buffer)
+			raw.ReadFrom(resp.Body)
+			resp.Body.Close()
+			json.Unmarshal(raw.Bytes(), &body)
+			if resp.StatusCode == http.StatusOK && body.Status == "ok" {
+				return
+			}
+			last = fmt.Sprintf("%d %s", resp.StatusCode, strings.TrimSpace(raw.String()))
+		} else {
+			last = err.Error()
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("MCP server not healthy after 15s; last /health answer: %s", last)
+}
+
+// Issuer is the tenant's OAuth issuer.
+func (h *harness) Issuer() string { return h.Base.Issuer(tenantSlug) }
+
+// addUser creates an end-user account on the tenant through the platform's
+// account service (real bcrypt hashing, real validation).
+func (h *harness) addUser(t *testing.T, email, password string) *store.User {
+	t.Helper()
+	u, err := h.Platform.Accounts.CreateUser(context.Background(), h.Tenant, email, password)
+	if err != nil {
+		t.Fatalf("create user %s: %v", email, err)
+	}
+	return u
+}
+
+// whoamiResult is what the whoami tool answers: the verified caller of the request.
+type whoamiResult struct {
+	Email    string   `json:"email"`
+	Subject  string   `json:"subject"`
+	ClientID string   `json:"client_id"`
+	Scopes   []string `json:"scopes"`
+}
+
+type echoArgs struct {
+	Message string `json:"message" jsonschema:"the text to send back"`
+}
+
+type echoResult struct {
+	Echo string `json:"echo"`
+}
+
+type adminResult struct {
+	Done bool   `json:"done"`
+	By   string `json:"by"`
+}
+
+// addTools registers the tools the tests call: whoami reports the caller,
+// echo needs only the server's required scopes, admin_action also needs admin.
+func addTools(app *mcpobs.App) {
+	mcpobs.AddTool(app, &mcp.Tool{Name: "whoami", Description: "Who is calling: email, subject and scopes of the verified token"},
+		func(ctx context.Context, req *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, whoamiResult, error) {
+			u := mcpobs.UserFromRequest(req)
+			if u == nil {
+				return nil, whoamiResult{}, errors.New("no verified user on the request")
+			}
+			return nil, whoamiResult{Email: u.Email, Subject: u.Subject, ClientID: u.ClientID, Scopes: u.Scopes}, nil
+		})
+	mcpobs.AddTool(app, &mcp.Tool{Name: "echo", Description: "Echo a message"},
+		func(ctx context.Context, req *mcp.CallToolRequest, in echoArgs) (*mcp.CallToolResult, echoResult, error) {
+			return nil, echoResult{Echo: "echo: " + in.Message}, nil
+		})
+	mcpobs.AddTool(app, &mcp.Tool{Name: "admin_action", Description: "An action only admins may take"},
+		func(ctx context.Context, req *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, adminResult, error) {
+			u := mcpobs.UserFromRequest(req)
+			if u == nil || !u.HasScope("admin") {
+				return nil, adminResult{}, errors.New("admin_action ran without the admin scope")
+			}
+			return nil, adminResult{Done: true, By: u.Email}, nil
+		}, mcpobs.RequireScopes("admin"))
+}
+
+// logSink collects every log line of the platform and the SDK, mirrors them
+// to the test log, and lets tests check what was (not) logged. Lines written
+// after the test ended are kept but not mirrored (t.Log would panic).
+type logSink struct {
+	mu    sync.Mutex
+	t     *testing.T
+	buf   bytes.Buffer
+	ended bool
+}
+
+func newLogSink(t *testing.T) *logSink {
+	s := &logSink{t: t}
+	// Registered first, so it runs after every server has stopped.
+	t.Cleanup(func() {
+		s.mu.Lock()
+		s.ended = true
+		s.mu.Unlock()
+	})
+	return s
+}
+
+func (s *logSink) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.buf.Write(p)
+	if !s.ended {
+		s.t.Log(strings.TrimRight(string(p), "\n"))
+	}
+	return len(p), nil
+}
+
+// String returns everything logged so far.
+func (s *logSink) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.String()
+}
