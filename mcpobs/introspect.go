@@ -1,11 +1,24 @@
 package mcpobs
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync/atomic"
 	"time"
+
+	"golang.org/x/sync/singleflight"
+
+	"github.com/mcp-obs/mcp-obs/internal/secret"
 )
 
 // Verification errors, mapped to HTTP answers by the middleware.
@@ -21,15 +34,46 @@ var (
 	errPlatformUnavailable = errors.New("platform unavailable")
 )
 
+// Defaults and bounds of token verification.
+const (
+	// defaultCacheTTL is the revocation budget when the config leaves it zero.
+	defaultCacheTTL = 60 * time.Second
+	// defaultMaxEntries bounds the cache of verified tokens.
+	defaultMaxEntries = 10000
+	// negativeCacheTTL is how long a "not active" or "wrong audience" verdict
+	// is reused (never longer than the configured CacheTTL). A client retrying
+	// with an expired token, or a loop hammering with one bad token, costs one
+	// introspection call per this interval instead of one per request. Tokens
+	// never become active after being reported inactive, so this cannot lock
+	// a legitimate user out.
+	negativeCacheTTL = 2 * time.Second
+	// maxNegativeEntries bounds the separate cache of negative verdicts. It is
+	// separate so that a flood of distinct made-up tokens can never push the
+	// verified tokens of real users out of the positive cache.
+	maxNegativeEntries = 1000
+	// introspectionTimeout bounds one introspection call, including when the
+	// operator's own HTTPClient has no timeout.
+	introspectionTimeout = 5 * time.Second
+	// maxIntrospectionBody bounds how much of an introspection answer is read.
+	maxIntrospectionBody = 1 << 20
+)
+
 // introspectorConfig configures an introspector.
 type introspectorConfig struct {
 	Endpoint     string // RFC 7662 introspection endpoint of the tenant
 	ClientID     string // resource-server credentials (HTTP Basic)
 	ClientSecret string
-	Resource     string // this server's canonical resource URL; aud must contain it
-	Issuer       string // expected iss, when the platform reports one
-	HTTPClient   *http.Client
-	// CacheTTL is the revocation budget: the longest a positive answer is reused.
+	// Resource is this server's canonical resource URL; aud must contain it.
+	// Left empty, every token is rejected with errWrongAudience (fail closed).
+	Resource string
+	Issuer   string // expected iss, when the platform reports one
+	// HTTPClient calls the platform. Nil means a dedicated client with
+	// keep-alive pooling and a 5 s timeout. The revocation feed uses a copy
+	// without the overall timeout (the stream is meant to stay open).
+	HTTPClient *http.Client
+	// CacheTTL is the revocation budget: the longest a positive answer is
+	// reused. Zero means 60 s; negative disables caching (every request
+	// introspects).
 	CacheTTL   time.Duration
 	MaxEntries int // bound of the cache; default 10000
 	Logger     *slog.Logger
@@ -38,20 +82,288 @@ type introspectorConfig struct {
 // introspector verifies bearer tokens by RFC 7662 introspection, with a cache
 // keyed by the token's SHA-256, collapsed concurrent misses, and eviction
 // driven by the platform's revocation feed.
-type introspector struct{}
+type introspector struct {
+	cfg        introspectorConfig // defaults applied
+	client     *http.Client       // introspection calls
+	feedClient *http.Client       // the long-lived revocation stream: no overall timeout
+	log        *slog.Logger
+	now        func() time.Time
 
-func newIntrospector(cfg introspectorConfig) *introspector { panic("unimplemented") }
+	// positive holds verified users by token hash; the revocation feed
+	// deletes from it. Values are never handed out, only copies.
+	positive *ttlCache[*User]
+	// negative holds recent errTokenInactive / errWrongAudience verdicts.
+	negative *ttlCache[error]
+	flights  singleflight.Group
+
+	feed feedSettings
+	// feedConnects counts successful connections to the revocation feed, and
+	// feedUp tells whether one is open now (tests and health checks read them).
+	feedConnects atomic.Int64
+	feedUp       atomic.Bool
+}
+
+// newIntrospector returns an introspector for cfg, applying its defaults.
+func newIntrospector(cfg introspectorConfig) *introspector {
+	switch {
+	case cfg.CacheTTL == 0:
+		cfg.CacheTTL = defaultCacheTTL
+	case cfg.CacheTTL < 0:
+		cfg.CacheTTL = 0
+	}
+	if cfg.MaxEntries <= 0 {
+		cfg.MaxEntries = defaultMaxEntries
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	client := cfg.HTTPClient
+	if client == nil {
+		client = newPlatformClient()
+	}
+	feedClient := *client
+	feedClient.Timeout = 0
+	in := &introspector{
+		cfg:        cfg,
+		client:     client,
+		feedClient: &feedClient,
+		log:        log,
+		now:        time.Now,
+		feed:       defaultFeedSettings(),
+	}
+	in.positive = newTTLCache[*User](cfg.MaxEntries, func() time.Time { return in.now() })
+	in.negative = newTTLCache[error](min(cfg.MaxEntries, maxNegativeEntries), func() time.Time { return in.now() })
+	return in
+}
+
+// newPlatformClient returns the default client for calls to the platform: its
+// own transport, so that many concurrent introspections reuse warm
+// connections (the default transport keeps only 2 idle per host) without
+// sharing a pool with the operator's other traffic.
+func newPlatformClient() *http.Client {
+	tr := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          128,
+		MaxIdleConnsPerHost:   64,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   5 * time.Second,
+		ResponseHeaderTimeout: introspectionTimeout,
+		ExpectContinueTimeout: time.Second,
+	}
+	return &http.Client{Transport: tr, Timeout: introspectionTimeout}
+}
 
 // Verify returns the user a token belongs to, from the cache or the platform.
 // Errors wrap errTokenInactive, errWrongAudience or errPlatformUnavailable.
+//
+// The returned User is the caller's own copy. Concurrent calls for a token
+// that is not cached share one introspection call, made with a context
+// detached from any single caller: a caller that gives up gets its context's
+// error (wrapped with errPlatformUnavailable) without failing the others.
 func (in *introspector) Verify(ctx context.Context, token string) (*User, error) {
-	panic("unimplemented")
+	if token == "" {
+		return nil, fmt.Errorf("verify token: empty token: %w", errTokenInactive)
+	}
+	key := secret.Hash(token)
+	if u, ok := in.positive.get(key); ok {
+		in.log.DebugContext(ctx, "Token found in cache", "user", u.Email)
+		return cloneUser(u), nil
+	}
+	if err, ok := in.negative.get(key); ok {
+		in.log.DebugContext(ctx, "Token is not active (cached verdict)")
+		return nil, err
+	}
+	flight := in.flights.DoChan(key, func() (any, error) {
+		return in.verifyShared(ctx, key, token)
+	})
+	select {
+	case res := <-flight:
+		if res.Err != nil {
+			return nil, res.Err
+		}
+		return cloneUser(res.Val.(*User)), nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("verify token: %w: gave up waiting for introspection: %w", errPlatformUnavailable, ctx.Err())
+	}
 }
 
-// FollowRevocations subscribes to the platform's revocation feed at feedURL
-// (server-sent events, authenticated with the same credentials) and evicts every
-// announced token hash from the cache. It reconnects with backoff, resuming from
-// the last event id, and returns when ctx is done.
-func (in *introspector) FollowRevocations(ctx context.Context, feedURL string) {
-	panic("unimplemented")
+// verifyShared is the one introspection call that concurrent Verify calls for
+// the same token share. It caches what it learns, unless a revocation arrived
+// while it was in flight.
+func (in *introspector) verifyShared(ctx context.Context, key, token string) (*User, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), introspectionTimeout)
+	defer cancel()
+	// A flight for this key may have finished between our cache miss and the
+	// start of this one; its answer is as good as a new call.
+	if u, ok := in.positive.get(key); ok {
+		return u, nil
+	}
+	if err, ok := in.negative.get(key); ok {
+		return nil, err
+	}
+	gen := in.positive.generation()
+	u, err := in.introspect(ctx, token)
+	switch {
+	case err == nil:
+		// TTL = min(revocation budget, time left before exp): a cached
+		// answer never outlives the budget nor the token.
+		ttl := in.cfg.CacheTTL
+		if !u.ExpiresAt.IsZero() {
+			ttl = min(ttl, u.ExpiresAt.Sub(in.now()))
+		}
+		in.positive.setIfGeneration(gen, key, u, ttl)
+		return u, nil
+	case errors.Is(err, errTokenInactive), errors.Is(err, errWrongAudience):
+		in.negative.set(key, err, min(negativeCacheTTL, in.cfg.CacheTTL))
+		return nil, err
+	default: // errPlatformUnavailable: never cached
+		return nil, err
+	}
+}
+
+// introspectionResponse is the part of an RFC 7662 answer the SDK reads.
+type introspectionResponse struct {
+	Active    bool     `json:"active"`
+	Scope     string   `json:"scope"`
+	ClientID  string   `json:"client_id"`
+	Username  string   `json:"username"`
+	Email     string   `json:"email"`
+	Sub       string   `json:"sub"`
+	Aud       audience `json:"aud"`
+	Iss       string   `json:"iss"`
+	Exp       float64  `json:"exp"`
+	TokenType string   `json:"token_type"`
+}
+
+// audience is a JWT-style aud claim: one string or an array of strings
+// (RFC 7519 §4.1.3); the platform may send either.
+type audience []string
+
+// UnmarshalJSON accepts a string, an array of strings or null.
+func (a *audience) UnmarshalJSON(b []byte) error {
+	var one string
+	if err := json.Unmarshal(b, &one); err == nil {
+		*a = audience{one}
+		return nil
+	}
+	var many []string
+	if err := json.Unmarshal(b, &many); err != nil {
+		return fmt.Errorf("aud is neither a string nor an array of strings: %w", err)
+	}
+	*a = many
+	return nil
+}
+
+// introspect asks the platform about token and checks the answer.
+func (in *introspector) introspect(ctx context.Context, token string) (*User, error) {
+	in.log.DebugContext(ctx, "Verifying token via "+in.cfg.Endpoint)
+	ans, err := in.post(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	if err := in.check(ctx, ans); err != nil {
+		return nil, err
+	}
+	u := &User{
+		Subject:  ans.Sub,
+		Email:    cmp.Or(ans.Email, ans.Username),
+		ClientID: ans.ClientID,
+		Scopes:   parseScopes(ans.Scope),
+	}
+	if ans.Exp > 0 {
+		u.ExpiresAt = time.UnixMilli(int64(ans.Exp * 1000))
+	}
+	in.log.DebugContext(ctx, "Token verified for user: "+u.Email)
+	in.log.DebugContext(ctx, "Raw scope string: '"+ans.Scope+"'")
+	in.log.DebugContext(ctx, fmt.Sprintf("Parsed scopes: %v", u.Scopes))
+	return u, nil
+}
+
+// post sends the introspection request and decodes a 200 answer. Every
+// failure wraps errPlatformUnavailable: none of them says anything about the
+// token.
+func (in *introspector) post(ctx context.Context, token string) (*introspectionResponse, error) {
+	form := url.Values{"token": {token}, "token_type_hint": {"access_token"}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, in.cfg.Endpoint, strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, fmt.Errorf("%w: build introspection request: %w", errPlatformUnavailable, err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	// RFC 6749 §2.3.1: both parts are form-urlencoded before Basic encoding.
+	req.SetBasicAuth(url.QueryEscape(in.cfg.ClientID), url.QueryEscape(in.cfg.ClientSecret))
+
+	resp, err := in.client.Do(req)
+	if err != nil {
+		// *url.Error holds the URL, not the body: the token is not in it.
+		return nil, fmt.Errorf("%w: introspection request: %w", errPlatformUnavailable, err)
+	}
+	defer func() {
+		// Drain a little so the connection goes back to the pool.
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+	}()
+	switch resp.StatusCode {
+	case http.StatusOK:
+	case http.StatusUnauthorized:
+		in.log.ErrorContext(ctx, "the platform rejected this server's credentials: check MCP_OBS_CLIENT_ID / MCP_OBS_CLIENT_SECRET",
+			"endpoint", in.cfg.Endpoint, "client_id", in.cfg.ClientID)
+		return nil, fmt.Errorf("%w: introspection answered 401: the platform rejected this server's credentials", errPlatformUnavailable)
+	default:
+		return nil, fmt.Errorf("%w: introspection answered %s", errPlatformUnavailable, resp.Status)
+	}
+	var ans introspectionResponse
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxIntrospectionBody)).Decode(&ans); err != nil {
+		return nil, fmt.Errorf("%w: decode introspection answer: %w", errPlatformUnavailable, err)
+	}
+	return &ans, nil
+}
+
+// check applies the rules an active answer must pass before its token is
+// accepted: active, an access token, not expired, from our issuer, for our
+// resource.
+func (in *introspector) check(ctx context.Context, ans *introspectionResponse) error {
+	if !ans.Active {
+		in.log.DebugContext(ctx, "Token is not active")
+		return fmt.Errorf("verify token: %w", errTokenInactive)
+	}
+	if !isAccessTokenType(ans.TokenType) {
+		in.log.DebugContext(ctx, "Token is not active: not an access token", "token_type", ans.TokenType)
+		return fmt.Errorf("verify token: token_type %q is not an access token: %w", ans.TokenType, errTokenInactive)
+	}
+	if ans.Exp > 0 && !in.now().Before(time.UnixMilli(int64(ans.Exp*1000))) {
+		in.log.DebugContext(ctx, "Token is not active: expired", "exp", int64(ans.Exp))
+		return fmt.Errorf("verify token: expired: %w", errTokenInactive)
+	}
+	if in.cfg.Issuer != "" && ans.Iss != "" && ans.Iss != in.cfg.Issuer {
+		in.log.DebugContext(ctx, "Token is not active: issued by another issuer", "iss", ans.Iss, "want", in.cfg.Issuer)
+		return fmt.Errorf("verify token: issuer %q is not %q: %w", ans.Iss, in.cfg.Issuer, errTokenInactive)
+	}
+	if in.cfg.Resource == "" || !slices.Contains(ans.Aud, in.cfg.Resource) {
+		in.log.DebugContext(ctx, "Token audience is another resource", "aud", []string(ans.Aud), "resource", in.cfg.Resource)
+		return fmt.Errorf("verify token: audience %q does not contain %q: %w", []string(ans.Aud), in.cfg.Resource, errWrongAudience)
+	}
+	return nil
+}
+
+// isAccessTokenType reports whether an introspection token_type names an
+// access token. Absent is accepted (RFC 7662 makes it optional); a refresh
+// token, or anything unknown, is not.
+func isAccessTokenType(t string) bool {
+	switch strings.ToLower(t) {
+	case "", "bearer", "access_token", "urn:ietf:params:oauth:token-type:access_token":
+		return true
+	}
+	return false
+}
+
+// cloneUser returns a copy of u that shares no memory with it, so a caller
+// changing its User (or its Scopes) cannot change what the cache serves.
+func cloneUser(u *User) *User {
+	c := *u
+	c.Scopes = slices.Clone(u.Scopes)
+	return &c
 }

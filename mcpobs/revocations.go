@@ -1,0 +1,357 @@
+package mcpobs
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// feedSettings tunes how the revocation feed is followed. The defaults suit
+// production; tests shorten them.
+type feedSettings struct {
+	// minBackoff is the first reconnection delay, and the delay after a
+	// connection that worked, unless the platform sent a retry: field.
+	minBackoff time.Duration
+	// maxBackoff caps the delay, which doubles after each failed attempt.
+	maxBackoff time.Duration
+	// idleTimeout drops a connection that sent nothing for this long. The
+	// platform pings every 15 s, so silence means a dead connection (a NAT or
+	// proxy that forgot it) that would otherwise hide revocations forever.
+	idleTimeout time.Duration
+}
+
+func defaultFeedSettings() feedSettings {
+	return feedSettings{minBackoff: 250 * time.Millisecond, maxBackoff: 10 * time.Second, idleTimeout: 45 * time.Second}
+}
+
+// maxSSELine bounds one line of the revocation feed.
+const maxSSELine = 1 << 20
+
+// errFeedIdle is the cause of dropping a feed connection that went silent.
+var errFeedIdle = errors.New("revocation feed sent nothing for too long")
+
+// feedStatusError is a revocation feed that answered something other than 200.
+type feedStatusError struct{ status int }
+
+func (e *feedStatusError) Error() string {
+	return fmt.Sprintf("revocation feed answered %d %s", e.status, http.StatusText(e.status))
+}
+
+// feedCursor is what one connection to the feed passes to the next.
+type feedCursor struct {
+	lastID string        // id of the last event received; sent as Last-Event-ID
+	retry  time.Duration // reconnection time the platform asked for; 0 if it did not
+}
+
+// FollowRevocations subscribes to the platform's revocation feed at feedURL
+// (server-sent events, authenticated with the same credentials) and evicts every
+// announced token hash from the cache. It reconnects with backoff, resuming from
+// the last event id, and returns when ctx is done.
+//
+// When a connection opens without a resume point (the first one, or after a
+// drop before any event arrived), revocations made while no connection was
+// open cannot be replayed, so the cache of verified tokens is cleared: the
+// tokens still valid are introspected again, the revoked ones are refused.
+func (in *introspector) FollowRevocations(ctx context.Context, feedURL string) {
+	if feedURL == "" {
+		in.log.WarnContext(ctx, "the platform announced no revocation feed: revoked tokens stay valid until the cache TTL",
+			"cache_ttl", in.cfg.CacheTTL)
+		return
+	}
+	var (
+		cur    feedCursor
+		delays = backoff{settings: in.feed}
+		warned string // the failure already warned about in this streak of failures
+	)
+	for {
+		connected, err := in.followOnce(ctx, feedURL, &cur)
+		if ctx.Err() != nil {
+			return
+		}
+		if connected {
+			warned = ""
+		}
+		wait := jitter(delays.next(connected, cur.retry))
+		if msg := in.feedWarning(feedURL, err); !connected && msg != warned {
+			in.log.WarnContext(ctx, msg, "error", err, "retry_in", wait)
+			warned = msg
+		} else {
+			in.log.DebugContext(ctx, "Revocation feed disconnected; reconnecting", "error", err, "retry_in", wait)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// backoff computes the delays between connection attempts: the base delay
+// (the platform's retry: value, else minBackoff) after a connection that
+// worked, doubling after each failed attempt up to maxBackoff.
+type backoff struct {
+	settings feedSettings
+	delay    time.Duration // the delay of the next failed attempt
+}
+
+// next returns how long to wait after an attempt that connected (or not),
+// given the retry: value the platform last sent (0 if none). A retry: value
+// is kept within [10 ms, maxBackoff] so a confused platform can neither spin
+// us nor stop us listening for minutes.
+func (b *backoff) next(connected bool, retry time.Duration) time.Duration {
+	base := b.settings.minBackoff
+	if retry > 0 {
+		base = min(max(retry, 10*time.Millisecond), max(b.settings.maxBackoff, b.settings.minBackoff))
+	}
+	if connected {
+		b.delay = base
+		return base
+	}
+	d := max(b.delay, base)
+	b.delay = min(d*2, max(b.settings.maxBackoff, base))
+	return d
+}
+
+// feedWarning is the message an operator needs for a failed connection.
+func (in *introspector) feedWarning(feedURL string, err error) string {
+	budget := fmt.Sprintf("revoked tokens stay valid until the cache TTL (%s)", in.cfg.CacheTTL)
+	var se *feedStatusError
+	if errors.As(err, &se) {
+		switch se.status {
+		case http.StatusUnauthorized, http.StatusForbidden:
+			return "the platform rejected this server's credentials for the revocation feed: check MCP_OBS_CLIENT_ID / MCP_OBS_CLIENT_SECRET; " + budget
+		case http.StatusNotFound:
+			return "revocation feed not found at " + feedURL + ": check the platform URL and server slug; " + budget
+		}
+	}
+	return "revocation feed unavailable, retrying; meanwhile " + budget
+}
+
+// jitter spreads d by ±20% so that many servers do not reconnect in step
+// after a platform restart.
+func jitter(d time.Duration) time.Duration {
+	spread := d / 5
+	if spread <= 0 {
+		return d
+	}
+	return d - spread + rand.N(2*spread+1)
+}
+
+// followOnce holds one connection to the feed until it ends, applying every
+// revocation it announces. It reports whether the connection was
+// established, and why it ended.
+func (in *introspector) followOnce(ctx context.Context, feedURL string, cur *feedCursor) (connected bool, err error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, feedURL, nil)
+	if err != nil {
+		return false, fmt.Errorf("build revocation feed request: %w", err)
+	}
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Cache-Control", "no-cache")
+	req.SetBasicAuth(url.QueryEscape(in.cfg.ClientID), url.QueryEscape(in.cfg.ClientSecret))
+	if cur.lastID != "" {
+		req.Header.Set("Last-Event-ID", cur.lastID)
+	}
+	resp, err := in.feedClient.Do(req)
+	if err != nil {
+		return false, fmt.Errorf("connect to revocation feed: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return false, &feedStatusError{status: resp.StatusCode}
+	}
+	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != "text/event-stream" {
+		return false, fmt.Errorf("revocation feed answered Content-Type %q, want text/event-stream", resp.Header.Get("Content-Type"))
+	}
+
+	if cur.lastID == "" {
+		if n := in.positive.clear(); n > 0 {
+			in.log.DebugContext(ctx, "Revocation feed connected without a resume point; cleared cached tokens", "count", n)
+		}
+	}
+	in.feedConnects.Add(1)
+	in.feedUp.Store(true)
+	defer in.feedUp.Store(false)
+	in.log.DebugContext(ctx, "Revocation feed connected", "url", feedURL, "last_event_id", cur.lastID)
+
+	idle := time.AfterFunc(in.feed.idleTimeout, func() { cancel(errFeedIdle) })
+	defer idle.Stop()
+	p := newSSEParser(&idleReader{r: resp.Body, timer: idle, d: in.feed.idleTimeout})
+	defer func() {
+		if p.retry > 0 {
+			cur.retry = p.retry
+		}
+	}()
+	for {
+		ev, err := p.next()
+		cur.lastID = p.lastID
+		if err != nil {
+			if cause := context.Cause(ctx); errors.Is(cause, errFeedIdle) {
+				err = cause
+			}
+			return true, fmt.Errorf("read revocation feed: %w", err)
+		}
+		if ev.typ == "revoked" {
+			in.applyRevocation(ctx, ev)
+		}
+	}
+}
+
+// applyRevocation evicts the token a revoked event names.
+func (in *introspector) applyRevocation(ctx context.Context, ev sseEvent) {
+	var r struct {
+		TokenHash string `json:"token_hash"`
+	}
+	if err := json.Unmarshal([]byte(ev.data), &r); err != nil || r.TokenHash == "" {
+		in.log.WarnContext(ctx, "ignoring a malformed revocation event", "id", ev.id, "error", err)
+		return
+	}
+	key := strings.ToLower(r.TokenHash)
+	evicted := in.positive.delete(key)
+	in.negative.delete(key)
+	in.log.DebugContext(ctx, "Token revoked", "token_hash", key[:min(len(key), 12)], "evicted_from_cache", evicted)
+}
+
+// idleReader resets timer to d whenever bytes arrive, so the timer fires only
+// after d of silence.
+type idleReader struct {
+	r     io.Reader
+	timer *time.Timer
+	d     time.Duration
+}
+
+func (ir *idleReader) Read(p []byte) (int, error) {
+	n, err := ir.r.Read(p)
+	if n > 0 {
+		ir.timer.Reset(ir.d)
+	}
+	return n, err
+}
+
+// sseEvent is one dispatched server-sent event.
+type sseEvent struct {
+	id   string // the last event id as of this event
+	typ  string // "message" unless an event: field said otherwise
+	data string
+}
+
+// sseParser reads server-sent events as the WHATWG HTML standard
+// (§9.2.6, "Interpreting an event stream") defines them: lines end with CRLF,
+// LF or CR; a blank line dispatches; ":" starts a comment; fields are event,
+// data (repeatable, joined by LF), id (kept across events, ignored if it
+// contains NUL) and retry (ASCII digits only); a leading BOM is skipped and an
+// event cut off by the end of the stream is discarded.
+type sseParser struct {
+	sc      *bufio.Scanner
+	started bool
+	idBuf   string
+	// lastID is the id of the last dispatched event; retry is the last valid
+	// retry: value (0 if none).
+	lastID string
+	retry  time.Duration
+}
+
+func newSSEParser(r io.Reader) *sseParser {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 4096), maxSSELine)
+	sc.Split((&sseLineSplitter{}).split)
+	return &sseParser{sc: sc}
+}
+
+// next returns the next event, io.EOF at the end of the stream, or the read
+// error that ended it.
+func (p *sseParser) next() (sseEvent, error) {
+	var (
+		typ     string
+		data    strings.Builder
+		hasData bool
+	)
+	for p.sc.Scan() {
+		line := p.sc.Text()
+		if !p.started {
+			p.started = true
+			line = strings.TrimPrefix(line, "\uFEFF")
+		}
+		if line == "" {
+			p.lastID = p.idBuf
+			if !hasData {
+				typ = ""
+				continue
+			}
+			if typ == "" {
+				typ = "message"
+			}
+			return sseEvent{id: p.lastID, typ: typ, data: strings.TrimSuffix(data.String(), "\n")}, nil
+		}
+		if line[0] == ':' {
+			continue
+		}
+		field, value, found := strings.Cut(line, ":")
+		if found {
+			value = strings.TrimPrefix(value, " ")
+		}
+		switch field {
+		case "event":
+			typ = value
+		case "data":
+			data.WriteString(value)
+			data.WriteByte('\n')
+			hasData = true
+		case "id":
+			if !strings.ContainsRune(value, 0) {
+				p.idBuf = value
+			}
+		case "retry":
+			if ms, err := strconv.ParseUint(value, 10, 32); err == nil {
+				p.retry = time.Duration(ms) * time.Millisecond
+			}
+		}
+	}
+	if err := p.sc.Err(); err != nil {
+		return sseEvent{}, err
+	}
+	return sseEvent{}, io.EOF
+}
+
+// sseLineSplitter splits a stream into lines ending in CRLF, LF or CR. A CR
+// ends its line at once (a stream that uses bare CR must not wait for the
+// next byte to see its event); an LF right after it is then skipped.
+type sseLineSplitter struct {
+	afterCR bool
+}
+
+func (s *sseLineSplitter) split(data []byte, atEOF bool) (advance int, token []byte, err error) {
+	if s.afterCR && len(data) > 0 {
+		s.afterCR = false
+		if data[0] == '\n' {
+			return 1, nil, nil
+		}
+	}
+	if i := bytes.IndexAny(data, "\r\n"); i >= 0 {
+		if data[i] == '\r' {
+			if i+1 < len(data) && data[i+1] == '\n' {
+				return i + 2, data[:i], nil
+			}
+			s.afterCR = i+1 == len(data)
+		}
+		return i + 1, data[:i], nil
+	}
+	if atEOF && len(data) > 0 {
+		return len(data), nil, nil // an unterminated last line is discarded
+	}
+	return 0, nil, nil
+}
