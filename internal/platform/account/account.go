@@ -1,14 +1,26 @@
 // Package account serves end-user accounts of each tenant: sign-up, sign-in
 // and sign-out pages, browser sessions, and password hashing.
+//
+// Accounts belong to one tenant (MCP server): the same email on two servers is
+// two accounts, and a browser session of one server is never a session of
+// another. Sessions live in the store, named by the SHA-256 of a random cookie
+// value scoped to the tenant's path (/t/{slug}/). Passwords are bcrypt hashes.
+// Failed sign-ins are throttled per account and per client address.
 package account
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/mcp-obs/mcp-obs/internal/platform/endpoints"
+	"github.com/mcp-obs/mcp-obs/internal/platform/web"
+	"github.com/mcp-obs/mcp-obs/internal/secret"
 	"github.com/mcp-obs/mcp-obs/internal/store"
 )
 
@@ -23,28 +35,129 @@ type Options struct {
 	Now func() time.Time
 }
 
+// Throttling limits. A token bucket per key refills the allowance evenly, so
+// after a burst of failures one more attempt becomes possible every
+// window/limit (3 minutes for an account, 3 seconds for an address).
+const (
+	// accountFailures failed sign-ins per accountWindow are allowed per
+	// (server, email), whether or not the email has an account.
+	accountFailures = 5
+	accountWindow   = 15 * time.Minute
+	// addressAttempts failed sign-ins and sign-up attempts per addressWindow
+	// are allowed per client address (IPv6 by /64), across all servers.
+	addressAttempts = 20
+	addressWindow   = time.Minute
+	// maxThrottleKeys bounds the memory of each limiter.
+	maxThrottleKeys = 100_000
+)
+
 // Service serves the account pages and answers who is signed in.
-type Service struct{}
+type Service struct {
+	store      store.Store
+	base       endpoints.Base
+	log        *slog.Logger
+	sessionTTL time.Duration
+	now        func() time.Time
+
+	// dummyHash is compared against when the email has no account, so a
+	// failed sign-in costs the same bcrypt work either way.
+	dummyHash []byte
+
+	perAccount *throttle
+	perAddress *throttle
+}
 
 // New returns a Service.
-func New(opts Options) *Service { panic("unimplemented") }
+//
+// It computes one bcrypt hash of a random password (a few tens of
+// milliseconds) for constant-work sign-in failures.
+func New(opts Options) *Service {
+	s := &Service{
+		store:      opts.Store,
+		base:       opts.Base,
+		log:        opts.Logger,
+		sessionTTL: opts.SessionTTL,
+		now:        opts.Now,
+		perAccount: newThrottle(accountFailures, accountWindow, maxThrottleKeys),
+		perAddress: newThrottle(addressAttempts, addressWindow, maxThrottleKeys),
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.sessionTTL <= 0 {
+		s.sessionTTL = 12 * time.Hour
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	h, err := bcrypt.GenerateFromPassword([]byte(secret.New("")), bcrypt.DefaultCost)
+	if err != nil {
+		// Only possible for a password over 72 bytes; secret.New("") is 43.
+		panic(fmt.Sprintf("account: dummy password hash: %v", err))
+	}
+	s.dummyHash = h
+	return s
+}
 
 // Routes registers GET and POST /t/{slug}/signin, GET and POST /t/{slug}/signup
 // and POST /t/{slug}/signout on mux.
-func (s *Service) Routes(mux *http.ServeMux) { panic("unimplemented") }
-
-// CurrentUser returns the user signed in to srv in this browser, or nil (and no
-// error) when nobody is.
-func (s *Service) CurrentUser(r *http.Request, srv *store.Server) (*store.User, error) {
-	panic("unimplemented")
+//
+// The pages carry the security headers of [web.SecurityHeaders], and their
+// POSTs must pass both the CSRF token check and [web.CrossOriginProtection].
+func (s *Service) Routes(mux *http.ServeMux) {
+	page := func(h http.HandlerFunc) http.Handler {
+		return web.SecurityHeaders(web.CrossOriginProtection(h))
+	}
+	mux.Handle("GET /t/{slug}/signin", page(s.signInPage))
+	mux.Handle("POST /t/{slug}/signin", page(s.signIn))
+	mux.Handle("GET /t/{slug}/signup", page(s.signUpPage))
+	mux.Handle("POST /t/{slug}/signup", page(s.signUp))
+	mux.Handle("POST /t/{slug}/signout", page(s.signOut))
 }
 
 // SignInURL is the sign-in page that returns to returnTo (an absolute path on
 // the platform, e.g. the authorization request's path and query) once signed in.
-func (s *Service) SignInURL(srv *store.Server, returnTo string) string { panic("unimplemented") }
+//
+// The sign-in page only follows returnTo if it is a path under the tenant's
+// own prefix (/t/{slug}/); anything else lands on a "you are signed in" page.
+func (s *Service) SignInURL(srv *store.Server, returnTo string) string {
+	return withReturnTo(s.base.SignIn(srv.Slug), returnTo)
+}
 
-// CreateUser validates the email and password, hashes the password and stores a
-// new account on srv. A duplicate email wraps store.ErrConflict.
-func (s *Service) CreateUser(ctx context.Context, srv *store.Server, email, password string) (*store.User, error) {
-	panic("unimplemented")
+// SignOutURL is the sign-out action of srv (it takes a POST with csrf_token)
+// that goes on to returnTo afterwards, e.g. back to the authorization request
+// so that a different user can sign in. returnTo is checked like in [Service.SignInURL].
+func (s *Service) SignOutURL(srv *store.Server, returnTo string) string {
+	return withReturnTo(s.base.SignOut(srv.Slug), returnTo)
+}
+
+// withReturnTo appends the return_to query parameter when returnTo is set.
+func withReturnTo(u, returnTo string) string {
+	if returnTo == "" {
+		return u
+	}
+	return u + "?return_to=" + url.QueryEscape(returnTo)
+}
+
+// tenantPath is srv's path prefix: the Path of its cookies and the prefix
+// every accepted return_to must have.
+func (s *Service) tenantPath(srv *store.Server) string {
+	return s.base.TenantPath(srv.Slug)
+}
+
+// lookupServer resolves the {slug} of the request, answering 404 for unknown
+// slugs and 500 for store failures; ok is false when it has answered.
+func (s *Service) lookupServer(ctx context.Context, w http.ResponseWriter, r *http.Request) (srv *store.Server, ok bool) {
+	slug := r.PathValue("slug")
+	srv, err := s.store.ServerBySlug(ctx, slug)
+	if err != nil {
+		if isNotFound(err) {
+			web.RenderError(w, http.StatusNotFound, "Server not found", "There is no MCP server at this address. Check the link you followed.")
+			return nil, false
+		}
+		s.log.ErrorContext(ctx, "account: look up server", "slug", slug, "err", err)
+		web.RenderError(w, http.StatusInternalServerError, "Something went wrong", "Please try again in a moment.")
+		return nil, false
+	}
+	return srv, true
 }

@@ -1,0 +1,111 @@
+package account
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/mail"
+	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/mcp-obs/mcp-obs/internal/secret"
+	"github.com/mcp-obs/mcp-obs/internal/store"
+)
+
+// Password limits. bcrypt reads at most 72 bytes; rather than silently
+// ignoring the rest, longer passwords are refused.
+const (
+	MinPasswordRunes = 8
+	MaxPasswordBytes = 72
+)
+
+// Errors of [Service.CreateUser] (besides store.ErrConflict), for callers that
+// explain them to a person.
+var (
+	// ErrInvalidEmail means the email is not a bare address such as name@example.com.
+	ErrInvalidEmail = errors.New("invalid email address")
+	// ErrPasswordTooShort means the password has fewer than MinPasswordRunes characters.
+	ErrPasswordTooShort = fmt.Errorf("password shorter than %d characters", MinPasswordRunes)
+	// ErrPasswordTooLong means the password exceeds bcrypt's MaxPasswordBytes.
+	ErrPasswordTooLong = fmt.Errorf("password longer than %d bytes", MaxPasswordBytes)
+)
+
+// NormalizeEmail trims and lower-cases an email and checks that it is a bare
+// address (no display name, no angle brackets), the form accounts are stored
+// and looked up in.
+func NormalizeEmail(raw string) (string, error) {
+	e := strings.ToLower(strings.TrimSpace(raw))
+	if e == "" || len(e) > 254 {
+		return "", ErrInvalidEmail
+	}
+	a, err := mail.ParseAddress(e)
+	if err != nil || a.Name != "" || a.Address != e {
+		return "", ErrInvalidEmail
+	}
+	return e, nil
+}
+
+// ValidatePassword checks a new password against the length limits.
+func ValidatePassword(p string) error {
+	if utf8.RuneCountInString(p) < MinPasswordRunes {
+		return ErrPasswordTooShort
+	}
+	if len(p) > MaxPasswordBytes {
+		return ErrPasswordTooLong
+	}
+	return nil
+}
+
+// CreateUser validates the email and password, hashes the password and stores a
+// new account on srv. A duplicate email wraps store.ErrConflict.
+//
+// The password is hashed before the store is asked, so creating a duplicate
+// takes as long as creating a new account.
+func (s *Service) CreateUser(ctx context.Context, srv *store.Server, email, password string) (*store.User, error) {
+	email, err := NormalizeEmail(email)
+	if err != nil {
+		return nil, fmt.Errorf("create user: %w", err)
+	}
+	if err := ValidatePassword(password); err != nil {
+		return nil, fmt.Errorf("create user: %w", err)
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	if err != nil {
+		return nil, fmt.Errorf("create user: hash password: %w", err)
+	}
+	u := &store.User{
+		ID:           secret.ID(),
+		ServerID:     srv.ID,
+		Email:        email,
+		PasswordHash: string(hash),
+		CreatedAt:    s.now().UTC(),
+	}
+	if err := s.store.CreateUser(ctx, u); err != nil {
+		return nil, fmt.Errorf("create user on server %q: %w", srv.Slug, err)
+	}
+	return u, nil
+}
+
+// authenticate checks an email and password on srv. It returns the user, or
+// nil when the email is unknown or the password wrong. It does the same
+// bcrypt work in both cases, so timing does not tell which emails exist.
+func (s *Service) authenticate(ctx context.Context, srv *store.Server, email, password string) (*store.User, error) {
+	u, err := s.store.UserByEmail(ctx, srv.ID, email)
+	if err != nil && !isNotFound(err) {
+		return nil, fmt.Errorf("look up user: %w", err)
+	}
+	hash := s.dummyHash
+	if u != nil {
+		hash = []byte(u.PasswordHash)
+	}
+	match := bcrypt.CompareHashAndPassword(hash, []byte(password)) == nil
+	if u == nil || !match {
+		return nil, nil
+	}
+	return u, nil
+}
+
+// isNotFound reports whether err means a missing row.
+func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }

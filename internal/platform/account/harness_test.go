@@ -1,0 +1,261 @@
+package account
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mcp-obs/mcp-obs/internal/platform/endpoints"
+	"github.com/mcp-obs/mcp-obs/internal/store"
+	"github.com/mcp-obs/mcp-obs/internal/store/sqlite"
+)
+
+// clock is a settable time source for Options.Now.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// fixture is a platform slice: the account routes of a Service over a real
+// SQLite store, on a loopback server, with two tenants.
+type fixture struct {
+	t      *testing.T
+	store  store.Store
+	svc    *Service
+	clock  *clock
+	ts     *httptest.Server
+	acme   *store.Server // allows sign-up
+	other  *store.Server // allows sign-up
+	closed *store.Server // does not allow sign-up
+	logs   *syncBuffer
+}
+
+// syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db.sqlite"))
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	t.Cleanup(func() { st.Close() })
+	f := &fixture{t: t, store: st, clock: &clock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}, logs: &syncBuffer{}}
+	for _, s := range []struct {
+		dst    **store.Server
+		slug   string
+		signup bool
+	}{{&f.acme, "acme", true}, {&f.other, "other", true}, {&f.closed, "closed", false}} {
+		srv := &store.Server{
+			ID:          "srv-" + s.slug,
+			Slug:        s.slug,
+			Name:        strings.ToUpper(s.slug[:1]) + s.slug[1:] + " Tools",
+			ResourceURL: "http://localhost:3006/mcp",
+			Scopes:      []string{"tools:read"},
+			AllowSignup: s.signup,
+			CreatedAt:   f.clock.Now(),
+		}
+		if err := st.CreateServer(ctx, srv); err != nil {
+			t.Fatalf("create server %s: %v", s.slug, err)
+		}
+		*s.dst = srv
+	}
+
+	mux := http.NewServeMux()
+	f.ts = httptest.NewServer(mux)
+	t.Cleanup(f.ts.Close)
+	f.svc = New(Options{
+		Store:  st,
+		Base:   endpoints.Base(f.ts.URL),
+		Logger: slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Now:    f.clock.Now,
+	})
+	f.svc.Routes(mux)
+	// whoami stands in for the authorization endpoint: it asks CurrentUser.
+	mux.HandleFunc("GET /t/{slug}/whoami", func(w http.ResponseWriter, r *http.Request) {
+		srv, err := st.ServerBySlug(r.Context(), r.PathValue("slug"))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusNotFound)
+			return
+		}
+		u, err := f.svc.CurrentUser(r, srv)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		if u == nil {
+			io.WriteString(w, "nobody")
+			return
+		}
+		io.WriteString(w, u.Email)
+	})
+	return f
+}
+
+// browser is an HTTP client with a cookie jar that does not follow redirects,
+// so tests see each 303.
+type browser struct {
+	f *fixture
+	c *http.Client
+}
+
+func (f *fixture) browser() *browser {
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return &browser{f: f, c: &http.Client{
+		Jar:           jar,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+}
+
+func (b *browser) do(req *http.Request) (*http.Response, string) {
+	b.f.t.Helper()
+	resp, err := b.c.Do(req)
+	if err != nil {
+		b.f.t.Fatalf("%s %s: %v", req.Method, req.URL, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		b.f.t.Fatalf("read body: %v", err)
+	}
+	return resp, string(body)
+}
+
+func (b *browser) get(path string) (*http.Response, string) {
+	b.f.t.Helper()
+	req, _ := http.NewRequest("GET", b.f.ts.URL+path, nil)
+	return b.do(req)
+}
+
+func (b *browser) post(path string, form url.Values) (*http.Response, string) {
+	b.f.t.Helper()
+	req, _ := http.NewRequest("POST", b.f.ts.URL+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return b.do(req)
+}
+
+var csrfField = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
+
+// csrf loads a page and returns the CSRF token of its form.
+func (b *browser) csrf(path string) string {
+	b.f.t.Helper()
+	resp, body := b.get(path)
+	m := csrfField.FindStringSubmatch(body)
+	if m == nil {
+		b.f.t.Fatalf("GET %s (%d): no csrf_token in page:\n%s", path, resp.StatusCode, body)
+	}
+	return m[1]
+}
+
+// signUp fills in the sign-up form of slug.
+func (b *browser) signUp(slug, email, password, returnTo string) (*http.Response, string) {
+	b.f.t.Helper()
+	form := url.Values{"csrf_token": {b.csrf("/t/" + slug + "/signup")}, "email": {email}, "password": {password}, "password_confirm": {password}}
+	if returnTo != "" {
+		form.Set("return_to", returnTo)
+	}
+	return b.post("/t/"+slug+"/signup", form)
+}
+
+// signIn fills in the sign-in form of slug.
+func (b *browser) signIn(slug, email, password, returnTo string) (*http.Response, string) {
+	b.f.t.Helper()
+	form := url.Values{"csrf_token": {b.csrf("/t/" + slug + "/signin")}, "email": {email}, "password": {password}}
+	if returnTo != "" {
+		form.Set("return_to", returnTo)
+	}
+	return b.post("/t/"+slug+"/signin", form)
+}
+
+// whoami reports who CurrentUser sees signed in to slug.
+func (b *browser) whoami(slug string) string {
+	b.f.t.Helper()
+	resp, body := b.get("/t/" + slug + "/whoami")
+	if resp.StatusCode != http.StatusOK {
+		b.f.t.Fatalf("whoami %s: %d %s", slug, resp.StatusCode, body)
+	}
+	return body
+}
+
+// sessionCookieFrom returns the session cookie a response sets, or nil.
+func sessionCookieFrom(resp *http.Response) *http.Cookie {
+	for _, c := range resp.Cookies() {
+		if c.Name == sessionCookie {
+			return c
+		}
+	}
+	return nil
+}
+
+// createUser makes an account directly through the service.
+func (f *fixture) createUser(srv *store.Server, email, password string) *store.User {
+	f.t.Helper()
+	u, err := f.svc.CreateUser(context.Background(), srv, email, password)
+	if err != nil {
+		f.t.Fatalf("create user %s: %v", email, err)
+	}
+	return u
+}
+
+// wantStatus fails the test when resp has another status.
+func wantStatus(t *testing.T, resp *http.Response, body string, want int) {
+	t.Helper()
+	if resp.StatusCode != want {
+		t.Fatalf("status %d, want %d; body:\n%s", resp.StatusCode, want, body)
+	}
+}
+
+// wantRedirect fails the test unless resp is a 303 to location.
+func wantRedirect(t *testing.T, resp *http.Response, body, location string) {
+	t.Helper()
+	wantStatus(t, resp, body, http.StatusSeeOther)
+	if got := resp.Header.Get("Location"); got != location {
+		t.Fatalf("Location = %q, want %q", got, location)
+	}
+}
+
+// isNotFoundErr is errors.Is(err, store.ErrNotFound), for test readability.
+func isNotFoundErr(err error) bool { return errors.Is(err, store.ErrNotFound) }
