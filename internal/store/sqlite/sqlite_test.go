@@ -1,0 +1,335 @@
+package sqlite
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mcp-obs/mcp-obs/internal/secret"
+	"github.com/mcp-obs/mcp-obs/internal/store"
+	"github.com/mcp-obs/mcp-obs/internal/store/storetest"
+)
+
+func openTemp(t *testing.T) (*Store, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "db.sqlite")
+	s, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	return s, path
+}
+
+func TestSQLiteStore_PassesConformanceSuite(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		s, _ := openTemp(t)
+		return s
+	})
+}
+
+func TestOpen_CreatesMissingParentDirectories(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "a", "b", "c", "db.sqlite")
+	s, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer s.Close()
+	if _, err := os.Stat(path); err != nil {
+		t.Errorf("database file not created: %v", err)
+	}
+}
+
+func TestOpen_UnwritablePathFailsWithErrorNamingIt(t *testing.T) {
+	dirAsFile := filepath.Join(t.TempDir(), "occupied")
+	if err := os.WriteFile(dirAsFile, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{
+		"/proc/forbidden/db.sqlite",             // parent cannot be created
+		filepath.Join(dirAsFile, "db.sqlite"),   // parent is a file
+		t.TempDir(),                             // the path is a directory
+		filepath.Join(t.TempDir(), "a?mode=ro"), // would be read as driver options
+		":memory:",                              // two pools cannot share it
+		"",
+	} {
+		s, err := Open(t.Context(), path)
+		if err == nil {
+			s.Close()
+			t.Errorf("Open(%q) succeeded", path)
+			continue
+		}
+		if !strings.Contains(err.Error(), path) {
+			t.Errorf("Open(%q) error %q does not name the path", path, err)
+		}
+	}
+}
+
+func TestOpen_ConfiguresWALForeignKeysAndPools(t *testing.T) {
+	s, _ := openTemp(t)
+	defer s.Close()
+	ctx := t.Context()
+	for _, c := range []struct {
+		db     string
+		pragma string
+		want   string
+	}{
+		{"writer", "journal_mode", "wal"},
+		{"writer", "foreign_keys", "1"},
+		{"writer", "synchronous", "1"}, // NORMAL
+		{"writer", "busy_timeout", "10000"},
+		{"reader", "journal_mode", "wal"},
+		{"reader", "foreign_keys", "1"},
+		{"reader", "query_only", "1"},
+		{"reader", "busy_timeout", "10000"},
+	} {
+		db := s.writer
+		if c.db == "reader" {
+			db = s.reader
+		}
+		var got string
+		if err := db.QueryRowContext(ctx, "PRAGMA "+c.pragma).Scan(&got); err != nil {
+			t.Fatalf("%s PRAGMA %s: %v", c.db, c.pragma, err)
+		}
+		if !strings.EqualFold(got, c.want) {
+			t.Errorf("%s PRAGMA %s = %q, want %q", c.db, c.pragma, got, c.want)
+		}
+	}
+	if n := s.writer.Stats().MaxOpenConnections; n != 1 {
+		t.Errorf("writer pool allows %d connections, want 1", n)
+	}
+	if n := s.reader.Stats().MaxOpenConnections; n < 2 {
+		t.Errorf("reader pool allows %d connections, want several", n)
+	}
+	if _, err := s.reader.ExecContext(ctx, `DELETE FROM servers`); err == nil {
+		t.Error("the reader pool accepted a write")
+	}
+}
+
+func TestOpen_MigrationsAreIdempotent(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "db.sqlite")
+	for i := range 3 {
+		s, err := Open(t.Context(), path)
+		if err != nil {
+			t.Fatalf("Open #%d: %v", i+1, err)
+		}
+		ms, err := loadMigrations()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n, maxVersion int64
+		if err := s.reader.QueryRow(`SELECT COUNT(*), MAX(version) FROM schema_migrations`).Scan(&n, &maxVersion); err != nil {
+			t.Fatal(err)
+		}
+		if n != int64(len(ms)) || maxVersion != int64(len(ms)) {
+			t.Errorf("after Open #%d: %d migrations recorded up to version %d, want %d", i+1, n, maxVersion, len(ms))
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestOpen_ConcurrentOpensOfNewFileApplyMigrationsOnce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "db.sqlite")
+	const n = 4
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	stores := make([]*Store, n)
+	for i := range n {
+		wg.Go(func() { stores[i], errs[i] = Open(t.Context(), path) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("Open #%d: %v", i, err)
+		}
+		defer stores[i].Close()
+	}
+	var count int
+	if err := stores[0].reader.QueryRow(`SELECT COUNT(*) FROM schema_migrations`).Scan(&count); err != nil {
+		t.Fatal(err)
+	}
+	ms, _ := loadMigrations()
+	if count != len(ms) {
+		t.Errorf("%d migration rows, want %d", count, len(ms))
+	}
+}
+
+func TestOpen_RefusesDatabaseFromNewerSchema(t *testing.T) {
+	s, path := openTemp(t)
+	if _, err := s.writer.Exec(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (9999, '9999_future.sql', 0)`); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s2, err := Open(t.Context(), path)
+	if err == nil {
+		s2.Close()
+		t.Fatal("Open of a database with a newer schema succeeded")
+	}
+	if !strings.Contains(err.Error(), "newer") {
+		t.Errorf("error %q does not say the schema is newer", err)
+	}
+}
+
+func TestMigrations_NamedAndNumberedInSequence(t *testing.T) {
+	ms, err := loadMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) == 0 || ms[0].name != "0001_init.sql" {
+		t.Fatalf("migrations = %v, want 0001_init.sql first", ms)
+	}
+}
+
+func TestStore_SurvivesCloseAndReopen(t *testing.T) {
+	s, path := openTemp(t)
+	ctx := t.Context()
+	sv := &store.Server{ID: "s1", Slug: "acme", Name: "Acme", Scopes: []string{"read"}, CreatedAt: time.UnixMilli(1_700_000_000_123).UTC()}
+	tok := &store.Token{Hash: secret.Hash("t"), Kind: store.KindAccess, ServerID: "s1", FamilyID: "f", Scopes: []string{"read"}}
+	if err := s.CreateServer(ctx, sv); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.IssueTokens(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RevokeToken(ctx, tok.Hash, time.UnixMilli(1_700_000_001_000)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	defer s.Close()
+	got, err := s.ServerBySlug(ctx, "acme")
+	if err != nil {
+		t.Fatalf("server after reopen: %v", err)
+	}
+	if got.Name != "Acme" || !got.CreatedAt.Equal(sv.CreatedAt) {
+		t.Errorf("server after reopen = %+v", got)
+	}
+	gotTok, err := s.Token(ctx, tok.Hash)
+	if err != nil {
+		t.Fatalf("token after reopen: %v", err)
+	}
+	if gotTok.RevokedAt.IsZero() {
+		t.Error("revocation lost across reopen")
+	}
+	if seq, err := s.LatestRevocationSeq(ctx, "s1"); err != nil || seq == 0 {
+		t.Errorf("feed after reopen: seq %d, err %v", seq, err)
+	}
+}
+
+// TestStore_FileHoldsOnlyTheHashesItWasGiven writes every kind of secret the
+// platform has, as its hash, and checks the database file (with its WAL)
+// holds the hashes verbatim and neither the plaintexts nor a re-hash.
+func TestStore_FileHoldsOnlyTheHashesItWasGiven(t *testing.T) {
+	s, path := openTemp(t)
+	ctx := t.Context()
+	plain := map[string]string{
+		"server secret":      secret.New(secret.PrefixServerSecret),
+		"client secret":      secret.New(secret.PrefixClientSecret),
+		"registration token": secret.New(secret.PrefixRegistration),
+		"session":            secret.New(secret.PrefixSession),
+		"code":               secret.New(secret.PrefixCode),
+		"access token":       secret.New(secret.PrefixAccessToken),
+		"refresh token":      secret.New(secret.PrefixRefreshToken),
+	}
+	h := func(k string) string { return secret.Hash(plain[k]) }
+	steps := []error{
+		s.CreateServer(ctx, &store.Server{ID: "s1", Slug: "acme", ClientID: "rs", ClientSecretHash: h("server secret")}),
+		s.CreateClient(ctx, &store.Client{ServerID: "s1", ClientID: "c1", SecretHash: h("client secret"), RegistrationTokenHash: h("registration token"), Source: store.SourceDCR}),
+		s.CreateUser(ctx, &store.User{ID: "u1", ServerID: "s1", Email: "a@example.com", PasswordHash: "$2a$10$bcrypt"}),
+		s.CreateSession(ctx, &store.Session{IDHash: h("session"), ServerID: "s1", UserID: "u1"}),
+		s.CreateAuthCode(ctx, &store.AuthCode{Hash: h("code"), ServerID: "s1"}),
+		s.IssueTokens(ctx,
+			&store.Token{Hash: h("access token"), Kind: store.KindAccess, ServerID: "s1", FamilyID: "f", CodeHash: h("code")},
+			&store.Token{Hash: h("refresh token"), Kind: store.KindRefresh, ServerID: "s1", FamilyID: "f", CodeHash: h("code")}),
+	}
+	if err := errors.Join(steps...); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RevokeByCode(ctx, h("code"), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	// Read the files while the store is open (data may sit in the WAL) and after close.
+	check := func(when string) {
+		var all []byte
+		for _, suffix := range []string{"", "-wal"} {
+			b, err := os.ReadFile(path + suffix)
+			if err != nil && !os.IsNotExist(err) {
+				t.Fatal(err)
+			}
+			all = append(all, b...)
+		}
+		for name, p := range plain {
+			if bytes.Contains(all, []byte(p)) {
+				t.Errorf("%s: the %s is in the database file in clear text", when, name)
+			}
+			if bytes.Contains(all, []byte(secret.Hash(secret.Hash(p)))) {
+				t.Errorf("%s: the %s was hashed a second time", when, name)
+			}
+			if !bytes.Contains(all, []byte(secret.Hash(p))) {
+				t.Errorf("%s: the %s's hash is not stored as given", when, name)
+			}
+		}
+	}
+	check("open")
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	check("closed")
+}
+
+func TestErrors_ConstraintViolationsMapToSentinels(t *testing.T) {
+	s, _ := openTemp(t)
+	defer s.Close()
+	ctx := t.Context()
+	err := s.CreateClient(ctx, &store.Client{ServerID: "no-such-server", ClientID: "c"})
+	if !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("client of a missing server: %v, want ErrNotFound", err)
+	}
+	if err := s.CreateServer(ctx, &store.Server{ID: "s1", Slug: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	err = s.CreateServer(ctx, &store.Server{ID: "s1", Slug: "b"})
+	if !errors.Is(err, store.ErrConflict) {
+		t.Errorf("duplicate server id: %v, want ErrConflict", err)
+	}
+}
+
+func TestZeroNowIsRefusedWhereItWouldLeaveThingsLive(t *testing.T) {
+	s, _ := openTemp(t)
+	defer s.Close()
+	ctx := context.Background()
+	if err := s.CreateServer(ctx, &store.Server{ID: "s1", Slug: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateAuthCode(ctx, &store.AuthCode{Hash: "c", ServerID: "s1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.IssueTokens(ctx, &store.Token{Hash: "t", Kind: store.KindRefresh, ServerID: "s1", FamilyID: "f"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RedeemAuthCode(ctx, "c", time.Time{}); err == nil {
+		t.Error("RedeemAuthCode with zero now succeeded")
+	}
+	if _, err := s.UseRefreshToken(ctx, "t", time.Time{}); err == nil {
+		t.Error("UseRefreshToken with zero now succeeded")
+	}
+	if _, err := s.RevokeToken(ctx, "t", time.Time{}); err == nil {
+		t.Error("RevokeToken with zero now succeeded")
+	}
+	if _, err := s.RedeemAuthCode(ctx, "c", time.Now()); err != nil {
+		t.Errorf("code was consumed by the refused call: %v", err)
+	}
+}

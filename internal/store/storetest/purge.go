@@ -1,0 +1,117 @@
+package storetest
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mcp-obs/mcp-obs/internal/store"
+)
+
+var purgeCases = []testCase{
+	{"Purge/RemovesOnlyWhatExpiredBeforeCutoff", func(t *testing.T, s store.Store) {
+		sv := newServer(t, s, "acme")
+		u := newUser(t, s, sv.ID, "ada@example.com")
+		cutoff := t0
+		ctx := t.Context()
+
+		oldCode := newCode(t, s, sv.ID)
+		newCodeRow := &store.AuthCode{Hash: "fresh-code", ServerID: sv.ID, CreatedAt: t0, ExpiresAt: at(time.Minute)}
+		noErr(t, "CreateAuthCode", s.CreateAuthCode(ctx, newCodeRow))
+		oldCode2 := &store.AuthCode{Hash: "stale-code", ServerID: sv.ID, CreatedAt: at(-time.Hour), ExpiresAt: at(-time.Millisecond)}
+		noErr(t, "CreateAuthCode", s.CreateAuthCode(ctx, oldCode2))
+
+		noErr(t, "CreateSession", s.CreateSession(ctx, &store.Session{IDHash: "stale", ServerID: sv.ID, UserID: u.ID, ExpiresAt: at(-time.Minute)}))
+		noErr(t, "CreateSession", s.CreateSession(ctx, &store.Session{IDHash: "live", ServerID: sv.ID, UserID: u.ID, ExpiresAt: at(time.Minute)}))
+
+		staleTok := newToken(tokenFixture{serverID: sv.ID, family: "f1"})
+		staleTok.ExpiresAt = at(-time.Minute)
+		liveTok := newToken(tokenFixture{serverID: sv.ID, family: "f1"})
+		atCutoff := newToken(tokenFixture{serverID: sv.ID, family: "f1"})
+		atCutoff.ExpiresAt = cutoff
+		issue(t, s, staleTok, liveTok, atCutoff)
+
+		// Feed: one entry revoked long ago, one just now.
+		oldRevoked := newToken(tokenFixture{serverID: sv.ID, family: "f2"})
+		oldRevoked.ExpiresAt = at(time.Hour)
+		newRevoked := newToken(tokenFixture{serverID: sv.ID, family: "f3"})
+		issue(t, s, oldRevoked, newRevoked)
+		_, err := s.RevokeToken(ctx, oldRevoked.Hash, at(-time.Hour))
+		noErr(t, "RevokeToken", err)
+		_, err = s.RevokeToken(ctx, newRevoked.Hash, at(time.Minute))
+		noErr(t, "RevokeToken", err)
+
+		n, err := s.PurgeExpired(ctx, cutoff)
+		noErr(t, "PurgeExpired", err)
+		// stale-code, stale session, staleTok, oldRevoked's feed entry.
+		if n != 4 {
+			t.Errorf("PurgeExpired removed %d rows, want 4", n)
+		}
+		_, err = s.RedeemAuthCode(ctx, oldCode2.Hash, t0)
+		wantErr(t, "stale code", err, store.ErrNotFound)
+		_, err = s.RedeemAuthCode(ctx, oldCode.Hash, t0)
+		noErr(t, "code expiring after cutoff", err)
+		_, err = s.RedeemAuthCode(ctx, newCodeRow.Hash, t0)
+		noErr(t, "fresh code", err)
+		_, err = s.Session(ctx, "stale")
+		wantErr(t, "stale session", err, store.ErrNotFound)
+		_, err = s.Session(ctx, "live")
+		noErr(t, "live session", err)
+		_, err = s.Token(ctx, staleTok.Hash)
+		wantErr(t, "stale token", err, store.ErrNotFound)
+		mustToken(t, s, liveTok.Hash)
+		mustToken(t, s, atCutoff.Hash)
+		mustToken(t, s, oldRevoked.Hash) // revoked but not expired: kept, only its feed entry aged out
+		equal(t, "feed after purge", feedHashes(t, s, sv.ID), []string{newRevoked.Hash})
+	}},
+	{"Purge/NothingToDoIsZero", func(t *testing.T, s store.Store) {
+		n, err := s.PurgeExpired(t.Context(), t0)
+		noErr(t, "PurgeExpired", err)
+		equal(t, "removed", n, 0)
+	}},
+}
+
+var storeCases = []testCase{
+	{"Store/Pings", func(t *testing.T, s store.Store) {
+		noErr(t, "Ping", s.Ping(t.Context()))
+	}},
+	{"Store/ConcurrentWritersAndReadersAllSucceed", func(t *testing.T, s store.Store) {
+		sv := newServer(t, s, "acme")
+		ctx := t.Context()
+		var wg sync.WaitGroup
+		errs := make(chan error, 64)
+		for w := range 8 {
+			wg.Go(func() {
+				for i := range 5 {
+					u := &store.User{ID: string(rune('a'+w)) + string(rune('a'+i)), ServerID: sv.ID,
+						Email: string(rune('a'+w)) + string(rune('a'+i)) + "@example.com", PasswordHash: "h", CreatedAt: t0}
+					if err := s.CreateUser(ctx, u); err != nil {
+						errs <- err
+						return
+					}
+					if _, err := s.User(ctx, sv.ID, u.ID); err != nil {
+						errs <- err
+						return
+					}
+					if _, err := s.ServerBySlug(ctx, "acme"); err != nil {
+						errs <- err
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+	}},
+	{"Store/CanceledContextFails", func(t *testing.T, s store.Store) {
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		if err := s.CreateServer(ctx, &store.Server{ID: "x", Slug: "x"}); err == nil {
+			t.Error("CreateServer with a canceled context succeeded")
+		}
+	}},
+}

@@ -1,0 +1,100 @@
+package storetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/mcp-obs/mcp-obs/internal/store"
+)
+
+var serverCases = []testCase{
+	{"Server/RoundTripsEveryField", func(t *testing.T, s store.Store) {
+		want := &store.Server{
+			ID: "srv-1", Slug: "acme", Name: "Acme Tools", ResourceURL: "http://localhost:3006/mcp",
+			Scopes: []string{"tools:read", "tools:write", "admin"}, DefaultScopes: []string{"tools:read"},
+			AllowSignup: true, AccessTokenTTL: 90 * time.Minute, RefreshTokenTTL: 14*24*time.Hour + 1500*time.Millisecond,
+			ClientID: "rs_acme", ClientSecretHash: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+			CreatedAt: t0,
+		}
+		noErr(t, "CreateServer", s.CreateServer(t.Context(), want))
+		got, err := s.ServerBySlug(t.Context(), "acme")
+		noErr(t, "ServerBySlug", err)
+		equal(t, "server", got, want)
+	}},
+	{"Server/ZeroTimeAndEmptyListsRoundTrip", func(t *testing.T, s store.Store) {
+		nilLists := &store.Server{ID: "a", Slug: "nil-lists"}
+		emptyLists := &store.Server{ID: "b", Slug: "empty-lists", Scopes: []string{}, DefaultScopes: []string{}}
+		for _, sv := range []*store.Server{nilLists, emptyLists} {
+			noErr(t, "CreateServer", s.CreateServer(t.Context(), sv))
+			got, err := s.ServerBySlug(t.Context(), sv.Slug)
+			noErr(t, "ServerBySlug", err)
+			want := *sv
+			want.Scopes, want.DefaultScopes = []string{}, []string{}
+			equal(t, "server "+sv.Slug, got, &want)
+			if !got.CreatedAt.IsZero() {
+				t.Errorf("CreatedAt = %v, want the zero time", got.CreatedAt)
+			}
+		}
+	}},
+	{"Server/TimesComeBackUTCInMilliseconds", func(t *testing.T, s store.Store) {
+		local := time.Date(2026, 3, 14, 16, 9, 26, 535_999_999, time.FixedZone("CET", 3600))
+		noErr(t, "CreateServer", s.CreateServer(t.Context(), &store.Server{ID: "a", Slug: "a", CreatedAt: local}))
+		got, err := s.ServerBySlug(t.Context(), "a")
+		noErr(t, "ServerBySlug", err)
+		if got.CreatedAt.Location() != time.UTC {
+			t.Errorf("CreatedAt location = %v, want UTC", got.CreatedAt.Location())
+		}
+		if !got.CreatedAt.Equal(t0) {
+			t.Errorf("CreatedAt = %v, want %v (same instant, truncated to the millisecond)", got.CreatedAt, t0)
+		}
+	}},
+	{"Server/DuplicateSlugConflicts", func(t *testing.T, s store.Store) {
+		newServer(t, s, "acme")
+		err := s.CreateServer(t.Context(), &store.Server{ID: "other-id", Slug: "acme"})
+		wantErr(t, "second CreateServer with the same slug", err, store.ErrConflict)
+	}},
+	{"Server/UnknownSlugNotFound", func(t *testing.T, s store.Store) {
+		newServer(t, s, "acme")
+		_, err := s.ServerBySlug(t.Context(), "acme2")
+		wantErr(t, "ServerBySlug(unknown)", err, store.ErrNotFound)
+	}},
+	{"Server/ListOrderedBySlug", func(t *testing.T, s store.Store) {
+		got, err := s.ListServers(t.Context())
+		noErr(t, "ListServers(empty)", err)
+		if len(got) != 0 {
+			t.Fatalf("ListServers on an empty store = %d servers", len(got))
+		}
+		for _, slug := range []string{"mango", "apple", "zebra", "kiwi"} {
+			newServer(t, s, slug)
+		}
+		got, err = s.ListServers(t.Context())
+		noErr(t, "ListServers", err)
+		var slugs []string
+		for _, sv := range got {
+			slugs = append(slugs, sv.Slug)
+		}
+		equal(t, "slugs", slugs, []string{"apple", "kiwi", "mango", "zebra"})
+	}},
+	{"Server/UpdateReplacesMutableFieldsButNotSlugOrCreatedAt", func(t *testing.T, s store.Store) {
+		orig := newServer(t, s, "acme")
+		upd := &store.Server{
+			ID: orig.ID, Slug: "renamed", Name: "New name", ResourceURL: "https://mcp.example.com/mcp",
+			Scopes: []string{"a", "b", "c"}, DefaultScopes: nil, AllowSignup: true,
+			AccessTokenTTL: 5 * time.Minute, RefreshTokenTTL: time.Hour,
+			ClientID: "rs_new", ClientSecretHash: "newhash", CreatedAt: at(time.Hour),
+		}
+		noErr(t, "UpdateServer", s.UpdateServer(t.Context(), upd))
+		got, err := s.ServerBySlug(t.Context(), "acme")
+		noErr(t, "ServerBySlug(original slug)", err)
+		want := *upd
+		want.Slug, want.CreatedAt, want.DefaultScopes = orig.Slug, orig.CreatedAt, []string{}
+		equal(t, "updated server", got, &want)
+		if _, err := s.ServerBySlug(t.Context(), "renamed"); err == nil {
+			t.Error("UpdateServer changed the slug")
+		}
+	}},
+	{"Server/UpdateUnknownNotFound", func(t *testing.T, s store.Store) {
+		err := s.UpdateServer(t.Context(), &store.Server{ID: "missing", Slug: "x"})
+		wantErr(t, "UpdateServer(unknown)", err, store.ErrNotFound)
+	}},
+}
