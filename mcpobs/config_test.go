@@ -1,0 +1,134 @@
+package mcpobs
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+func validConfig() Config {
+	return Config{
+		ServerSlug: "test", PlatformURL: "http://localhost:3000", ServerURL: "http://localhost:3005/mcp",
+		ClientID: "mcp_test_rs", ClientSecret: "s3cret",
+	}
+}
+
+func TestNew_ConfigErrorsNameTheFieldAndTheFix(t *testing.T) {
+	t.Setenv(EnvClientID, "")
+	t.Setenv(EnvClientSecret, "")
+	tests := []struct {
+		name   string
+		change func(*Config)
+		want   string // the whole message, or a distinctive part of it
+	}{
+		{"no credentials", func(c *Config) { c.ClientID, c.ClientSecret = "", "" },
+			"mcpobs: no resource-server credentials: set MCP_OBS_CLIENT_ID and MCP_OBS_CLIENT_SECRET (printed by `mcp-obs server create`)"},
+		{"secret only", func(c *Config) { c.ClientID = "" }, "no resource-server credentials"},
+		{"no slug", func(c *Config) { c.ServerSlug = "" }, "Config.ServerSlug is empty"},
+		{"slug with a slash", func(c *Config) { c.ServerSlug = "a/b" }, `Config.ServerSlug "a/b" is not a slug`},
+		{"no platform URL", func(c *Config) { c.PlatformURL = "" }, "Config.PlatformURL is empty: set it to the platform's base URL"},
+		{"platform URL without scheme", func(c *Config) { c.PlatformURL = "localhost:3000" }, `Config.PlatformURL "localhost:3000"`},
+		{"no server URL", func(c *Config) { c.ServerURL = "" }, "Config.ServerURL is empty"},
+		{"relative server URL", func(c *Config) { c.ServerURL = "/mcp" }, `Config.ServerURL "/mcp"`},
+		{"negative cache TTL", func(c *Config) { c.CacheTTL = -time.Second }, "Config.CacheTTL is negative"},
+		{"quote in a scope", func(c *Config) { c.RequiredScopes = []string{`re"ad`} }, "is not a valid scope"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := validConfig()
+			tt.change(&c)
+			_, err := New(c)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("New error = %v, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+	if _, err := New(validConfig()); err != nil {
+		t.Fatalf("New(valid) = %v", err)
+	}
+}
+
+func TestNew_CredentialsDefaultFromEnvironment(t *testing.T) {
+	t.Setenv(EnvClientID, "mcp_test_env")
+	t.Setenv(EnvClientSecret, "env-secret")
+	c := validConfig()
+	c.ClientID, c.ClientSecret = "", ""
+	sdk, err := New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sdk.cfg.ClientID != "mcp_test_env" || sdk.cfg.ClientSecret != "env-secret" {
+		t.Fatalf("credentials = %q/%q, want the environment's", sdk.cfg.ClientID, sdk.cfg.ClientSecret)
+	}
+}
+
+func TestNew_ScopeListsAreSplitAndDefaultsApplied(t *testing.T) {
+	c := validConfig()
+	c.RequiredScopes = []string{"read,write", "read admin"}
+	sdk, err := New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(sdk.cfg.RequiredScopes, " "); got != "read write admin" {
+		t.Errorf("RequiredScopes = %q, want read write admin", got)
+	}
+	if sdk.cfg.CacheTTL != DefaultCacheTTL {
+		t.Errorf("CacheTTL = %v, want %v", sdk.cfg.CacheTTL, DefaultCacheTTL)
+	}
+}
+
+func TestInitialize_ErrorsSayWhatWentWrong(t *testing.T) {
+	gone := httptest.NewServer(http.NotFoundHandler())
+	gone.Close()
+	tests := []struct {
+		name    string
+		change  func(*Config, *platformFake)
+		wantErr error
+		wantMsg string
+	}{
+		{"unknown slug", func(c *Config, _ *platformFake) { c.ServerSlug = "nope" }, ErrServerNotFound, "create it with `mcp-obs server create`"},
+		{"wrong secret", func(c *Config, _ *platformFake) { c.ClientSecret = "wrong" }, ErrCredentialsRejected, "MCP_OBS_CLIENT_SECRET"},
+		{"platform unreachable", func(c *Config, _ *platformFake) { c.PlatformURL = gone.URL }, ErrPlatformUnreachable, gone.URL},
+		{"platform failing", func(_ *Config, p *platformFake) { p.down.Store(true) }, ErrPlatformUnreachable, "503"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := startPlatformFake(t)
+			ps := startProtectedUninitialized(t, p, okHandler(), func(c *Config) { tt.change(c, p) })
+			err := ps.sdk.Initialize(context.Background())
+			if !errors.Is(err, tt.wantErr) || !strings.Contains(err.Error(), tt.wantMsg) {
+				t.Fatalf("Initialize = %v, want %v mentioning %q", err, tt.wantErr, tt.wantMsg)
+			}
+			if strings.Contains(err.Error(), fakeClientSecret) {
+				t.Fatalf("the error reveals the secret: %v", err)
+			}
+		})
+	}
+}
+
+func TestInitialize_WarnsWhenPlatformResourceDiffersFromServerURL(t *testing.T) {
+	p := startPlatformFake(t)
+	ps := startProtectedUninitialized(t, p, okHandler(), nil)
+	p.setResource("http://localhost:9999/mcp")
+	if err := ps.sdk.Initialize(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if logs := ps.logs.String(); !strings.Contains(logs, "level=WARN") || !strings.Contains(logs, "tokens issued for one will be rejected by the other") {
+		t.Fatalf("no clear warning about the resource mismatch:\n%s", logs)
+	}
+}
+
+func TestInitialize_DebugSummaryNamesServerPlatformIssuerScopes(t *testing.T) {
+	p := startPlatformFake(t)
+	ps := startProtected(t, p, okHandler(), func(c *Config) { c.Name = "Demo Server with OAuth" })
+	logs := ps.logs.String()
+	for _, want := range []string{"Created server with OAuth", "Demo Server with OAuth", ps.mcpURL(), p.URL(), p.issuer(), "[read write]"} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("start-up summary lacks %q:\n%s", want, logs)
+		}
+	}
+}

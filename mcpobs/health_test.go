@@ -1,0 +1,76 @@
+package mcpobs
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+)
+
+func getHealth(t *testing.T, base string) healthReport {
+	t.Helper()
+	resp, err := http.Get(base + "/health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /health: status %d, want 200 (also when degraded)", resp.StatusCode)
+	}
+	var rep healthReport
+	if err := json.NewDecoder(resp.Body).Decode(&rep); err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
+func TestHealth_OKWithServiceAndIssuerWhenPlatformReachable(t *testing.T) {
+	p := startPlatformFake(t)
+	ps := startProtected(t, p, okHandler(), func(c *Config) { c.Name, c.Version = "Demo", "1.2.3" })
+	rep := getHealth(t, ps.srv.URL)
+	want := healthReport{
+		Status: "ok", Service: "Demo", Version: "1.2.3",
+		OAuth:    healthOAuth{Enabled: true, ServerSlug: "test", Issuer: p.issuer()},
+		Platform: healthPlatform{URL: p.URL(), Reachable: true},
+	}
+	if rep != want {
+		t.Fatalf("health =\n  %+v\nwant\n  %+v", rep, want)
+	}
+}
+
+func TestHealth_DegradedButStill200WhenPlatformUnreachable(t *testing.T) {
+	t.Run("never reached", func(t *testing.T) {
+		gone := httptest.NewServer(http.NotFoundHandler())
+		gone.Close()
+		p := startPlatformFake(t)
+		ps := startProtectedUninitialized(t, p, okHandler(), func(c *Config) { c.PlatformURL = gone.URL })
+		rep := getHealth(t, ps.srv.URL)
+		if rep.Status != "degraded" || rep.Platform.Reachable || rep.Platform.Error == "" || rep.Platform.URL != gone.URL {
+			t.Fatalf("health = %+v, want degraded, unreachable, with the error", rep)
+		}
+	})
+	t.Run("lost after start", func(t *testing.T) {
+		p := startPlatformFake(t)
+		ps := startProtected(t, p, okHandler(), nil)
+		p.down.Store(true)
+		rep := getHealth(t, ps.srv.URL)
+		if rep.Status != "degraded" || rep.Platform.Reachable || rep.OAuth.Issuer != p.issuer() {
+			t.Fatalf("health = %+v, want degraded and unreachable, issuer still known", rep)
+		}
+	})
+}
+
+func TestHealth_IsPublic(t *testing.T) {
+	p := startPlatformFake(t)
+	ps := startProtected(t, p, okHandler(), nil)
+	req, _ := http.NewRequest(http.MethodGet, ps.srv.URL+"/health", nil)
+	req.Header.Set("Authorization", "Bearer not-a-token")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("WWW-Authenticate") != "" {
+		t.Fatalf("status %d, challenge %q: /health must not check tokens", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+	}
+}

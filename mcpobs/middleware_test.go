@@ -1,0 +1,285 @@
+package mcpobs
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/auth"
+)
+
+// doMCP sends method to the protected server's /mcp with the given
+// Authorization header (none if empty) and body.
+func doMCP(t *testing.T, ps *protectedServer, method, authz, body string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, ps.mcpURL(), strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if authz != "" {
+		req.Header.Set("Authorization", authz)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+// errorBody decodes an OAuth JSON error body.
+func errorBody(t *testing.T, body string) oauthError {
+	t.Helper()
+	var e oauthError
+	if err := json.Unmarshal([]byte(body), &e); err != nil {
+		t.Fatalf("body %q is not a JSON error: %v", body, err)
+	}
+	return e
+}
+
+func TestMiddleware_ChallengesAreExactPerMCPAuthorizationSpec(t *testing.T) {
+	p := startPlatformFake(t)
+	ps := startProtected(t, p, okHandler(), nil)
+	prm := ps.srv.URL + "/.well-known/oauth-protected-resource/mcp"
+
+	p.issue("good", "user-1", "user@example.com", "read", "write")
+	p.issue("read-only", "user-2", "reader@example.com", "read")
+	p.setAnswer("other-audience", map[string]any{
+		"active": true, "scope": "read write", "sub": "user-3", "aud": "http://elsewhere.example/mcp",
+		"iss": p.issuer(), "exp": time.Now().Add(time.Hour).Unix(),
+	})
+	p.setAnswer("expired", map[string]any{
+		"active": true, "scope": "read write", "sub": "user-4", "aud": ps.mcpURL(),
+		"iss": p.issuer(), "exp": time.Now().Add(-time.Minute).Unix(),
+	})
+	p.setAnswer("refresh", map[string]any{
+		"active": true, "scope": "read write", "sub": "user-5", "aud": ps.mcpURL(),
+		"iss": p.issuer(), "exp": time.Now().Add(time.Hour).Unix(), "token_type": "refresh_token",
+	})
+
+	noToken := `Bearer resource_metadata="` + prm + `", scope="read write"`
+	invalid := func(desc string) string {
+		return `Bearer error="invalid_token", error_description="` + desc + `", resource_metadata="` + prm + `", scope="read write"`
+	}
+	tests := []struct {
+		name       string
+		authz      string
+		wantStatus int
+		wantHeader string
+		wantError  string
+	}{
+		{"no Authorization header", "", 401, noToken, "invalid_request"},
+		{"Basic instead of Bearer", "Basic dXNlcjpwYXNz", 401, noToken, "invalid_request"},
+		{"Bearer without a token", "Bearer", 401, noToken, "invalid_request"},
+		{"unknown token", "Bearer nope", 401, invalid("The access token is invalid, expired or revoked"), "invalid_token"},
+		{"expired token", "Bearer expired", 401, invalid("The access token is invalid, expired or revoked"), "invalid_token"},
+		{"refresh token", "Bearer refresh", 401, invalid("The access token is invalid, expired or revoked"), "invalid_token"},
+		{"token for another resource", "Bearer other-audience", 401, invalid("The access token was issued for another resource"), "invalid_token"},
+		{"missing scope", "Bearer read-only", 403, `Bearer error="insufficient_scope", scope="read write", resource_metadata="` + prm + `"`, "insufficient_scope"},
+		{"lower-case scheme accepted", "bearer good", 200, "", ""},
+		{"valid token", "Bearer good", 200, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, body := doMCP(t, ps, http.MethodPost, tt.authz, `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`)
+			if resp.StatusCode != tt.wantStatus {
+				t.Fatalf("status = %d, want %d (body %s)", resp.StatusCode, tt.wantStatus, body)
+			}
+			if got := resp.Header.Get("WWW-Authenticate"); got != tt.wantHeader {
+				t.Errorf("WWW-Authenticate =\n  %s\nwant\n  %s", got, tt.wantHeader)
+			}
+			if tt.wantStatus == 200 {
+				if body != "ok" {
+					t.Errorf("body = %q, want the protected handler's", body)
+				}
+				return
+			}
+			if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+				t.Errorf("Content-Type = %q, want application/json", ct)
+			}
+			if e := errorBody(t, body); e.Error != tt.wantError || e.Description == "" {
+				t.Errorf("body = %+v, want error %q with a description", e, tt.wantError)
+			}
+		})
+	}
+	logs := ps.logs.String()
+	for _, want := range []string{"Authorization header required", "Insufficient scope: Required [read write], Got [read]"} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("debug logs lack %q:\n%s", want, logs)
+		}
+	}
+}
+
+func TestMiddleware_TokenInQueryStringIsIgnored(t *testing.T) {
+	p := startPlatformFake(t)
+	ps := startProtected(t, p, okHandler(), nil)
+	p.issue("good", "user-1", "user@example.com", "read", "write")
+
+	for _, q := range []string{"?access_token=good", "?token=good"} {
+		resp, err := http.Post(ps.mcpURL()+q, "application/json", strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"ping"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized || strings.Contains(resp.Header.Get("WWW-Authenticate"), "error=") {
+			t.Errorf("%s: status %d, WWW-Authenticate %q; want 401 as if no token was sent", q, resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+		}
+	}
+	if n := p.introspected.Load(); n != 1 { // only Initialize's credential check
+		t.Errorf("introspection calls = %d, want 1: a token in the query must never be verified", n)
+	}
+}
+
+func TestMiddleware_PlatformDownAndTokenNotCachedGets503NotUnauthorized(t *testing.T) {
+	p := startPlatformFake(t)
+	ps := startProtected(t, p, okHandler(), nil)
+	p.issue("good", "user-1", "user@example.com", "read", "write")
+	p.down.Store(true)
+
+	resp, body := doMCP(t, ps, http.MethodPost, "Bearer good", `{}`)
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("status = %d, want 503 (body %s)", resp.StatusCode, body)
+	}
+	if got := resp.Header.Get("Retry-After"); got != "5" {
+		t.Errorf("Retry-After = %q, want 5", got)
+	}
+	if resp.Header.Get("WWW-Authenticate") != "" {
+		t.Errorf("a 503 must not challenge: WWW-Authenticate = %q", resp.Header.Get("WWW-Authenticate"))
+	}
+	if e := errorBody(t, body); e.Error != "temporarily_unavailable" {
+		t.Errorf("error = %q, want temporarily_unavailable", e.Error)
+	}
+}
+
+func TestMiddleware_CachedTokenStillServedWhilePlatformDown(t *testing.T) {
+	p := startPlatformFake(t)
+	ps := startProtected(t, p, okHandler(), nil)
+	p.issue("good", "user-1", "user@example.com", "read", "write")
+	if resp, _ := doMCP(t, ps, http.MethodPost, "Bearer good", `{}`); resp.StatusCode != 200 {
+		t.Fatalf("first call: status %d", resp.StatusCode)
+	}
+	p.down.Store(true)
+	if resp, body := doMCP(t, ps, http.MethodPost, "Bearer good", `{}`); resp.StatusCode != 200 {
+		t.Fatalf("cached token while platform down: status %d (%s), want 200", resp.StatusCode, body)
+	}
+}
+
+func TestMiddleware_BeforeInitializeAnswers503WithRetryAfter(t *testing.T) {
+	p := startPlatformFake(t)
+	ps := startProtectedUninitialized(t, p, okHandler(), nil)
+	resp, body := doMCP(t, ps, http.MethodPost, "Bearer anything", `{}`)
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") != "5" {
+		t.Fatalf("status %d Retry-After %q, want 503 with Retry-After 5 (body %s)", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	}
+}
+
+func TestMiddleware_ToolScopeMissingGets403NamingRequiredAndToolScopes(t *testing.T) {
+	p := startPlatformFake(t)
+	var gotBody string
+	echoBody := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		gotBody = string(b)
+		io.WriteString(w, "ok")
+	})
+	ps := startProtected(t, p, echoBody, nil)
+	ps.sdk.RequireToolScopes("delete_all", "admin")
+	p.issue("rw", "user-1", "user@example.com", "read", "write")
+	p.issue("rw-extra", "user-2", "other@example.com", "read", "write", "extra")
+	p.issue("admin", "user-3", "admin@example.com", "read", "write", "admin")
+	prm := ps.srv.URL + "/.well-known/oauth-protected-resource/mcp"
+
+	call := func(tool string) string {
+		return `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"` + tool + `","arguments":{}}}`
+	}
+	tests := []struct {
+		name, token, body string
+		wantStatus        int
+		wantHeader        string
+	}{
+		{"tool needing admin", "rw", call("delete_all"), 403,
+			`Bearer error="insufficient_scope", scope="read write admin", resource_metadata="` + prm + `"`},
+		{"tool needing admin inside a batch", "rw", `[{"jsonrpc":"2.0","method":"notifications/initialized"},` + call("delete_all") + `]`, 403,
+			`Bearer error="insufficient_scope", scope="read write admin", resource_metadata="` + prm + `"`},
+		{"step-up keeps scopes the token already has", "rw-extra", call("delete_all"), 403,
+			`Bearer error="insufficient_scope", scope="read write admin extra", resource_metadata="` + prm + `"`},
+		{"case-different key is not the tool name", "rw", `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"Name":"delete_all","name":"echo"}}`, 200, ""},
+		{"other tool", "rw", call("echo"), 200, ""},
+		{"tool with its scope", "admin", call("delete_all"), 200, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			gotBody = ""
+			resp, body := doMCP(t, ps, http.MethodPost, "Bearer "+tt.token, tt.body)
+			if resp.StatusCode != tt.wantStatus {
+				t.Fatalf("status = %d, want %d (body %s)", resp.StatusCode, tt.wantStatus, body)
+			}
+			if got := resp.Header.Get("WWW-Authenticate"); got != tt.wantHeader {
+				t.Errorf("WWW-Authenticate =\n  %s\nwant\n  %s", got, tt.wantHeader)
+			}
+			if tt.wantStatus == 200 && gotBody != tt.body {
+				t.Errorf("the MCP handler read body %q, want it unchanged: %q", gotBody, tt.body)
+			}
+		})
+	}
+}
+
+func TestMiddleware_OversizedBodyGets413WhenToolScopesAreChecked(t *testing.T) {
+	p := startPlatformFake(t)
+	ps := startProtected(t, p, okHandler(), nil)
+	ps.sdk.RequireToolScopes("delete_all", "admin")
+	p.issue("rw", "user-1", "user@example.com", "read", "write")
+	big := `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"delete_all","arguments":{"x":"` + strings.Repeat("a", maxPeekBytes) + `"}}}`
+	resp, body := doMCP(t, ps, http.MethodPost, "Bearer rw", big)
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Fatalf("status = %d, want 413 (body %.100s)", resp.StatusCode, body)
+	}
+}
+
+func TestMiddleware_VerifiedUserReachesPlainHandlersAndTokenInfo(t *testing.T) {
+	p := startPlatformFake(t)
+	var gotUser *User
+	var gotInfo *auth.TokenInfo
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gotUser = UserFromContext(r.Context())
+		gotInfo = auth.TokenInfoFromContext(r.Context())
+	})
+	ps := startProtected(t, p, next, nil)
+	p.issue("good", "user-1", "user@example.com", "read", "write")
+	if resp, body := doMCP(t, ps, http.MethodPost, "Bearer good", `{}`); resp.StatusCode != 200 {
+		t.Fatalf("status %d: %s", resp.StatusCode, body)
+	}
+	if gotUser == nil || gotUser.Subject != "user-1" || gotUser.Email != "user@example.com" ||
+		gotUser.ClientID != "mcp_test_client" || strings.Join(gotUser.Scopes, " ") != "read write" || gotUser.ExpiresAt.IsZero() {
+		t.Fatalf("UserFromContext = %+v, want the verified user", gotUser)
+	}
+	if gotInfo == nil || gotInfo.UserID != "user-1" || strings.Join(gotInfo.Scopes, " ") != "read write" ||
+		!gotInfo.Expiration.Equal(gotUser.ExpiresAt) || userFromTokenInfo(gotInfo) != gotUser {
+		t.Fatalf("TokenInfo = %+v, want subject, scopes, expiry and the same user", gotInfo)
+	}
+}
+
+func TestMiddleware_LogsNeverContainWholeToken(t *testing.T) {
+	p := startPlatformFake(t)
+	ps := startProtected(t, p, okHandler(), nil)
+	good := "mcpobs_at_" + strings.Repeat("G", 43)
+	bad := "mcpobs_at_" + strings.Repeat("B", 43)
+	readOnly := "mcpobs_at_" + strings.Repeat("R", 43)
+	p.issue(good, "user-1", "user@example.com", "read", "write")
+	p.issue(readOnly, "user-2", "reader@example.com", "read")
+	for _, tok := range []string{good, bad, readOnly} {
+		doMCP(t, ps, http.MethodPost, "Bearer "+tok, `{}`)
+	}
+	p.down.Store(true)
+	doMCP(t, ps, http.MethodPost, "Bearer "+bad+"x", `{}`)
+	logs := ps.logs.String()
+	for _, secret := range []string{good, bad, readOnly, fakeClientSecret} {
+		if strings.Contains(logs, secret) || strings.Contains(logs, secret[len(secret)-20:]) {
+			t.Fatalf("logs contain a secret:\n%s", logs)
+		}
+	}
+}
