@@ -48,18 +48,25 @@ type harness struct {
 	Base     endpoints.Base // platform base URL, http://127.0.0.1:PORT
 	Store    store.Store
 	Platform *platform.Platform
-	Tenant   *store.Server
-	Creds    servers.Credentials // the MCP server's resource-server credentials
+	Logs     *logSink // everything the platform and the SDK logged
+
+	tenantServer // the MCP server of tenant tenantSlug
+
+	logger *slog.Logger
+}
+
+// tenantServer is one tenant of the platform and its running MCP server.
+type tenantServer struct {
+	Tenant *store.Server
+	Creds  servers.Credentials // the MCP server's resource-server credentials
 
 	MCPOrigin string // http://127.0.0.1:PORT of the MCP server
 	MCPURL    string // canonical resource URL, MCPOrigin + "/mcp"
-
-	Logs *logSink // everything the platform and the SDK logged
 }
 
 // startHarness starts the platform (real SQLite store) and an MCP server built
-// with mcpobs.NewServer, and waits until the MCP server reports healthy. Both
-// stop when the test ends.
+// with mcpobs.NewServer for tenant tenantSlug, and waits until the MCP server
+// reports healthy. Everything stops when the test ends.
 func startHarness(t *testing.T) *harness {
 	t.Helper()
 	ctx := context.Background()
@@ -81,6 +88,16 @@ func startHarness(t *testing.T) *harness {
 	ps.Start()
 	t.Cleanup(ps.Close)
 
+	h := &harness{Base: base, Store: st, Platform: p, Logs: logs, logger: logger}
+	h.tenantServer = h.startMCPServer(t, tenantSlug, tenantName)
+	return h
+}
+
+// startMCPServer creates a tenant on the platform and starts its MCP server
+// (tools whoami, echo, admin_action), returning once it is healthy.
+func (h *harness) startMCPServer(t *testing.T, slug, name string) tenantServer {
+	t.Helper()
+	ctx := context.Background()
 	// The tenant's resource URL must be known when it is created: listen first.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -88,29 +105,29 @@ func startHarness(t *testing.T) *harness {
 	}
 	origin := "http://" + ln.Addr().String()
 	resource := origin + "/mcp"
-	tenant, creds, err := servers.Create(ctx, st, servers.Spec{
-		Slug:        tenantSlug,
-		Name:        tenantName,
+	tenant, creds, err := servers.Create(ctx, h.Store, servers.Spec{
+		Slug:        slug,
+		Name:        name,
 		ResourceURL: resource,
 		Scopes:      tenantScopes,
 	}, time.Now())
 	if err != nil {
 		ln.Close()
-		t.Fatalf("create tenant: %v", err)
+		t.Fatalf("create tenant %s: %v", slug, err)
 	}
 
 	app := mcpobs.NewServer(mcpobs.Options{
-		Name:           "e2e-mcp-server",
+		Name:           "e2e-mcp-server-" + slug,
 		Version:        "0.0.1",
-		ServerSlug:     tenantSlug,
-		PlatformURL:    string(base),
+		ServerSlug:     slug,
+		PlatformURL:    string(h.Base),
 		ServerURL:      resource,
 		RequiredScopes: requiredScopes,
 		ClientID:       creds.ClientID,
 		ClientSecret:   creds.ClientSecret,
 		CacheTTL:       revocationCacheTTL,
 		Debug:          true,
-		Logger:         logger.With("component", "sdk"),
+		Logger:         h.logger.With("component", "sdk", "slug", slug),
 		Listener:       ln,
 	})
 	addTools(app)
@@ -123,24 +140,21 @@ func startHarness(t *testing.T) *harness {
 		select {
 		case err := <-runErr:
 			if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, http.ErrServerClosed) {
-				t.Errorf("MCP server Run returned: %v", err)
+				t.Errorf("MCP server %s: Run returned: %v", slug, err)
 			}
 		case <-time.After(10 * time.Second):
-			t.Errorf("MCP server did not stop within 10s of its context being cancelled")
+			t.Errorf("MCP server %s did not stop within 10s of its context being cancelled", slug)
 		}
 	})
 
-	h := &harness{
-		Base: base, Store: st, Platform: p, Tenant: tenant, Creds: creds,
-		MCPOrigin: origin, MCPURL: resource, Logs: logs,
-	}
-	h.waitHealthy(t, runErr)
-	return h
+	ts := tenantServer{Tenant: tenant, Creds: creds, MCPOrigin: origin, MCPURL: resource}
+	ts.waitHealthy(t, runErr)
+	return ts
 }
 
 // waitHealthy polls the MCP server's public /health until it says "ok",
 // which means it has read its configuration from the platform.
-func (h *harness) waitHealthy(t *testing.T, runErr <-chan error) {
+func (h tenantServer) waitHealthy(t *testing.T, runErr <-chan error) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	var last string
@@ -171,14 +185,20 @@ func (h *harness) waitHealthy(t *testing.T, runErr <-chan error) {
 	t.Fatalf("MCP server not healthy after 15s; last /health answer: %s", last)
 }
 
-// Issuer is the tenant's OAuth issuer.
+// Issuer is the OAuth issuer of tenant tenantSlug.
 func (h *harness) Issuer() string { return h.Base.Issuer(tenantSlug) }
 
-// addUser creates an end-user account on the tenant through the platform's
-// account service (real bcrypt hashing, real validation).
+// addUser creates an end-user account on tenant tenantSlug through the
+// platform's account service (real bcrypt hashing, real validation).
 func (h *harness) addUser(t *testing.T, email, password string) *store.User {
 	t.Helper()
-	u, err := h.Platform.Accounts.CreateUser(context.Background(), h.Tenant, email, password)
+	return h.addUserOn(t, h.Tenant, email, password)
+}
+
+// addUserOn creates an end-user account on the given tenant.
+func (h *harness) addUserOn(t *testing.T, tenant *store.Server, email, password string) *store.User {
+	t.Helper()
+	u, err := h.Platform.Accounts.CreateUser(context.Background(), tenant, email, password)
 	if err != nil {
 		t.Fatalf("create user %s: %v", email, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -114,6 +115,11 @@ func TestGoClient_RevokedTokenRejectedWithinOneSecondDespiteCache(t *testing.T) 
 	}
 	if n := len(c.AuthURLs()); n != 2 {
 		t.Errorf("authorization flows = %d, want 2 (initial, and after the revocation)", n)
+	}
+	// The re-registered client is new to the user: consent is asked again,
+	// but the browser's session spares a second sign-in.
+	if pages := c.Browser.Pages(); !slices.Equal(pages, []string{"signin", "consent", "consent"}) {
+		t.Errorf("pages = %v, want [signin consent consent]", pages)
 	}
 	newTok, err := c.Token(ctx)
 	if err != nil {
