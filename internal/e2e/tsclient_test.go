@@ -106,6 +106,7 @@ func TestTSClient_DiscoversRegistersSignsInAndCallsWhoami(t *testing.T) {
 		t.Fatalf("client.mjs failed (exit: %v): %s\nsteps: %v\nrequests: %+v", runErr, out.Error, out.Steps, out.Requests)
 	}
 
+	t.Logf("TypeScript client steps: %v", out.Steps)
 	wantOrder := []string{
 		"mcp:initialize:401",
 		"discovery:protected-resource",
