@@ -88,23 +88,20 @@ func (s *Service) CreateUser(ctx context.Context, srv *store.Server, email, pass
 	return u, nil
 }
 
-// authenticate checks an email and password on srv. It returns the user, or
-// nil when the email is unknown or the password wrong. It does the same
-// bcrypt work in both cases, so timing does not tell which emails exist.
-func (s *Service) authenticate(ctx context.Context, srv *store.Server, email, password string) (*store.User, error) {
-	u, err := s.store.UserByEmail(ctx, srv.ID, email)
+// authenticate checks an email and password on srv. It returns the account
+// the email names (nil if none) and whether the password is right. It does the
+// same bcrypt work either way, so timing does not tell which emails exist.
+func (s *Service) authenticate(ctx context.Context, srv *store.Server, email, password string) (u *store.User, ok bool, err error) {
+	u, err = s.store.UserByEmail(ctx, srv.ID, email)
 	if err != nil && !isNotFound(err) {
-		return nil, fmt.Errorf("look up user: %w", err)
+		return nil, false, fmt.Errorf("look up user: %w", err)
 	}
 	hash := s.dummyHash
 	if u != nil {
 		hash = []byte(u.PasswordHash)
 	}
 	match := bcrypt.CompareHashAndPassword(hash, []byte(password)) == nil
-	if u == nil || !match {
-		return nil, nil
-	}
-	return u, nil
+	return u, u != nil && match, nil
 }
 
 // isNotFound reports whether err means a missing row.

@@ -110,16 +110,20 @@ func (s *Service) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	u, err := s.authenticate(ctx, srv, email, password)
+	u, ok, err := s.authenticate(ctx, srv, email, password)
 	if err != nil {
 		s.serverError(ctx, w, srv, "sign in", err)
 		return
 	}
-	if u == nil {
+	if !ok {
 		s.perAddress.fail(addrKey, now)
 		s.perAccount.fail(acctKey, now)
 		// The attempted email is not logged: people type passwords into it.
-		s.log.InfoContext(ctx, "sign-in failed", "server", srv.Slug, "ip", addrKey)
+		userID := "unknown"
+		if u != nil {
+			userID = u.ID
+		}
+		s.log.InfoContext(ctx, "sign-in failed", "server", srv.Slug, "user_id", userID, "ip", addrKey)
 		form.Error = msgBadCredentials
 		s.renderSignIn(w, http.StatusBadRequest, srv, form)
 		return
