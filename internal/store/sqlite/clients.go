@@ -69,7 +69,11 @@ func (s *Store) PutClient(ctx context.Context, c *store.Client) error {
 
 // Client returns a server's client: one primary-key lookup.
 func (s *Store) Client(ctx context.Context, serverID, clientID string) (*store.Client, error) {
-	c, err := scanClient(s.hot.client.QueryRowContext(ctx, serverID, clientID))
+	qctx, err := hotContext(ctx)
+	if err != nil {
+		return nil, wrap(fmt.Sprintf("client %q", clientID), err)
+	}
+	c, err := scanClient(s.hot.client.QueryRowContext(qctx, serverID, clientID))
 	if err != nil {
 		return nil, wrap(fmt.Sprintf("client %q", clientID), err)
 	}

@@ -46,7 +46,11 @@ func (s *Store) CreateServer(ctx context.Context, sv *store.Server) error {
 
 // ServerBySlug returns the server with the slug: one lookup in the slug's unique index.
 func (s *Store) ServerBySlug(ctx context.Context, slug string) (*store.Server, error) {
-	sv, err := scanServer(s.hot.serverBySlug.QueryRowContext(ctx, slug))
+	qctx, err := hotContext(ctx)
+	if err != nil {
+		return nil, wrap(fmt.Sprintf("server %q", slug), err)
+	}
+	sv, err := scanServer(s.hot.serverBySlug.QueryRowContext(qctx, slug))
 	if err != nil {
 		return nil, wrap(fmt.Sprintf("server %q", slug), err)
 	}

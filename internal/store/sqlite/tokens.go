@@ -61,7 +61,11 @@ func (s *Store) IssueTokens(ctx context.Context, tokens ...*store.Token) error {
 
 // Token returns a token by hash, revoked or expired or not: one primary-key lookup.
 func (s *Store) Token(ctx context.Context, hash string) (*store.Token, error) {
-	t, err := scanToken(s.hot.token.QueryRowContext(ctx, hash))
+	qctx, err := hotContext(ctx)
+	if err != nil {
+		return nil, wrap("token", err)
+	}
+	t, err := scanToken(s.hot.token.QueryRowContext(qctx, hash))
 	if err != nil {
 		return nil, wrap("token", err)
 	}

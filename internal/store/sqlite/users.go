@@ -31,7 +31,11 @@ func (s *Store) CreateUser(ctx context.Context, u *store.User) error {
 
 // User returns a server's user by id: one primary-key lookup.
 func (s *Store) User(ctx context.Context, serverID, userID string) (*store.User, error) {
-	u, err := scanUser(s.hot.user.QueryRowContext(ctx, serverID, userID))
+	qctx, err := hotContext(ctx)
+	if err != nil {
+		return nil, wrap(fmt.Sprintf("user %q", userID), err)
+	}
+	u, err := scanUser(s.hot.user.QueryRowContext(qctx, serverID, userID))
 	if err != nil {
 		return nil, wrap(fmt.Sprintf("user %q", userID), err)
 	}

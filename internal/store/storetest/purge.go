@@ -1,8 +1,6 @@
 package storetest
 
 import (
-	"context"
-	"sync"
 	"testing"
 	"time"
 
@@ -69,49 +67,5 @@ var purgeCases = []testCase{
 		n, err := s.PurgeExpired(t.Context(), t0)
 		noErr(t, "PurgeExpired", err)
 		equal(t, "removed", n, 0)
-	}},
-}
-
-var storeCases = []testCase{
-	{"Store/Pings", func(t *testing.T, s store.Store) {
-		noErr(t, "Ping", s.Ping(t.Context()))
-	}},
-	{"Store/ConcurrentWritersAndReadersAllSucceed", func(t *testing.T, s store.Store) {
-		sv := newServer(t, s, "acme")
-		ctx := t.Context()
-		var wg sync.WaitGroup
-		errs := make(chan error, 64)
-		for w := range 8 {
-			wg.Go(func() {
-				for i := range 5 {
-					u := &store.User{ID: string(rune('a'+w)) + string(rune('a'+i)), ServerID: sv.ID,
-						Email: string(rune('a'+w)) + string(rune('a'+i)) + "@example.com", PasswordHash: "h", CreatedAt: t0}
-					if err := s.CreateUser(ctx, u); err != nil {
-						errs <- err
-						return
-					}
-					if _, err := s.User(ctx, sv.ID, u.ID); err != nil {
-						errs <- err
-						return
-					}
-					if _, err := s.ServerBySlug(ctx, "acme"); err != nil {
-						errs <- err
-						return
-					}
-				}
-			})
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			t.Error(err)
-		}
-	}},
-	{"Store/CanceledContextFails", func(t *testing.T, s store.Store) {
-		ctx, cancel := context.WithCancel(t.Context())
-		cancel()
-		if err := s.CreateServer(ctx, &store.Server{ID: "x", Slug: "x"}); err == nil {
-			t.Error("CreateServer with a canceled context succeeded")
-		}
 	}},
 }
