@@ -19,16 +19,24 @@ type hotStatements struct {
 	client       *sql.Stmt
 }
 
+// The hot lookups, each one probe of a unique index.
+const (
+	queryServerBySlug = `SELECT ` + serverColumns + ` FROM servers WHERE slug = ?`
+	queryToken        = `SELECT ` + tokenColumns + ` FROM tokens WHERE hash = ?`
+	queryUser         = `SELECT ` + userColumns + ` FROM users WHERE server_id = ? AND id = ?`
+	queryClient       = `SELECT ` + clientColumns + ` FROM clients WHERE server_id = ? AND client_id = ?`
+)
+
 func prepareHot(ctx context.Context, db *sql.DB) (*hotStatements, error) {
 	h := &hotStatements{}
 	for _, p := range []struct {
 		dst   **sql.Stmt
 		query string
 	}{
-		{&h.serverBySlug, `SELECT ` + serverColumns + ` FROM servers WHERE slug = ?`},
-		{&h.token, `SELECT ` + tokenColumns + ` FROM tokens WHERE hash = ?`},
-		{&h.user, `SELECT ` + userColumns + ` FROM users WHERE server_id = ? AND id = ?`},
-		{&h.client, `SELECT ` + clientColumns + ` FROM clients WHERE server_id = ? AND client_id = ?`},
+		{&h.serverBySlug, queryServerBySlug},
+		{&h.token, queryToken},
+		{&h.user, queryUser},
+		{&h.client, queryClient},
 	} {
 		st, err := db.PrepareContext(ctx, p.query)
 		if err != nil {

@@ -11,29 +11,36 @@ import (
 	"github.com/mcp-obs/mcp-obs/internal/store"
 )
 
+// Conditions selecting the tokens each revocation takes; each is served by
+// an index of the tokens table.
+const (
+	whereHash   = `hash = ?`
+	whereFamily = `family_id = ?`
+	whereCode   = `code_hash = ? OR family_id IN (SELECT family_id FROM tokens WHERE code_hash = ?)`
+	whereClient = `server_id = ? AND client_id = ?`
+)
+
 // RevokeToken revokes one token and appends it to the feed. It returns the
 // hash if it was live, nothing if it was already revoked, and an error
 // wrapping store.ErrNotFound if there is no such token.
 func (s *Store) RevokeToken(ctx context.Context, hash string, now time.Time) ([]string, error) {
-	return s.revoke(ctx, "revoke token", `hash = ?`, []any{hash}, true, now)
+	return s.revoke(ctx, "revoke token", whereHash, []any{hash}, true, now)
 }
 
 // RevokeFamily revokes every live token of a family and appends them to the feed.
 func (s *Store) RevokeFamily(ctx context.Context, familyID string, now time.Time) ([]string, error) {
-	return s.revoke(ctx, "revoke family", `family_id = ?`, []any{familyID}, false, now)
+	return s.revoke(ctx, "revoke family", whereFamily, []any{familyID}, false, now)
 }
 
 // RevokeByCode revokes every live token of every family that started from
 // the code, including tokens from refreshes that do not carry the code hash.
 func (s *Store) RevokeByCode(ctx context.Context, codeHash string, now time.Time) ([]string, error) {
-	return s.revoke(ctx, "revoke by code",
-		`code_hash = ? OR family_id IN (SELECT family_id FROM tokens WHERE code_hash = ?)`,
-		[]any{codeHash, codeHash}, false, now)
+	return s.revoke(ctx, "revoke by code", whereCode, []any{codeHash, codeHash}, false, now)
 }
 
 // RevokeClientTokens revokes every live token of a client.
 func (s *Store) RevokeClientTokens(ctx context.Context, serverID, clientID string, now time.Time) ([]string, error) {
-	return s.revoke(ctx, "revoke client tokens", `server_id = ? AND client_id = ?`, []any{serverID, clientID}, false, now)
+	return s.revoke(ctx, "revoke client tokens", whereClient, []any{serverID, clientID}, false, now)
 }
 
 // revoke sets revoked_at on the live tokens matching where and appends one
