@@ -14,6 +14,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -50,6 +51,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("sqlite: open %q: create parent directory: %w", path, err)
+	}
+	if err := createPrivate(path); err != nil {
+		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
 	}
 
 	writer, err := sql.Open("sqlite", dsn(path, false))
@@ -110,6 +114,20 @@ func dsn(path string, readOnly bool) string {
 		q.Set("_txlock", "immediate")
 	}
 	return path + "?" + q.Encode()
+}
+
+// createPrivate creates the database file readable by its owner only, if it
+// does not exist yet. The file holds password hashes, and SQLite gives its
+// -wal and -shm files the same permissions as the database.
+func createPrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("create database file: %w", err)
+	}
+	return f.Close()
 }
 
 // checkWritable makes SQLite actually open (and if needed create) the file

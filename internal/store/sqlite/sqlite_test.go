@@ -45,6 +45,23 @@ func TestOpen_CreatesMissingParentDirectories(t *testing.T) {
 	}
 }
 
+func TestOpen_NewDatabaseFilesAreOwnerOnly(t *testing.T) {
+	s, path := openTemp(t)
+	if err := s.CreateServer(t.Context(), &store.Server{ID: "s1", Slug: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if mode := fi.Mode().Perm(); mode&0o077 != 0 {
+			t.Errorf("%s has mode %v, want no access for group or others", filepath.Base(p), mode)
+		}
+	}
+}
+
 func TestOpen_UnwritablePathFailsWithErrorNamingIt(t *testing.T) {
 	dirAsFile := filepath.Join(t.TempDir(), "occupied")
 	if err := os.WriteFile(dirAsFile, []byte("x"), 0o600); err != nil {
