@@ -169,7 +169,9 @@ func (in *introspector) Verify(ctx context.Context, token string) (*User, error)
 	}
 	key := secret.Hash(token)
 	if u, ok := in.positive.get(key); ok {
-		in.log.DebugContext(ctx, "Token found in cache", "user", u.Email)
+		if in.log.Enabled(ctx, slog.LevelDebug) { // spare the hot path the boxing of attrs
+			in.log.DebugContext(ctx, "Token found in cache", "user", u.Email)
+		}
 		return cloneUser(u), nil
 	}
 	if err, ok := in.negative.get(key); ok {
@@ -220,6 +222,7 @@ func (in *introspector) verifyShared(ctx context.Context, key, token string) (*U
 		in.negative.set(key, err, min(negativeCacheTTL, in.cfg.CacheTTL))
 		return nil, err
 	default: // errPlatformUnavailable: never cached
+		in.log.WarnContext(ctx, "Token introspection failed", "error", err)
 		return nil, err
 	}
 }

@@ -335,23 +335,27 @@ type sseLineSplitter struct {
 }
 
 func (s *sseLineSplitter) split(data []byte, atEOF bool) (advance int, token []byte, err error) {
+	// bufio.Scanner reads more input after a nil token, even with data left,
+	// so the LF of a split CRLF is skipped here rather than returned alone.
+	skip := 0
 	if s.afterCR && len(data) > 0 {
 		s.afterCR = false
 		if data[0] == '\n' {
-			return 1, nil, nil
+			skip = 1
 		}
 	}
-	if i := bytes.IndexAny(data, "\r\n"); i >= 0 {
-		if data[i] == '\r' {
-			if i+1 < len(data) && data[i+1] == '\n' {
-				return i + 2, data[:i], nil
+	rest := data[skip:]
+	if i := bytes.IndexAny(rest, "\r\n"); i >= 0 {
+		if rest[i] == '\r' {
+			if i+1 < len(rest) && rest[i+1] == '\n' {
+				return skip + i + 2, rest[:i], nil
 			}
-			s.afterCR = i+1 == len(data)
+			s.afterCR = i+1 == len(rest)
 		}
-		return i + 1, data[:i], nil
+		return skip + i + 1, rest[:i], nil
 	}
-	if atEOF && len(data) > 0 {
+	if atEOF {
 		return len(data), nil, nil // an unterminated last line is discarded
 	}
-	return 0, nil, nil
+	return skip, nil, nil
 }
