@@ -52,6 +52,9 @@ func (e *feedStatusError) Error() string {
 type feedCursor struct {
 	lastID string        // id of the last event received; sent as Last-Event-ID
 	retry  time.Duration // reconnection time the platform asked for; 0 if it did not
+	// connectedBefore is set once a connection has opened: a later one without
+	// lastID follows a gap whose revocations cannot be replayed.
+	connectedBefore bool
 }
 
 // FollowRevocations subscribes to the platform's revocation feed at feedURL
@@ -59,10 +62,12 @@ type feedCursor struct {
 // announced token hash from the cache. It reconnects with backoff, resuming from
 // the last event id, and returns when ctx is done.
 //
-// When a connection opens without a resume point (the first one, or after a
-// drop before any event arrived), revocations made while no connection was
-// open cannot be replayed, so the cache of verified tokens is cleared: the
-// tokens still valid are introspected again, the revoked ones are refused.
+// When a reconnection has no resume point (the stream dropped before any event
+// arrived), revocations made while no connection was open cannot be replayed,
+// so the cache of verified tokens is cleared: the tokens still valid are
+// introspected again, the revoked ones are refused. The first connection does
+// not clear it: tokens verified in the moment before it opened are bounded by
+// the cache TTL, like any token while the feed is down.
 func (in *introspector) FollowRevocations(ctx context.Context, feedURL string) {
 	if feedURL == "" {
 		in.log.WarnContext(ctx, "the platform announced no revocation feed: revoked tokens stay valid until the cache TTL",
@@ -178,11 +183,12 @@ func (in *introspector) followOnce(ctx context.Context, feedURL string, cur *fee
 		return false, fmt.Errorf("revocation feed answered Content-Type %q, want text/event-stream", resp.Header.Get("Content-Type"))
 	}
 
-	if cur.lastID == "" {
+	if cur.connectedBefore && cur.lastID == "" {
 		if n := in.positive.clear(); n > 0 {
-			in.log.DebugContext(ctx, "Revocation feed connected without a resume point; cleared cached tokens", "count", n)
+			in.log.DebugContext(ctx, "Revocation feed reconnected without a resume point; cleared cached tokens", "count", n)
 		}
 	}
+	cur.connectedBefore = true
 	in.feedConnects.Add(1)
 	in.feedUp.Store(true)
 	defer in.feedUp.Store(false)
