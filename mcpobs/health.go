@@ -114,6 +114,14 @@ func (s *SDK) probePlatform(ctx context.Context) error {
 	}
 }
 
+// forget drops the remembered result, so that the next /health probes again:
+// called when Initialize succeeds, so /health turns "ok" without delay.
+func (p *healthProbe) forget() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.checkedAt, p.err = time.Time{}, nil
+}
+
 // checkPlatform makes one request to the configuration URL.
 func (s *SDK) checkPlatform(ctx context.Context) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.platformConfigURL, nil)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -66,13 +67,13 @@ func (p *platformFake) URL() string          { return p.srv.URL }
 func (p *platformFake) issuer() string       { return p.srv.URL + "/t/test" }
 func (p *platformFake) setResource(r string) { p.resource.Store(r) }
 
-// issue makes token active for subject/email with scopes, for the tenant's resource.
+// issue makes token active for subject/email with scopes, for the tenant's
+// resource as it is when the token is introspected.
 func (p *platformFake) issue(token, subject, email string, scopes ...string) {
 	p.setAnswer(token, map[string]any{
 		"active": true, "scope": strings.Join(scopes, " "), "client_id": "mcp_test_client",
 		"sub": subject, "username": email, "email": email,
-		"aud": p.resource.Load().(string), "iss": p.issuer(),
-		"exp": time.Now().Add(time.Hour).Unix(), "iat": time.Now().Unix(),
+		"iss": p.issuer(), "exp": time.Now().Add(time.Hour).Unix(), "iat": time.Now().Unix(),
 		"token_type": "Bearer",
 	})
 }
@@ -135,6 +136,9 @@ func (p *platformFake) serveIntrospect(w http.ResponseWriter, r *http.Request) {
 	p.mu.Unlock()
 	if !found {
 		ans = map[string]any{"active": false}
+	} else if _, ok := ans["aud"]; !ok && ans["active"] == true {
+		ans = maps.Clone(ans)
+		ans["aud"] = p.resource.Load().(string)
 	}
 	writeFakeJSON(w, ans)
 }
@@ -269,3 +273,16 @@ func startProtectedUninitialized(t *testing.T, p *platformFake, next http.Handle
 func okHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
 }
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// remarshal converts v (e.g. a tool's structured content) into out through JSON.
+func remarshal(v, out any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, out)
+}
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

@@ -129,6 +129,7 @@ func (s *SDK) Initialize(ctx context.Context) error {
 		s.cfg.Logger.Warn("mcp-obs: the platform announces no revocation feed: revoked tokens stay valid until the cache budget ends",
 			"cache_ttl", s.cfg.CacheTTL)
 	}
+	s.health.forget()
 	if prev := s.state.Swap(next); prev != nil {
 		prev.stop()
 	}

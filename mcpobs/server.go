@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -100,10 +101,15 @@ func NewServer(opts Options) *App {
 	}
 	server := mcp.NewServer(&mcp.Implementation{Name: name, Version: sdk.cfg.Version}, nil)
 	server.AddReceivingMiddleware(sdk.ToolScopeMiddleware())
+	err := sdk.cfg.validate()
+	if err != nil {
+		// The caller wrote Options, not Config: name the field they know.
+		err = errors.New(strings.ReplaceAll(err.Error(), "Config.", "Options."))
+	}
 	return &App{
 		opts:          opts,
 		sdk:           sdk,
-		err:           sdk.cfg.validate(),
+		err:           err,
 		server:        server,
 		initRetryBase: time.Second,
 	}

@@ -1,0 +1,396 @@
+package mcpobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// runningApp is an App served by Run on a loopback listener.
+type runningApp struct {
+	app  *App
+	base string // http://127.0.0.1:port
+	logs *logBuffer
+	stop func() error // cancels Run's context and returns Run's result
+}
+
+// startApp builds an App for platform p (tweaked by change), adds tools with
+// addTools, and runs it until the test ends.
+func startApp(t *testing.T, p *platformFake, change func(*Options), addTools func(*App)) *runningApp {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + ln.Addr().String()
+	p.setResource(base + "/mcp")
+	logger, logs := newTestLogger()
+	opts := Options{
+		Name: "Demo Server with OAuth", Version: "1.0.0",
+		ServerSlug: "test", PlatformURL: p.URL(),
+		RequiredScopes: []string{"read", "write"},
+		ClientID:       fakeClientID, ClientSecret: fakeClientSecret,
+		Logger: logger, Listener: ln,
+	}
+	if change != nil {
+		change(&opts)
+	}
+	app := NewServer(opts)
+	app.initRetryBase = 20 * time.Millisecond
+	if addTools != nil {
+		addTools(app)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- app.Run(ctx) }()
+	var once sync.Once
+	var runErr error
+	stop := func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case runErr = <-done:
+			case <-time.After(30 * time.Second):
+				runErr = errors.New("Run did not return after its context was cancelled")
+			}
+		})
+		return runErr
+	}
+	t.Cleanup(func() { stop() })
+	return &runningApp{app: app, base: base, logs: logs, stop: stop}
+}
+
+// waitHealthy polls /health until it reports ok, or fails the test at the deadline.
+func waitHealthy(t *testing.T, base string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if rep, err := fetchHealth(base); err == nil && rep.Status == "ok" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the server never became healthy")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func fetchHealth(base string) (healthReport, error) {
+	var rep healthReport
+	resp, err := http.Get(base + "/health")
+	if err != nil {
+		return rep, err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return rep, jsonUnmarshal(b, &rep)
+}
+
+// bearerTransport adds one user's token to every request and records the
+// last challenge it got back.
+type bearerTransport struct {
+	token string
+
+	mu        sync.Mutex
+	status    int
+	challenge string
+}
+
+func (b *bearerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+b.token)
+	resp, err := http.DefaultTransport.RoundTrip(r)
+	if err == nil && resp.StatusCode >= 400 {
+		b.mu.Lock()
+		b.status, b.challenge = resp.StatusCode, resp.Header.Get("WWW-Authenticate")
+		b.mu.Unlock()
+	}
+	return resp, err
+}
+
+// connectAs opens an MCP session to base as the holder of token.
+func connectAs(ctx context.Context, base, token string) (*mcp.ClientSession, *bearerTransport, error) {
+	bt := &bearerTransport{token: token}
+	client := mcp.NewClient(&mcp.Implementation{Name: "test-client", Version: "1.0.0"}, nil)
+	cs, err := client.Connect(ctx, &mcp.StreamableClientTransport{
+		Endpoint:             base + "/mcp",
+		HTTPClient:           &http.Client{Transport: bt},
+		DisableStandaloneSSE: true,
+		MaxRetries:           -1,
+	}, nil)
+	return cs, bt, err
+}
+
+type whoamiOut struct {
+	Subject  string   `json:"subject"`
+	Email    string   `json:"email"`
+	ClientID string   `json:"client_id"`
+	Scopes   []string `json:"scopes"`
+}
+
+// addWhoami adds a tool returning the caller as the SDK sees it.
+func addWhoami(app *App) {
+	AddTool(app, &mcp.Tool{Name: "whoami", Description: "Who is calling"},
+		func(ctx context.Context, req *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, whoamiOut, error) {
+			u := UserFromRequest(req)
+			if u == nil {
+				return nil, whoamiOut{}, errors.New("no user")
+			}
+			return nil, whoamiOut{Subject: u.Subject, Email: u.Email, ClientID: u.ClientID, Scopes: u.Scopes}, nil
+		})
+}
+
+func TestAddTool_HundredConcurrentUsersEachSeeOnlyThemselves(t *testing.T) {
+	p := startPlatformFake(t)
+	const users = 100
+	for i := range users {
+		p.issue(fmt.Sprintf("token-%03d", i), fmt.Sprintf("user-%03d", i), fmt.Sprintf("user%03d@example.com", i), "read", "write")
+	}
+	ra := startApp(t, p, nil, addWhoami)
+	waitHealthy(t, ra.base)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, users)
+	for i := range users {
+		wg.Go(func() {
+			cs, _, err := connectAs(ctx, ra.base, fmt.Sprintf("token-%03d", i))
+			if err != nil {
+				errs <- fmt.Errorf("user %d: connect: %w", i, err)
+				return
+			}
+			defer cs.Close()
+			for range 3 {
+				res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "whoami"})
+				if err != nil {
+					errs <- fmt.Errorf("user %d: call: %w", i, err)
+					return
+				}
+				var got whoamiOut
+				if err := remarshal(res.StructuredContent, &got); err != nil {
+					errs <- fmt.Errorf("user %d: %w", i, err)
+					return
+				}
+				want := whoamiOut{Subject: fmt.Sprintf("user-%03d", i), Email: fmt.Sprintf("user%03d@example.com", i),
+					ClientID: "mcp_test_client", Scopes: []string{"read", "write"}}
+				if got.Subject != want.Subject || got.Email != want.Email || got.ClientID != want.ClientID || strings.Join(got.Scopes, " ") != "read write" {
+					errs <- fmt.Errorf("user %d saw %+v, want %+v", i, got, want)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+func TestAddTool_SessionOfOneUserRejectsAnotherUsersToken(t *testing.T) {
+	p := startPlatformFake(t)
+	p.issue("alice", "user-alice", "alice@example.com", "read", "write")
+	p.issue("mallory", "user-mallory", "mallory@example.com", "read", "write")
+	ra := startApp(t, p, nil, addWhoami)
+	waitHealthy(t, ra.base)
+	ctx := context.Background()
+	cs, _, err := connectAs(ctx, ra.base, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	// Mallory replays Alice's session id with her own valid token.
+	req, _ := http.NewRequest(http.MethodPost, ra.base+"/mcp", strings.NewReader(`{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"whoami","arguments":{}}}`))
+	req.Header.Set("Authorization", "Bearer mallory")
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	req.Header.Set("Mcp-Session-Id", cs.ID())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden || strings.Contains(string(body), "alice") {
+		t.Fatalf("replayed session: status %d body %s, want 403 and nothing of Alice's", resp.StatusCode, body)
+	}
+}
+
+func TestAddTool_RequireScopesMakesTheRealClientSeeAStepUpChallenge(t *testing.T) {
+	p := startPlatformFake(t)
+	p.issue("rw", "user-1", "user@example.com", "read", "write")
+	p.issue("admin", "user-2", "admin@example.com", "read", "write", "admin")
+	ra := startApp(t, p, nil, func(app *App) {
+		addWhoami(app)
+		AddTool(app, &mcp.Tool{Name: "delete_all", Description: "Dangerous"},
+			func(context.Context, *mcp.CallToolRequest, struct{}) (*mcp.CallToolResult, struct{}, error) {
+				return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "deleted"}}}, struct{}{}, nil
+			}, RequireScopes("admin"))
+	})
+	waitHealthy(t, ra.base)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	cs, bt, err := connectAs(ctx, ra.base, "rw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	if _, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "whoami"}); err != nil {
+		t.Fatalf("a tool without extra scopes: %v", err)
+	}
+	if _, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "delete_all"}); err == nil {
+		t.Fatal("delete_all ran without the admin scope")
+	}
+	bt.mu.Lock()
+	status, challenge := bt.status, bt.challenge
+	bt.mu.Unlock()
+	want := `Bearer error="insufficient_scope", scope="read write admin", resource_metadata="` + ra.base + `/.well-known/oauth-protected-resource/mcp"`
+	if status != http.StatusForbidden || challenge != want {
+		t.Fatalf("got %d %s\nwant 403 %s", status, challenge, want)
+	}
+
+	admin, _, err := connectAs(ctx, ra.base, "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	if res, err := admin.CallTool(ctx, &mcp.CallToolParams{Name: "delete_all"}); err != nil || res.IsError {
+		t.Fatalf("delete_all with admin: %v %+v", err, res)
+	}
+}
+
+func TestToolScopeMiddleware_FailsClosedInsideTheMCPServer(t *testing.T) {
+	sdk := newSDK(validConfig())
+	sdk.RequireToolScopes("delete_all", "admin")
+	server := mcp.NewServer(&mcp.Implementation{Name: "s", Version: "1"}, nil)
+	server.AddReceivingMiddleware(sdk.ToolScopeMiddleware())
+	ran := false
+	mcp.AddTool(server, &mcp.Tool{Name: "delete_all"}, func(context.Context, *mcp.CallToolRequest, struct{}) (*mcp.CallToolResult, struct{}, error) {
+		ran = true
+		return &mcp.CallToolResult{}, struct{}{}, nil
+	})
+	mcp.AddTool(server, &mcp.Tool{Name: "echo"}, func(context.Context, *mcp.CallToolRequest, struct{}) (*mcp.CallToolResult, struct{}, error) {
+		return &mcp.CallToolResult{}, struct{}{}, nil
+	})
+	ct, st := mcp.NewInMemoryTransports()
+	ctx := context.Background()
+	ss, err := server.Connect(ctx, st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ss.Close()
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "c", Version: "1"}, nil).Connect(ctx, ct, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	if _, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "delete_all"}); err == nil || ran {
+		t.Fatalf("delete_all without an authenticated user: err %v, ran %v; want refused", err, ran)
+	}
+	if _, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "echo"}); err != nil {
+		t.Fatalf("a tool without scopes: %v", err)
+	}
+}
+
+func TestRun_PortInUseErrorSaysWhatToDo(t *testing.T) {
+	taken, err := net.Listen("tcp", ":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	port := taken.Addr().(*net.TCPAddr).Port
+	app := NewServer(Options{ServerSlug: "test", PlatformURL: "http://127.0.0.1:1", Port: port,
+		ClientID: "id", ClientSecret: "secret", Logger: discardLogger()})
+	err = app.Run(context.Background())
+	want := fmt.Sprintf("mcpobs: port %d is already in use: set Options.Port to a free port (or stop the other process)", port)
+	if err == nil || !strings.HasPrefix(err.Error(), want) || !errors.Is(err, syscall.EADDRINUSE) {
+		t.Fatalf("Run = %v\nwant %q wrapping EADDRINUSE", err, want)
+	}
+}
+
+func TestRun_ConfigErrorIsReturnedAndNamesTheOption(t *testing.T) {
+	t.Setenv(EnvClientID, "")
+	t.Setenv(EnvClientSecret, "")
+	app := NewServer(Options{ServerSlug: "test", PlatformURL: "http://localhost:3000", Logger: discardLogger()})
+	err := app.Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "set MCP_OBS_CLIENT_ID and MCP_OBS_CLIENT_SECRET") {
+		t.Fatalf("Run = %v, want the missing-credentials error", err)
+	}
+	app = NewServer(Options{PlatformURL: "http://localhost:3000", ClientID: "a", ClientSecret: "b", Logger: discardLogger()})
+	if err := app.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "Options.ServerSlug is empty") {
+		t.Fatalf("Run = %v, want it to name Options.ServerSlug", err)
+	}
+}
+
+func TestRun_ServesDegradedUntilPlatformComesUpThenRecovers(t *testing.T) {
+	p := startPlatformFake(t)
+	p.down.Store(true)
+	ra := startApp(t, p, nil, addWhoami)
+
+	rep, err := fetchHealth(ra.base)
+	if err != nil || rep.Status != "degraded" || rep.Platform.Reachable {
+		t.Fatalf("health while the platform is down = %+v, %v; want degraded", rep, err)
+	}
+	req, _ := http.NewRequest(http.MethodPost, ra.base+"/mcp", strings.NewReader(`{}`))
+	req.Header.Set("Authorization", "Bearer whatever")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") != "5" {
+		t.Fatalf("/mcp while the platform is down: %d, Retry-After %q; want 503, 5", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for !strings.Contains(ra.logs.String(), "mcp-obs platform at "+p.URL()+" is unreachable") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no retry log:\n%s", ra.logs.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	p.down.Store(false)
+	waitHealthy(t, ra.base)
+	resp, err = http.Post(ra.base+"/mcp", "application/json", strings.NewReader(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("/mcp without a token after recovery: %d, want 401", resp.StatusCode)
+	}
+}
+
+func TestRun_ShutsDownGracefullyWithOpenSessions(t *testing.T) {
+	p := startPlatformFake(t)
+	p.issue("good", "user-1", "user@example.com", "read", "write")
+	ra := startApp(t, p, nil, addWhoami)
+	waitHealthy(t, ra.base)
+	ctx := context.Background()
+	// A session with its standalone event stream open.
+	bt := &bearerTransport{token: "good"}
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "c", Version: "1"}, nil).Connect(ctx,
+		&mcp.StreamableClientTransport{Endpoint: ra.base + "/mcp", HTTPClient: &http.Client{Transport: bt}, MaxRetries: -1}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	if err := ra.stop(); err != nil {
+		t.Fatalf("Run after cancel = %v, want nil", err)
+	}
+	if _, err := http.Get(ra.base + "/health"); err == nil {
+		t.Fatal("the server still answers after Run returned")
+	}
+}
