@@ -130,7 +130,7 @@ func (s *SDK) checkPlatform(ctx context.Context) error {
 	}
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return fmt.Errorf("GET %s: %w", s.platformConfigURL, err)
+		return err // a *url.Error: names the method and URL
 	}
 	defer resp.Body.Close()
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))

@@ -86,7 +86,7 @@ func fetchTenantConfig(ctx context.Context, client *http.Client, platformURL, sl
 	req.Header.Set("Accept", "application/json")
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("%w: GET %s: %w", ErrPlatformUnreachable, u, err)
+		return nil, fmt.Errorf("%w: %w", ErrPlatformUnreachable, err) // err names the URL
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
@@ -128,7 +128,7 @@ func checkCredentials(ctx context.Context, client *http.Client, endpoint, client
 	req.SetBasicAuth(url.QueryEscape(clientID), url.QueryEscape(clientSecret))
 	resp, err := client.Do(req)
 	if err != nil {
-		return fmt.Errorf("%w: POST %s: %w", ErrPlatformUnreachable, endpoint, err)
+		return fmt.Errorf("%w: %w", ErrPlatformUnreachable, err) // err names the URL
 	}
 	defer resp.Body.Close()
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))

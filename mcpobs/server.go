@@ -237,12 +237,11 @@ func (a *App) initialize(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		msg := fmt.Sprintf("mcp-obs platform at %s is unreachable: %v; retrying in %v", a.sdk.cfg.PlatformURL, err, delay)
 		if errors.Is(err, ErrPlatformUnreachable) {
-			log.Warn(msg)
+			why := strings.TrimPrefix(err.Error(), ErrPlatformUnreachable.Error()+": ")
+			log.Warn(fmt.Sprintf("mcp-obs platform at %s is unreachable: %s; retrying in %v", a.sdk.cfg.PlatformURL, why, delay))
 		} else {
-			msg = fmt.Sprintf("mcp-obs platform at %s refused this server's configuration: %v; retrying in %v", a.sdk.cfg.PlatformURL, err, delay)
-			log.Error(msg)
+			log.Error(fmt.Sprintf("mcp-obs platform at %s refused this server's configuration: %v; retrying in %v", a.sdk.cfg.PlatformURL, err, delay))
 		}
 		t := time.NewTimer(delay)
 		select {
