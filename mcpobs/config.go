@@ -46,7 +46,8 @@ type Config struct {
 	ClientID, ClientSecret string
 	// CacheTTL is the revocation budget: a verified token is reused from memory
 	// for at most this long (and never past its expiry). Zero means
-	// [DefaultCacheTTL]. Revocations pushed by the platform end it sooner.
+	// [DefaultCacheTTL]; negative turns the cache off (every request asks the
+	// platform). Revocations pushed by the platform end it sooner.
 	CacheTTL time.Duration
 	// Name and Version describe this server in /health and in the
 	// protected-resource metadata (resource_name). Zero values: the tenant's
@@ -108,9 +109,6 @@ func (c Config) validate() error {
 	}
 	if c.ClientID == "" || c.ClientSecret == "" {
 		return fmt.Errorf("mcpobs: no resource-server credentials: set %s and %s (printed by `mcp-obs server create`)", EnvClientID, EnvClientSecret)
-	}
-	if c.CacheTTL < 0 {
-		return fmt.Errorf("mcpobs: Config.CacheTTL is negative (%v): leave it zero for the default of %v", c.CacheTTL, DefaultCacheTTL)
 	}
 	for _, s := range c.RequiredScopes {
 		if strings.ContainsAny(s, "\"\\") {

@@ -3,11 +3,12 @@ package mcpobs
 import (
 	"context"
 	"errors"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 )
 
 func validConfig() Config {
@@ -34,7 +35,6 @@ func TestNew_ConfigErrorsNameTheFieldAndTheFix(t *testing.T) {
 		{"platform URL without scheme", func(c *Config) { c.PlatformURL = "localhost:3000" }, `Config.PlatformURL "localhost:3000"`},
 		{"no server URL", func(c *Config) { c.ServerURL = "" }, "Config.ServerURL is empty"},
 		{"relative server URL", func(c *Config) { c.ServerURL = "/mcp" }, `Config.ServerURL "/mcp"`},
-		{"negative cache TTL", func(c *Config) { c.CacheTTL = -time.Second }, "Config.CacheTTL is negative"},
 		{"quote in a scope", func(c *Config) { c.RequiredScopes = []string{`re"ad`} }, "is not a valid scope"},
 	}
 	for _, tt := range tests {
@@ -78,6 +78,20 @@ func TestNew_ScopeListsAreSplitAndDefaultsApplied(t *testing.T) {
 	}
 	if sdk.cfg.CacheTTL != DefaultCacheTTL {
 		t.Errorf("CacheTTL = %v, want %v", sdk.cfg.CacheTTL, DefaultCacheTTL)
+	}
+}
+
+func TestChooseLogger_DebugLogsAtDebugLevelUnlessALoggerIsGiven(t *testing.T) {
+	ctx := context.Background()
+	if !chooseLogger(nil, true).Enabled(ctx, slog.LevelDebug) {
+		t.Error("Debug without a Logger does not log at debug level")
+	}
+	own := slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelError}))
+	if got := chooseLogger(own, true); got != own {
+		t.Error("Debug replaced the caller's Logger")
+	}
+	if chooseLogger(nil, false) != slog.Default() {
+		t.Error("without Debug or Logger, the SDK does not use slog.Default()")
 	}
 }
 

@@ -150,8 +150,9 @@ func (a *App) MCP() *mcp.Server { return a.server }
 func (a *App) SDK() *SDK { return a.sdk }
 
 // Handler returns the whole HTTP surface: the MCP endpoint (streamable HTTP,
-// behind [SDK.Middleware]) and the endpoints of [SDK.Mount]. Use it to serve
-// the app yourself; [App.Run] serves it and also connects to the platform.
+// behind [SDK.Middleware]) and the endpoints of [SDK.Mount]. [App.Run] serves
+// it and connects to the platform; to serve it yourself, also call
+// app.SDK().Initialize (until then it answers 503).
 func (a *App) Handler() http.Handler {
 	a.handlerOnce.Do(func() {
 		mux := http.NewServeMux()
