@@ -23,20 +23,22 @@ type SDK struct {
 	cfg    Config
 	client *http.Client // cfg.HTTPClient, or one on http.DefaultTransport
 
-	// Derived from cfg.ServerURL, never from a request's Host header.
-	origin            string // scheme://host of the server
-	mcpPath           string // path of the MCP endpoint, e.g. "/mcp"
-	resourceMetadata  string // RFC 9728 path-inserted metadata URL, for challenges
-	resourceMetaPaths []string
-	toolScopes        toolScopeRegistry
-	state             atomic.Pointer[tenantState]
-	health            healthProbe
-	bgCtx             context.Context
-	bgCancel          context.CancelFunc
-	bgWG              sync.WaitGroup
-	initMu            sync.Mutex // serialises Initialize
-	closeOnce         sync.Once
-	platformConfigURL string
+	// Derived from cfg, never from a request's Host header.
+	origin            string   // scheme://host of the server
+	mcpPath           string   // path of the MCP endpoint, e.g. "/mcp"
+	resourceMetadata  string   // RFC 9728 path-inserted metadata URL, for challenges
+	resourceMetaPaths []string // where Mount serves the metadata
+	platformConfigURL string   // the tenant configuration, also probed by /health
+
+	toolScopes toolScopeRegistry
+	state      atomic.Pointer[tenantState] // nil until Initialize succeeds
+	health     healthProbe
+
+	initMu    sync.Mutex // serialises Initialize
+	bgCtx     context.Context
+	bgCancel  context.CancelFunc
+	bgWG      sync.WaitGroup // revocation followers
+	closeOnce sync.Once
 }
 
 // tenantState is what Initialize learned from the platform. It is replaced as
