@@ -181,6 +181,11 @@ func (h *Handler) validateAuthorize(ctx context.Context, srv *store.Server, v ur
 	if len(req.scopes) == 0 {
 		req.scopes = slices.Clone(srv.DefaultScopes)
 	}
+	// Grants list scopes in the server's order, whatever order the client
+	// asked in, so consent pages and token answers read the same every time.
+	slices.SortStableFunc(req.scopes, func(a, b string) int {
+		return slices.Index(srv.Scopes, a) - slices.Index(srv.Scopes, b)
+	})
 
 	// RFC 8707 allows several resources; this server has exactly one.
 	req.resource = srv.ResourceURL

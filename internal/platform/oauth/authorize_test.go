@@ -317,6 +317,17 @@ func TestAuthorize_DefaultScopesWhenNoneRequested(t *testing.T) {
 	}
 }
 
+func TestAuthorize_GrantedScopesFollowTheServersOrder(t *testing.T) {
+	e := newEnv(t)
+	tn := e.newTenant("acme")
+	c := e.newClient(tn, authNone)
+	code, verifier := e.code(tn, c, url.Values{"scope": {"admin write,read"}})
+	a := e.exchange(tn, c, code, verifier)
+	if a.status != http.StatusOK || a.str("scope") != "read write admin" {
+		t.Fatalf("exchange: %d %s, want scope=\"read write admin\" (the server's order)", a.status, a.raw)
+	}
+}
+
 func TestAuthorize_UnknownTenantIsErrorPage(t *testing.T) {
 	e := newEnv(t)
 	p := e.get(e.browser(), e.base.Authorize("nope")+"?client_id=x")

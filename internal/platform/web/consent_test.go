@@ -134,7 +134,7 @@ func TestRenderConsent_LoopbackRedirectShowsWarning(t *testing.T) {
 	_, body := renderConsent(t, p)
 	doc := parseHTML(t, body)
 	alerts := findAll(doc, func(n *html.Node) bool { return attr(n, "role") == "alert" })
-	if len(alerts) != 1 || !strings.Contains(text(alerts[0]), "will receive the result on this computer (localhost)") {
+	if len(alerts) != 1 || !strings.Contains(text(alerts[0]), "The result goes to a program on this computer") {
 		t.Errorf("no visible loopback warning:\n%s", body)
 	}
 	if !strings.Contains(text(doc), "127.0.0.1:53682") {
