@@ -1,12 +1,19 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mcp-obs/mcp-obs/internal/secret"
+	"github.com/mcp-obs/mcp-obs/internal/store/sqlite"
 )
 
 // TestGoClient_SignsInThroughPlatformAndSeesItsOwnIdentity runs the whole MCP
@@ -90,10 +97,11 @@ func TestGoClient_SignsInThroughPlatformAndSeesItsOwnIdentity(t *testing.T) {
 	}
 }
 
-// TestGoClient_FlowNeverLogsWholeTokensCodesOrPasswords runs a full flow with
-// debug logging on in the platform and the SDK, then searches every log line
-// for the secrets that crossed the wire.
-func TestGoClient_FlowNeverLogsWholeTokensCodesOrPasswords(t *testing.T) {
+// TestGoClient_FlowNeverLogsOrStoresWholeTokensCodesOrPasswords runs a full
+// flow with debug logging on in the platform and the SDK, registers a
+// confidential client too, then searches every log line and every byte of the
+// database files (with its write-ahead log) for the secrets that crossed the wire.
+func TestGoClient_FlowNeverLogsOrStoresWholeTokensCodesOrPasswords(t *testing.T) {
 	h := startHarness(t)
 	const password = "carol-password-1"
 	h.addUser(t, "carol@example.com", password)
@@ -118,6 +126,22 @@ func TestGoClient_FlowNeverLogsWholeTokensCodesOrPasswords(t *testing.T) {
 	for i, code := range c.Codes() {
 		secrets[fmt.Sprintf("authorization code #%d", i+1)] = code
 	}
+	reg := registerConfidentialClient(t, h)
+	secrets["client secret"] = reg.ClientSecret
+	secrets["registration access token"] = reg.RegistrationAccessToken
+	if reg.ClientSecret == "" || reg.RegistrationAccessToken == "" {
+		t.Fatalf("confidential registration returned no secret or registration token: %+v", reg)
+	}
+
+	db := databaseBytes(t, h)
+	if !bytes.Contains(db, []byte(secret.Hash(tok.AccessToken))) {
+		t.Fatal("the database does not hold the access token's hash: the scan below would prove nothing")
+	}
+	for what, s := range secrets {
+		if s != "" && bytes.Contains(db, []byte(s)) {
+			t.Errorf("the database files contain the whole %s", what)
+		}
+	}
 	logs := h.Logs.String()
 	if logs == "" {
 		t.Fatal("nothing was logged at debug level: the check below would prove nothing")
@@ -130,4 +154,46 @@ func TestGoClient_FlowNeverLogsWholeTokensCodesOrPasswords(t *testing.T) {
 			t.Errorf("the logs contain the whole %s", what)
 		}
 	}
+}
+
+// registration is the part of a DCR answer the secrets scan needs.
+type registration struct {
+	ClientSecret            string `json:"client_secret"`
+	RegistrationAccessToken string `json:"registration_access_token"`
+}
+
+// registerConfidentialClient registers a client_secret_basic client through
+// the MCP server's /register proxy.
+func registerConfidentialClient(t *testing.T, h *harness) registration {
+	t.Helper()
+	body := `{"client_name":"Confidential","redirect_uris":["https://app.example/cb"],"token_endpoint_auth_method":"client_secret_basic"}`
+	resp, err := http.Post(h.MCPOrigin+"/register", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var reg registration
+	if err := json.NewDecoder(resp.Body).Decode(&reg); err != nil || resp.StatusCode != http.StatusCreated {
+		t.Fatalf("register: %d %v", resp.StatusCode, err)
+	}
+	return reg
+}
+
+// databaseBytes returns the SQLite database file and its -wal and -shm
+// companions, concatenated: everything the store has written to disk.
+func databaseBytes(t *testing.T, h *harness) []byte {
+	t.Helper()
+	st, ok := h.Store.(*sqlite.Store)
+	if !ok {
+		t.Fatalf("harness store is %T, want *sqlite.Store", h.Store)
+	}
+	var all []byte
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		b, err := os.ReadFile(st.Path() + suffix)
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		all = append(all, b...)
+	}
+	return all
 }
