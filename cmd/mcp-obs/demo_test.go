@@ -1,0 +1,125 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// freePort returns a loopback port nobody listens on right now.
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	return port
+}
+
+// syncBuffer is a bytes.Buffer safe for the demo's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startDemo runs `mcp-obs demo` until the test stops it, and returns its
+// MCP URL once the demo server reports healthy.
+func startDemo(t *testing.T, dataDir string) (mcpURL string, stdout *syncBuffer, stop func() error) {
+	t.Helper()
+	platformPort, mcpPort := freePort(t), freePort(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	stdout = &syncBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"demo", "--platform-addr", "127.0.0.1:" + platformPort, "--mcp-addr", "127.0.0.1:" + mcpPort,
+			"--data-dir", dataDir, "--log-level", "warn"}, strings.NewReader(""), stdout, &syncBuffer{})
+	}()
+	stop = func() error {
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(15 * time.Second):
+			return errors.New("demo did not stop within 15s of Ctrl-C")
+		}
+	}
+	origin := "http://localhost:" + mcpPort
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-done:
+			t.Fatalf("demo stopped while starting: %v\n%s", err, stdout.String())
+		default:
+		}
+		resp, err := http.Get(origin + "/health")
+		if err == nil {
+			var h struct{ Status string }
+			json.NewDecoder(resp.Body).Decode(&h)
+			resp.Body.Close()
+			if h.Status == "ok" {
+				return origin + "/mcp", stdout, stop
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	stop()
+	t.Fatal("demo MCP server not healthy within 15s")
+	return "", nil, nil
+}
+
+func TestDemo_StartsPlatformAndServerStopsCleanlyAndRerunsSafely(t *testing.T) {
+	dataDir := t.TempDir()
+	for run := 1; run <= 2; run++ {
+		mcpURL, stdout, stop := startDemo(t, dataDir)
+		for _, want := range []string{mcpURL, "demo@example.com / demo-password", "claude mcp add --transport http", "MCP Inspector"} {
+			if !strings.Contains(stdout.String(), want) {
+				t.Errorf("run %d: banner lacks %q:\n%s", run, want, stdout.String())
+			}
+		}
+		resp, err := http.Get(strings.TrimSuffix(mcpURL, "/mcp") + "/.well-known/oauth-protected-resource")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var prm struct {
+			Resource             string   `json:"resource"`
+			AuthorizationServers []string `json:"authorization_servers"`
+		}
+		json.NewDecoder(resp.Body).Decode(&prm)
+		resp.Body.Close()
+		if prm.Resource != mcpURL || len(prm.AuthorizationServers) != 1 || !strings.HasSuffix(prm.AuthorizationServers[0], "/t/test") {
+			t.Errorf("run %d: protected-resource metadata = %+v, want resource %s and the test tenant's issuer", run, prm, mcpURL)
+		}
+		resp, err = http.Post(mcpURL, "application/json", strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"tools/list"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized || !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Bearer resource_metadata=") {
+			t.Errorf("run %d: tools/list without a token = %d %q, want 401 with a Bearer challenge", run, resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+		}
+		if err := stop(); err != nil {
+			t.Fatalf("run %d: stopping the demo: %v", run, err)
+		}
+	}
+}
