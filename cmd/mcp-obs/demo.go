@@ -177,4 +177,3 @@ Press Ctrl-C to stop.
 
 `, platformURL, resourceURL, demoServerName, demoSlug, email, password, strings.TrimSuffix(resourceURL, "/mcp"))
 }
-

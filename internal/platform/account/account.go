@@ -9,7 +9,6 @@
 package account
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -143,21 +142,4 @@ func withReturnTo(u, returnTo string) string {
 // every accepted return_to must have.
 func (s *Service) tenantPath(srv *store.Server) string {
 	return s.base.TenantPath(srv.Slug)
-}
-
-// lookupServer resolves the {slug} of the request, answering 404 for unknown
-// slugs and 500 for store failures; ok is false when it has answered.
-func (s *Service) lookupServer(ctx context.Context, w http.ResponseWriter, r *http.Request) (srv *store.Server, ok bool) {
-	slug := r.PathValue("slug")
-	srv, err := s.store.ServerBySlug(ctx, slug)
-	if err != nil {
-		if isNotFound(err) {
-			web.RenderError(w, http.StatusNotFound, "Server not found", "There is no MCP server at this address. Check the link you followed.")
-			return nil, false
-		}
-		s.log.ErrorContext(ctx, "account: look up server", "slug", slug, "err", err)
-		web.RenderError(w, http.StatusInternalServerError, "Something went wrong", "Please try again in a moment.")
-		return nil, false
-	}
-	return srv, true
 }

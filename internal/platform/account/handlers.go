@@ -30,9 +30,8 @@ const (
 // signInPage serves GET /t/{slug}/signin. A browser that is already signed in
 // goes straight on to return_to, or sees who it is signed in as.
 func (s *Service) signInPage(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	srv, ok := s.lookupServer(ctx, w, r)
-	if !ok {
+	srv := web.TenantHTML(w, r, s.store, s.log)
+	if srv == nil {
 		return
 	}
 	returnTo := safeReturnTo(s.tenantPath(srv), r.URL.Query().Get("return_to"))
@@ -44,9 +43,8 @@ func (s *Service) signInPage(w http.ResponseWriter, r *http.Request) {
 
 // signUpPage serves GET /t/{slug}/signup.
 func (s *Service) signUpPage(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	srv, ok := s.lookupServer(ctx, w, r)
-	if !ok {
+	srv := web.TenantHTML(w, r, s.store, s.log)
+	if srv == nil {
 		return
 	}
 	returnTo := safeReturnTo(s.tenantPath(srv), r.URL.Query().Get("return_to"))
@@ -82,8 +80,8 @@ func (s *Service) answerSignedIn(w http.ResponseWriter, r *http.Request, srv *st
 // signIn serves POST /t/{slug}/signin.
 func (s *Service) signIn(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	srv, ok := s.lookupServer(ctx, w, r)
-	if !ok || !s.checkForm(w, r, srv) {
+	srv := web.TenantHTML(w, r, s.store, s.log)
+	if srv == nil || !s.checkForm(w, r, srv) {
 		return
 	}
 	now := s.now()
@@ -140,8 +138,8 @@ func (s *Service) signIn(w http.ResponseWriter, r *http.Request) {
 // signUp serves POST /t/{slug}/signup.
 func (s *Service) signUp(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	srv, ok := s.lookupServer(ctx, w, r)
-	if !ok {
+	srv := web.TenantHTML(w, r, s.store, s.log)
+	if srv == nil {
 		return
 	}
 	if !srv.AllowSignup {
@@ -207,8 +205,8 @@ func (s *Service) signUp(w http.ResponseWriter, r *http.Request) {
 // return_to (form field or query parameter), or to the sign-in page.
 func (s *Service) signOut(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	srv, ok := s.lookupServer(ctx, w, r)
-	if !ok || !s.checkForm(w, r, srv) {
+	srv := web.TenantHTML(w, r, s.store, s.log)
+	if srv == nil || !s.checkForm(w, r, srv) {
 		return
 	}
 	u, err := s.CurrentUser(r, srv)

@@ -23,6 +23,7 @@ import (
 
 	"github.com/mcp-obs/mcp-obs/internal/platform/endpoints"
 	"github.com/mcp-obs/mcp-obs/internal/platform/ratelimit"
+	"github.com/mcp-obs/mcp-obs/internal/platform/web"
 	"github.com/mcp-obs/mcp-obs/internal/store"
 )
 
@@ -115,11 +116,11 @@ func New(opts Options) *Registry {
 // Routes registers POST /t/{slug}/oauth/register and GET and DELETE
 // /t/{slug}/oauth/register/{client_id} on mux, with their CORS preflights.
 func (r *Registry) Routes(mux *http.ServeMux) {
-	mux.HandleFunc("POST /t/{slug}/oauth/register", withCORS(r.serveRegister))
-	mux.HandleFunc("OPTIONS /t/{slug}/oauth/register", preflight("POST, OPTIONS"))
-	mux.HandleFunc("GET /t/{slug}/oauth/register/{client_id}", withCORS(r.serveRead))
-	mux.HandleFunc("DELETE /t/{slug}/oauth/register/{client_id}", withCORS(r.serveDelete))
-	mux.HandleFunc("OPTIONS /t/{slug}/oauth/register/{client_id}", preflight("GET, DELETE, OPTIONS"))
+	mux.HandleFunc("POST /t/{slug}/oauth/register", web.CORS(r.serveRegister))
+	mux.HandleFunc("OPTIONS /t/{slug}/oauth/register", web.Preflight("POST, OPTIONS"))
+	mux.HandleFunc("GET /t/{slug}/oauth/register/{client_id}", web.CORS(r.serveRead))
+	mux.HandleFunc("DELETE /t/{slug}/oauth/register/{client_id}", web.CORS(r.serveDelete))
+	mux.HandleFunc("OPTIONS /t/{slug}/oauth/register/{client_id}", web.Preflight("GET, DELETE, OPTIONS"))
 }
 
 // Lookup resolves a client of srv: a registered client from the store, or,

@@ -69,7 +69,7 @@ func (r *Registry) serveRegister(w http.ResponseWriter, req *http.Request) {
 			fmt.Sprintf("too many client registrations from this address; retry in %d seconds", secs))
 		return
 	}
-	srv := r.tenant(w, req)
+	srv := web.TenantJSON(w, req, r.store, r.log)
 	if srv == nil {
 		return
 	}

@@ -71,7 +71,9 @@ func (b Base) SignUp(slug string) string { return b.Issuer(slug) + "/signup" }
 func (b Base) SignOut(slug string) string { return b.Issuer(slug) + "/signout" }
 
 // ServerConfig is the public tenant configuration the SDK reads at start-up.
-func (b Base) ServerConfig(slug string) string { return string(b) + "/api/v1/servers/" + slug + "/config" }
+func (b Base) ServerConfig(slug string) string {
+	return string(b) + "/api/v1/servers/" + slug + "/config"
+}
 
 // TenantPath is the path prefix of the tenant's pages, e.g. "/t/test/": the
 // Path of its cookies, so that tenants never see each other's sessions.

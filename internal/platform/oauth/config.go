@@ -35,7 +35,7 @@ type configFeatures struct {
 
 // serveConfig answers GET /api/v1/servers/{slug}/config.
 func (h *Handler) serveConfig(w http.ResponseWriter, r *http.Request) {
-	srv := h.tenantJSON(w, r)
+	srv := web.TenantJSON(w, r, h.store, h.log)
 	if srv == nil {
 		return
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mcp-obs/mcp-obs/internal/platform/web"
 	"github.com/mcp-obs/mcp-obs/internal/store"
 )
 
@@ -29,7 +30,7 @@ type revokedEvent struct {
 // sequence numbers: a reconnecting client resumes with Last-Event-ID (or
 // ?after=); a new one starts with revocations made from now on.
 func (h *Handler) serveFeed(w http.ResponseWriter, r *http.Request) {
-	srv := h.tenantJSON(w, r)
+	srv := web.TenantJSON(w, r, h.store, h.log)
 	if srv == nil {
 		return
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/mcp-obs/mcp-obs/internal/platform/web"
 	"github.com/mcp-obs/mcp-obs/internal/secret"
 	"github.com/mcp-obs/mcp-obs/internal/store"
 )
@@ -38,7 +39,7 @@ const inactiveBody = `{"active":false}`
 // lookup, nothing logged above debug.
 func (h *Handler) serveIntrospect(w http.ResponseWriter, r *http.Request) {
 	noStore(w)
-	srv := h.tenantJSON(w, r)
+	srv := web.TenantJSON(w, r, h.store, h.log)
 	if srv == nil {
 		return
 	}

@@ -97,11 +97,11 @@ func (h *Handler) Routes(mux *http.ServeMux) {
 		"/t/{slug}/.well-known/openid-configuration",
 	}
 	for _, p := range discovery {
-		mux.HandleFunc("GET "+p, cors(h.serveMetadata))
-		mux.HandleFunc("OPTIONS "+p, preflight("GET, OPTIONS"))
+		mux.HandleFunc("GET "+p, web.CORS(h.serveMetadata))
+		mux.HandleFunc("OPTIONS "+p, web.Preflight("GET, OPTIONS"))
 	}
-	mux.HandleFunc("GET /api/v1/servers/{slug}/config", cors(h.serveConfig))
-	mux.HandleFunc("OPTIONS /api/v1/servers/{slug}/config", preflight("GET, OPTIONS"))
+	mux.HandleFunc("GET /api/v1/servers/{slug}/config", web.CORS(h.serveConfig))
+	mux.HandleFunc("OPTIONS /api/v1/servers/{slug}/config", web.Preflight("GET, OPTIONS"))
 
 	// The consent POST is a state-changing form: besides its CSRF token, refuse
 	// it when the browser says it came from another site.
@@ -109,10 +109,10 @@ func (h *Handler) Routes(mux *http.ServeMux) {
 	mux.Handle("GET /t/{slug}/oauth/authorize", authorize)
 	mux.Handle("POST /t/{slug}/oauth/authorize", authorize)
 
-	mux.HandleFunc("POST /t/{slug}/oauth/token", cors(h.serveToken))
-	mux.HandleFunc("OPTIONS /t/{slug}/oauth/token", preflight("POST, OPTIONS"))
-	mux.HandleFunc("POST /t/{slug}/oauth/revoke", cors(h.serveRevoke))
-	mux.HandleFunc("OPTIONS /t/{slug}/oauth/revoke", preflight("POST, OPTIONS"))
+	mux.HandleFunc("POST /t/{slug}/oauth/token", web.CORS(h.serveToken))
+	mux.HandleFunc("OPTIONS /t/{slug}/oauth/token", web.Preflight("POST, OPTIONS"))
+	mux.HandleFunc("POST /t/{slug}/oauth/revoke", web.CORS(h.serveRevoke))
+	mux.HandleFunc("OPTIONS /t/{slug}/oauth/revoke", web.Preflight("POST, OPTIONS"))
 
 	// Introspection and the feed are server to server: no CORS.
 	mux.HandleFunc("POST /t/{slug}/oauth/introspect", h.serveIntrospect)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/mcp-obs/mcp-obs/internal/platform/web"
 	"github.com/mcp-obs/mcp-obs/internal/secret"
 	"github.com/mcp-obs/mcp-obs/internal/store"
 )
@@ -15,7 +16,7 @@ import (
 // so the endpoint reveals nothing about tokens the caller does not own.
 func (h *Handler) serveRevoke(w http.ResponseWriter, r *http.Request) {
 	noStore(w)
-	srv := h.tenantJSON(w, r)
+	srv := web.TenantJSON(w, r, h.store, h.log)
 	if srv == nil {
 		return
 	}

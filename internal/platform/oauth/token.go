@@ -45,7 +45,7 @@ func noStore(w http.ResponseWriter) {
 // authorization_code or refresh_token grant.
 func (h *Handler) serveToken(w http.ResponseWriter, r *http.Request) {
 	noStore(w)
-	srv := h.tenantJSON(w, r)
+	srv := web.TenantJSON(w, r, h.store, h.log)
 	if srv == nil {
 		return
 	}
