@@ -2,10 +2,10 @@
 // create the server, add tools, run it.
 //
 // Start the platform (`mcp-obs serve`, http://localhost:3000), create the
-// server there (`mcp-obs server create --slug test --resource http://localhost:3006/mcp`),
+// server there (`mcp-obs server create --slug test --resource-url http://localhost:3006/mcp`),
 // export the credentials it prints, and run:
 //
-//	export MCP_OBS_CLIENT_ID=mcp_test_...  MCP_OBS_CLIENT_SECRET=mcpobs_sk_...
+//	export MCP_OBS_CLIENT_ID=mcprs_test_...  MCP_OBS_CLIENT_SECRET=mcpobs_sk_...
 //	go run ./examples/demo
 //
 // Then point an MCP client (Cursor, Claude, the MCP Inspector) at

@@ -2,7 +2,11 @@
 // protection as examples/demo, with every moving part in view. Read it to see
 // what mcpobs.NewServer does for you.
 //
-//	export MCP_OBS_CLIENT_ID=mcp_test_...  MCP_OBS_CLIENT_SECRET=mcpobs_sk_...
+// Each MCP server is its own tenant on the platform, bound to its own URL:
+//
+//	mcp-obs server create --slug minimal --resource-url http://localhost:3005/mcp --scopes "read write"
+//	mcp-obs user add --server minimal --email you@example.com
+//	export MCP_OBS_CLIENT_ID=mcprs_minimal_...  MCP_OBS_CLIENT_SECRET=mcpobs_sk_...
 //	go run ./examples/minimal        # serves http://localhost:3005/mcp
 package main
 
@@ -33,7 +37,7 @@ func main() {
 	sdk, err := mcpobs.New(mcpobs.Config{
 		Name:           "Demo MCP Go Server with OAuth",
 		Version:        "1.0.0",
-		ServerSlug:     "test",
+		ServerSlug:     "minimal",
 		PlatformURL:    "http://localhost:3000",
 		ServerURL:      "http://localhost:3005/mcp",
 		RequiredScopes: []string{"read"},
