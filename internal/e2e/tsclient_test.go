@@ -3,9 +3,6 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -13,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mcp-obs/mcp-obs/internal/e2e/npmcache"
 )
 
 // tsClientDir is the Node.js client, relative to this package.
@@ -177,53 +176,9 @@ func isSubsequence(want, got []string) bool {
 // test processes never see a half-installed tree.
 func installTSClientModules(t *testing.T, npm string) string {
 	t.Helper()
-	pkg, err := os.ReadFile(filepath.Join(tsClientDir, "package.json"))
+	modules, err := npmcache.Install(context.Background(), npm, tsClientDir, "node_modules", "@modelcontextprotocol/sdk/package.json")
 	if err != nil {
 		t.Fatal(err)
-	}
-	lock, err := os.ReadFile(filepath.Join(tsClientDir, "package-lock.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(append(append([]byte{}, pkg...), lock...))
-	cacheRoot, err := os.UserCacheDir()
-	if err != nil {
-		cacheRoot = os.TempDir()
-	}
-	root := filepath.Join(cacheRoot, "mcp-obs-e2e")
-	final := filepath.Join(root, "node_modules-"+hex.EncodeToString(sum[:8]))
-	modules := filepath.Join(final, "node_modules")
-	if _, err := os.Stat(filepath.Join(modules, "@modelcontextprotocol", "sdk", "package.json")); err == nil {
-		return modules
-	}
-
-	if err := os.MkdirAll(root, 0o755); err != nil {
-		t.Fatalf("npm cache folder: %v", err)
-	}
-	tmp := filepath.Join(root, "tmp-"+rand.Text())
-	if err := os.MkdirAll(tmp, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(tmp)
-	if err := os.WriteFile(filepath.Join(tmp, "package.json"), pkg, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(tmp, "package-lock.json"), lock, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, npm, "ci", "--no-audit", "--no-fund", "--ignore-scripts")
-	cmd.Dir = tmp
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("npm ci in %s: %v\n%s", tmp, err, out)
-	}
-	if err := os.Rename(tmp, final); err != nil {
-		// Another test process may have finished first: use its install.
-		if _, statErr := os.Stat(filepath.Join(modules, "@modelcontextprotocol", "sdk", "package.json")); statErr == nil {
-			return modules
-		}
-		t.Fatalf("move npm install into place: %v", err)
 	}
 	return modules
 }

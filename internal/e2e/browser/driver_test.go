@@ -4,9 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/mcp-obs/mcp-obs/internal/e2e/npmcache"
 )
 
 // driverDir holds the Node script and its pinned npm packages, relative to this package.
@@ -304,55 +303,9 @@ func (d *driver) run(t *testing.T, f flow) *flowReport {
 // downloads a browser.
 func installDriverModules(t *testing.T, npm string) string {
 	t.Helper()
-	pkg, err := os.ReadFile(filepath.Join(driverDir, "package.json"))
+	modules, err := npmcache.Install(context.Background(), npm, driverDir, "browser-node_modules", "playwright-core/package.json")
 	if err != nil {
 		t.Fatal(err)
-	}
-	lock, err := os.ReadFile(filepath.Join(driverDir, "package-lock.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(append(append([]byte{}, pkg...), lock...))
-	cacheRoot, err := os.UserCacheDir()
-	if err != nil {
-		cacheRoot = os.TempDir()
-	}
-	root := filepath.Join(cacheRoot, "mcp-obs-e2e")
-	final := filepath.Join(root, "browser-node_modules-"+hex.EncodeToString(sum[:8]))
-	modules := filepath.Join(final, "node_modules")
-	sentinel := filepath.Join(modules, "playwright-core", "package.json")
-	if _, err := os.Stat(sentinel); err == nil {
-		return modules
-	}
-
-	if err := os.MkdirAll(root, 0o755); err != nil {
-		t.Fatalf("npm cache folder: %v", err)
-	}
-	tmp := filepath.Join(root, "tmp-"+rand.Text())
-	if err := os.MkdirAll(tmp, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(tmp)
-	if err := os.WriteFile(filepath.Join(tmp, "package.json"), pkg, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(tmp, "package-lock.json"), lock, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, npm, "ci", "--no-audit", "--no-fund", "--ignore-scripts")
-	cmd.Dir = tmp
-	cmd.Env = append(os.Environ(), "PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("npm ci in %s: %v\n%s", tmp, err, out)
-	}
-	if err := os.Rename(tmp, final); err != nil {
-		// Another test process may have finished first: use its install.
-		if _, statErr := os.Stat(sentinel); statErr == nil {
-			return modules
-		}
-		t.Fatalf("move npm install into place: %v", err)
 	}
 	return modules
 }
