@@ -29,7 +29,7 @@
 //		Port: 3006, RequiredScopes: []string{"read", "write"},
 //	})
 //	mcpobs.AddTool(app, &mcp.Tool{Name: "echo", Description: "Echo a message"}, echo)
-//	log.Fatal(app.Run(ctx))
+//	if err := app.Run(ctx); err != nil { log.Fatal(err) }
 //
 // The resource-server credentials come from MCP_OBS_CLIENT_ID and
 // MCP_OBS_CLIENT_SECRET, printed by `mcp-obs server create`.

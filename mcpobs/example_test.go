@@ -34,7 +34,9 @@ func ExampleNewServer() {
 			text := fmt.Sprintf("%s says: %s", user.Email, in.Message)
 			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: text}}}, nil, nil
 		})
-	log.Fatal(app.Run(ctx))
+	if err := app.Run(ctx); err != nil { // nil after a clean shutdown
+		log.Fatal(err)
+	}
 }
 
 // The manual integration into a plain net/http server.

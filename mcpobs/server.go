@@ -66,7 +66,9 @@ type App struct {
 //
 //	app := mcpobs.NewServer(mcpobs.Options{Name: "My Server", ServerSlug: "test", PlatformURL: "http://localhost:3000"})
 //	mcpobs.AddTool(app, &mcp.Tool{Name: "echo", Description: "Echo a message"}, echo)
-//	log.Fatal(app.Run(ctx))
+//	if err := app.Run(ctx); err != nil {
+//		log.Fatal(err)
+//	}
 //
 // Configuration errors are reported by [App.Run], so the three statements stay
 // three.
