@@ -5,6 +5,7 @@ package bench
 
 import (
 	"context"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -78,7 +79,7 @@ func BenchmarkToolsCall(b *testing.B) {
 	app := mcpobs.NewServer(mcpobs.Options{
 		Name: "bench", ServerSlug: "bench", PlatformURL: string(base), ServerURL: resource,
 		RequiredScopes: []string{"read", "write"}, ClientID: creds.ClientID, ClientSecret: creds.ClientSecret,
-		Listener: ln,
+		Listener: ln, Logger: slog.New(slog.DiscardHandler),
 	})
 	mcpobs.AddTool(app, &mcp.Tool{Name: "echo"}, echo)
 	runCtx, stop := context.WithCancel(ctx)
