@@ -1,7 +1,6 @@
 package mcpobs
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"github.com/mcp-obs/mcp-obs/internal/secret"
+	"github.com/mcp-obs/mcp-obs/internal/testkit"
 )
 
 const (
@@ -136,29 +136,11 @@ func with(ans map[string]any, kv ...any) map[string]any {
 	return out
 }
 
-// syncBuffer is a log destination safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // newTestIntrospector returns an introspector for fp with debug logs in the
 // returned buffer; edit adjusts the config first.
-func newTestIntrospector(t *testing.T, fp *fakePlatform, edit func(*introspectorConfig)) (*introspector, *syncBuffer) {
+func newTestIntrospector(t *testing.T, fp *fakePlatform, edit func(*introspectorConfig)) (*introspector, *testkit.Buffer) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testkit.Buffer{}
 	cfg := introspectorConfig{
 		Endpoint:     fp.introspectURL(),
 		ClientID:     testClientID,

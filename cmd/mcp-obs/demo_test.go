@@ -1,16 +1,16 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/mcp-obs/mcp-obs/internal/testkit"
 )
 
 // freePort returns a loopback port nobody listens on right now.
@@ -25,35 +25,17 @@ func freePort(t *testing.T) string {
 	return port
 }
 
-// syncBuffer is a bytes.Buffer safe for the demo's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // startDemo runs `mcp-obs demo` until the test stops it, and returns its
 // MCP URL once the demo server reports healthy.
-func startDemo(t *testing.T, dataDir string) (mcpURL string, stdout *syncBuffer, stop func() error) {
+func startDemo(t *testing.T, dataDir string) (mcpURL string, stdout *testkit.Buffer, stop func() error) {
 	t.Helper()
 	platformPort, mcpPort := freePort(t), freePort(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	stdout = &syncBuffer{}
+	stdout = &testkit.Buffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"demo", "--platform-addr", "127.0.0.1:" + platformPort, "--mcp-addr", "127.0.0.1:" + mcpPort,
-			"--data-dir", dataDir, "--log-level", "warn"}, strings.NewReader(""), stdout, &syncBuffer{})
+			"--data-dir", dataDir, "--log-level", "warn"}, strings.NewReader(""), stdout, &testkit.Buffer{})
 	}()
 	stop = func() error {
 		cancel()

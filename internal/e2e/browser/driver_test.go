@@ -11,11 +11,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/mcp-obs/mcp-obs/internal/e2e/npmcache"
+	"github.com/mcp-obs/mcp-obs/internal/testkit"
 )
 
 // driverDir holds the Node script and its pinned npm packages, relative to this package.
@@ -36,7 +36,7 @@ const (
 type driver struct {
 	stdin   io.WriteCloser
 	lines   chan []byte // stdout, one JSON line each; closed when the process ends
-	stderr  *syncBuffer
+	stderr  *testkit.Buffer
 	Version string // Chromium's version, as the browser reports it
 }
 
@@ -190,7 +190,7 @@ func startDriver(t *testing.T) *driver {
 	cmd := exec.CommandContext(ctx, node, driverScript)
 	cmd.Dir = run
 	cmd.Env = append(os.Environ(), "CHROMIUM_PATH="+chromium)
-	d := &driver{lines: make(chan []byte, 4), stderr: &syncBuffer{}}
+	d := &driver{lines: make(chan []byte, 4), stderr: &testkit.Buffer{}}
 	cmd.Stderr = d.stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -308,28 +308,4 @@ func installDriverModules(t *testing.T, npm string) string {
 		t.Fatal(err)
 	}
 	return modules
-}
-
-// syncBuffer is a bytes.Buffer safe for the process writing and the test reading.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func (b *syncBuffer) Len() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Len()
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/mcp-obs/mcp-obs/internal/platform/servers"
 	"github.com/mcp-obs/mcp-obs/internal/store"
 	"github.com/mcp-obs/mcp-obs/internal/store/sqlite"
+	"github.com/mcp-obs/mcp-obs/internal/testkit"
 )
 
 // The tenant the pages are tested on. Nothing listens on its resource URL:
@@ -43,7 +44,7 @@ type platformEnv struct {
 	Tenant   *store.Server
 	Creds    servers.Credentials // the tenant's resource-server credentials, for introspection
 	Callback *callbackServer
-	Logs     *syncBuffer // everything the platform logged, at debug level
+	Logs     *testkit.Buffer // everything the platform logged, at debug level
 }
 
 // startPlatform starts the platform on loopback over a real SQLite store,
@@ -58,7 +59,7 @@ func startPlatform(t *testing.T) *platformEnv {
 	}
 	t.Cleanup(func() { st.Close() })
 
-	logs := &syncBuffer{}
+	logs := &testkit.Buffer{}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("platform log:\n%s", logs.String())

@@ -1,7 +1,6 @@
 package clients
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -10,7 +9,6 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,43 +16,8 @@ import (
 	"github.com/mcp-obs/mcp-obs/internal/secret"
 	"github.com/mcp-obs/mcp-obs/internal/store"
 	"github.com/mcp-obs/mcp-obs/internal/store/sqlite"
+	"github.com/mcp-obs/mcp-obs/internal/testkit"
 )
-
-// testClock is a manually advanced clock, safe to read from handler goroutines.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-// syncBuffer collects log output written from handler goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // harness is a Registry on the real SQLite store, served over loopback HTTP.
 type harness struct {
@@ -63,8 +26,8 @@ type harness struct {
 	reg   *Registry
 	ts    *httptest.Server
 	base  endpoints.Base
-	clock *testClock
-	logs  *syncBuffer
+	clock *testkit.Clock
+	logs  *testkit.Buffer
 }
 
 // newHarness creates a tenant "acme" with scopes read and write. Fields of
@@ -97,8 +60,8 @@ func newHarness(t *testing.T, opts Options) *harness {
 		srv:   srv,
 		ts:    ts,
 		base:  endpoints.Base(ts.URL),
-		clock: &testClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)},
-		logs:  &syncBuffer{},
+		clock: testkit.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)),
+		logs:  &testkit.Buffer{},
 	}
 	opts.Store = st
 	opts.Base = h.base

@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,25 +23,8 @@ import (
 	"github.com/mcp-obs/mcp-obs/internal/secret"
 	"github.com/mcp-obs/mcp-obs/internal/store"
 	"github.com/mcp-obs/mcp-obs/internal/store/sqlite"
+	"github.com/mcp-obs/mcp-obs/internal/testkit"
 )
-
-// testClock is a clock the tests move by hand.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // testEnv is a running platform on loopback: this package's routes with the
 // real account pages and client registry, over a real SQLite file.
@@ -54,7 +36,7 @@ type testEnv struct {
 	h        *Handler
 	accounts *account.Service
 	registry *clients.Registry
-	clock    *testClock
+	clock    *testkit.Clock
 }
 
 // tenant is a server row with known resource-server credentials and one user.
@@ -90,7 +72,7 @@ func newEnv(t testing.TB) *testEnv {
 	if _, ok := t.(*testing.B); ok {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	clock := &testClock{now: time.Now().UTC()}
+	clock := testkit.NewClock(time.Now().UTC())
 	accounts := account.New(account.Options{Store: st, Base: base, Logger: logger})
 	registry := clients.New(clients.Options{Store: st, Base: base, Logger: logger, Dev: true})
 	h := New(Options{Store: st, Base: base, Clients: registry, Accounts: accounts, Logger: logger, Now: clock.Now})
