@@ -82,7 +82,10 @@ func (s *SDK) serveProtected(w http.ResponseWriter, r *http.Request, next http.H
 				fmt.Sprintf("the request body is larger than %d bytes", maxPeekBytes))
 			return
 		}
-		needed = s.neededScopes(body)
+		if needed, err = s.neededScopes(body); err != nil {
+			writeJSONError(w, http.StatusBadRequest, "invalid_request", "the request body is not JSON-RPC")
+			return
+		}
 	}
 	if missing := missingScopes(needed, user.Scopes); len(missing) > 0 {
 		log.Debug(fmt.Sprintf("Insufficient scope: Required %v, Got %v", needed, user.Scopes),

@@ -1,14 +1,17 @@
 package mcpobs
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/auth"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
 // doMCP sends method to the protected server's /mcp with the given
@@ -281,5 +284,56 @@ func TestMiddleware_LogsNeverContainWholeToken(t *testing.T) {
 		if strings.Contains(logs, secret) || strings.Contains(logs, secret[len(secret)-20:]) {
 			t.Fatalf("logs contain a secret:\n%s", logs)
 		}
+	}
+}
+
+// The official SDK decodes only the first JSON value of a POST body and
+// ignores what follows it; the scope check must see the tool call the SDK will
+// dispatch, and must not wave through a body it cannot read.
+func TestMiddleware_ToolScopeCheckCannotBeSkippedWithTrailingDataOrUnreadableJSON(t *testing.T) {
+	p := startPlatformFake(t)
+	server := mcp.NewServer(&mcp.Implementation{Name: "s", Version: "1"}, nil)
+	var ran atomic.Int32
+	mcp.AddTool(server, &mcp.Tool{Name: "delete_all"}, func(context.Context, *mcp.CallToolRequest, struct{}) (*mcp.CallToolResult, struct{}, error) {
+		ran.Add(1)
+		return &mcp.CallToolResult{}, struct{}{}, nil
+	})
+	// The manual integration without ToolScopeMiddleware: the HTTP check is the only lock.
+	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return server },
+		&mcp.StreamableHTTPOptions{Stateless: true, JSONResponse: true})
+	ps := startProtected(t, p, h, nil)
+	ps.sdk.RequireToolScopes("delete_all", "admin")
+	p.issue("rw", "user-1", "user@example.com", "read", "write")
+
+	call := `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"delete_all","arguments":{}}}`
+	tests := []struct {
+		name, body string
+		wantStatus int
+	}{
+		{"plain call", call, 403},
+		{"trailing garbage", call + ` x`, 403},
+		{"second JSON value", call + `{}`, 403},
+		{"batch with trailing garbage", `[` + call + `] x`, 403},
+		{"not JSON", `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"delete_all"`, 400},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequest(http.MethodPost, ps.mcpURL(), strings.NewReader(tt.body))
+			req.Header.Set("Authorization", "Bearer rw")
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Accept", "application/json, text/event-stream")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tt.wantStatus {
+				t.Errorf("status = %d, want %d (body %s)", resp.StatusCode, tt.wantStatus, b)
+			}
+			if n := ran.Load(); n != 0 {
+				t.Fatalf("delete_all ran %d times for a token without admin", n)
+			}
+		})
 	}
 }

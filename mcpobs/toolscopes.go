@@ -55,29 +55,42 @@ func (s *SDK) RequireToolScopes(tool string, scopes ...string) {
 }
 
 // neededScopes returns the required scopes plus those of every tool the
-// JSON-RPC body calls (a single message or a batch).
-func (s *SDK) neededScopes(body []byte) []string {
+// JSON-RPC body calls (a single message or a batch). An error means the body
+// is not JSON the scope check can read.
+func (s *SDK) neededScopes(body []byte) ([]string, error) {
+	tools, err := calledTools(body)
+	if err != nil {
+		return nil, err
+	}
 	needed := slices.Clone(s.cfg.RequiredScopes)
-	for _, tool := range calledTools(body) {
+	for _, tool := range tools {
 		needed = appendNew(needed, s.toolScopes.get(tool)...)
 	}
-	return needed
+	return needed, nil
 }
 
-// calledTools returns the names of the tools a JSON-RPC body calls. Keys are
-// matched exactly, as the official SDK does; a body that is not JSON calls no
-// tool (the MCP handler rejects it).
-func calledTools(body []byte) []string {
+// calledTools returns the names of the tools a JSON-RPC body calls. It reads
+// the body as the official SDK does: the first JSON value only (anything after
+// it is ignored there, so it is here), keys matched exactly. A body that has
+// no readable first value is an error rather than "no tool": the check must
+// never pass a body it could not read. An empty body calls no tool.
+func calledTools(body []byte) ([]string, error) {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, nil
+	}
+	var first json.RawMessage
+	if err := json.NewDecoder(bytes.NewReader(body)).Decode(&first); err != nil {
+		return nil, fmt.Errorf("mcpobs: the request body is not JSON: %w", err)
+	}
 	var msgs []map[string]json.RawMessage
-	body = bytes.TrimSpace(body)
-	if len(body) > 0 && body[0] == '[' {
-		if json.Unmarshal(body, &msgs) != nil {
-			return nil
+	if first[0] == '[' {
+		if err := json.Unmarshal(first, &msgs); err != nil {
+			return nil, fmt.Errorf("mcpobs: the request body is not a JSON-RPC batch: %w", err)
 		}
 	} else {
 		var one map[string]json.RawMessage
-		if json.Unmarshal(body, &one) != nil {
-			return nil
+		if err := json.Unmarshal(first, &one); err != nil {
+			return nil, fmt.Errorf("mcpobs: the request body is not a JSON-RPC message: %w", err)
 		}
 		msgs = append(msgs, one)
 	}
@@ -96,7 +109,7 @@ func calledTools(body []byte) []string {
 			tools = append(tools, name)
 		}
 	}
-	return tools
+	return tools, nil
 }
 
 // peekBody reads r's body (up to maxPeekBytes) and puts it back for the next
