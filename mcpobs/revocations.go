@@ -197,6 +197,9 @@ func (in *introspector) followOnce(ctx context.Context, feedURL string, cur *fee
 	idle := time.AfterFunc(in.feed.idleTimeout, func() { cancel(errFeedIdle) })
 	defer idle.Stop()
 	p := newSSEParser(&idleReader{r: resp.Body, timer: idle, d: in.feed.idleTimeout})
+	// The last event id carries over to the new stream (WHATWG SSE): a
+	// connection that ends before its first event keeps the resume point.
+	p.idBuf, p.lastID = cur.lastID, cur.lastID
 	defer func() {
 		if p.retry > 0 {
 			cur.retry = p.retry

@@ -212,6 +212,37 @@ func TestFollowRevocations_ReconnectsAfterDropAndResumesFromLastEventID(t *testi
 	waitFor(t, time.Second, "event 8 to be applied", func() bool { return !cached(in, kept) })
 }
 
+func TestFollowRevocations_ResumePointSurvivesAConnectionThatDeliveredNoEvent(t *testing.T) {
+	// The last event id carries over every reconnection (WHATWG SSE), not
+	// only the ones after a connection that happened to deliver an event.
+	fp := newFakePlatform(t)
+	feed := newFakeFeed(fp, "retry: 20\n\n")
+	in, _ := newTestIntrospector(t, fp, nil)
+	fastFeed(in)
+	first, kept := newToken(), newToken()
+	fp.answer(first, activeAnswer(fp))
+	fp.answer(kept, activeAnswer(fp))
+	follow(t, in, fp.feedURL())
+	waitFor(t, 10*time.Second, "the feed to connect", func() bool { return in.feedConnects.Load() == 1 })
+	verifyCached(t, in, first)
+	feed.send(t, revokedEvent(7, first))
+	waitFor(t, 10*time.Second, "event 7 to be applied", func() bool { return !cached(in, first) })
+
+	feed.dropStream(t)
+	waitFor(t, 10*time.Second, "the second connection", func() bool { return in.feedConnects.Load() == 2 })
+	verifyCached(t, in, kept)
+	feed.send(t, ": ping\n\n") // only a comment: no new event id
+	feed.dropStream(t)
+	waitFor(t, 10*time.Second, "the third connection", func() bool { return in.feedConnects.Load() == 3 })
+
+	if got := feed.connections()[2].Get("Last-Event-ID"); got != "7" {
+		t.Errorf("third connection sent Last-Event-ID %q, want 7 (the resume point was lost)", got)
+	}
+	if !cached(in, kept) {
+		t.Error("a resumable reconnection cleared the cache")
+	}
+}
+
 func TestFollowRevocations_ReconnectingWithoutResumePointClearsTheCache(t *testing.T) {
 	// Revocations made while no connection was open cannot be replayed
 	// without an event id, so what was cached before the gap is dropped.
