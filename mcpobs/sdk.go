@@ -17,8 +17,9 @@ import (
 // ([UserFromRequest]).
 //
 // Create it with [New], call [SDK.Initialize] once the platform is reachable
-// (until then the endpoints answer 503 with Retry-After), and [SDK.Close] when
-// done. [NewServer] does all of this for you.
+// (until then /health reports "degraded" and the other endpoints answer 503
+// with Retry-After), and [SDK.Close] when done. [NewServer] does all of this
+// for you.
 type SDK struct {
 	cfg    Config
 	client *http.Client // cfg.HTTPClient, or one on http.DefaultTransport

@@ -154,7 +154,8 @@ func (a *App) SDK() *SDK { return a.sdk }
 // Handler returns the whole HTTP surface: the MCP endpoint (streamable HTTP,
 // behind [SDK.Middleware]) and the endpoints of [SDK.Mount]. [App.Run] serves
 // it and connects to the platform; to serve it yourself, also call
-// app.SDK().Initialize (until then it answers 503).
+// app.SDK().Initialize (until then /health reports "degraded" and the other
+// endpoints answer 503 with Retry-After).
 func (a *App) Handler() http.Handler {
 	a.handlerOnce.Do(func() {
 		mux := http.NewServeMux()
