@@ -687,6 +687,51 @@ func TestVerify_RevocationDuringIntrospectionIsNotUndoneByCaching(t *testing.T) 
 	}
 }
 
+func TestVerify_RequestAfterRevocationDoesNotJoinAnIntrospectionStartedBeforeIt(t *testing.T) {
+	// An introspection in flight when a revocation lands carries an answer
+	// older than the revocation: a request that arrives after the revocation
+	// must ask the platform again rather than share that answer.
+	fp := newFakePlatform(t)
+	in, _ := newTestIntrospector(t, fp, nil)
+	token := newToken()
+	fp.answer(token, activeAnswer(fp))
+	arrived, release := make(chan struct{}), make(chan struct{})
+	fp.setHandler(func(w http.ResponseWriter, r *http.Request, call int64) {
+		if call == 1 {
+			close(arrived)
+			<-release
+			fp.answerFromTable(w, r) // active: the platform answered before the revocation
+			return
+		}
+		writeFakeJSON(w, map[string]any{"active": false})
+	})
+
+	first := make(chan error, 1)
+	go func() {
+		_, err := in.Verify(context.Background(), token)
+		first <- err
+	}()
+	<-arrived
+	in.applyRevocation(t.Context(), sseEvent{typ: "revoked", data: fmt.Sprintf(`{"token_hash":%q}`, secret.Hash(token))})
+
+	after := make(chan error, 1)
+	go func() {
+		_, err := in.Verify(context.Background(), token)
+		after <- err
+	}()
+	// Give the later request every chance to ask the platform itself; if it
+	// joined the old introspection instead, it is still waiting for it.
+	deadline := time.Now().Add(2 * time.Second)
+	for fp.calls.Load() < 2 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	close(release)
+	<-first
+	if err := <-after; !errors.Is(err, errTokenInactive) {
+		t.Fatalf("Verify after the revocation = %v, want errTokenInactive (it shared an answer older than the revocation)", err)
+	}
+}
+
 func TestVerify_DebugLogsFollowTheSeedAndNeverShowTheToken(t *testing.T) {
 	fp := newFakePlatform(t)
 	in, logs := newTestIntrospector(t, fp, nil)

@@ -232,6 +232,9 @@ func (in *introspector) applyRevocation(ctx context.Context, ev sseEvent) {
 	key := strings.ToLower(r.TokenHash)
 	evicted := in.positive.delete(key)
 	in.negative.delete(key)
+	// An introspection of this token still in flight carries an answer older
+	// than the revocation: later requests start their own instead of joining it.
+	in.flights.Forget(key)
 	in.log.DebugContext(ctx, "Token revoked", "token_hash", key[:min(len(key), 12)], "evicted_from_cache", evicted)
 }
 
