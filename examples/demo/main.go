@@ -2,9 +2,11 @@
 // create the server, add tools, run it.
 //
 // Start the platform (`mcp-obs serve`, http://localhost:3000), create the
-// server there (`mcp-obs server create --slug test --resource-url http://localhost:3006/mcp`),
-// export the credentials it prints, and run:
+// server and a user to sign in with (sign-up is off unless the server was
+// created with --allow-signup), export the credentials it prints, and run:
 //
+//	mcp-obs server create --slug test --resource-url http://localhost:3006/mcp
+//	mcp-obs user add --server test --email you@example.com
 //	export MCP_OBS_CLIENT_ID=mcprs_test_...  MCP_OBS_CLIENT_SECRET=mcpobs_sk_...
 //	go run ./examples/demo
 //
