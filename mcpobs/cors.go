@@ -22,7 +22,15 @@ func withCORS(next http.Handler) http.Handler {
 		h.Set("Access-Control-Expose-Headers", corsExposeHeaders)
 		if r.Method == http.MethodOptions {
 			h.Set("Access-Control-Allow-Methods", corsAllowMethods)
-			h.Set("Access-Control-Allow-Headers", corsAllowHeaders)
+			// Protocol 2026-07-28 adds per-request Mcp-Param-{Name} headers
+			// whose names no fixed list can hold: allow what the preflight
+			// asks for on top of the known ones.
+			allow := corsAllowHeaders
+			if asked := r.Header.Get("Access-Control-Request-Headers"); asked != "" {
+				allow += ", " + asked
+			}
+			h.Add("Vary", "Access-Control-Request-Headers")
+			h.Set("Access-Control-Allow-Headers", allow)
 			h.Set("Access-Control-Max-Age", corsMaxAge)
 			w.WriteHeader(http.StatusNoContent)
 			return

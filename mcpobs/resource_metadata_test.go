@@ -98,7 +98,7 @@ func TestCORS_PreflightAnsweredWithoutAuthAndChallengeHeadersExposed(t *testing.
 		req, _ := http.NewRequest(http.MethodOptions, ps.srv.URL+path, nil)
 		req.Header.Set("Origin", "http://localhost:6274")
 		req.Header.Set("Access-Control-Request-Method", "POST")
-		req.Header.Set("Access-Control-Request-Headers", "authorization, content-type, mcp-session-id")
+		req.Header.Set("Access-Control-Request-Headers", "authorization, content-type, mcp-session-id, mcp-param-region")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -111,7 +111,7 @@ func TestCORS_PreflightAnsweredWithoutAuthAndChallengeHeadersExposed(t *testing.
 			t.Errorf("OPTIONS %s: Allow-Origin %q", path, got)
 		}
 		allowed := resp.Header.Get("Access-Control-Allow-Headers")
-		for _, h := range []string{"Authorization", "Content-Type", "Mcp-Session-Id", "Mcp-Protocol-Version", "Last-Event-ID"} {
+		for _, h := range []string{"Authorization", "Content-Type", "Mcp-Session-Id", "Mcp-Protocol-Version", "Last-Event-ID", "mcp-param-region"} {
 			if !strings.Contains(allowed, h) {
 				t.Errorf("OPTIONS %s: Allow-Headers %q lacks %s", path, allowed, h)
 			}
