@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -210,11 +211,38 @@ func documentClient(srv *store.Server, clientID string, body []byte) (*store.Cli
 	if m := md.TokenEndpointAuthMethod; m != "" && m != AuthMethodNone {
 		return nil, fmt.Sprintf("token_endpoint_auth_method %q is not allowed: metadata document clients are public and must use none", truncate(m, 50))
 	}
+	// Unlike a registration request, a document is written once for every
+	// authorization server, so it may list grant and response types this
+	// platform does not offer (VS Code's lists the device code grant). Those
+	// are ignored, not refused: the client simply never uses them here. A
+	// list left empty is refused rather than defaulted, so a document never
+	// becomes a kind of client it did not ask to be.
+	if len(md.GrantTypes) > 0 {
+		if md.GrantTypes = offered(md.GrantTypes, grantAuthorizationCode, grantRefreshToken); len(md.GrantTypes) == 0 {
+			return nil, "grant_types must include authorization_code: it is the only way to obtain tokens here"
+		}
+	}
+	if len(md.ResponseTypes) > 0 {
+		if md.ResponseTypes = offered(md.ResponseTypes, responseTypeCode); len(md.ResponseTypes) == 0 {
+			return nil, "response_types must include code: it is the only response type offered here"
+		}
+	}
 	c, merr := normalize(srv, md, AuthMethodNone)
 	if merr != nil {
 		return nil, merr.description
 	}
 	return c, ""
+}
+
+// offered returns the values that are in allowed, in their order.
+func offered(values []string, allowed ...string) []string {
+	var out []string
+	for _, v := range values {
+		if slices.Contains(allowed, v) {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // checkDocumentURL applies the draft's rules for a client ID URL: https (http

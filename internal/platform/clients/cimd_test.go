@@ -360,3 +360,64 @@ func TestLookupDocument_DropsUnsupportedScopes(t *testing.T) {
 		t.Fatalf("Lookup = %+v, %v; want scope write", c, err)
 	}
 }
+
+// A metadata document is written once for every authorization server, so it
+// may list grant and response types this platform does not offer. VS Code's
+// document (https://vscode.dev/oauth/client-metadata.json) lists the device
+// code grant; the client must still be usable for the authorization code flow.
+func TestLookupDocument_GrantAndResponseTypesNotOfferedAreIgnored(t *testing.T) {
+	h := newHarness(t, Options{Dev: true})
+	d := newDocHost(t, false)
+	d.set(http.StatusOK, nil, func(url string) string {
+		b, _ := json.Marshal(map[string]any{
+			"application_type":           "native",
+			"client_id":                  url,
+			"client_name":                "Visual Studio Code",
+			"client_uri":                 "https://vscode.dev/product",
+			"grant_types":                []string{"authorization_code", "refresh_token", "urn:ietf:params:oauth:grant-type:device_code"},
+			"response_types":             []string{"code", "code id_token"},
+			"redirect_uris":              []string{"https://vscode.dev/redirect", "http://127.0.0.1:33418/"},
+			"token_endpoint_auth_method": "none",
+		})
+		return string(b)
+	})
+	c, err := h.lookup(t, d.ts.URL+"/client.json")
+	if err != nil {
+		t.Fatalf("Lookup: %v", err)
+	}
+	if got := strings.Join(c.GrantTypes, " "); got != "authorization_code refresh_token" {
+		t.Errorf("GrantTypes = %q, want the offered ones: authorization_code refresh_token", got)
+	}
+	if got := strings.Join(c.ResponseTypes, " "); got != "code" {
+		t.Errorf("ResponseTypes = %q, want code", got)
+	}
+}
+
+// Ignoring what is not offered never turns a document into an authorization
+// code client it did not ask to be.
+func TestLookupDocument_WithoutTheAuthorizationCodeGrantIsRefused(t *testing.T) {
+	tests := []struct {
+		name, member, mentions string
+	}{
+		{"only the device grant", `"grant_types":["urn:ietf:params:oauth:grant-type:device_code"]`, "authorization_code"},
+		{"only refresh", `"grant_types":["refresh_token","client_credentials"]`, "authorization_code"},
+		{"no code response type", `"response_types":["token"]`, "code"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, Options{Dev: true})
+			d := newDocHost(t, false)
+			d.set(http.StatusOK, nil, func(url string) string {
+				return `{"client_id":"` + url + `","redirect_uris":["https://app.example/cb"],` + tt.member + `}`
+			})
+			_, err := h.lookup(t, d.ts.URL+"/client.json")
+			var de *DocumentError
+			if !errors.As(err, &de) {
+				t.Fatalf("Lookup err = %v, want a DocumentError", err)
+			}
+			if !strings.Contains(de.Reason, tt.mentions) {
+				t.Errorf("Reason = %q, want it to mention %q", de.Reason, tt.mentions)
+			}
+		})
+	}
+}
