@@ -97,25 +97,32 @@ func (s *Service) signIn(w http.ResponseWriter, r *http.Request) {
 	addrKey := ratelimit.IPKey(web.ClientIP(r))
 	// Hashed: the email field may hold up to maxFormBytes of anything.
 	acctKey := srv.ID + ":" + secret.Hash(email)
-	if wait, blocked := s.perAddress.blocked(addrKey, now); blocked {
+	// Both budgets are reserved before the bcrypt comparison, so concurrent
+	// guesses cannot all pass the check before the first one is charged.
+	if wait, ok := s.perAddress.begin(addrKey, now); !ok {
 		s.log.InfoContext(ctx, "sign-in throttled for client address", "server", srv.Slug, "ip", addrKey)
 		s.tooMany(w, srv, form, wait, s.renderSignIn)
 		return
 	}
-	if wait, blocked := s.perAccount.blocked(acctKey, now); blocked {
+	if wait, ok := s.perAccount.begin(acctKey, now); !ok {
+		s.perAddress.end(addrKey, now, false)
 		s.log.InfoContext(ctx, "sign-in throttled for account", "server", srv.Slug, "ip", addrKey)
 		s.tooMany(w, srv, form, wait, s.renderSignIn)
 		return
 	}
 
 	u, ok, err := s.authenticate(ctx, srv, email, password)
+	failed := err == nil && !ok
+	if ok {
+		s.perAccount.reset(acctKey)
+	}
+	s.perAddress.end(addrKey, now, failed)
+	s.perAccount.end(acctKey, now, failed)
 	if err != nil {
 		s.serverError(ctx, w, srv, "sign in", err)
 		return
 	}
 	if !ok {
-		s.perAddress.fail(addrKey, now)
-		s.perAccount.fail(acctKey, now)
 		// The attempted email is not logged: people type passwords into it.
 		userID := "unknown"
 		if u != nil {
@@ -126,7 +133,6 @@ func (s *Service) signIn(w http.ResponseWriter, r *http.Request) {
 		s.renderSignIn(w, http.StatusBadRequest, srv, form)
 		return
 	}
-	s.perAccount.reset(acctKey)
 	if err := s.startSession(ctx, w, r, srv, u); err != nil {
 		s.serverError(ctx, w, srv, "sign in", err)
 		return
@@ -160,12 +166,12 @@ func (s *Service) signUp(w http.ResponseWriter, r *http.Request) {
 	// Every sign-up attempt counts against the address: it bounds both mass
 	// account creation and probing which emails already have accounts.
 	addrKey := ratelimit.IPKey(web.ClientIP(r))
-	if wait, blocked := s.perAddress.blocked(addrKey, now); blocked {
+	if wait, ok := s.perAddress.begin(addrKey, now); !ok {
 		s.log.InfoContext(ctx, "sign-up throttled for client address", "server", srv.Slug, "ip", addrKey)
 		s.tooMany(w, srv, form, wait, s.renderSignUp)
 		return
 	}
-	s.perAddress.fail(addrKey, now)
+	s.perAddress.end(addrKey, now, true)
 
 	password := r.PostFormValue("password")
 	if password != r.PostFormValue("password_confirm") {

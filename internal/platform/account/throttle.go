@@ -10,13 +10,19 @@ import (
 
 // throttle counts failures per key in token buckets (golang.org/x/time/rate)
 // driven by explicit times, so the service's clock (Options.Now) decides and
-// tests can move time. Unlike a request limiter it is asked first and charged
-// only on failure, and a success forgets the key.
+// tests can move time. Unlike a request limiter it is charged only on
+// failure, and a success forgets the key.
 //
-// Memory is bounded: a bucket that has refilled completely is the same as no
-// bucket and is dropped by a sweep that runs at most once per refill period,
-// and at maxKeys an arbitrary entry is evicted to make room (which can only
-// make the limit more lenient for that key, never stricter for anyone).
+// An attempt reserves its place with begin before the slow work (a bcrypt
+// comparison) and settles it with end. A reserved attempt counts against the
+// budget until it ends, so a burst of concurrent attempts cannot all pass the
+// check before the first of them is charged.
+//
+// Memory is bounded: a bucket that has refilled completely and has no
+// attempt in flight is the same as no bucket and is dropped by a sweep that
+// runs at most once per refill period, and at maxKeys an arbitrary entry is
+// evicted to make room (which can only make the limit more lenient for that
+// key, never stricter for anyone).
 type throttle struct {
 	limit   rate.Limit
 	burst   int
@@ -24,8 +30,14 @@ type throttle struct {
 	maxKeys int
 
 	mu        sync.Mutex
-	buckets   map[string]*rate.Limiter
+	buckets   map[string]*bucket
 	lastSweep time.Time
+}
+
+// bucket is one key's failure allowance and its attempts in flight.
+type bucket struct {
+	lim     *rate.Limiter
+	pending int // attempts begun and not yet ended
 }
 
 // newThrottle allows n failures per window per key, refilling evenly.
@@ -35,45 +47,63 @@ func newThrottle(n int, window time.Duration, maxKeys int) *throttle {
 		burst:   n,
 		refill:  window,
 		maxKeys: maxKeys,
-		buckets: make(map[string]*rate.Limiter),
+		buckets: make(map[string]*bucket),
 	}
 }
 
-// blocked reports whether key has no failures left at now and, if so, how
-// long until it has one again.
-func (t *throttle) blocked(key string, now time.Time) (retryAfter time.Duration, isBlocked bool) {
+// begin reserves one attempt for key at now. It reports false, with how
+// long until an attempt is possible again, when the failures charged plus
+// the attempts in flight leave no allowance. Every successful begin must be
+// followed by one end.
+func (t *throttle) begin(key string, now time.Time) (retryAfter time.Duration, ok bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	b := t.bucketLocked(key, now)
+	free := b.lim.TokensAt(now) - float64(b.pending)
+	if free < 1 {
+		secs := (1 - free) / float64(t.limit)
+		return time.Duration(math.Ceil(secs)) * time.Second, false
+	}
+	b.pending++
+	return 0, true
+}
+
+// end settles an attempt begun on key, charging one failure if it failed.
+func (t *throttle) end(key string, now time.Time, failed bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	b, ok := t.buckets[key]
-	if !ok {
-		return 0, false
+	if !ok { // evicted while in flight
+		if !failed {
+			return
+		}
+		b = t.bucketLocked(key, now)
+	} else if b.pending > 0 {
+		b.pending--
 	}
-	tokens := b.TokensAt(now)
-	if tokens >= 1 {
-		return 0, false
+	if failed {
+		b.lim.AllowN(now, 1)
+		return
 	}
-	secs := (1 - tokens) / float64(t.limit)
-	return time.Duration(math.Ceil(secs)) * time.Second, true
+	if b.pending == 0 && b.lim.TokensAt(now) >= float64(t.burst) {
+		delete(t.buckets, key)
+	}
 }
 
-// fail charges one failure to key at now.
-func (t *throttle) fail(key string, now time.Time) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	b, ok := t.buckets[key]
-	if !ok {
-		t.sweepLocked(now)
-		b = rate.NewLimiter(t.limit, t.burst)
-		t.buckets[key] = b
-	}
-	b.AllowN(now, 1)
-}
-
-// reset forgets key's failures, as after a successful sign-in.
+// reset forgets key's failures, as after a successful sign-in. Attempts
+// still in flight keep their reservations.
 func (t *throttle) reset(key string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	delete(t.buckets, key)
+	b, ok := t.buckets[key]
+	if !ok {
+		return
+	}
+	if b.pending == 0 {
+		delete(t.buckets, key)
+		return
+	}
+	b.lim = rate.NewLimiter(t.limit, t.burst)
 }
 
 // size is the number of keys tracked.
@@ -83,12 +113,24 @@ func (t *throttle) size() int {
 	return len(t.buckets)
 }
 
+// bucketLocked returns key's bucket, making room for and adding a full one
+// when there is none.
+func (t *throttle) bucketLocked(key string, now time.Time) *bucket {
+	b, ok := t.buckets[key]
+	if !ok {
+		t.sweepLocked(now)
+		b = &bucket{lim: rate.NewLimiter(t.limit, t.burst)}
+		t.buckets[key] = b
+	}
+	return b
+}
+
 // sweepLocked makes room for a new key.
 func (t *throttle) sweepLocked(now time.Time) {
 	if now.Sub(t.lastSweep) >= t.refill || len(t.buckets) >= t.maxKeys {
 		t.lastSweep = now
 		for k, b := range t.buckets {
-			if b.TokensAt(now) >= float64(t.burst) {
+			if b.pending == 0 && b.lim.TokensAt(now) >= float64(t.burst) {
 				delete(t.buckets, k)
 			}
 		}

@@ -16,23 +16,24 @@ func TestThrottle_BlocksAfterBudgetAndRecoversOverTime(t *testing.T) {
 	th := newThrottle(5, 15*time.Minute, 100)
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for i := range 5 {
-		if _, b := th.blocked("k", now); b {
+		if _, ok := th.begin("k", now); !ok {
 			t.Fatalf("blocked after %d failures, budget is 5", i)
 		}
-		th.fail("k", now)
+		th.end("k", now, true)
 	}
-	wait, b := th.blocked("k", now)
-	if !b || wait <= 0 || wait > 3*time.Minute {
-		t.Fatalf("after 5 failures: blocked=%v wait=%v; want blocked for up to 3m", b, wait)
+	wait, ok := th.begin("k", now)
+	if ok || wait <= 0 || wait > 3*time.Minute {
+		t.Fatalf("after 5 failures: allowed=%v wait=%v; want blocked for up to 3m", ok, wait)
 	}
-	if _, b := th.blocked("other", now); b {
+	if _, ok := th.begin("other", now); !ok {
 		t.Errorf("an unrelated key is blocked")
 	}
-	if _, b := th.blocked("k", now.Add(wait)); b {
+	if _, ok := th.begin("k", now.Add(wait)); !ok {
 		t.Errorf("still blocked after the announced wait %v", wait)
 	}
+	th.end("k", now.Add(wait), false)
 	th.reset("k")
-	if _, b := th.blocked("k", now); b {
+	if _, ok := th.begin("k", now); !ok {
 		t.Errorf("blocked after reset")
 	}
 }
@@ -41,13 +42,15 @@ func TestThrottle_MemoryStaysBounded(t *testing.T) {
 	th := newThrottle(5, time.Minute, 50)
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for i := range 1000 {
-		th.fail("k"+strconv.Itoa(i), now)
+		th.begin("k"+strconv.Itoa(i), now)
+		th.end("k"+strconv.Itoa(i), now, true)
 	}
 	if n := th.size(); n > 50 {
 		t.Errorf("tracking %d keys, cap is 50", n)
 	}
 	// Once refilled, old entries are swept when new keys arrive.
-	th.fail("late", now.Add(2*time.Minute))
+	th.begin("late", now.Add(2*time.Minute))
+	th.end("late", now.Add(2*time.Minute), true)
 	if n := th.size(); n != 1 {
 		t.Errorf("after the refill period %d keys remain, want only the new one", n)
 	}
