@@ -55,12 +55,15 @@ func servePlatform(ctx context.Context, ln net.Listener, p *platform.Platform, l
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go p.RunMaintenance(ctx, 10*time.Minute)
+	streams, endStreams := context.WithCancel(context.Background())
+	defer endStreams()
 	srv := &http.Server{
-		Handler:           p.Handler(),
+		Handler:           endStreamsOnShutdown(p.Handler(), streams),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
+	srv.RegisterOnShutdown(endStreams)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"context"
+	"mime"
+	"net/http"
+)
+
+// endStreamsOnShutdown wraps h so that responses streamed as server-sent
+// events (the revocation feed every connected MCP server holds open) see
+// their request context canceled once streams is done. http.Server.Shutdown
+// waits for active requests to finish; an event stream never does, so
+// without this every subscriber would hold shutdown for its whole timeout.
+// Ordinary requests keep their context and finish gracefully.
+func endStreamsOnShutdown(h http.Handler, streams context.Context) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithCancel(r.Context())
+		defer cancel()
+		sw := &streamWatcher{ResponseWriter: w, streams: streams, cancel: cancel}
+		defer sw.release()
+		h.ServeHTTP(sw, r.WithContext(ctx))
+	})
+}
+
+// streamWatcher notices when a handler starts an event stream and ties the
+// request's context to the shutdown signal from then on.
+type streamWatcher struct {
+	http.ResponseWriter
+	streams     context.Context
+	cancel      context.CancelFunc
+	wroteHeader bool
+	stop        func() bool // set once the response is an event stream
+}
+
+func (s *streamWatcher) WriteHeader(code int) {
+	if !s.wroteHeader {
+		s.wroteHeader = true
+		if mt, _, _ := mime.ParseMediaType(s.Header().Get("Content-Type")); mt == "text/event-stream" {
+			s.stop = context.AfterFunc(s.streams, s.cancel)
+		}
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *streamWatcher) Write(b []byte) (int, error) {
+	if !s.wroteHeader {
+		s.WriteHeader(http.StatusOK)
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+// Flush keeps streaming working for handlers that assert http.Flusher.
+func (s *streamWatcher) Flush() {
+	http.NewResponseController(s.ResponseWriter).Flush()
+}
+
+// Unwrap lets http.ResponseController reach the server's writer (deadlines, flushing).
+func (s *streamWatcher) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+func (s *streamWatcher) release() {
+	if s.stop != nil {
+		s.stop()
+	}
+}
