@@ -122,7 +122,10 @@ func Create(ctx context.Context, st store.Store, spec Spec, now time.Time) (*sto
 	}
 	if err := st.CreateServer(ctx, srv); err != nil {
 		if errors.Is(err, store.ErrConflict) {
-			return nil, Credentials{}, fmt.Errorf("server %q already exists: %w", spec.Slug, err)
+			return nil, Credentials{}, &plainError{
+				msg:  fmt.Sprintf("server %q already exists (see `mcp-obs server list`); choose another slug", spec.Slug),
+				kind: store.ErrConflict,
+			}
 		}
 		return nil, Credentials{}, fmt.Errorf("create server %q: %w", spec.Slug, err)
 	}
@@ -133,7 +136,7 @@ func Create(ctx context.Context, st store.Store, spec Spec, now time.Time) (*sto
 func Get(ctx context.Context, st store.Store, slug string) (*store.Server, error) {
 	srv, err := st.ServerBySlug(ctx, slug)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, fmt.Errorf("no server with slug %q (see `mcp-obs server list`): %w", slug, err)
+		return nil, &plainError{msg: fmt.Sprintf("no server with slug %q (see `mcp-obs server list`)", slug), kind: store.ErrNotFound}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("look up server %q: %w", slug, err)
@@ -162,3 +165,16 @@ func newCredentials(slug string) Credentials {
 		ClientSecret: secret.New(secret.PrefixServerSecret),
 	}
 }
+
+// plainError is an error for the operator, whose message is complete as it
+// is: the admin commands print it as their one line, so the store's wording
+// is left out, while errors.Is still finds the store sentinel it stands for.
+type plainError struct {
+	msg  string
+	kind error
+}
+
+func (e *plainError) Error() string { return e.msg }
+
+// Is reports whether target is the store sentinel this error stands for.
+func (e *plainError) Is(target error) bool { return target == e.kind }
