@@ -10,9 +10,11 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/mcp-obs/mcp-obs/internal/platform"
+	"github.com/mcp-obs/mcp-obs/internal/platform/account"
 	"github.com/mcp-obs/mcp-obs/internal/platform/servers"
 	"github.com/mcp-obs/mcp-obs/internal/store"
 	"github.com/mcp-obs/mcp-obs/mcpobs"
@@ -124,10 +126,31 @@ func ensureDemoTenant(ctx context.Context, st store.Store, p *platform.Platform,
 			return creds, err
 		}
 	}
-	if _, err := p.Accounts.CreateUser(ctx, srv, email, password); err != nil && !errors.Is(err, store.ErrConflict) {
+	_, err = p.Accounts.CreateUser(ctx, srv, email, password)
+	switch {
+	case errors.Is(err, store.ErrConflict):
+		return creds, checkDemoPassword(ctx, st, srv, email, password)
+	case err != nil:
 		return creds, fmt.Errorf("create demo user %s: %w", email, err)
 	}
 	return creds, nil
+}
+
+// checkDemoPassword makes sure an existing demo user's password is the one
+// the banner is about to print.
+func checkDemoPassword(ctx context.Context, st store.Store, srv *store.Server, email, password string) error {
+	normalized, err := account.NormalizeEmail(email)
+	if err != nil {
+		return fmt.Errorf("demo user %s: %w", email, err)
+	}
+	u, err := st.UserByEmail(ctx, srv.ID, normalized)
+	if err != nil {
+		return fmt.Errorf("look up demo user %s: %w", email, err)
+	}
+	if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(password)) != nil {
+		return fmt.Errorf("demo user %s already exists in this --data-dir with another password: pass the --password it was created with, or use a new --data-dir", email)
+	}
+	return nil
 }
 
 // demoEchoArgs are the arguments of echo_with_oauth.
