@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 
 	"github.com/mcp-obs/mcp-obs/internal/platform/clients"
 	"github.com/mcp-obs/mcp-obs/internal/platform/web"
@@ -153,7 +154,7 @@ func (h *Handler) validateAuthorize(ctx context.Context, srv *store.Server, v ur
 	method := p.get("code_challenge_method")
 	scope := p.get("scope")
 	if p.dup != "" {
-		return fail("invalid_request", fmt.Sprintf("parameter %q is repeated", p.dup))
+		return fail("invalid_request", fmt.Sprintf("parameter %s is repeated", p.dup))
 	}
 	switch {
 	case responseType == "":
@@ -175,7 +176,7 @@ func (h *Handler) validateAuthorize(ctx context.Context, srv *store.Server, v ur
 	req.scopes = parseScopes(scope)
 	for _, s := range req.scopes {
 		if !slices.Contains(srv.Scopes, s) {
-			return fail("invalid_scope", fmt.Sprintf("scope %q is not offered by this server", s))
+			return fail("invalid_scope", fmt.Sprintf("scope %s is not offered by this server", s))
 		}
 	}
 	if len(req.scopes) == 0 {
@@ -233,8 +234,20 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, srv *store.Serv
 
 // redirectError sends an RFC 6749 §4.1.2.1 error to the validated redirect URI.
 func (h *Handler) redirectError(w http.ResponseWriter, r *http.Request, srv *store.Server, req *authRequest, code, description string) {
-	q := url.Values{"error": {code}, "error_description": {description}}
+	q := url.Values{"error": {code}, "error_description": {errorDescription(description)}}
 	h.redirectToClient(w, r, srv, req, q)
+}
+
+// errorDescription replaces with '?' every character RFC 6749 §4.1.2.1 forbids
+// in error_description (it allows printable ASCII but '"' and '\'): a
+// description may quote what the client sent, and clients may rely on the grammar.
+func errorDescription(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r > 0x7e || r == '"' || r == '\\' {
+			return '?'
+		}
+		return r
+	}, s)
 }
 
 // redirectToClient appends q, the state and the issuer (RFC 9207) to the

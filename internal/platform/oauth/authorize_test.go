@@ -51,6 +51,10 @@ func wantErrorRedirect(t *testing.T, e *testEnv, p page, redirectURI, state, cod
 	if q.Get("error") != code || q.Get("error_description") == "" || q.Get("state") != state || q.Get("iss") == "" || q.Has("code") {
 		t.Fatalf("error redirect query = %v, want error=%s with description, state=%s, iss, no code", q, code, state)
 	}
+	// RFC 6749 §4.1.2.1: error_description is limited to %x20-21 / %x23-5B / %x5D-7E.
+	if i := strings.IndexFunc(q.Get("error_description"), func(r rune) bool { return r < 0x20 || r > 0x7e || r == '"' || r == '\\' }); i >= 0 {
+		t.Errorf("error_description %q has a character RFC 6749 forbids at %d", q.Get("error_description"), i)
+	}
 }
 
 func TestAuthorize_UnknownClientGetsErrorPageNotRedirect(t *testing.T) {
@@ -150,6 +154,7 @@ func TestAuthorize_InvalidParametersAreRedirectedWithStateAndIss(t *testing.T) {
 		{"another tenant's resource", url.Values{"resource": {other.resource}}, "invalid_target"},
 		{"resource with a trailing slash", url.Values{"resource": {tn.resource + "/"}}, "invalid_target"},
 		{"repeated scope", url.Values{"scope": {"read", "write"}}, "invalid_request"},
+		{"hostile scope", url.Values{"scope": {"read wr\"ite\\ ünï"}}, "invalid_scope"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
