@@ -20,7 +20,6 @@ import (
 func (h *Handler) refresh(ctx context.Context, srv *store.Server, client *store.Client, p *params) (*tokenResponse, *oauthError) {
 	raw := p.get("refresh_token")
 	scope := p.get("scope")
-	resource := p.get("resource")
 	switch {
 	case p.dup != "":
 		return nil, badRequest("invalid_request", "parameter "+p.dup+" is repeated")
@@ -42,7 +41,7 @@ func (h *Handler) refresh(ctx context.Context, srv *store.Server, client *store.
 		return nil, badRequest("invalid_grant", "the refresh token was revoked")
 	case !now.Before(tok.ExpiresAt):
 		return nil, badRequest("invalid_grant", "the refresh token expired")
-	case resource != "" && resource != tok.Resource:
+	case !resourcesName(p.v["resource"], tok.Resource):
 		return nil, badRequest("invalid_target", "resource does not match the original grant")
 	}
 	scopes := tok.Scopes

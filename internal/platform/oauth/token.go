@@ -113,7 +113,6 @@ func (h *Handler) exchangeCode(ctx context.Context, srv *store.Server, client *s
 	code := p.get("code")
 	redirectURI := p.get("redirect_uri")
 	verifier := p.get("code_verifier")
-	resource := p.get("resource")
 	switch {
 	case p.dup != "":
 		return nil, badRequest("invalid_request", "parameter "+p.dup+" is repeated")
@@ -153,7 +152,7 @@ func (h *Handler) exchangeCode(ctx context.Context, srv *store.Server, client *s
 		return nil, badRequest("invalid_grant", "redirect_uri does not match the authorization request")
 	case !verifierMatches(verifier, ac.CodeChallenge):
 		return nil, badRequest("invalid_grant", "code_verifier does not match the code challenge")
-	case resource != "" && resource != ac.Resource:
+	case !resourcesName(p.v["resource"], ac.Resource):
 		return nil, badRequest("invalid_target", "resource does not match the authorization request")
 	}
 	resp, err := h.issueTokens(ctx, srv, client, issue{
@@ -182,6 +181,19 @@ func (h *Handler) redirectMatches(client *store.Client, ac *store.AuthCode, got 
 		return len(client.RedirectURIs) == 1 && client.RedirectURIs[0] == ac.RedirectURI
 	}
 	return got == ac.RedirectURI
+}
+
+// resourcesName reports whether every resource parameter of a token request
+// names bound. RFC 8707 §2 allows several, one per resource the token is meant
+// for, so repeating the parameter is not an error; this server has a single
+// resource, so each must be it. None at all is fine: the grant is bound already.
+func resourcesName(resources []string, bound string) bool {
+	for _, r := range resources {
+		if r != "" && r != bound {
+			return false
+		}
+	}
+	return true
 }
 
 // issue describes one set of tokens to mint.

@@ -255,3 +255,33 @@ func TestToken_CORSPreflightForBrowserClients(t *testing.T) {
 		}
 	}
 }
+
+// RFC 8707 §2 lets a token request carry several resource parameters (one per
+// resource the token is meant for): repeating it is not a malformed request.
+// This server has one resource, so every value must name it.
+func TestToken_ResourceMayBeRepeatedAsRFC8707Allows(t *testing.T) {
+	e := newEnv(t)
+	tn := e.newTenant("acme")
+	other := e.newTenant("other")
+	c := e.newClient(tn, authNone)
+	exchange := func(resources ...string) jsonAnswer {
+		code, verifier := e.mintCode(tn, c, "read")
+		form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "code_verifier": {verifier},
+			"redirect_uri": {c.RedirectURIs[0]}, "resource": resources}
+		return e.tokenRequest(tn, c, form)
+	}
+	a := exchange(tn.resource, tn.resource)
+	if a.status != http.StatusOK {
+		t.Fatalf("code exchange naming this resource twice: %d %s", a.status, a.raw)
+	}
+	wantOAuthError(t, exchange(tn.resource, other.resource), http.StatusBadRequest, "invalid_target")
+
+	refresh := func(resources ...string) jsonAnswer {
+		form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {a.str("refresh_token")}, "resource": resources}
+		return e.tokenRequest(tn, c, form)
+	}
+	wantOAuthError(t, refresh(tn.resource, other.resource), http.StatusBadRequest, "invalid_target")
+	if r := refresh(tn.resource, tn.resource); r.status != http.StatusOK {
+		t.Fatalf("refresh naming this resource twice: %d %s", r.status, r.raw)
+	}
+}
