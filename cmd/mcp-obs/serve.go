@@ -81,7 +81,8 @@ func servePlatform(ctx context.Context, ln net.Listener, p *platform.Platform, l
 }
 
 // resolveBase returns the public base URL: the one given, or
-// http://localhost:PORT derived from the listen address.
+// http://localhost:PORT derived from the listen address (http://localhost
+// for port 80).
 func resolveBase(baseURL, addr string) (endpoints.Base, error) {
 	if baseURL == "" {
 		_, port, err := net.SplitHostPort(addr)
@@ -89,6 +90,9 @@ func resolveBase(baseURL, addr string) (endpoints.Base, error) {
 			return "", usageError{fmt.Sprintf("--addr %q: want host:port or :port", addr)}
 		}
 		baseURL = "http://localhost:" + port
+		if port == "80" { // written as clients write it: without the default port
+			baseURL = "http://localhost"
+		}
 	}
 	base, err := endpoints.Parse(baseURL)
 	if err != nil {

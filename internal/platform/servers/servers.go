@@ -46,11 +46,22 @@ func ValidateSlug(slug string) error {
 }
 
 // ValidateResourceURL checks a canonical MCP endpoint URL: absolute http(s),
-// no fragment. Tokens are bound to it byte for byte.
+// no fragment, scheme and host in lower case and no default port. Tokens are
+// bound to it byte for byte.
 func ValidateResourceURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Fragment != "" || u.User != nil {
 		return fmt.Errorf("%w: resource URL %q must be an absolute http(s) URL without fragment, e.g. http://localhost:3006/mcp", ErrInvalid, raw)
+	}
+	// Clients send the resource as a WHATWG URL parser writes it, and tokens
+	// are bound to it byte for byte, so only that spelling can ever match.
+	canonical := *u
+	canonical.Host = strings.ToLower(u.Host)
+	if p := u.Port(); (u.Scheme == "http" && p == "80") || (u.Scheme == "https" && p == "443") {
+		canonical.Host = strings.TrimSuffix(canonical.Host, ":"+p)
+	}
+	if !strings.HasPrefix(raw, u.Scheme+"://") || canonical.Host != u.Host {
+		return fmt.Errorf("%w: resource URL %q: write it as %q (lower-case scheme and host, no default port), the form MCP clients send", ErrInvalid, raw, canonical.String())
 	}
 	return nil
 }
