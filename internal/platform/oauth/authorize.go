@@ -73,8 +73,7 @@ func (h *Handler) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 
 	user, err := h.accounts.CurrentUser(r, srv)
 	if err != nil {
-		h.log.ErrorContext(ctx, "oauth: reading the signed-in user", "server", srv.Slug, "err", err)
-		web.RenderTenantError(w, http.StatusInternalServerError, srv.Name, "Something went wrong", "Your session could not be read. Try again later.")
+		h.failServer(w, r, srv, req, "oauth: reading the signed-in user", err)
 		return
 	}
 	if user == nil {
@@ -93,8 +92,7 @@ func (h *Handler) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if err := h.store.SaveConsent(ctx, srv.ID, user.ID, req.client.ClientID, req.scopes); err != nil {
-			h.log.ErrorContext(ctx, "oauth: saving consent", "server", srv.Slug, "err", err)
-			web.RenderTenantError(w, http.StatusInternalServerError, srv.Name, "Something went wrong", "Your answer could not be saved. Try again later.")
+			h.failServer(w, r, srv, req, "oauth: saving consent", err)
 			return
 		}
 		h.issueCode(w, r, srv, user, req)
@@ -107,8 +105,7 @@ func (h *Handler) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		h.issueCode(w, r, srv, user, req)
 		return
 	case err != nil && !errors.Is(err, store.ErrNotFound):
-		h.log.ErrorContext(ctx, "oauth: reading consent", "server", srv.Slug, "err", err)
-		web.RenderTenantError(w, http.StatusInternalServerError, srv.Name, "Something went wrong", "Try again later.")
+		h.failServer(w, r, srv, req, "oauth: reading consent", err)
 		return
 	}
 	h.renderConsent(w, r, srv, user, req)
@@ -238,6 +235,15 @@ func (h *Handler) redirectError(w http.ResponseWriter, r *http.Request, srv *sto
 	h.redirectToClient(w, r, srv, req, q)
 }
 
+// failServer answers a failure of the platform itself once the request is
+// validated: it is logged, and the client is told with server_error, as RFC
+// 6749 §4.1.2.1 asks, rather than left waiting (on a loopback port, say)
+// behind an error page it cannot see.
+func (h *Handler) failServer(w http.ResponseWriter, r *http.Request, srv *store.Server, req *authRequest, msg string, err error) {
+	h.log.ErrorContext(r.Context(), msg, "server", srv.Slug, "client_id", req.client.ClientID, "err", err)
+	h.redirectError(w, r, srv, req, "server_error", "the authorization could not be completed; try again later")
+}
+
 // errorDescription replaces with '?' every character RFC 6749 §4.1.2.1 forbids
 // in error_description (it allows printable ASCII but '"' and '\'): a
 // description may quote what the client sent, and clients may rely on the grammar.
@@ -296,8 +302,7 @@ func (h *Handler) issueCode(w http.ResponseWriter, r *http.Request, srv *store.S
 		ExpiresAt:     now.Add(authCodeTTL),
 	})
 	if err != nil {
-		h.log.ErrorContext(ctx, "oauth: storing authorization code", "server", srv.Slug, "err", err)
-		web.RenderTenantError(w, http.StatusInternalServerError, srv.Name, "Something went wrong", "The authorization could not be completed. Try again later.")
+		h.failServer(w, r, srv, req, "oauth: storing authorization code", err)
 		return
 	}
 	if err := h.store.TouchClient(ctx, srv.ID, req.client.ClientID, now); err != nil {

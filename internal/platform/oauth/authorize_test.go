@@ -2,11 +2,14 @@ package oauth
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/mcp-obs/mcp-obs/internal/store"
 )
 
 // signedIn returns a browser signed in to tn.
@@ -337,4 +340,57 @@ func TestAuthorize_UnknownTenantIsErrorPage(t *testing.T) {
 	e := newEnv(t)
 	p := e.get(e.browser(), e.base.Authorize("nope")+"?client_id=x")
 	wantErrorPage(t, p, http.StatusNotFound)
+}
+
+// brokenStore fails the store calls named in fail, as a database that went
+// away would, and passes everything else through.
+type brokenStore struct {
+	store.Store
+	fail map[string]bool
+}
+
+var errStoreDown = errors.New("database is unreachable")
+
+func (b brokenStore) Consent(ctx context.Context, serverID, userID, clientID string) ([]string, error) {
+	if b.fail["Consent"] {
+		return nil, errStoreDown
+	}
+	return b.Store.Consent(ctx, serverID, userID, clientID)
+}
+
+func (b brokenStore) SaveConsent(ctx context.Context, serverID, userID, clientID string, scopes []string) error {
+	if b.fail["SaveConsent"] {
+		return errStoreDown
+	}
+	return b.Store.SaveConsent(ctx, serverID, userID, clientID, scopes)
+}
+
+func (b brokenStore) CreateAuthCode(ctx context.Context, c *store.AuthCode) error {
+	if b.fail["CreateAuthCode"] {
+		return errStoreDown
+	}
+	return b.Store.CreateAuthCode(ctx, c)
+}
+
+// Once the client and its redirect URI are validated, RFC 6749 §4.1.2.1 has
+// every failure reported to the client, server_error included ("needed because
+// a 500 cannot be returned to the client via an HTTP redirect"). An error page
+// would leave a native client waiting on its loopback port until it times out.
+func TestAuthorize_StorageFailureAfterValidationRedirectsServerError(t *testing.T) {
+	for _, failing := range []string{"Consent", "SaveConsent", "CreateAuthCode"} {
+		t.Run(failing, func(t *testing.T) {
+			e := newEnvWrapping(t, func(s store.Store) store.Store {
+				return brokenStore{Store: s, fail: map[string]bool{failing: true}}
+			})
+			tn := e.newTenant("acme")
+			c := e.newClient(tn, authNone)
+			_, challenge := pkcePair()
+			b := e.signedIn(tn)
+			p := e.get(b, e.authorizeURL(tn, c, challenge, url.Values{"state": {"st-5"}}))
+			if isConsentPage(p) {
+				p = e.decide(b, p, "approve")
+			}
+			wantErrorRedirect(t, e, p, c.RedirectURIs[0], "st-5", "server_error")
+		})
+	}
 }

@@ -56,6 +56,14 @@ const testPassword = "correct horse battery staple"
 // newEnv starts a platform. Logs go to the test log at debug level.
 func newEnv(t testing.TB) *testEnv {
 	t.Helper()
+	return newEnvWrapping(t, nil)
+}
+
+// newEnvWrapping starts a platform whose handlers see the SQLite store through
+// wrap (when not nil), so a test can make one store call fail. The test itself
+// still reaches the store directly through testEnv.store.
+func newEnvWrapping(t testing.TB, wrap func(store.Store) store.Store) *testEnv {
+	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db.sqlite"))
 	if err != nil {
@@ -73,9 +81,13 @@ func newEnv(t testing.TB) *testEnv {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	clock := testkit.NewClock(time.Now().UTC())
-	accounts := account.New(account.Options{Store: st, Base: base, Logger: logger})
-	registry := clients.New(clients.Options{Store: st, Base: base, Logger: logger, Dev: true})
-	h := New(Options{Store: st, Base: base, Clients: registry, Accounts: accounts, Logger: logger, Now: clock.Now})
+	var seen store.Store = st
+	if wrap != nil {
+		seen = wrap(st)
+	}
+	accounts := account.New(account.Options{Store: seen, Base: base, Logger: logger})
+	registry := clients.New(clients.Options{Store: seen, Base: base, Logger: logger, Dev: true})
+	h := New(Options{Store: seen, Base: base, Clients: registry, Accounts: accounts, Logger: logger, Now: clock.Now})
 	mux := http.NewServeMux()
 	accounts.Routes(mux)
 	registry.Routes(mux)
