@@ -127,11 +127,13 @@ func (h *Handler) validateAuthorize(ctx context.Context, srv *store.Server, v ur
 		return nil, pageFailure("Invalid request", "The request does not say which application is asking (client_id is missing).")
 	}
 	client, err := h.clients.Lookup(ctx, srv, clientID)
-	if err != nil {
-		if !errors.Is(err, store.ErrNotFound) {
-			h.log.WarnContext(ctx, "oauth: resolving client", "server", srv.Slug, "client_id", clientID, "err", err)
-		}
+	switch {
+	case errors.Is(err, store.ErrNotFound):
 		return nil, pageFailure("Unknown application", "The application asking for access is not registered with this server.")
+	case err != nil:
+		h.log.ErrorContext(ctx, "oauth: resolving client", "server", srv.Slug, "client_id", clientID, "err", err)
+		return nil, &authFailure{page: true, status: http.StatusInternalServerError, title: "Something went wrong",
+			description: "The application asking for access could not be looked up. Try again in a moment."}
 	}
 	switch {
 	case redirectURI == "" && len(client.RedirectURIs) == 1:

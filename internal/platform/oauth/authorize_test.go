@@ -351,6 +351,13 @@ type brokenStore struct {
 
 var errStoreDown = errors.New("database is unreachable")
 
+func (b brokenStore) Client(ctx context.Context, serverID, clientID string) (*store.Client, error) {
+	if b.fail["Client"] {
+		return nil, errStoreDown
+	}
+	return b.Store.Client(ctx, serverID, clientID)
+}
+
 func (b brokenStore) Consent(ctx context.Context, serverID, userID, clientID string) ([]string, error) {
 	if b.fail["Consent"] {
 		return nil, errStoreDown

@@ -98,11 +98,14 @@ func readCredentials(r *http.Request, form url.Values) (credentials, *oauthError
 func (h *Handler) authenticateClient(ctx context.Context, srv *store.Server, cr credentials) (*store.Client, *oauthError) {
 	basic := cr.method == authSecretBasic
 	client, err := h.clients.Lookup(ctx, srv, cr.id)
-	if err != nil {
-		if !errors.Is(err, store.ErrNotFound) {
-			h.log.WarnContext(ctx, "oauth: resolving client", "server", srv.Slug, "client_id", cr.id, "err", err)
-		}
+	switch {
+	case errors.Is(err, store.ErrNotFound):
 		return nil, invalidClient("unknown client", basic)
+	case err != nil:
+		// Not a verdict on the client: invalid_client would make it discard
+		// its registration and tokens over a passing storage failure.
+		h.log.ErrorContext(ctx, "oauth: resolving client", "server", srv.Slug, "client_id", cr.id, "err", err)
+		return nil, serverError()
 	}
 	if client.SecretHash == "" {
 		if cr.secret != "" {

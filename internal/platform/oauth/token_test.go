@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"golang.org/x/oauth2"
+
+	"github.com/mcp-obs/mcp-obs/internal/store"
 )
 
 func TestToken_ClientCannotRedeemAnotherClientsCode(t *testing.T) {
@@ -283,5 +285,33 @@ func TestToken_ResourceMayBeRepeatedAsRFC8707Allows(t *testing.T) {
 	wantOAuthError(t, refresh(tn.resource, other.resource), http.StatusBadRequest, "invalid_target")
 	if r := refresh(tn.resource, tn.resource); r.status != http.StatusOK {
 		t.Fatalf("refresh naming this resource twice: %d %s", r.status, r.raw)
+	}
+}
+
+// A client that cannot be looked up because storage failed is not an unknown
+// client: invalid_client would make clients such as the TypeScript SDK discard
+// their registration and tokens. The answer is a server error, to retry.
+func TestToken_StorageFailureLookingUpTheClientIsServerErrorNotInvalidClient(t *testing.T) {
+	broken := brokenStore{fail: map[string]bool{}}
+	e := newEnvWrapping(t, func(s store.Store) store.Store { broken.Store = s; return &broken })
+	tn := e.newTenant("acme")
+	c := e.newClient(tn, authSecretBasic)
+	code, verifier := e.mintCode(tn, c, "read")
+	broken.fail["Client"] = true
+	a := e.exchange(tn, c, code, verifier)
+	wantOAuthError(t, a, http.StatusInternalServerError, "server_error")
+	if a.header.Get("WWW-Authenticate") != "" {
+		t.Errorf("a storage failure asked the client to authenticate again: %q", a.header.Get("WWW-Authenticate"))
+	}
+
+	r := e.clientPost(e.base.Revoke(tn.srv.Slug), c, url.Values{"token": {"mcpobs_at_whatever"}})
+	wantOAuthError(t, r, http.StatusInternalServerError, "server_error")
+
+	// The authorization endpoint cannot redirect before the client is known,
+	// but its page must not claim the client is unknown either.
+	_, challenge := pkcePair()
+	p := e.get(e.browser(), e.authorizeURL(tn, c, challenge, nil))
+	if p.resp.StatusCode != http.StatusInternalServerError || p.resp.Header.Get("Location") != "" || strings.Contains(p.body, "not registered") {
+		t.Fatalf("authorization with the store down: %d Location=%q\n%s", p.resp.StatusCode, p.resp.Header.Get("Location"), p.body)
 	}
 }
