@@ -71,6 +71,13 @@ func (e *DocumentError) Is(target error) bool { return target == store.ErrNotFou
 // Unwrap returns the underlying fetch error.
 func (e *DocumentError) Unwrap() error { return e.Err }
 
+// Temporary reports whether the failure may pass (a network error, a timeout,
+// a 5xx or 429 answer) rather than being the document owner's definite answer.
+// A temporary failure says nothing about the client, so the token endpoint
+// must not answer it with invalid_client, which makes clients discard their
+// tokens.
+func (e *DocumentError) Temporary() bool { return e.temporary }
+
 // lookupDocument resolves a client whose ID is a metadata document URL, from
 // the cache in the store when fresh, else by fetching the document.
 func (r *Registry) lookupDocument(ctx context.Context, srv *store.Server, clientID string) (*store.Client, error) {

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/mcp-obs/mcp-obs/internal/platform/clients"
 	"github.com/mcp-obs/mcp-obs/internal/platform/web"
 	"github.com/mcp-obs/mcp-obs/internal/secret"
 	"github.com/mcp-obs/mcp-obs/internal/store"
@@ -98,7 +99,12 @@ func readCredentials(r *http.Request, form url.Values) (credentials, *oauthError
 func (h *Handler) authenticateClient(ctx context.Context, srv *store.Server, cr credentials) (*store.Client, *oauthError) {
 	basic := cr.method == authSecretBasic
 	client, err := h.clients.Lookup(ctx, srv, cr.id)
+	var docErr *clients.DocumentError
 	switch {
+	case errors.As(err, &docErr) && docErr.Temporary():
+		h.log.WarnContext(ctx, "oauth: client metadata document unavailable", "server", srv.Slug, "client_id", cr.id, "err", err)
+		return nil, &oauthError{status: http.StatusInternalServerError, code: "server_error",
+			description: "the client's metadata document could not be fetched; try again later"}
 	case errors.Is(err, store.ErrNotFound):
 		return nil, invalidClient("unknown client", basic)
 	case err != nil:

@@ -86,7 +86,7 @@ func newEnvWrapping(t testing.TB, wrap func(store.Store) store.Store) *testEnv {
 		seen = wrap(st)
 	}
 	accounts := account.New(account.Options{Store: seen, Base: base, Logger: logger})
-	registry := clients.New(clients.Options{Store: seen, Base: base, Logger: logger, Dev: true})
+	registry := clients.New(clients.Options{Store: seen, Base: base, Logger: logger, Dev: true, Now: clock.Now})
 	h := New(Options{Store: seen, Base: base, Clients: registry, Accounts: accounts, Logger: logger, Now: clock.Now})
 	mux := http.NewServeMux()
 	accounts.Routes(mux)

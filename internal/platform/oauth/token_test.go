@@ -1,11 +1,16 @@
 package oauth
 
 import (
+	"context"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"golang.org/x/oauth2"
 
@@ -314,4 +319,42 @@ func TestToken_StorageFailureLookingUpTheClientIsServerErrorNotInvalidClient(t *
 	if p.resp.StatusCode != http.StatusInternalServerError || p.resp.Header.Get("Location") != "" || strings.Contains(p.body, "not registered") {
 		t.Fatalf("authorization with the store down: %d Location=%q\n%s", p.resp.StatusCode, p.resp.Header.Get("Location"), p.body)
 	}
+}
+
+// A client ID metadata document that cannot be fetched for a reason that may
+// pass (its host answers 503) says nothing about the client: the token
+// endpoint answers server_error, so the client retries, instead of
+// invalid_client, which makes it throw away its tokens. A definite answer from
+// the document's owner (404) still ends the client.
+func TestToken_MetadataDocumentHostDownIsServerErrorNotInvalidClient(t *testing.T) {
+	e := newEnv(t)
+	tn := e.newTenant("acme")
+	var status atomic.Int32
+	status.Store(http.StatusOK)
+	docs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s := int(status.Load()); s != http.StatusOK {
+			w.WriteHeader(s)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"client_id":%q,"client_name":"Doc client","redirect_uris":["http://127.0.0.1/cb"],
+			"grant_types":["authorization_code","refresh_token"],"token_endpoint_auth_method":"none"}`, "http://"+r.Host+r.URL.Path)
+	}))
+	t.Cleanup(docs.Close)
+	cl, err := e.registry.Lookup(context.Background(), tn.srv, docs.URL+"/client.json")
+	if err != nil {
+		t.Fatalf("Lookup: %v", err)
+	}
+	c := &testClient{Client: cl}
+	_, refresh := e.tokens(tn, c, "read")
+
+	// Long after the cached copy (and its stale-if-error allowance) expired.
+	e.clock.Advance(72 * time.Hour)
+	status.Store(http.StatusServiceUnavailable)
+	a := e.tokenRequest(tn, c, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}})
+	wantOAuthError(t, a, http.StatusInternalServerError, "server_error")
+
+	status.Store(http.StatusNotFound)
+	wantOAuthError(t, e.tokenRequest(tn, c, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}}),
+		http.StatusUnauthorized, "invalid_client")
 }
