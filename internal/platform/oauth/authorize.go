@@ -127,7 +127,10 @@ func (h *Handler) validateAuthorize(ctx context.Context, srv *store.Server, v ur
 		return nil, pageFailure("Invalid request", "The request does not say which application is asking (client_id is missing).")
 	}
 	client, err := h.clients.Lookup(ctx, srv, clientID)
+	var docErr *clients.DocumentError
 	switch {
+	case errors.As(err, &docErr):
+		return nil, pageFailure("Unknown application", "The application's client metadata document could not be used: "+docErr.Reason+".")
 	case errors.Is(err, store.ErrNotFound):
 		return nil, pageFailure("Unknown application", "The application asking for access is not registered with this server.")
 	case err != nil:

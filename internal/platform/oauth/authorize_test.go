@@ -3,7 +3,9 @@ package oauth
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
@@ -399,5 +401,27 @@ func TestAuthorize_StorageFailureAfterValidationRedirectsServerError(t *testing.
 			}
 			wantErrorRedirect(t, e, p, c.RedirectURIs[0], "st-5", "server_error")
 		})
+	}
+}
+
+// A client ID metadata document that was refused is not "an application not
+// registered with this server": the page says why the document could not be
+// used (the reason is written for the client's developer and safe to show),
+// and still never redirects.
+func TestAuthorize_RefusedMetadataDocumentPageSaysWhy(t *testing.T) {
+	e := newEnv(t)
+	tn := e.newTenant("acme")
+	docs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"client_id":"https://elsewhere.example/client.json","redirect_uris":["http://127.0.0.1/cb"]}`)
+	}))
+	t.Cleanup(docs.Close)
+	_, challenge := pkcePair()
+	q := url.Values{"client_id": {docs.URL + "/client.json"}, "redirect_uri": {"http://127.0.0.1/cb"}, "response_type": {"code"},
+		"code_challenge": {challenge}, "code_challenge_method": {"S256"}}
+	p := e.get(e.browser(), e.base.Authorize(tn.srv.Slug)+"?"+q.Encode())
+	wantErrorPage(t, p, http.StatusBadRequest)
+	if !strings.Contains(p.body, "does not equal its URL") {
+		t.Errorf("the page does not say why the metadata document was refused:\n%s", p.body)
 	}
 }
