@@ -269,6 +269,23 @@ func checkWebURI(raw string) error {
 	return nil
 }
 
+// asciiText escapes every rune of s outside printable ASCII as \uXXXX: RFC
+// 7591 §3.2.2 makes error_description "human-readable ASCII text", and
+// descriptions quote what the client sent, in any script.
+func asciiText(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r >= 0x20 && r <= 0x7e {
+			b.WriteRune(r)
+		} else if r <= 0xffff {
+			fmt.Fprintf(&b, "\\u%04x", r)
+		} else {
+			fmt.Fprintf(&b, "\\U%08x", r)
+		}
+	}
+	return b.String()
+}
+
 // truncate shortens attacker-supplied text before it is echoed in an error.
 func truncate(s string, n int) string {
 	if len(s) <= n {

@@ -91,7 +91,7 @@ func (r *Registry) serveRegister(w http.ResponseWriter, req *http.Request) {
 	c, merr := r.parseRegistration(srv, body)
 	if merr != nil {
 		r.log.DebugContext(req.Context(), "client registration refused", "server", srv.Slug, "error", merr.code, "description", merr.description)
-		web.WriteOAuthError(w, http.StatusBadRequest, merr.code, merr.description)
+		web.WriteOAuthError(w, http.StatusBadRequest, merr.code, asciiText(merr.description))
 		return
 	}
 

@@ -197,14 +197,21 @@ func TestRegister_RefusesInvalidMetadata(t *testing.T) {
 		{"data logo_uri", `{"redirect_uris":["https://app.example/cb"],"logo_uri":"data:image/png;base64,AAAA"}`, "invalid_client_metadata", "logo_uri"},
 		{"control character in name", `{"redirect_uris":["https://app.example/cb"],"client_name":"a\nb"}`, "invalid_client_metadata", "client_name"},
 		{"name too long", `{"redirect_uris":["https://app.example/cb"],"client_name":"` + strings.Repeat("n", 201) + `"}`, "invalid_client_metadata", "client_name"},
+		{"long non-ASCII redirect", `{"redirect_uris":["http://exämple.example/` + strings.Repeat("é", 80) + `"]}`, "invalid_redirect_uri", "http://ex"},
+		{"non-ASCII grant", `{"redirect_uris":["https://app.example/cb"],"grant_types":["authorization_code","über"]}`, "invalid_client_metadata", "grant_types"},
 	}
 	h := newHarness(t, Options{RegistrationsPerMinute: -1})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			resp, body := h.do(t, http.MethodPost, "/t/acme/oauth/register", tt.body, http.Header{"Content-Type": {"application/json"}})
 			m := wantOAuthError(t, resp, body, http.StatusBadRequest, tt.code)
-			if d, _ := m["error_description"].(string); !strings.Contains(d, tt.mentions) {
+			d, _ := m["error_description"].(string)
+			if !strings.Contains(d, tt.mentions) {
 				t.Errorf("error_description = %q, want it to mention %q", d, tt.mentions)
+			}
+			// RFC 7591 §3.2.2: "Human-readable ASCII text".
+			if i := strings.IndexFunc(d, func(r rune) bool { return r < 0x20 || r > 0x7e }); i >= 0 {
+				t.Errorf("error_description %q is not printable ASCII at %d", d, i)
 			}
 			if resp.Header.Get("Access-Control-Allow-Origin") != "*" {
 				t.Error("error answer lacks CORS header; a browser client could not read it")
