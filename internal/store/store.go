@@ -174,8 +174,9 @@ type Store interface {
 	DeleteClient(ctx context.Context, serverID, clientID string) error
 	// TouchClient records that the client completed an authorization at time at.
 	TouchClient(ctx context.Context, serverID, clientID string, at time.Time) error
-	// DeleteUnusedClients removes DCR clients never used and issued before the
-	// cutoff, and returns how many it removed.
+	// DeleteUnusedClients removes clients (registered or cached from a metadata
+	// document) never used and issued before the cutoff, and returns how many
+	// it removed. A removed metadata-document client is simply fetched again.
 	DeleteUnusedClients(ctx context.Context, issuedBefore time.Time) (int, error)
 
 	// CreateUser adds an end user; a duplicate (ServerID, Email) wraps ErrConflict.

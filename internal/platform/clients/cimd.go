@@ -97,6 +97,10 @@ func (r *Registry) lookupDocument(ctx context.Context, srv *store.Server, client
 	case r.inBackoff(srv.ID+" "+clientID) && r.now().Before(cached.CachedUntil.Add(staleIfError)):
 		return cached, nil
 	}
+	if cached == nil && !r.newDocs.Allow(srv.ID) {
+		return nil, &DocumentError{ClientID: clientID, temporary: true,
+			Reason: "this server is fetching too many new client metadata documents; try again in a minute"}
+	}
 	// Concurrent lookups of one document share one fetch. The fetch is not
 	// tied to the first caller's cancellation, which would fail the others.
 	key := srv.ID + " " + clientID

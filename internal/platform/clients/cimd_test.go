@@ -421,3 +421,26 @@ func TestLookupDocument_WithoutTheAuthorizationCodeGrantIsRefused(t *testing.T) 
 		})
 	}
 }
+
+func TestLookupDocument_NewDocumentsPerServerAreRateLimited(t *testing.T) {
+	h := newHarness(t, Options{Dev: true})
+	d := newDocHost(t, false)
+	d.set(http.StatusOK, nil, validDoc)
+	for i := range newDocumentsPerMinute {
+		if _, err := h.lookup(t, fmt.Sprintf("%s/client-%d.json", d.ts.URL, i)); err != nil {
+			t.Fatalf("document %d: %v", i, err)
+		}
+	}
+	_, err := h.lookup(t, d.ts.URL+"/one-too-many.json")
+	var derr *DocumentError
+	if !errors.As(err, &derr) || !derr.Temporary() || !strings.Contains(derr.Reason, "too many new client metadata documents") {
+		t.Fatalf("document past the limit: err = %v, want a temporary DocumentError", err)
+	}
+	if got := d.hits.Load(); got != newDocumentsPerMinute {
+		t.Errorf("the document host was asked %d times, want %d: a refused lookup must not fetch", got, newDocumentsPerMinute)
+	}
+	// Documents already cached are not new: they still resolve.
+	if _, err := h.lookup(t, d.ts.URL+"/client-0.json"); err != nil {
+		t.Errorf("cached document after the limit: %v", err)
+	}
+}

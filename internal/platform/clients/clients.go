@@ -31,6 +31,11 @@ import (
 const (
 	defaultUnusedClientTTL        = 24 * time.Hour
 	defaultRegistrationsPerMinute = 20
+	// newDocumentsPerMinute bounds how many metadata documents a server
+	// fetches and caches for the first time per minute. Anyone can make the
+	// platform look up a client ID URL, so this is the CIMD counterpart of
+	// the registration rate limit.
+	newDocumentsPerMinute = 60
 )
 
 // Options configures a [Registry]. Zero values are the defaults.
@@ -66,6 +71,7 @@ type Registry struct {
 	unusedTTL time.Duration
 	limiter   *ratelimit.Limiter
 	perMinute int
+	newDocs   *ratelimit.Limiter // first fetches of metadata documents, per server
 	fetcher   *http.Client
 	now       func() time.Time
 
@@ -100,6 +106,7 @@ func New(opts Options) *Registry {
 		r.perMinute = defaultRegistrationsPerMinute
 	}
 	r.limiter = ratelimit.New(r.perMinute, max(r.perMinute, 1))
+	r.newDocs = ratelimit.New(newDocumentsPerMinute, newDocumentsPerMinute)
 	if r.now == nil {
 		r.now = time.Now
 	}
@@ -143,9 +150,11 @@ func (r *Registry) Lookup(ctx context.Context, srv *store.Server, clientID strin
 	return c, nil
 }
 
-// ExpireUnused deletes DCR clients that were never used within UnusedClientTTL.
-// Registration is anonymous, so without expiry anyone could fill the database
-// with clients; a client that completed an authorization is kept for good.
+// ExpireUnused deletes clients that were never used within UnusedClientTTL.
+// Registration is anonymous and anyone can name a metadata document, so
+// without expiry anyone could fill the database with clients; a client that
+// completed an authorization is kept for good, and an expired metadata
+// document is simply fetched again when it is next named.
 func (r *Registry) ExpireUnused(ctx context.Context) (int, error) {
 	n, err := r.store.DeleteUnusedClients(ctx, r.now().Add(-r.unusedTTL))
 	if err != nil {

@@ -10,7 +10,7 @@ import (
 	"github.com/mcp-obs/mcp-obs/internal/store"
 )
 
-func TestExpireUnused_RemovesOnlyNeverUsedDCRClientsPastTTL(t *testing.T) {
+func TestExpireUnused_RemovesOnlyNeverUsedClientsPastTTLIncludingCachedDocuments(t *testing.T) {
 	h := newHarness(t, Options{Dev: true, UnusedClientTTL: 24 * time.Hour})
 	ctx := context.Background()
 	unused := h.mustRegister(t, `{"redirect_uris":["https://a.example/cb"]}`)["client_id"].(string)
@@ -33,15 +33,22 @@ func TestExpireUnused_RemovesOnlyNeverUsedDCRClientsPastTTL(t *testing.T) {
 	h.clock.Advance(2 * time.Hour)
 	fresh := h.mustRegister(t, `{"redirect_uris":["https://c.example/cb"]}`)["client_id"].(string)
 	n, err := h.reg.ExpireUnused(ctx)
-	if err != nil || n != 1 {
-		t.Fatalf("ExpireUnused = %d, %v; want 1", n, err)
+	if err != nil || n != 2 {
+		t.Fatalf("ExpireUnused = %d, %v; want 2 (the unused registration and the unused document)", n, err)
 	}
-	if _, err := h.st.Client(ctx, h.srv.ID, unused); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("unused client survived: %v", err)
+	for _, id := range []string{unused, doc} {
+		if _, err := h.st.Client(ctx, h.srv.ID, id); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("unused client %s survived: %v", id, err)
+		}
 	}
-	for _, id := range []string{used, fresh, doc} {
+	for _, id := range []string{used, fresh} {
 		h.storedClient(t, id)
 	}
+	// An expired document is fetched again when it is next named.
+	if _, err := h.lookup(t, doc); err != nil {
+		t.Fatalf("lookup after expiry: %v", err)
+	}
+	h.storedClient(t, doc)
 }
 
 func TestNew_DefaultUnusedClientTTLIs24Hours(t *testing.T) {

@@ -93,12 +93,12 @@ func (s *Store) TouchClient(ctx context.Context, serverID, clientID string, at t
 	return affected(fmt.Sprintf("touch client %q", clientID), res, err)
 }
 
-// DeleteUnusedClients removes DCR clients that never completed an
-// authorization and were issued before the cutoff. CIMD clients are never
-// removed here: they are a cache of a document their owner hosts.
+// DeleteUnusedClients removes clients that never completed an authorization
+// and were issued before the cutoff: anonymous registrations, and cached
+// metadata documents nobody used (fetched again if they are ever needed).
 func (s *Store) DeleteUnusedClients(ctx context.Context, issuedBefore time.Time) (int, error) {
 	res, err := s.writer.ExecContext(ctx, `DELETE FROM clients
-	WHERE source = 'dcr' AND last_used_at IS NULL AND issued_at < ?`, issuedBefore.UnixMilli())
+	WHERE last_used_at IS NULL AND issued_at < ?`, issuedBefore.UnixMilli())
 	if err != nil {
 		return 0, wrap("delete unused clients", err)
 	}

@@ -115,7 +115,7 @@ var clientCases = []testCase{
 		equal(t, "LastUsedAt", got.LastUsedAt, at(time.Minute))
 		wantErr(t, "TouchClient(missing)", s.TouchClient(t.Context(), sv.ID, "nope", t0), store.ErrNotFound)
 	}},
-	{"Client/DeleteUnusedRemovesOnlyNeverUsedDCROlderThanCutoff", func(t *testing.T, s store.Store) {
+	{"Client/DeleteUnusedRemovesOnlyNeverUsedClientsOlderThanCutoff", func(t *testing.T, s store.Store) {
 		a, b := newServer(t, s, "a"), newServer(t, s, "b")
 		cutoff := at(-24 * time.Hour)
 		type row struct {
@@ -132,7 +132,8 @@ var clientCases = []testCase{
 			{a, "old-used-dcr", store.SourceDCR, at(-48 * time.Hour), at(-47 * time.Hour), false},
 			{a, "new-unused-dcr", store.SourceDCR, at(-time.Hour), time.Time{}, false},
 			{a, "at-cutoff-dcr", store.SourceDCR, cutoff, time.Time{}, false},
-			{a, "https://x.example/old-cimd.json", store.SourceCIMD, at(-48 * time.Hour), time.Time{}, false},
+			{a, "https://x.example/old-cimd.json", store.SourceCIMD, at(-48 * time.Hour), time.Time{}, true},
+			{a, "https://x.example/used-cimd.json", store.SourceCIMD, at(-48 * time.Hour), at(-47 * time.Hour), false},
 		}
 		for _, r := range rows {
 			noErr(t, "CreateClient", s.CreateClient(t.Context(), &store.Client{
@@ -141,8 +142,8 @@ var clientCases = []testCase{
 		}
 		n, err := s.DeleteUnusedClients(t.Context(), cutoff)
 		noErr(t, "DeleteUnusedClients", err)
-		if n != 2 {
-			t.Errorf("DeleteUnusedClients removed %d, want 2", n)
+		if n != 3 {
+			t.Errorf("DeleteUnusedClients removed %d, want 3", n)
 		}
 		for _, r := range rows {
 			_, err := s.Client(t.Context(), r.server.ID, r.id)
