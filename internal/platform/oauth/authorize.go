@@ -342,7 +342,8 @@ func (h *Handler) renderConsent(w http.ResponseWriter, r *http.Request, srv *sto
 		Action:       h.authorizePath(srv.Slug),
 		CSRFToken:    web.CSRFToken(w, r, h.base.TenantPath(srv.Slug), h.base.Secure()),
 		Hidden:       hidden,
-		SignOutURL:   h.base.SignOut(srv.Slug),
+		// "Not you?": sign out, then come back to this very request and sign in.
+		SignOutURL: h.accounts.SignOutURL(srv, h.authorizePath(srv.Slug)+"?"+req.values().Encode()),
 	})
 }
 

@@ -425,3 +425,34 @@ func TestAuthorize_RefusedMetadataDocumentPageSaysWhy(t *testing.T) {
 		t.Errorf("the page does not say why the metadata document was refused:\n%s", p.body)
 	}
 }
+
+func TestAuthorize_NotYouSignOutReturnsToTheSameRequestViaSignIn(t *testing.T) {
+	e := newEnv(t)
+	tn := e.newTenant("acme")
+	c := e.newClient(tn, authNone)
+	_, challenge := pkcePair()
+	b := e.signedIn(tn)
+	authURL := e.authorizeURL(tn, c, challenge, url.Values{"state": {"notyou"}})
+	p := e.get(b, authURL)
+	if !isConsentPage(p) {
+		t.Fatalf("no consent page: %d", p.resp.StatusCode)
+	}
+	var signOut *htmlForm
+	for _, f := range forms(t, p.body) {
+		if strings.Contains(f.action, "/signout") {
+			signOut = f
+		}
+	}
+	if signOut == nil {
+		t.Fatalf("the consent page has no sign-out form:\n%s", p.body)
+	}
+	landed := e.post(b, resolve(p.resp.Request.URL, signOut.action), signOut.fields)
+	u := landed.resp.Request.URL
+	if landed.resp.StatusCode != http.StatusOK || u.Path != "/t/acme/signin" {
+		t.Fatalf("after signing out: %d at %s, want the sign-in page", landed.resp.StatusCode, u)
+	}
+	back, err := url.Parse(u.Query().Get("return_to"))
+	if err != nil || back.Path != "/t/acme/oauth/authorize" || back.Query().Get("state") != "notyou" || back.Query().Get("client_id") != c.ClientID {
+		t.Fatalf("sign-in return_to = %q, want the same authorization request", u.Query().Get("return_to"))
+	}
+}
