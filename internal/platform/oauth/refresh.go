@@ -44,9 +44,11 @@ func (h *Handler) refresh(ctx context.Context, srv *store.Server, client *store.
 	case !resourcesName(p.v["resource"], tok.Resource):
 		return nil, badRequest("invalid_target", "resource does not match the original grant")
 	}
+	// A scope parameter that names nothing (empty, blanks, commas) is the
+	// same as none: the original grant (RFC 6749 §6).
 	scopes := tok.Scopes
-	if scope != "" {
-		scopes = parseScopes(scope)
+	if requested := parseScopes(scope); len(requested) > 0 {
+		scopes = requested
 		if !subset(scopes, tok.Scopes) {
 			return nil, badRequest("invalid_scope", "a refresh cannot widen the original grant")
 		}

@@ -29,6 +29,11 @@ func TestRefresh_RotatesAndMayNarrowButNotWiden(t *testing.T) {
 	if again.status != http.StatusOK {
 		t.Fatalf("refresh after a refused one: %d %s", again.status, again.raw)
 	}
+	// A scope parameter naming nothing keeps the original grant.
+	blank := e.tokenRequest(tn, c, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {again.str("refresh_token")}, "scope": {"  , "}})
+	if blank.status != http.StatusOK || blank.str("scope") != "read write" {
+		t.Fatalf("refresh with a blank scope: %d %s, want the original read write", blank.status, blank.raw)
+	}
 }
 
 func TestRefresh_ReuseAfterGraceWindowRevokesTheFamily(t *testing.T) {
