@@ -12,8 +12,11 @@ import (
 // Base is the platform's public base URL, e.g. "http://localhost:3000", without a trailing slash.
 type Base string
 
-// Parse validates a base URL (absolute http or https, no query or fragment) and
-// returns it without a trailing slash.
+// Parse validates a base URL (absolute http or https, no path, query or
+// fragment) and returns it without a trailing slash. The platform serves at the
+// root of its host: issuers are {base}/t/{slug} and RFC 8414 metadata sits at
+// {base}/.well-known/oauth-authorization-server/t/{slug}, which a path prefix
+// would break.
 func Parse(raw string) (Base, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -21,6 +24,9 @@ func Parse(raw string) (Base, error) {
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
 		return "", fmt.Errorf("base URL %q: want an absolute http(s) URL without query, fragment or user info", raw)
+	}
+	if u.Path != "" && u.Path != "/" {
+		return "", fmt.Errorf("base URL %q: the platform must be served at the root of its host, e.g. %s://%s", raw, u.Scheme, u.Host)
 	}
 	return Base(strings.TrimSuffix(u.String(), "/")), nil
 }
@@ -77,10 +83,7 @@ func (b Base) ServerConfig(slug string) string {
 
 // TenantPath is the path prefix of the tenant's pages, e.g. "/t/test/": the
 // Path of its cookies, so that tenants never see each other's sessions.
-func (b Base) TenantPath(slug string) string {
-	u, _ := url.Parse(string(b))
-	return strings.TrimSuffix(u.Path, "/") + "/t/" + slug + "/"
-}
+func (b Base) TenantPath(slug string) string { return "/t/" + slug + "/" }
 
 // Secure reports whether the base URL is https, so cookies get the Secure flag.
 func (b Base) Secure() bool { return strings.HasPrefix(string(b), "https://") }
