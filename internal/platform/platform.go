@@ -29,6 +29,11 @@ type Config struct {
 	UnusedClientTTL time.Duration
 	// Logger receives the platform's logs; default slog.Default().
 	Logger *slog.Logger
+	// ClientAddr finds the client address of a request for per-address
+	// limits (sign-in throttling, client registration). The zero value uses
+	// the connection's address and ignores forwarded headers; behind a
+	// reverse proxy, list the proxy in ClientAddr.Trusted.
+	ClientAddr web.ClientAddr
 }
 
 // Platform is the assembled platform.
@@ -46,8 +51,8 @@ func New(cfg Config, st store.Store) *Platform {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	accounts := account.New(account.Options{Store: st, Base: cfg.Base, Logger: logger})
-	registry := clients.New(clients.Options{Store: st, Base: cfg.Base, Logger: logger, Dev: cfg.Dev, UnusedClientTTL: cfg.UnusedClientTTL})
+	accounts := account.New(account.Options{Store: st, Base: cfg.Base, Logger: logger, ClientAddr: cfg.ClientAddr})
+	registry := clients.New(clients.Options{Store: st, Base: cfg.Base, Logger: logger, Dev: cfg.Dev, UnusedClientTTL: cfg.UnusedClientTTL, ClientAddr: cfg.ClientAddr})
 	authz := oauth.New(oauth.Options{Store: st, Base: cfg.Base, Clients: registry, Accounts: accounts, Logger: logger})
 
 	p := &Platform{store: st, logger: logger, Accounts: accounts, Clients: registry}

@@ -32,6 +32,9 @@ type Options struct {
 	SessionTTL time.Duration
 	// Now returns the current time; default time.Now.
 	Now func() time.Time
+	// ClientAddr finds the client address that failed sign-ins and sign-ups
+	// are throttled by; the zero value uses the connection's address only.
+	ClientAddr web.ClientAddr
 }
 
 // Throttling limits. A token bucket per key refills the allowance evenly, so
@@ -57,6 +60,7 @@ type Service struct {
 	log        *slog.Logger
 	sessionTTL time.Duration
 	now        func() time.Time
+	clientAddr web.ClientAddr
 
 	// dummyHash is compared against when the email has no account, so a
 	// failed sign-in costs the same bcrypt work either way.
@@ -77,6 +81,7 @@ func New(opts Options) *Service {
 		log:        opts.Logger,
 		sessionTTL: opts.SessionTTL,
 		now:        opts.Now,
+		clientAddr: opts.ClientAddr,
 		perAccount: newThrottle(accountFailures, accountWindow, maxThrottleKeys),
 		perAddress: newThrottle(addressAttempts, addressWindow, maxThrottleKeys),
 	}

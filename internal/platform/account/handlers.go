@@ -94,7 +94,7 @@ func (s *Service) signIn(w http.ResponseWriter, r *http.Request) {
 	form := s.newForm(w, r, srv, returnTo)
 	form.Email = email
 
-	addrKey := ratelimit.IPKey(web.ClientIP(r))
+	addrKey := ratelimit.IPKey(s.clientAddr.IP(r))
 	// Hashed: the email field may hold up to maxFormBytes of anything.
 	acctKey := srv.ID + ":" + secret.Hash(email)
 	// Both budgets are reserved before the bcrypt comparison, so concurrent
@@ -165,7 +165,7 @@ func (s *Service) signUp(w http.ResponseWriter, r *http.Request) {
 
 	// Every sign-up attempt counts against the address: it bounds both mass
 	// account creation and probing which emails already have accounts.
-	addrKey := ratelimit.IPKey(web.ClientIP(r))
+	addrKey := ratelimit.IPKey(s.clientAddr.IP(r))
 	if wait, ok := s.perAddress.begin(addrKey, now); !ok {
 		s.log.InfoContext(ctx, "sign-up throttled for client address", "server", srv.Slug, "ip", addrKey)
 		s.tooMany(w, srv, form, wait, s.renderSignUp)

@@ -60,6 +60,9 @@ type Options struct {
 	HTTPClient *http.Client
 	// Now returns the current time; default time.Now.
 	Now func() time.Time
+	// ClientAddr finds the client address that registrations are limited
+	// by; the zero value uses the connection's address only.
+	ClientAddr web.ClientAddr
 }
 
 // Registry registers and resolves clients. It is safe for concurrent use.
@@ -74,6 +77,7 @@ type Registry struct {
 	newDocs   *ratelimit.Limiter // first fetches of metadata documents, per server
 	fetcher   *http.Client
 	now       func() time.Time
+	clientIP  web.ClientAddr // the address registrations are limited by
 
 	// fetches collapses concurrent lookups of one metadata document into one
 	// request.
@@ -94,6 +98,7 @@ func New(opts Options) *Registry {
 		unusedTTL: opts.UnusedClientTTL,
 		perMinute: opts.RegistrationsPerMinute,
 		now:       opts.Now,
+		clientIP:  opts.ClientAddr,
 		backoff:   make(map[string]time.Time),
 	}
 	if r.log == nil {

@@ -59,12 +59,13 @@ func (r *Registry) clientInformation(srv *store.Server, c *store.Client) *regist
 // serveRegister is POST /t/{slug}/oauth/register: anonymous dynamic client
 // registration (RFC 7591), throttled per client address.
 func (r *Registry) serveRegister(w http.ResponseWriter, req *http.Request) {
-	key := ratelimit.IPKey(web.ClientIP(req))
+	ip := r.clientIP.IP(req)
+	key := ratelimit.IPKey(ip)
 	if !r.limiter.Allow(key) {
 		secs := int(math.Ceil(r.limiter.RetryAfter(key).Seconds()))
 		secs = max(secs, 1)
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
-		r.log.DebugContext(req.Context(), "client registration throttled", "ip", web.ClientIP(req))
+		r.log.DebugContext(req.Context(), "client registration throttled", "ip", ip)
 		web.WriteOAuthError(w, http.StatusTooManyRequests, "too_many_requests",
 			fmt.Sprintf("too many client registrations from this address; retry in %d seconds", secs))
 		return
