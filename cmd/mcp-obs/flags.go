@@ -4,8 +4,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"strings"
+
+	"github.com/mcp-obs/mcp-obs/internal/platform/web"
 )
 
 // newFlagSet returns a flag set for a command whose errors go to stderr.
@@ -42,4 +45,26 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 		}
 	})
 	return err
+}
+
+// proxiesFlag is --trusted-proxies: a list of CIDR prefixes (or addresses),
+// checked when set so that a typo is a usage error, not a silently ignored
+// proxy.
+type proxiesFlag []netip.Prefix
+
+func (p *proxiesFlag) String() string {
+	var s []string
+	for _, prefix := range *p {
+		s = append(s, prefix.String())
+	}
+	return strings.Join(s, ",")
+}
+
+func (p *proxiesFlag) Set(v string) error {
+	prefixes, err := web.ParseTrustedProxies(v)
+	if err != nil {
+		return err
+	}
+	*p = prefixes
+	return nil
 }

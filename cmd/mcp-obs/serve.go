@@ -14,6 +14,7 @@ import (
 
 	"github.com/mcp-obs/mcp-obs/internal/platform"
 	"github.com/mcp-obs/mcp-obs/internal/platform/endpoints"
+	"github.com/mcp-obs/mcp-obs/internal/platform/web"
 )
 
 func runServe(ctx context.Context, args []string, stderr io.Writer) error {
@@ -23,6 +24,8 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	db := fs.String("db", defaultDB, "database: sqlite:PATH")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	dev := fs.Bool("dev", false, "development mode: allow client metadata documents on localhost and private addresses")
+	var trusted proxiesFlag
+	fs.Var(&trusted, "trusted-proxies", "comma-separated `CIDRs` of reverse proxies whose X-Forwarded-For is believed for per-address limits (default: none, the header is ignored)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -45,8 +48,9 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	defer st.Close()
 
-	p := platform.New(platform.Config{Base: base, Dev: *dev, Logger: logger}, st)
-	logger.Info("mcp-obs platform listening", "addr", ln.Addr().String(), "base_url", string(base), "db", *db, "dev", *dev)
+	p := platform.New(platform.Config{Base: base, Dev: *dev, Logger: logger, ClientAddr: web.ClientAddr{Trusted: trusted}}, st)
+	logger.Info("mcp-obs platform listening", "addr", ln.Addr().String(), "base_url", string(base), "db", *db, "dev", *dev,
+		"trusted_proxies", trusted.String())
 	return servePlatform(ctx, ln, p, logger)
 }
 

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mcp-obs/mcp-obs/internal/testkit"
+)
+
+func TestServe_InvalidTrustedProxiesIsAOneLineUsageErrorNamingFlagAndValue(t *testing.T) {
+	tests := []struct {
+		name     string
+		args     []string
+		env      string
+		wantFlag string
+		wantBad  string
+	}{
+		{"flag", []string{"--trusted-proxies", "nonsense"}, "", "trusted-proxies", `"nonsense"`},
+		{"one bad entry in a list", []string{"--trusted-proxies", "10.0.0.0/8,300.1.2.3/8"}, "", "trusted-proxies", `"300.1.2.3/8"`},
+		{"environment", nil, "nonsense", "MCP_OBS_TRUSTED_PROXIES", `"nonsense"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.env != "" {
+				t.Setenv("MCP_OBS_TRUSTED_PROXIES", tt.env)
+			}
+			args := append([]string{"serve", "--addr", "127.0.0.1:0", "--db", "sqlite:" + filepath.Join(t.TempDir(), "db.sqlite")}, tt.args...)
+			_, _, err := cli(t, "", args...)
+			var u usageError
+			if !errors.As(err, &u) {
+				t.Fatalf("err = %v, want a usage error", err)
+			}
+			msg := err.Error()
+			if strings.Contains(msg, "\n") || !strings.Contains(msg, tt.wantFlag) || !strings.Contains(msg, tt.wantBad) {
+				t.Errorf("err = %q, want one line naming %s and %s", msg, tt.wantFlag, tt.wantBad)
+			}
+		})
+	}
+}
+
+func TestServe_TrustedProxiesGiveEachForwardedClientItsOwnRegistrationBudget(t *testing.T) {
+	// The test client connects from 127.0.0.1: it plays the reverse proxy.
+	tests := []struct {
+		name string
+		args []string
+		env  string
+	}{
+		{"flag", []string{"--trusted-proxies", "10.0.0.0/8,127.0.0.1/32"}, ""},
+		{"environment", nil, "10.0.0.0/8,127.0.0.1/32"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.env != "" {
+				t.Setenv("MCP_OBS_TRUSTED_PROXIES", tt.env)
+			}
+			db := "sqlite:" + filepath.Join(t.TempDir(), "db.sqlite")
+			if _, _, err := cli(t, "", "server", "create", "--db", db, "--slug", "test", "--resource-url", "http://localhost:3006/mcp"); err != nil {
+				t.Fatal(err)
+			}
+			port := freePort(t)
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() {
+				args := append([]string{"serve", "--addr", "127.0.0.1:" + port, "--db", db, "--log-level", "error"}, tt.args...)
+				done <- run(ctx, args, strings.NewReader(""), &testkit.Buffer{}, &testkit.Buffer{})
+			}()
+			t.Cleanup(func() {
+				cancel()
+				if err := <-done; err != nil {
+					t.Errorf("serve: %v", err)
+				}
+			})
+			base := "http://127.0.0.1:" + port
+			waitHealthy(t, base)
+
+			register := func(forwardedFor string) int {
+				t.Helper()
+				req, _ := http.NewRequest("POST", base+"/t/test/oauth/register", strings.NewReader(`{"redirect_uris":["https://app.example/cb"]}`))
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("X-Forwarded-For", forwardedFor)
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				return resp.StatusCode
+			}
+			// The default budget is 20 registrations per minute per address.
+			// A forged leftmost entry changes nothing: the proxy's entry counts.
+			for i := range 20 {
+				if got := register(fmt.Sprintf("198.51.100.%d, 203.0.113.1", i)); got != http.StatusCreated {
+					t.Fatalf("registration %d from 203.0.113.1: status %d, want 201", i+1, got)
+				}
+			}
+			if got := register("198.51.100.99, 203.0.113.1"); got != http.StatusTooManyRequests {
+				t.Fatalf("21st registration from 203.0.113.1: status %d, want 429", got)
+			}
+			if got := register("203.0.113.2"); got != http.StatusCreated {
+				t.Fatalf("first registration from 203.0.113.2 behind the same proxy: status %d, want 201", got)
+			}
+		})
+	}
+}
+
+// waitHealthy polls base/healthz until the platform answers.
+func waitHealthy(t *testing.T, base string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		resp, err := http.Get(base + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("platform not up within 15s: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
