@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/mcp-obs/mcp-obs/internal/platform/web"
 	"github.com/mcp-obs/mcp-obs/internal/secret"
 )
 
@@ -140,6 +141,51 @@ func TestSignIn_AddressThrottledAcrossAccounts(t *testing.T) {
 	f.clock.Advance(addressWindow)
 	resp, body = b.signIn("acme", "ann@example.com", "correct horse", "")
 	wantRedirect(t, resp, body, "/t/acme/signin")
+}
+
+func TestSignIn_ForwardedClientsBehindATrustedProxyHaveSeparateAddressBudgets(t *testing.T) {
+	// The test browsers connect from 127.0.0.1, standing in for the reverse
+	// proxy, which appends each end user's address to X-Forwarded-For.
+	tests := []struct {
+		name    string
+		trusted string
+		// wantOther is the answer to a second end user behind the same proxy
+		// once the first has used up the address budget.
+		wantOther int
+	}{
+		{"trusted proxy: each forwarded client has its own budget", "127.0.0.1/32", http.StatusSeeOther},
+		{"no trusted proxy: X-Forwarded-For ignored, one shared budget", "", http.StatusTooManyRequests},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			trusted, err := web.ParseTrustedProxies(tt.trusted)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := newFixture(t, func(o *Options) { o.ClientAddr = web.ClientAddr{Trusted: trusted} })
+			f.createUser(f.acme, "ann@example.com", "correct horse")
+			f.createUser(f.acme, "bob@example.com", "battery staple")
+
+			attacker := f.browser()
+			attacker.forwardedFor = "203.0.113.1"
+			for i := range addressAttempts {
+				resp, body := attacker.signIn("acme", "user"+string(rune('a'+i))+"@example.com", "wrong horse", "")
+				wantStatus(t, resp, body, http.StatusBadRequest)
+			}
+			resp, body := attacker.signIn("acme", "ann@example.com", "correct horse", "")
+			wantStatus(t, resp, body, http.StatusTooManyRequests)
+			// Entries the client puts in front of the proxy's own do not
+			// buy a fresh budget.
+			attacker.forwardedFor = "198.51.100.7, 203.0.113.1"
+			resp, body = attacker.signIn("acme", "ann@example.com", "correct horse", "")
+			wantStatus(t, resp, body, http.StatusTooManyRequests)
+
+			other := f.browser()
+			other.forwardedFor = "203.0.113.2"
+			resp, body = other.signIn("acme", "bob@example.com", "battery staple", "")
+			wantStatus(t, resp, body, tt.wantOther)
+		})
+	}
 }
 
 func TestAccountForms_PostWithoutValidCSRFIs403(t *testing.T) {

@@ -35,7 +35,9 @@ type fixture struct {
 	logs   *testkit.Buffer
 }
 
-func newFixture(t *testing.T) *fixture {
+// newFixture builds the fixture; each of opts may change the Service's
+// Options after the fixture has filled them in.
+func newFixture(t *testing.T, opts ...func(*Options)) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db.sqlite"))
@@ -67,12 +69,16 @@ func newFixture(t *testing.T) *fixture {
 	mux := http.NewServeMux()
 	f.ts = httptest.NewServer(mux)
 	t.Cleanup(f.ts.Close)
-	f.svc = New(Options{
+	o := Options{
 		Store:  st,
 		Base:   endpoints.Base(f.ts.URL),
 		Logger: slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Now:    f.clock.Now,
-	})
+	}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	f.svc = New(o)
 	f.svc.Routes(mux)
 	// whoami stands in for the authorization endpoint: it asks CurrentUser.
 	mux.HandleFunc("GET /t/{slug}/whoami", func(w http.ResponseWriter, r *http.Request) {
@@ -100,6 +106,9 @@ func newFixture(t *testing.T) *fixture {
 type browser struct {
 	f *fixture
 	c *http.Client
+	// forwardedFor, when set, is sent as X-Forwarded-For, as a reverse
+	// proxy in front of the platform would.
+	forwardedFor string
 }
 
 func (f *fixture) browser() *browser {
@@ -115,6 +124,9 @@ func (f *fixture) browser() *browser {
 
 func (b *browser) do(req *http.Request) (*http.Response, string) {
 	b.f.t.Helper()
+	if b.forwardedFor != "" {
+		req.Header.Set("X-Forwarded-For", b.forwardedFor)
+	}
 	resp, err := b.c.Do(req)
 	if err != nil {
 		b.f.t.Fatalf("%s %s: %v", req.Method, req.URL, err)
