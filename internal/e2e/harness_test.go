@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/mcp-obs/mcp-obs/internal/platform"
 	"github.com/mcp-obs/mcp-obs/internal/platform/endpoints"
@@ -83,7 +84,7 @@ func startHarness(t *testing.T) *harness {
 	// before assembling it.
 	ps := httptest.NewUnstartedServer(nil)
 	base := endpoints.Base("http://" + ps.Listener.Addr().String())
-	p := platform.New(platform.Config{Base: base, Dev: true, Logger: logger.With("component", "platform")}, st)
+	p := platform.New(platform.Config{Base: base, Dev: true, Logger: logger.With("component", "platform"), PasswordCost: bcrypt.MinCost}, st)
 	ps.Config.Handler = p.Handler()
 	ps.Start()
 	t.Cleanup(ps.Close)

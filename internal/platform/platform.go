@@ -34,6 +34,9 @@ type Config struct {
 	// the connection's address and ignores forwarded headers; behind a
 	// reverse proxy, list the proxy in ClientAddr.Trusted.
 	ClientAddr web.ClientAddr
+	// PasswordCost is the bcrypt cost of new end-user password hashes; zero
+	// means bcrypt.DefaultCost.
+	PasswordCost int
 }
 
 // Platform is the assembled platform.
@@ -51,7 +54,7 @@ func New(cfg Config, st store.Store) *Platform {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	accounts := account.New(account.Options{Store: st, Base: cfg.Base, Logger: logger, ClientAddr: cfg.ClientAddr})
+	accounts := account.New(account.Options{Store: st, Base: cfg.Base, Logger: logger, ClientAddr: cfg.ClientAddr, PasswordCost: cfg.PasswordCost})
 	registry := clients.New(clients.Options{Store: st, Base: cfg.Base, Logger: logger, Dev: cfg.Dev, UnusedClientTTL: cfg.UnusedClientTTL, ClientAddr: cfg.ClientAddr})
 	authz := oauth.New(oauth.Options{Store: st, Base: cfg.Base, Clients: registry, Accounts: accounts, Logger: logger})
 

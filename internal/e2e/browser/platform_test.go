@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/oauth2"
 
 	"github.com/mcp-obs/mcp-obs/internal/platform"
@@ -70,7 +71,7 @@ func startPlatform(t *testing.T) *platformEnv {
 	// The issuer is built from the base URL, so learn the port first.
 	ps := httptest.NewUnstartedServer(nil)
 	base := endpoints.Base("http://" + ps.Listener.Addr().String())
-	p := platform.New(platform.Config{Base: base, Dev: true, Logger: logger}, st)
+	p := platform.New(platform.Config{Base: base, Dev: true, Logger: logger, PasswordCost: bcrypt.MinCost}, st)
 	ps.Config.Handler = p.Handler()
 	ps.Start()
 	t.Cleanup(ps.Close)

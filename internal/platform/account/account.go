@@ -35,6 +35,10 @@ type Options struct {
 	// ClientAddr finds the client address that failed sign-ins and sign-ups
 	// are throttled by; the zero value uses the connection's address only.
 	ClientAddr web.ClientAddr
+	// PasswordCost is the bcrypt cost of new password hashes; zero means
+	// bcrypt.DefaultCost. Existing hashes verify whatever their cost. Raise it
+	// on fast hardware; tests lower it to bcrypt.MinCost to stay quick.
+	PasswordCost int
 }
 
 // Throttling limits. A token bucket per key refills the allowance evenly, so
@@ -61,6 +65,7 @@ type Service struct {
 	sessionTTL time.Duration
 	now        func() time.Time
 	clientAddr web.ClientAddr
+	cost       int // bcrypt cost of new hashes
 
 	// dummyHash is compared against when the email has no account, so a
 	// failed sign-in costs the same bcrypt work either way.
@@ -94,9 +99,14 @@ func New(opts Options) *Service {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	h, err := bcrypt.GenerateFromPassword([]byte(secret.New("")), bcrypt.DefaultCost)
+	s.cost = opts.PasswordCost
+	if s.cost == 0 {
+		s.cost = bcrypt.DefaultCost
+	}
+	h, err := bcrypt.GenerateFromPassword([]byte(secret.New("")), s.cost)
 	if err != nil {
-		// Only possible for a password over 72 bytes; secret.New("") is 43.
+		// Only possible for a cost out of range or a password over 72 bytes
+		// (secret.New("") is 43).
 		panic(fmt.Sprintf("account: dummy password hash: %v", err))
 	}
 	s.dummyHash = h

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/mcp-obs/mcp-obs/internal/platform/endpoints"
 	"github.com/mcp-obs/mcp-obs/internal/platform/web"
 	"github.com/mcp-obs/mcp-obs/internal/secret"
 )
@@ -402,8 +403,8 @@ func TestCreateUser_PasswordStoredAsBcryptHash(t *testing.T) {
 	if u.PasswordHash == "correct horse" || !strings.HasPrefix(u.PasswordHash, "$2") {
 		t.Fatalf("password stored as %q, want a bcrypt hash", u.PasswordHash)
 	}
-	if cost, err := bcrypt.Cost([]byte(u.PasswordHash)); err != nil || cost != bcrypt.DefaultCost {
-		t.Errorf("bcrypt cost = %d, %v; want the default %d", cost, err, bcrypt.DefaultCost)
+	if cost, err := bcrypt.Cost([]byte(u.PasswordHash)); err != nil || cost != bcrypt.MinCost {
+		t.Errorf("bcrypt cost = %d, %v; want the configured %d", cost, err, bcrypt.MinCost)
 	}
 	if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte("correct horse")) != nil {
 		t.Errorf("hash does not match the password")
@@ -603,5 +604,17 @@ func TestAccountLogs_NeverHoldPasswordsOrSessionIDs(t *testing.T) {
 	if !strings.Contains(logs, `msg="sign-in failed" server=acme user_id=`+u.ID) || !strings.Contains(logs, "signed in") ||
 		!strings.Contains(logs, "server=acme") || !strings.Contains(logs, "user_id="+u.ID) {
 		t.Errorf("logs lack the sign-in events with server and user id:\n%s", logs)
+	}
+}
+
+func TestCreateUser_DefaultPasswordCostIsBcryptDefault(t *testing.T) {
+	f := newFixture(t)
+	svc := New(Options{Store: f.store, Base: endpoints.Base(f.ts.URL)})
+	u, err := svc.CreateUser(context.Background(), f.acme, "dee@example.com", "correct horse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cost, err := bcrypt.Cost([]byte(u.PasswordHash)); err != nil || cost != bcrypt.DefaultCost {
+		t.Errorf("bcrypt cost = %d, %v; want the default %d", cost, err, bcrypt.DefaultCost)
 	}
 }

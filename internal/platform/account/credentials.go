@@ -71,7 +71,7 @@ func (s *Service) CreateUser(ctx context.Context, srv *store.Server, email, pass
 	if err := ValidatePassword(password); err != nil {
 		return nil, fmt.Errorf("create user: %w", err)
 	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), s.cost)
 	if err != nil {
 		return nil, fmt.Errorf("create user: hash password: %w", err)
 	}

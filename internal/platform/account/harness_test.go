@@ -19,6 +19,7 @@ import (
 	"github.com/mcp-obs/mcp-obs/internal/store"
 	"github.com/mcp-obs/mcp-obs/internal/store/sqlite"
 	"github.com/mcp-obs/mcp-obs/internal/testkit"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // fixture is a platform slice: the account routes of a Service over a real
@@ -74,6 +75,9 @@ func newFixture(t *testing.T, opts ...func(*Options)) *fixture {
 		Base:   endpoints.Base(f.ts.URL),
 		Logger: slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Now:    f.clock.Now,
+		// The cheapest bcrypt keeps the suite fast; timing equality is
+		// about equal cost on both paths, not the cost itself.
+		PasswordCost: bcrypt.MinCost,
 	}
 	for _, opt := range opts {
 		opt(&o)

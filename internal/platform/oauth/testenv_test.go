@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/net/html"
 	"golang.org/x/oauth2"
 
@@ -85,7 +86,7 @@ func newEnvWrapping(t testing.TB, wrap func(store.Store) store.Store) *testEnv {
 	if wrap != nil {
 		seen = wrap(st)
 	}
-	accounts := account.New(account.Options{Store: seen, Base: base, Logger: logger})
+	accounts := account.New(account.Options{Store: seen, Base: base, Logger: logger, PasswordCost: bcrypt.MinCost})
 	registry := clients.New(clients.Options{Store: seen, Base: base, Logger: logger, Dev: true, Now: clock.Now})
 	h := New(Options{Store: seen, Base: base, Clients: registry, Accounts: accounts, Logger: logger, Now: clock.Now})
 	mux := http.NewServeMux()
