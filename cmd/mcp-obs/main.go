@@ -24,6 +24,7 @@ const usage = `mcp-obs: OAuth 2.1 and observability for MCP servers
 
 Usage:
   mcp-obs serve  [--addr :3000] [--base-url URL] [--db sqlite:PATH] [--log-level info] [--dev]
+                 [--trusted-proxies CIDR,...]
   mcp-obs demo   [--platform-addr :3000] [--mcp-addr :3006] [--data-dir ./mcp-obs-data]
   mcp-obs server create --slug SLUG --resource-url URL [--name NAME] [--scopes "read write"] [--allow-signup]
   mcp-obs server list
