@@ -57,6 +57,7 @@ type DocumentError struct {
 	temporary bool
 }
 
+// Error names the document and why it was refused.
 func (e *DocumentError) Error() string {
 	msg := fmt.Sprintf("client metadata document %q: %s", e.ClientID, e.Reason)
 	if e.Err != nil {
