@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -21,17 +22,19 @@ import (
 
 func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usageError{"server: want create, list or rotate-secret"}
+		return usageError{"server: want create, list, update or rotate-secret"}
 	}
 	switch sub, rest := args[0], args[1:]; sub {
 	case "create":
 		return serverCreate(ctx, rest, stdout, stderr)
 	case "list":
 		return serverList(ctx, rest, stdout, stderr)
+	case "update":
+		return serverUpdate(ctx, rest, stdout, stderr)
 	case "rotate-secret":
 		return serverRotate(ctx, rest, stdout, stderr)
 	default:
-		return usageError{fmt.Sprintf("server: unknown subcommand %q (want create, list or rotate-secret)", sub)}
+		return usageError{fmt.Sprintf("server: unknown subcommand %q (want create, list, update or rotate-secret)", sub)}
 	}
 }
 
@@ -107,6 +110,62 @@ func serverList(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Slug, s.Name, s.ResourceURL, strings.Join(s.Scopes, " "), s.ClientID)
 	}
 	return tw.Flush()
+}
+
+func serverUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("server update", stderr)
+	db := fs.String("db", defaultDB, "database: sqlite:PATH")
+	asJSON := fs.Bool("json", false, "machine-readable output")
+	slug := fs.String("slug", "", "the server's slug")
+	name := fs.String("name", "", "new display name")
+	resource := fs.String("resource-url", "", "new canonical MCP endpoint URL (tokens issued for the old one stop working)")
+	scopes := fs.String("scopes", "", "new space-separated scopes")
+	signup := fs.Bool("allow-signup", false, "let end users create their own accounts (--allow-signup=false to stop)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *slug == "" {
+		return usageError{"server update: --slug is required"}
+	}
+	var change servers.Change
+	changed := false
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "name", "resource-url", "scopes", "allow-signup":
+			changed = true
+		}
+		switch f.Name {
+		case "name":
+			change.Name = name
+		case "resource-url":
+			change.ResourceURL = resource
+		case "scopes":
+			change.Scopes = servers.ParseScopes(*scopes)
+			if change.Scopes == nil {
+				change.Scopes = []string{}
+			}
+		case "allow-signup":
+			change.AllowSignup = signup
+		}
+	})
+	if !changed {
+		return usageError{"server update: nothing to change: give --name, --resource-url, --scopes or --allow-signup"}
+	}
+	st, err := openStore(ctx, *db)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	srv, err := servers.Update(ctx, st, *slug, change)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return writeJSON(stdout, serverJSON(srv))
+	}
+	fmt.Fprintf(stdout, "Updated server %q (%s): resource %s, scopes %q, sign-up %v.\n",
+		srv.Slug, srv.Name, srv.ResourceURL, strings.Join(srv.Scopes, " "), srv.AllowSignup)
+	return nil
 }
 
 func serverRotate(ctx context.Context, args []string, stdout, stderr io.Writer) error {

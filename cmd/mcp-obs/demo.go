@@ -88,7 +88,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	})
 	addDemoTools(app)
 
-	printBanner(stdout, string(platformBase), resourceURL, *email, *password)
+	printBanner(stdout, string(platformBase), resourceURL, *email, *password, creds)
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return servePlatform(ctx, platformLn, p, logger) })
 	g.Go(func() error { return app.Run(ctx) })
@@ -180,12 +180,15 @@ func addDemoTools(app *mcpobs.App) {
 		})
 }
 
-func printBanner(w io.Writer, platformURL, resourceURL, email, password string) {
+func printBanner(w io.Writer, platformURL, resourceURL, email, password string, creds servers.Credentials) {
 	fmt.Fprintf(w, `
 mcp-obs demo
   Platform:    %[1]s   (authorization server and sign-in pages)
   MCP server:  %[2]s   %[3]q, tenant %[4]q, scopes read write
   Sign in as:  %[5]s / %[6]s
+
+The demo server's resource-server credentials (new at every start; for introspecting by hand):
+  export MCP_OBS_CLIENT_ID=%[8]s MCP_OBS_CLIENT_SECRET=%[9]s
 
 Connect a client:
   Claude Code:    claude mcp add --transport http mcp-obs-demo %[2]s
@@ -198,5 +201,6 @@ Try it:
 
 Press Ctrl-C to stop.
 
-`, platformURL, resourceURL, demoServerName, demoSlug, email, password, strings.TrimSuffix(resourceURL, "/mcp"))
+`, platformURL, resourceURL, demoServerName, demoSlug, email, password, strings.TrimSuffix(resourceURL, "/mcp"),
+		creds.ClientID, creds.ClientSecret)
 }

@@ -74,7 +74,8 @@ func TestDemo_StartsPlatformAndServerStopsCleanlyAndRerunsSafely(t *testing.T) {
 	dataDir := t.TempDir()
 	for run := 1; run <= 2; run++ {
 		mcpURL, stdout, stop := startDemo(t, dataDir)
-		for _, want := range []string{mcpURL, "demo@example.com / demo-password", "claude mcp add --transport http", "MCP Inspector"} {
+		for _, want := range []string{mcpURL, "demo@example.com / demo-password", "claude mcp add --transport http", "MCP Inspector",
+			"export MCP_OBS_CLIENT_ID=mcprs_test_", "MCP_OBS_CLIENT_SECRET=mcpobs_sk_"} {
 			if !strings.Contains(stdout.String(), want) {
 				t.Errorf("run %d: banner lacks %q:\n%s", run, want, stdout.String())
 			}

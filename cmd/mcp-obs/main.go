@@ -28,6 +28,7 @@ Usage:
   mcp-obs demo   [--platform-addr :3000] [--mcp-addr :3006] [--data-dir ./mcp-obs-data]
   mcp-obs server create --slug SLUG --resource-url URL [--name NAME] [--scopes "read write"] [--allow-signup]
   mcp-obs server list
+  mcp-obs server update --slug SLUG [--name NAME] [--resource-url URL] [--scopes "..."] [--allow-signup=true|false]
   mcp-obs server rotate-secret --slug SLUG
   mcp-obs user add --server SLUG --email EMAIL [--password PASSWORD]
 

@@ -48,6 +48,17 @@ func TestAdminCommands_CreateListRotateAddUser(t *testing.T) {
 		t.Fatalf("list: want the server and never its secret, got %s", out)
 	}
 
+	out, _, err = cli(t, "", "server", "update", "--db", db, "--json", "--slug", "test", "--scopes", "read write admin", "--allow-signup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, `"admin"`) || !strings.Contains(out, `"allow_signup": true`) || !strings.Contains(out, `"resource_url": "http://localhost:3006/mcp"`) {
+		t.Fatalf("update: want new scopes and sign-up, resource unchanged, got %s", out)
+	}
+	if _, _, err := cli(t, "", "server", "update", "--db", db, "--slug", "test"); err == nil || !strings.Contains(err.Error(), "nothing to change") {
+		t.Fatalf("update without changes: err = %v", err)
+	}
+
 	out, _, err = cli(t, "", "server", "rotate-secret", "--db", db, "--slug", "test")
 	if err != nil {
 		t.Fatal(err)

@@ -88,6 +88,61 @@ type Spec struct {
 	AllowSignup bool
 }
 
+func validateScopes(scopes []string) error {
+	if len(scopes) == 0 {
+		return fmt.Errorf("%w: a server needs at least one scope, e.g. --scopes \"read write\"", ErrInvalid)
+	}
+	for _, s := range scopes {
+		if !scopePattern.MatchString(s) {
+			return fmt.Errorf("%w: scope %q has characters RFC 6749 does not allow", ErrInvalid, s)
+		}
+	}
+	return nil
+}
+
+// Change is what an operator changes on an existing server; nil fields stay as they are.
+type Change struct {
+	Name        *string
+	ResourceURL *string
+	Scopes      []string // nil: unchanged; also becomes the default scopes
+	AllowSignup *bool
+}
+
+// Update applies change to the server with the slug and returns it. Tokens
+// already issued keep their audience and scopes: after a resource URL change
+// the MCP server refuses the old ones and clients sign in again.
+func Update(ctx context.Context, st store.Store, slug string, change Change) (*store.Server, error) {
+	srv, err := Get(ctx, st, slug)
+	if err != nil {
+		return nil, err
+	}
+	if change.Name != nil {
+		if *change.Name == "" {
+			return nil, fmt.Errorf("%w: the name cannot be empty", ErrInvalid)
+		}
+		srv.Name = *change.Name
+	}
+	if change.ResourceURL != nil {
+		if err := ValidateResourceURL(*change.ResourceURL); err != nil {
+			return nil, err
+		}
+		srv.ResourceURL = *change.ResourceURL
+	}
+	if change.Scopes != nil {
+		if err := validateScopes(change.Scopes); err != nil {
+			return nil, err
+		}
+		srv.Scopes, srv.DefaultScopes = change.Scopes, change.Scopes
+	}
+	if change.AllowSignup != nil {
+		srv.AllowSignup = *change.AllowSignup
+	}
+	if err := st.UpdateServer(ctx, srv); err != nil {
+		return nil, fmt.Errorf("update server %q: %w", slug, err)
+	}
+	return srv, nil
+}
+
 // Credentials are a server's resource-server credentials. The secret exists
 // in clear text only here, to be shown once.
 type Credentials struct {
@@ -104,13 +159,8 @@ func Create(ctx context.Context, st store.Store, spec Spec, now time.Time) (*sto
 	if err := ValidateResourceURL(spec.ResourceURL); err != nil {
 		return nil, Credentials{}, err
 	}
-	if len(spec.Scopes) == 0 {
-		return nil, Credentials{}, fmt.Errorf("%w: a server needs at least one scope, e.g. --scopes \"read write\"", ErrInvalid)
-	}
-	for _, s := range spec.Scopes {
-		if !scopePattern.MatchString(s) {
-			return nil, Credentials{}, fmt.Errorf("%w: scope %q has characters RFC 6749 does not allow", ErrInvalid, s)
-		}
+	if err := validateScopes(spec.Scopes); err != nil {
+		return nil, Credentials{}, err
 	}
 	name := spec.Name
 	if name == "" {
@@ -134,7 +184,8 @@ func Create(ctx context.Context, st store.Store, spec Spec, now time.Time) (*sto
 	if err := st.CreateServer(ctx, srv); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return nil, Credentials{}, &plainError{
-				msg:  fmt.Sprintf("server %q already exists (see `mcp-obs server list`); choose another slug", spec.Slug),
+				msg: fmt.Sprintf("server %q already exists (see `mcp-obs server list`): choose another slug, "+
+					"or get new credentials for it with `mcp-obs server rotate-secret --slug %s`", spec.Slug, spec.Slug),
 				kind: store.ErrConflict,
 			}
 		}

@@ -138,3 +138,35 @@ func TestRotateSecret_OldSecretStopsWorking(t *testing.T) {
 		t.Fatalf("unknown slug: err = %v", err)
 	}
 }
+
+func TestUpdate_ChangesOnlyWhatIsGivenAndValidates(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	if _, _, err := Create(ctx, st, Spec{Slug: "test", Name: "Test", ResourceURL: "http://localhost:3006/mcp", Scopes: []string{"read"}}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	resource, signup := "http://localhost:3007/mcp", true
+	srv, err := Update(ctx, st, "test", Change{ResourceURL: &resource, Scopes: []string{"read", "admin"}, AllowSignup: &signup})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := st.ServerBySlug(ctx, "test")
+	if got.ResourceURL != resource || !slices.Equal(got.Scopes, []string{"read", "admin"}) || !slices.Equal(got.DefaultScopes, got.Scopes) ||
+		!got.AllowSignup || got.Name != "Test" || got.ClientID != srv.ClientID {
+		t.Fatalf("after update: %+v", got)
+	}
+	bad := "http://LOCALHOST:3007/mcp"
+	empty := ""
+	for name, change := range map[string]Change{
+		"resource URL clients would normalize": {ResourceURL: &bad},
+		"empty name":                           {Name: &empty},
+		"no scopes":                            {Scopes: []string{}},
+	} {
+		if _, err := Update(ctx, st, "test", change); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: err = %v, want ErrInvalid", name, err)
+		}
+	}
+	if _, err := Update(ctx, st, "nope", Change{}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("unknown slug: err = %v", err)
+	}
+}
