@@ -87,6 +87,13 @@ func (s *SDK) writeInsufficientScope(w http.ResponseWriter, scopes []string) {
 		"the access token lacks a scope this request needs: "+strings.Join(scopes, " "))
 }
 
+// credentialsRejectedDescription answers a request when the platform refused
+// this server's resource-server credentials: the client can do nothing about
+// it, so it is told who must act and how.
+const credentialsRejectedDescription = "the authorization platform rejected this MCP server's credentials; " +
+	"the server's operator must fix " + EnvClientID + " / " + EnvClientSecret +
+	" (e.g. get new ones with `mcp-obs server rotate-secret`) and restart it; retry later"
+
 // writeVerifyError maps a verification error to its HTTP answer: the one
 // place where errTokenInactive, errWrongAudience and errPlatformUnavailable
 // become status codes.
@@ -96,6 +103,8 @@ func (s *SDK) writeVerifyError(w http.ResponseWriter, err error, scopes []string
 		s.writeInvalidToken(w, "The access token is invalid, expired or revoked", scopes)
 	case errors.Is(err, errWrongAudience):
 		s.writeInvalidToken(w, "The access token was issued for another resource", scopes)
+	case errors.Is(err, ErrCredentialsRejected): // 503 all the same: not the client's fault
+		writeUnavailable(w, credentialsRejectedDescription)
 	default: // errPlatformUnavailable, or anything unexpected: not the client's fault
 		writeUnavailable(w, "the authorization platform is unreachable; retry shortly")
 	}

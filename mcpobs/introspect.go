@@ -31,6 +31,8 @@ var (
 	errWrongAudience = errors.New("token audience is another resource")
 	// errPlatformUnavailable: introspection could not be completed (network,
 	// 5xx, bad answer). Never cached. Answered 503 temporarily_unavailable.
+	// When the platform refused this server's own credentials (401/403), the
+	// error also wraps [ErrCredentialsRejected] so the answer can say so.
 	errPlatformUnavailable = errors.New("platform unavailable")
 )
 
@@ -157,7 +159,8 @@ func newPlatformClient() *http.Client {
 }
 
 // Verify returns the user a token belongs to, from the cache or the platform.
-// Errors wrap errTokenInactive, errWrongAudience or errPlatformUnavailable.
+// Errors wrap errTokenInactive, errWrongAudience or errPlatformUnavailable
+// (plus ErrCredentialsRejected when the platform refused this server).
 //
 // The returned User is the caller's own copy. Concurrent calls for a token
 // that is not cached share one introspection call, made with a context
@@ -311,10 +314,12 @@ func (in *introspector) post(ctx context.Context, token string) (*introspectionR
 	}()
 	switch resp.StatusCode {
 	case http.StatusOK:
-	case http.StatusUnauthorized:
+	case http.StatusUnauthorized, http.StatusForbidden:
 		in.log.ErrorContext(ctx, "the platform rejected this server's credentials: check MCP_OBS_CLIENT_ID / MCP_OBS_CLIENT_SECRET",
-			"endpoint", in.cfg.Endpoint, "client_id", in.cfg.ClientID)
-		return nil, fmt.Errorf("%w: introspection answered 401: the platform rejected this server's credentials", errPlatformUnavailable)
+			"endpoint", in.cfg.Endpoint, "client_id", in.cfg.ClientID, "status", resp.StatusCode)
+		// Still unavailable (never cached, never the client's fault), but
+		// distinguishable so the answer can name the operator's fix.
+		return nil, fmt.Errorf("%w: %w: introspection answered %s", errPlatformUnavailable, ErrCredentialsRejected, resp.Status)
 	default:
 		return nil, fmt.Errorf("%w: introspection answered %s", errPlatformUnavailable, resp.Status)
 	}

@@ -457,6 +457,9 @@ func TestVerify_PlatformFailureIsUnavailableAndNeverCached(t *testing.T) {
 		{"credentials rejected", func(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, `{"error":"invalid_client"}`, http.StatusUnauthorized)
 		}, "level=ERROR msg=\"the platform rejected this server's credentials: check MCP_OBS_CLIENT_ID / MCP_OBS_CLIENT_SECRET\""},
+		{"credentials rejected with 403", func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, `{"error":"invalid_client"}`, http.StatusForbidden)
+		}, "level=ERROR msg=\"the platform rejected this server's credentials"},
 		{"undecodable JSON", func(w http.ResponseWriter, r *http.Request) {
 			w.Write([]byte(`{"active":tru`))
 		}, ""},
@@ -487,6 +490,11 @@ func TestVerify_PlatformFailureIsUnavailableAndNeverCached(t *testing.T) {
 			_, err := in.Verify(t.Context(), token)
 			if !errors.Is(err, errPlatformUnavailable) || errors.Is(err, errTokenInactive) {
 				t.Fatalf("Verify error = %v, want errPlatformUnavailable (not errTokenInactive)", err)
+			}
+			// Only a refusal of this server's credentials is told apart, so
+			// the middleware can name the operator's fix.
+			if rejected := strings.HasPrefix(tt.name, "credentials rejected"); errors.Is(err, ErrCredentialsRejected) != rejected {
+				t.Errorf("Verify error = %v: wraps ErrCredentialsRejected = %v, want %v", err, !rejected, rejected)
 			}
 			if tt.wantLog != "" && !strings.Contains(logs.String(), tt.wantLog) {
 				t.Errorf("logs lack %q:\n%s", tt.wantLog, logs)

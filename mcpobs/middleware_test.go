@@ -159,6 +159,43 @@ func TestMiddleware_PlatformDownAndTokenNotCachedGets503NotUnauthorized(t *testi
 	}
 }
 
+// A 401 from introspection says nothing about the client's token: the
+// platform refused this server. The client gets 503 (not its fault), and the
+// description tells whoever reads it that the operator must fix the
+// credentials, not that the platform is down.
+func TestMiddleware_RejectedServerCredentialsGet503SayingTheOperatorMustFixThem(t *testing.T) {
+	p := startPlatformFake(t)
+	ps := startProtected(t, p, okHandler(), nil)
+	p.issue("good", "user-1", "user@example.com", "read", "write")
+	p.rejectCredentials.Store(true) // e.g. the secret was rotated on the platform
+
+	resp, body := doMCP(t, ps, http.MethodPost, "Bearer good", `{}`)
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") != "5" {
+		t.Fatalf("status %d, Retry-After %q; want 503 with Retry-After 5 (body %s)", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	}
+	if resp.Header.Get("WWW-Authenticate") != "" {
+		t.Errorf("the client's token is not at fault, yet WWW-Authenticate = %q", resp.Header.Get("WWW-Authenticate"))
+	}
+	e := errorBody(t, body)
+	if e.Error != "temporarily_unavailable" {
+		t.Errorf("error = %q, want temporarily_unavailable", e.Error)
+	}
+	for _, want := range []string{"rejected this MCP server's credentials", "operator", "MCP_OBS_CLIENT_ID", "MCP_OBS_CLIENT_SECRET", "mcp-obs server rotate-secret"} {
+		if !strings.Contains(e.Description, want) {
+			t.Errorf("error_description %q lacks %q", e.Description, want)
+		}
+	}
+	if strings.Contains(e.Description, "unreachable") {
+		t.Errorf("error_description %q calls a platform that answered unreachable", e.Description)
+	}
+
+	// Not cached: once the operator fixes the credentials, the same token works.
+	p.rejectCredentials.Store(false)
+	if resp, body := doMCP(t, ps, http.MethodPost, "Bearer good", `{}`); resp.StatusCode != 200 {
+		t.Fatalf("after the credentials were fixed: status %d (%s), want 200", resp.StatusCode, body)
+	}
+}
+
 func TestMiddleware_CachedTokenStillServedWhilePlatformDown(t *testing.T) {
 	p := startPlatformFake(t)
 	ps := startProtected(t, p, okHandler(), nil)

@@ -27,9 +27,12 @@ const (
 // RFC 8414 metadata, introspection answering per token, an idle revocation
 // feed, and registration/token/revocation endpoints that record what reaches them.
 type platformFake struct {
-	srv      *httptest.Server
-	down     atomic.Bool // every endpoint answers 503
-	resource atomic.Value
+	srv  *httptest.Server
+	down atomic.Bool // every endpoint answers 503
+	// rejectCredentials makes introspection answer 401 to every caller, as
+	// after `mcp-obs server rotate-secret` while the server still runs.
+	rejectCredentials atomic.Bool
+	resource          atomic.Value
 
 	mu           sync.Mutex
 	tokens       map[string]map[string]any // token -> introspection answer
@@ -126,7 +129,7 @@ func (p *platformFake) serveMetadata(w http.ResponseWriter, r *http.Request) {
 func (p *platformFake) serveIntrospect(w http.ResponseWriter, r *http.Request) {
 	p.introspected.Add(1)
 	id, sec, ok := r.BasicAuth()
-	if !ok || id != fakeClientID || sec != fakeClientSecret {
+	if !ok || id != fakeClientID || sec != fakeClientSecret || p.rejectCredentials.Load() {
 		w.Header().Set("WWW-Authenticate", `Basic realm="introspection"`)
 		http.Error(w, `{"error":"invalid_client"}`, http.StatusUnauthorized)
 		return
