@@ -104,7 +104,7 @@ func TestInitialize_ErrorsSayWhatWentWrong(t *testing.T) {
 		wantErr error
 		wantMsg string
 	}{
-		{"unknown slug", func(c *Config, _ *platformFake) { c.ServerSlug = "nope" }, ErrServerNotFound, "create it with `mcp-obs server create`"},
+		{"unknown slug", func(c *Config, _ *platformFake) { c.ServerSlug = "nope" }, ErrServerNotFound, `unknown server slug "nope"`},
 		{"wrong secret", func(c *Config, _ *platformFake) { c.ClientSecret = "wrong" }, ErrCredentialsRejected, "MCP_OBS_CLIENT_SECRET"},
 		{"platform unreachable", func(c *Config, _ *platformFake) { c.PlatformURL = gone.URL }, ErrPlatformUnreachable, gone.URL},
 		{"platform failing", func(_ *Config, p *platformFake) { p.down.Store(true) }, ErrPlatformUnreachable, "503"},

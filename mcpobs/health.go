@@ -3,6 +3,7 @@ package mcpobs
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -68,7 +69,9 @@ func (s *SDK) serveHealth(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := s.probePlatform(r.Context()); err != nil {
 		rep.Status = "degraded"
-		rep.Platform.Reachable = false
+		// A platform that says it has no such server answered: the slug
+		// is wrong, not the network.
+		rep.Platform.Reachable = errors.Is(err, ErrServerNotFound)
 		rep.Platform.Error = err.Error()
 	}
 	if st := s.loaded(); st != nil {
@@ -122,7 +125,8 @@ func (p *healthProbe) forget() {
 	p.checkedAt, p.err = time.Time{}, nil
 }
 
-// checkPlatform makes one request to the configuration URL.
+// checkPlatform makes one request to the configuration URL. A 404 gives an
+// error wrapping ErrServerNotFound.
 func (s *SDK) checkPlatform(ctx context.Context) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.platformConfigURL, nil)
 	if err != nil {
@@ -134,6 +138,9 @@ func (s *SDK) checkPlatform(ctx context.Context) error {
 	}
 	defer resp.Body.Close()
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode == http.StatusNotFound {
+		return s.unknownSlug()
+	}
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("GET %s: %s", s.platformConfigURL, resp.Status)
 	}

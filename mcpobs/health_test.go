@@ -2,8 +2,10 @@ package mcpobs
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 )
 
@@ -58,6 +60,29 @@ func TestHealth_DegradedButStill200WhenPlatformUnreachable(t *testing.T) {
 			t.Fatalf("health = %+v, want degraded and unreachable, issuer still known", rep)
 		}
 	})
+}
+
+// A 404 for the configuration is an answer: the platform is up, the slug is
+// wrong. /health must say so instead of "unreachable", which sends people
+// looking for a network problem.
+func TestHealth_UnknownSlugIsReachableAndDegradedNamingTheSlugAndTheFix(t *testing.T) {
+	p := startPlatformFake(t)
+	ps := startProtectedUninitialized(t, p, okHandler(), func(c *Config) { c.ServerSlug = "mytool" })
+	if err := ps.sdk.Initialize(t.Context()); !errors.Is(err, ErrServerNotFound) {
+		t.Fatalf("Initialize = %v, want ErrServerNotFound", err)
+	}
+	rep := getHealth(t, ps.srv.URL)
+	if rep.Status != "degraded" || !rep.Platform.Reachable {
+		t.Fatalf("health = %+v, want degraded with the platform reachable", rep)
+	}
+	for _, want := range []string{`unknown server slug "mytool"`, "mcp-obs server create --slug mytool --resource-url " + ps.mcpURL(), "Config.ServerSlug"} {
+		if !strings.Contains(rep.Platform.Error, want) {
+			t.Errorf("platform.error = %q, want it to mention %q", rep.Platform.Error, want)
+		}
+	}
+	if strings.Contains(rep.Platform.Error, "404") {
+		t.Errorf("platform.error = %q: the status code is not the explanation", rep.Platform.Error)
+	}
 }
 
 func TestHealth_IsPublic(t *testing.T) {

@@ -74,17 +74,32 @@ func configURL(platformURL, slug string) string {
 	return platformURL + "/api/v1/servers/" + url.PathEscape(slug) + "/config"
 }
 
+// unknownSlugError says that the platform answered but has no server with
+// this slug. It wraps [ErrServerNotFound]; its message is the fix.
+type unknownSlugError struct{ msg string }
+
+func (e *unknownSlugError) Error() string { return e.msg }
+func (e *unknownSlugError) Unwrap() error { return ErrServerNotFound }
+
+// unknownSlug is the error for a 404 on this server's configuration URL,
+// naming the slug and the command that creates it.
+func (s *SDK) unknownSlug() error {
+	return &unknownSlugError{fmt.Sprintf(
+		"unknown server slug %q on the platform at %s: create it with `mcp-obs server create --slug %s --resource-url %s` or fix Config.ServerSlug",
+		s.cfg.ServerSlug, s.cfg.PlatformURL, s.cfg.ServerSlug, s.cfg.ServerURL)}
+}
+
 // fetchTenantConfig reads this server's configuration from the platform.
-func fetchTenantConfig(ctx context.Context, client *http.Client, platformURL, slug string) (*tenantConfig, error) {
+func (s *SDK) fetchTenantConfig(ctx context.Context) (*tenantConfig, error) {
 	ctx, cancel := context.WithTimeout(ctx, platformCallTimeout)
 	defer cancel()
-	u := configURL(platformURL, slug)
+	u := s.platformConfigURL
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, fmt.Errorf("mcpobs: config request: %w", err)
 	}
 	req.Header.Set("Accept", "application/json")
-	resp, err := client.Do(req)
+	resp, err := s.client.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrPlatformUnreachable, err) // err names the URL
 	}
@@ -95,7 +110,7 @@ func fetchTenantConfig(ctx context.Context, client *http.Client, platformURL, sl
 	}
 	switch {
 	case resp.StatusCode == http.StatusNotFound:
-		return nil, fmt.Errorf("%w: the platform at %s has no server %q: create it with `mcp-obs server create` or fix Config.ServerSlug", ErrServerNotFound, platformURL, slug)
+		return nil, s.unknownSlug()
 	case resp.StatusCode >= 500:
 		return nil, fmt.Errorf("%w: GET %s: %s", ErrPlatformUnreachable, u, resp.Status)
 	case resp.StatusCode != http.StatusOK:

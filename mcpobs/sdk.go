@@ -102,7 +102,7 @@ func (s *SDK) Initialize(ctx context.Context) error {
 	if s.bgCtx.Err() != nil {
 		return fmt.Errorf("mcpobs: Initialize after Close")
 	}
-	tc, err := fetchTenantConfig(ctx, s.client, s.cfg.PlatformURL, s.cfg.ServerSlug)
+	tc, err := s.fetchTenantConfig(ctx)
 	if err != nil {
 		return err
 	}
