@@ -136,6 +136,9 @@ func (s *SDK) Initialize(ctx context.Context) error {
 	if prev := s.state.Swap(next); prev != nil {
 		prev.stop()
 	}
+	// After the swap: a tool scope added concurrently is checked either here
+	// or by RequireToolScopes, which reads the state after registering it.
+	s.warnUnsupportedScopes(tc, s.cfg.RequiredScopes, s.toolScopes.snapshot())
 	s.cfg.Logger.Debug("Created server with OAuth",
 		"server", s.name(), "server_url", s.cfg.ServerURL, "platform", s.cfg.PlatformURL,
 		"issuer", tc.Issuer, "required_scopes", s.cfg.RequiredScopes)

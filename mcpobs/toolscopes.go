@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"slices"
 	"sync"
@@ -40,6 +41,13 @@ func (r *toolScopeRegistry) get(tool string) []string {
 	return r.scopes[tool]
 }
 
+// snapshot returns a copy of the registry, for checks that walk every tool.
+func (r *toolScopeRegistry) snapshot() map[string][]string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return maps.Clone(r.scopes)
+}
+
 func (r *toolScopeRegistry) empty() bool {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
@@ -50,8 +58,14 @@ func (r *toolScopeRegistry) empty() bool {
 // [Config.RequiredScopes]. A token without them gets 403 insufficient_scope
 // naming every scope needed, which makes MCP clients step up (ask the user to
 // consent to more) and retry. Comma- or space-separated entries are split.
+// A scope the tenant does not offer is logged as a warning (at
+// [SDK.Initialize], or now if it already ran): no token could ever carry it.
 func (s *SDK) RequireToolScopes(tool string, scopes ...string) {
-	s.toolScopes.set(tool, splitScopeList(scopes))
+	scopes = splitScopeList(scopes)
+	s.toolScopes.set(tool, scopes)
+	if st := s.loaded(); st != nil {
+		s.warnUnsupportedScopes(st.tenant, nil, map[string][]string{tool: scopes})
+	}
 }
 
 // neededScopes returns the required scopes plus those of every tool the
