@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -243,7 +244,14 @@ func (a *App) initialize(ctx context.Context) {
 		}
 		if errors.Is(err, ErrPlatformUnreachable) {
 			why := strings.TrimPrefix(err.Error(), ErrPlatformUnreachable.Error()+": ")
-			log.Warn(fmt.Sprintf("mcp-obs platform at %s is unreachable: %s; retrying in %v", a.sdk.cfg.PlatformURL, why, delay))
+			// Nothing answered (refused, no such host, timeout): the
+			// platform is not started, or the URL is wrong. A platform
+			// answering 5xx is running where we look; the hint would mislead.
+			var hint string
+			if _, ok := errors.AsType[*url.Error](err); ok {
+				hint = "; is `mcp-obs serve` running there, and is Options.PlatformURL right?"
+			}
+			log.Warn(fmt.Sprintf("mcp-obs platform at %s is unreachable: %s%s; retrying in %v", a.sdk.cfg.PlatformURL, why, hint, delay))
 		} else {
 			log.Error(fmt.Sprintf("mcp-obs platform at %s refused this server's configuration: %v; retrying in %v", a.sdk.cfg.PlatformURL, err, delay))
 		}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"syscall"
@@ -370,6 +371,51 @@ func TestRun_ServesDegradedUntilPlatformComesUpThenRecovers(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("/mcp without a token after recovery: %d, want 401", resp.StatusCode)
+	}
+}
+
+// When nothing answers at PlatformURL, the two usual causes are a platform
+// that is not started and a wrong URL: the retry log asks about both. A
+// platform that answers (even 503) is running at the right place, so the
+// hint would mislead there.
+func TestRun_RetryLogAsksWhetherThePlatformRunsAndPlatformURLIsRightWhenNothingAnswers(t *testing.T) {
+	gone := httptest.NewServer(http.NotFoundHandler())
+	gone.Close()
+	tests := []struct {
+		name     string
+		setup    func(p *platformFake, o *Options)
+		wantHint bool
+	}{
+		{"connection refused", func(_ *platformFake, o *Options) { o.PlatformURL = gone.URL }, true},
+		{"platform answering 503", func(p *platformFake, _ *Options) { p.down.Store(true) }, false},
+	}
+	const hint = "is `mcp-obs serve` running there, and is Options.PlatformURL right?"
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := startPlatformFake(t)
+			var platformURL string
+			ra := startApp(t, p, func(o *Options) { tt.setup(p, o); platformURL = o.PlatformURL }, nil)
+			retry := "mcp-obs platform at " + platformURL + " is unreachable"
+			deadline := time.Now().Add(15 * time.Second)
+			for !strings.Contains(ra.logs.String(), retry) {
+				if time.Now().After(deadline) {
+					t.Fatalf("no retry log:\n%s", ra.logs.String())
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			ra.stop()
+			for _, line := range strings.Split(ra.logs.String(), "\n") {
+				if !strings.Contains(line, retry) {
+					continue
+				}
+				if got := strings.Contains(line, hint); got != tt.wantHint {
+					t.Errorf("hint in the retry log = %v, want %v:\n%s", got, tt.wantHint, line)
+				}
+				if !strings.Contains(line, "retrying in") {
+					t.Errorf("the retry log no longer says when it retries:\n%s", line)
+				}
+			}
+		})
 	}
 }
 
