@@ -131,7 +131,8 @@ func TestInitialize_WarnsWhenPlatformResourceDiffersFromServerURL(t *testing.T) 
 	if err := ps.sdk.Initialize(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if logs := ps.logs.String(); !strings.Contains(logs, "level=WARN") || !strings.Contains(logs, "tokens issued for one will be rejected by the other") {
+	if logs := ps.logs.String(); !strings.Contains(logs, "level=WARN") || !strings.Contains(logs, "tokens issued for one will be rejected by the other") ||
+		!strings.Contains(logs, "Config.ServerURL") || strings.Contains(logs, "Options.") {
 		t.Fatalf("no clear warning about the resource mismatch:\n%s", logs)
 	}
 }

@@ -85,8 +85,8 @@ func (e *unknownSlugError) Unwrap() error { return ErrServerNotFound }
 // naming the slug and the command that creates it.
 func (s *SDK) unknownSlug() error {
 	return &unknownSlugError{fmt.Sprintf(
-		"unknown server slug %q on the platform at %s: create it with `mcp-obs server create --slug %s --resource-url %s` or fix Config.ServerSlug",
-		s.cfg.ServerSlug, s.cfg.PlatformURL, s.cfg.ServerSlug, s.cfg.ServerURL)}
+		"unknown server slug %q on the platform at %s: create it with `mcp-obs server create --slug %s --resource-url %s` or fix %sServerSlug",
+		s.cfg.ServerSlug, s.cfg.PlatformURL, s.cfg.ServerSlug, s.cfg.ServerURL, s.field)}
 }
 
 // fetchTenantConfig reads this server's configuration from the platform.
@@ -114,11 +114,11 @@ func (s *SDK) fetchTenantConfig(ctx context.Context) (*tenantConfig, error) {
 	case resp.StatusCode >= 500:
 		return nil, fmt.Errorf("%w: GET %s: %s", ErrPlatformUnreachable, u, resp.Status)
 	case resp.StatusCode != http.StatusOK:
-		return nil, fmt.Errorf("mcpobs: GET %s: unexpected %s: is Config.PlatformURL the mcp-obs platform?", u, resp.Status)
+		return nil, fmt.Errorf("mcpobs: GET %s: unexpected %s: is %sPlatformURL the mcp-obs platform?", u, resp.Status, s.field)
 	}
 	var tc tenantConfig
 	if err := json.Unmarshal(body, &tc); err != nil {
-		return nil, fmt.Errorf("mcpobs: GET %s: the answer is not the server configuration (is Config.PlatformURL the mcp-obs platform?): %w", u, err)
+		return nil, fmt.Errorf("mcpobs: GET %s: the answer is not the server configuration (is %sPlatformURL the mcp-obs platform?): %w", u, s.field, err)
 	}
 	if err := tc.check(); err != nil {
 		return nil, fmt.Errorf("mcpobs: GET %s: %w", u, err)

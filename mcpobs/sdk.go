@@ -23,6 +23,10 @@ import (
 type SDK struct {
 	cfg    Config
 	client *http.Client // cfg.HTTPClient, or one on http.DefaultTransport
+	// field prefixes the configuration fields runtime messages name:
+	// "Config." for [New], "Options." for [NewServer], so that a message
+	// names the field the caller wrote.
+	field string
 
 	// Derived from cfg, never from a request's Host header.
 	origin            string   // scheme://host of the server
@@ -41,6 +45,12 @@ type SDK struct {
 	bgWG      sync.WaitGroup // revocation followers
 	closeOnce sync.Once
 }
+
+// Field prefixes of runtime messages (SDK.field).
+const (
+	configFields  = "Config."
+	optionsFields = "Options."
+)
 
 // tenantState is what Initialize learned from the platform. It is replaced as
 // a whole, so a request sees one consistent version.
@@ -69,7 +79,7 @@ func New(cfg Config) (*SDK, error) {
 // validation errors from Run).
 func newSDK(cfg Config) *SDK {
 	cfg = cfg.resolved()
-	s := &SDK{cfg: cfg, client: cfg.HTTPClient, mcpPath: "/"}
+	s := &SDK{cfg: cfg, client: cfg.HTTPClient, mcpPath: "/", field: configFields}
 	if s.client == nil {
 		s.client = &http.Client{}
 	}
@@ -107,8 +117,13 @@ func (s *SDK) Initialize(ctx context.Context) error {
 		return err
 	}
 	if tc.Resource != "" && tc.Resource != s.cfg.ServerURL {
-		s.cfg.Logger.Warn(fmt.Sprintf("mcp-obs: the platform's resource URL for server %q is %q but Config.ServerURL is %q: tokens issued for one will be rejected by the other; make them identical (byte for byte)",
-			s.cfg.ServerSlug, tc.Resource, s.cfg.ServerURL),
+		fix := "make them identical (byte for byte)"
+		if s.field == optionsFields {
+			// NewServer derives ServerURL from Port when it is left empty.
+			fix += fmt.Sprintf(": set Options.ServerURL to %q (or, when it is left to its default http://localhost:{Port}/mcp, fix Options.Port), or change the server's resource URL on the platform", tc.Resource)
+		}
+		s.cfg.Logger.Warn(fmt.Sprintf("mcp-obs: the platform's resource URL for server %q is %q but %sServerURL is %q: tokens issued for one will be rejected by the other; %s",
+			s.cfg.ServerSlug, tc.Resource, s.field, s.cfg.ServerURL, fix),
 			"platform_resource", tc.Resource, "server_url", s.cfg.ServerURL)
 	}
 	if err := checkCredentials(ctx, s.client, tc.IntrospectionEndpoint, s.cfg.ClientID, s.cfg.ClientSecret); err != nil {

@@ -98,6 +98,7 @@ func NewServer(opts Options) *App {
 		Logger:         opts.Logger,
 		HTTPClient:     opts.HTTPClient,
 	})
+	sdk.field = optionsFields // the caller wrote Options: messages name its fields
 	name := sdk.cfg.Name
 	if name == "" {
 		name = sdk.cfg.ServerSlug
@@ -107,7 +108,7 @@ func NewServer(opts Options) *App {
 	err := sdk.cfg.validate()
 	if err != nil {
 		// The caller wrote Options, not Config: name the field they know.
-		err = errors.New(strings.ReplaceAll(err.Error(), "Config.", "Options."))
+		err = errors.New(strings.ReplaceAll(err.Error(), configFields, optionsFields))
 	}
 	return &App{
 		opts:          opts,
@@ -249,7 +250,7 @@ func (a *App) initialize(ctx context.Context) {
 			// answering 5xx is running where we look; the hint would mislead.
 			var hint string
 			if _, ok := errors.AsType[*url.Error](err); ok {
-				hint = "; is `mcp-obs serve` running there, and is Options.PlatformURL right?"
+				hint = "; is `mcp-obs serve` running there, and is " + a.sdk.field + "PlatformURL right?"
 			}
 			log.Warn(fmt.Sprintf("mcp-obs platform at %s is unreachable: %s%s; retrying in %v", a.sdk.cfg.PlatformURL, why, hint, delay))
 		} else {

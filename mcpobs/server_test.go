@@ -419,6 +419,59 @@ func TestRun_RetryLogAsksWhetherThePlatformRunsAndPlatformURLIsRightWhenNothingA
 	}
 }
 
+// An App is configured with Options, so its runtime messages must name
+// Options fields: "fix Config.ServerSlug" sends its author looking for a
+// struct they never wrote.
+func TestNewServer_RuntimeMessagesNameTheOptionsFieldsTheCallerWrote(t *testing.T) {
+	teapot := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusTeapot)
+	}))
+	defer teapot.Close()
+	tests := []struct {
+		name   string
+		change func(*platformFake, *Options)
+		line   string   // identifies the message in the logs
+		want   []string // in that line
+	}{
+		{"unknown slug", func(_ *platformFake, o *Options) { o.ServerSlug = "mytool" },
+			"unknown server slug", []string{"fix Options.ServerSlug"}},
+		{"not the platform", func(_ *platformFake, o *Options) { o.PlatformURL = teapot.URL },
+			"418", []string{"is Options.PlatformURL the mcp-obs platform?"}},
+		{"resource URL mismatch", func(p *platformFake, _ *Options) { p.setResource("http://localhost:9999/mcp") },
+			"tokens issued for one will be rejected by the other", []string{"Options.ServerURL", "Options.Port"}},
+		{"required scope not offered", func(_ *platformFake, o *Options) { o.RequiredScopes = []string{"read", "billing"} },
+			"scopes_supported", []string{"Options.RequiredScopes needs billing"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := startPlatformFake(t)
+			ra := startApp(t, p, func(o *Options) { tt.change(p, o) }, nil)
+			var line string
+			deadline := time.Now().Add(15 * time.Second)
+			for line == "" {
+				for l := range strings.SplitSeq(ra.logs.String(), "\n") {
+					if strings.Contains(l, tt.line) {
+						line = l
+						break
+					}
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("no log containing %q:\n%s", tt.line, ra.logs.String())
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(line, w) {
+					t.Errorf("the message lacks %q:\n%s", w, line)
+				}
+			}
+			if strings.Contains(line, "Config.") {
+				t.Errorf("the message names a Config field, but the caller wrote Options:\n%s", line)
+			}
+		})
+	}
+}
+
 func TestRun_ShutsDownGracefullyWithOpenSessions(t *testing.T) {
 	p := startPlatformFake(t)
 	p.issue("good", "user-1", "user@example.com", "read", "write")

@@ -23,7 +23,7 @@ func (s *SDK) warnUnsupportedScopes(tc *tenantConfig, required []string, tools m
 	var missing, why []string
 	if m := missingScopes(required, tc.ScopesSupported); len(m) > 0 {
 		missing = appendNew(missing, m...)
-		why = append(why, fmt.Sprintf("Config.RequiredScopes needs %s, so no MCP request can succeed", strings.Join(m, " ")))
+		why = append(why, fmt.Sprintf("%sRequiredScopes needs %s, so no MCP request can succeed", s.field, strings.Join(m, " ")))
 	}
 	for _, tool := range slices.Sorted(maps.Keys(tools)) {
 		if m := missingScopes(tools[tool], tc.ScopesSupported); len(m) > 0 {
