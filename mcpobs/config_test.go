@@ -132,7 +132,8 @@ func TestInitialize_WarnsWhenPlatformResourceDiffersFromServerURL(t *testing.T) 
 		t.Fatal(err)
 	}
 	if logs := ps.logs.String(); !strings.Contains(logs, "level=WARN") || !strings.Contains(logs, "tokens issued for one will be rejected by the other") ||
-		!strings.Contains(logs, "Config.ServerURL") || strings.Contains(logs, "Options.") {
+		!strings.Contains(logs, "Config.ServerURL") || strings.Contains(logs, "Options.") ||
+		!strings.Contains(logs, "mcp-obs server update --slug test --resource-url "+ps.mcpURL()) {
 		t.Fatalf("no clear warning about the resource mismatch:\n%s", logs)
 	}
 }

@@ -117,11 +117,12 @@ func (s *SDK) Initialize(ctx context.Context) error {
 		return err
 	}
 	if tc.Resource != "" && tc.Resource != s.cfg.ServerURL {
-		fix := "make them identical (byte for byte)"
+		fix := fmt.Sprintf("make them identical (byte for byte): set %sServerURL to %q", s.field, tc.Resource)
 		if s.field == optionsFields {
 			// NewServer derives ServerURL from Port when it is left empty.
-			fix += fmt.Sprintf(": set Options.ServerURL to %q (or, when it is left to its default http://localhost:{Port}/mcp, fix Options.Port), or change the server's resource URL on the platform", tc.Resource)
+			fix += " (or, when it is left to its default http://localhost:{Port}/mcp, fix Options.Port)"
 		}
+		fix += fmt.Sprintf(", or change the platform's with `mcp-obs server update --slug %s --resource-url %s`", s.cfg.ServerSlug, s.cfg.ServerURL)
 		s.cfg.Logger.Warn(fmt.Sprintf("mcp-obs: the platform's resource URL for server %q is %q but %sServerURL is %q: tokens issued for one will be rejected by the other; %s",
 			s.cfg.ServerSlug, tc.Resource, s.field, s.cfg.ServerURL, fix),
 			"platform_resource", tc.Resource, "server_url", s.cfg.ServerURL)

@@ -35,8 +35,8 @@ func (s *SDK) warnUnsupportedScopes(tc *tenantConfig, required []string, tools m
 		return
 	}
 	want := appendNew(slices.Clone(tc.ScopesSupported), missing...)
-	s.cfg.Logger.Warn(fmt.Sprintf("mcp-obs: the tenant %q does not offer %s (its scopes_supported are %s): the platform refuses to grant a scope it does not offer (invalid_scope); %s. Add the scopes to the tenant (they are set by `mcp-obs server create --slug %s --resource-url %s --scopes %q`) or stop requiring them",
+	s.cfg.Logger.Warn(fmt.Sprintf("mcp-obs: the tenant %q does not offer %s (its scopes_supported are %s): the platform refuses to grant a scope it does not offer (invalid_scope); %s. Offer them (`mcp-obs server update --slug %s --scopes %q`, or --scopes at `mcp-obs server create`) or stop requiring them",
 		s.cfg.ServerSlug, strings.Join(missing, " "), strings.Join(tc.ScopesSupported, " "), strings.Join(why, "; "),
-		s.cfg.ServerSlug, s.cfg.ServerURL, strings.Join(want, " ")),
+		s.cfg.ServerSlug, strings.Join(want, " ")),
 		"tenant", s.cfg.ServerSlug, "unsupported_scopes", missing, "scopes_supported", tc.ScopesSupported)
 }

@@ -34,10 +34,10 @@ func TestInitialize_WarnsWhenANeededScopeIsNotOfferedByTheTenant(t *testing.T) {
 	}{
 		{"all offered", []string{"read", "write"}, map[string][]string{"delete_all": {"admin"}}, nil, nil},
 		{"required scope not offered", []string{"read", "billing"}, nil,
-			[]string{"billing", "Config.RequiredScopes", "no MCP request can succeed", "tenant=test", "mcp-obs server create --slug test", "--scopes", "read write admin billing"},
+			[]string{"billing", "Config.RequiredScopes", "no MCP request can succeed", "tenant=test", `mcp-obs server update --slug test --scopes \"read write admin billing\"`},
 			[]string{"delete_all"}},
 		{"tool scope not offered", []string{"read"}, map[string][]string{"delete_all": {"admin"}, "export": {"export", "write"}},
-			[]string{"export", "can never be called", "tenant=test", "--scopes", "read write admin export"},
+			[]string{"export", "can never be called", "tenant=test", `mcp-obs server update --slug test --scopes \"read write admin export\"`},
 			[]string{"delete_all", "RequiredScopes"}},
 	}
 	for _, tt := range tests {
