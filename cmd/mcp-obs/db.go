@@ -7,17 +7,24 @@ import (
 	"strings"
 
 	"github.com/mcp-obs/mcp-obs/internal/store"
+	"github.com/mcp-obs/mcp-obs/internal/store/postgres"
 	"github.com/mcp-obs/mcp-obs/internal/store/sqlite"
 )
 
 // defaultDB is the embedded SQLite database used when --db is not given.
 var defaultDB = "sqlite:" + filepath.Join("mcp-obs-data", "mcp-obs.db")
 
-// openStore opens the database a --db value names: "sqlite:PATH" (or a bare path).
+// openStore opens the database a --db value names: "sqlite:PATH" (or a bare
+// path), or a PostgreSQL URL "postgres://…" / "postgresql://…" that several
+// platform replicas can share.
 func openStore(ctx context.Context, dsn string) (store.Store, error) {
 	switch {
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
-		return nil, fmt.Errorf("--db %s: PostgreSQL storage is not available in this build yet; use sqlite:PATH", redactDSN(dsn))
+		st, err := postgres.Open(ctx, dsn)
+		if err != nil {
+			return nil, fmt.Errorf("open database %s: %w", redactDSN(dsn), err)
+		}
+		return st, nil
 	case strings.HasPrefix(dsn, "sqlite:"):
 		dsn = strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite:"), "//")
 	}

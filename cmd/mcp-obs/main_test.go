@@ -97,7 +97,7 @@ func TestAdminCommands_ClearErrors(t *testing.T) {
 		{"unknown slug", []string{"user", "add", "--db", db, "--server", "nope", "--email", "a@b.c", "--password", "password123"}, `no server with slug "nope"`},
 		{"unknown slug rotate", []string{"server", "rotate-secret", "--db", db, "--slug", "nope"}, `no server with slug "nope"`},
 		{"unwritable database", []string{"server", "list", "--db", "sqlite:/proc/mcp-obs-forbidden/db.sqlite"}, "/proc/mcp-obs-forbidden/db.sqlite"},
-		{"postgres not yet", []string{"server", "list", "--db", "postgres://u:pw@127.0.0.1/db"}, "PostgreSQL"},
+		{"unreachable postgres", []string{"server", "list", "--db", "postgres://u:pw@127.0.0.1:1/db?connect_timeout=5"}, "open database postgres://…@127.0.0.1:1/db"},
 		{"missing flags", []string{"server", "create", "--db", db}, "--slug and --resource-url are required"},
 		{"unknown command", []string{"frobnicate"}, `unknown command "frobnicate"`},
 	}

@@ -27,11 +27,7 @@ const urlEnv = "MCP_OBS_TEST_POSTGRES_URL"
 // search_path, so every test gets its own empty database and runs never collide.
 func freshSchema(t *testing.T) string {
 	t.Helper()
-	base := os.Getenv(urlEnv)
-	if base == "" {
-		t.Skipf("PostgreSQL tests skipped: set %s to a server where the user may create schemas, e.g. "+
-			"%s='postgres://postgres@127.0.0.1:5432/test?sslmode=disable'", urlEnv, urlEnv)
-	}
+	base := serverURL(t)
 	b := make([]byte, 8)
 	rand.Read(b)
 	schema := "storetest_" + hex.EncodeToString(b)
@@ -67,6 +63,17 @@ func freshSchema(t *testing.T) string {
 	return u.String()
 }
 
+// serverURL returns the test server's URL, or skips the test saying how to set it.
+func serverURL(t *testing.T) string {
+	t.Helper()
+	base := os.Getenv(urlEnv)
+	if base == "" {
+		t.Skipf("PostgreSQL tests skipped: set %s to a server where the user may create schemas, e.g. "+
+			"%s='postgres://postgres@127.0.0.1:5432/test?sslmode=disable'", urlEnv, urlEnv)
+	}
+	return base
+}
+
 func open(t *testing.T, dbURL string) *postgres.Store {
 	t.Helper()
 	s, err := postgres.Open(t.Context(), dbURL)
@@ -77,6 +84,7 @@ func open(t *testing.T, dbURL string) *postgres.Store {
 }
 
 func TestStore_PassesConformanceSuite(t *testing.T) {
+	serverURL(t)
 	storetest.Run(t, func(t *testing.T) store.Store {
 		return open(t, freshSchema(t))
 	})
