@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -48,8 +49,9 @@ const revocationCacheTTL = 10 * time.Minute
 type harness struct {
 	Base     endpoints.Base // platform base URL, http://127.0.0.1:PORT
 	Store    store.Store
-	Platform *platform.Platform
-	Logs     *logSink // everything the platform and the SDK logged
+	Platform *platform.Platform   // replica 0
+	Replicas []*platform.Platform // every replica, when there are several
+	Logs     *logSink             // everything the platform and the SDK logged
 
 	tenantServer // the MCP server of tenant tenantSlug
 
@@ -70,26 +72,49 @@ type tenantServer struct {
 // reports healthy. Everything stops when the test ends.
 func startHarness(t *testing.T) *harness {
 	t.Helper()
-	ctx := context.Background()
-	logs := newLogSink(t)
-	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db.sqlite"))
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "db.sqlite"))
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
 	t.Cleanup(func() { st.Close() })
+	return startHarnessOn(t, st)
+}
+
+// startHarnessOn is startHarness over the given stores: one platform replica
+// per store, all with the same base URL, behind a round-robin balancer so that
+// consecutive requests reach different replicas. The stores must share one
+// database for the replicas to agree. The long-lived revocation feed is pinned
+// to replica 0, so a test can revoke on another replica and know the news has
+// to cross the database.
+func startHarnessOn(t *testing.T, stores ...store.Store) *harness {
+	t.Helper()
+	logs := newLogSink(t)
+	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 
 	// The platform's issuer is built from its base URL, so learn the port
 	// before assembling it.
 	ps := httptest.NewUnstartedServer(nil)
 	base := endpoints.Base("http://" + ps.Listener.Addr().String())
-	p := platform.New(platform.Config{Base: base, Dev: true, Logger: logger.With("component", "platform"), PasswordCost: bcrypt.MinCost}, st)
-	ps.Config.Handler = p.Handler()
+	var replicas []http.Handler
+	var platforms []*platform.Platform
+	for i, st := range stores {
+		p := platform.New(platform.Config{Base: base, Dev: true, PasswordCost: bcrypt.MinCost,
+			Logger: logger.With("component", "platform", "replica", i)}, st)
+		platforms = append(platforms, p)
+		replicas = append(replicas, p.Handler())
+	}
+	var next atomic.Uint64
+	ps.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/oauth/revocations") {
+			replicas[0].ServeHTTP(w, r)
+			return
+		}
+		replicas[int(next.Add(1)-1)%len(replicas)].ServeHTTP(w, r)
+	})
 	ps.Start()
 	t.Cleanup(ps.Close)
 
-	h := &harness{Base: base, Store: st, Platform: p, Logs: logs, logger: logger}
+	h := &harness{Base: base, Store: stores[0], Platform: platforms[0], Replicas: platforms, Logs: logs, logger: logger}
 	h.tenantServer = h.startMCPServer(t, tenantSlug, tenantName)
 	return h
 }

@@ -2,11 +2,7 @@ package postgres_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
-	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -16,63 +12,9 @@ import (
 
 	"github.com/mcp-obs/mcp-obs/internal/store"
 	"github.com/mcp-obs/mcp-obs/internal/store/postgres"
+	"github.com/mcp-obs/mcp-obs/internal/store/postgres/pgtest"
 	"github.com/mcp-obs/mcp-obs/internal/store/storetest"
 )
-
-// urlEnv names the variable holding the PostgreSQL server the tests use.
-const urlEnv = "MCP_OBS_TEST_POSTGRES_URL"
-
-// freshSchema creates a schema with a random name on the test server, drops
-// it when the test ends, and returns a URL whose connections use it as
-// search_path, so every test gets its own empty database and runs never collide.
-func freshSchema(t *testing.T) string {
-	t.Helper()
-	base := serverURL(t)
-	b := make([]byte, 8)
-	rand.Read(b)
-	schema := "storetest_" + hex.EncodeToString(b)
-
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatalf("connect to %s: %v", urlEnv, err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, `CREATE SCHEMA `+schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		conn, err := pgx.Connect(ctx, base)
-		if err != nil {
-			t.Errorf("drop schema %s: connect: %v", schema, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, `DROP SCHEMA `+schema+` CASCADE`); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatalf("parse %s: %v", urlEnv, err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema) // pgx passes unknown parameters on as run-time settings
-	u.RawQuery = q.Encode()
-	return u.String()
-}
-
-// serverURL returns the test server's URL, or skips the test saying how to set it.
-func serverURL(t *testing.T) string {
-	t.Helper()
-	base := os.Getenv(urlEnv)
-	if base == "" {
-		t.Skipf("PostgreSQL tests skipped: set %s to a server where the user may create schemas, e.g. "+
-			"%s='postgres://postgres@127.0.0.1:5432/test?sslmode=disable'", urlEnv, urlEnv)
-	}
-	return base
-}
 
 func open(t *testing.T, dbURL string) *postgres.Store {
 	t.Helper()
@@ -84,14 +26,14 @@ func open(t *testing.T, dbURL string) *postgres.Store {
 }
 
 func TestStore_PassesConformanceSuite(t *testing.T) {
-	serverURL(t)
+	pgtest.ServerURL(t)
 	storetest.Run(t, func(t *testing.T) store.Store {
-		return open(t, freshSchema(t))
+		return open(t, pgtest.FreshSchema(t))
 	})
 }
 
 func TestOpen_ConcurrentReplicasMigrateExactlyOnce(t *testing.T) {
-	dbURL := freshSchema(t)
+	dbURL := pgtest.FreshSchema(t)
 	const replicas = 4
 	var wg sync.WaitGroup
 	stores := make([]*postgres.Store, replicas)
@@ -128,7 +70,7 @@ func TestOpen_ConcurrentReplicasMigrateExactlyOnce(t *testing.T) {
 }
 
 func TestOpen_ReopeningAppliesNothingAndKeepsData(t *testing.T) {
-	dbURL := freshSchema(t)
+	dbURL := pgtest.FreshSchema(t)
 	s := open(t, dbURL)
 	if err := s.CreateServer(t.Context(), &store.Server{ID: "a", Slug: "acme"}); err != nil {
 		t.Fatal(err)
@@ -159,7 +101,7 @@ func TestOpen_UnreachableServerFailsWithoutLeakingPassword(t *testing.T) {
 // as two platform processes would.
 func twoReplicas(t *testing.T) (a, b *postgres.Store) {
 	t.Helper()
-	dbURL := freshSchema(t)
+	dbURL := pgtest.FreshSchema(t)
 	a, b = open(t, dbURL), open(t, dbURL)
 	t.Cleanup(func() { a.Close(); b.Close() })
 	return a, b
