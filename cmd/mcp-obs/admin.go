@@ -40,7 +40,7 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 func serverCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("server create", stderr)
-	db := fs.String("db", defaultDB, "database: sqlite:PATH")
+	db := fs.String("db", defaultDB, "database: sqlite:PATH or postgres://user:pass@host/db")
 	asJSON := fs.Bool("json", false, "machine-readable output")
 	slug := fs.String("slug", "", "the server's slug (DNS label), e.g. test")
 	name := fs.String("name", "", "display name shown on sign-in pages (default: the slug)")
@@ -79,7 +79,7 @@ func printCredentials(w io.Writer, creds servers.Credentials) {
 
 func serverList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("server list", stderr)
-	db := fs.String("db", defaultDB, "database: sqlite:PATH")
+	db := fs.String("db", defaultDB, "database: sqlite:PATH or postgres://user:pass@host/db")
 	asJSON := fs.Bool("json", false, "machine-readable output")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -114,7 +114,7 @@ func serverList(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 func serverUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("server update", stderr)
-	db := fs.String("db", defaultDB, "database: sqlite:PATH")
+	db := fs.String("db", defaultDB, "database: sqlite:PATH or postgres://user:pass@host/db")
 	asJSON := fs.Bool("json", false, "machine-readable output")
 	slug := fs.String("slug", "", "the server's slug")
 	name := fs.String("name", "", "new display name")
@@ -170,7 +170,7 @@ func serverUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 
 func serverRotate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("server rotate-secret", stderr)
-	db := fs.String("db", defaultDB, "database: sqlite:PATH")
+	db := fs.String("db", defaultDB, "database: sqlite:PATH or postgres://user:pass@host/db")
 	asJSON := fs.Bool("json", false, "machine-readable output")
 	slug := fs.String("slug", "", "the server's slug")
 	if err := parseFlags(fs, args); err != nil {
@@ -201,7 +201,7 @@ func runUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return usageError{"user: want add"}
 	}
 	fs := newFlagSet("user add", stderr)
-	db := fs.String("db", defaultDB, "database: sqlite:PATH")
+	db := fs.String("db", defaultDB, "database: sqlite:PATH or postgres://user:pass@host/db")
 	asJSON := fs.Bool("json", false, "machine-readable output")
 	slug := fs.String("server", "", "slug of the server the account belongs to")
 	email := fs.String("email", "", "the user's email")

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"path/filepath"
 	"strings"
 
@@ -38,12 +39,19 @@ func openStore(ctx context.Context, dsn string) (store.Store, error) {
 	return st, nil
 }
 
-// redactDSN hides a password in a database URL.
+// redactDSN hides the password of a database URL, in its user info or in a
+// password query parameter, so the URL can be logged and shown in errors.
 func redactDSN(dsn string) string {
-	if at := strings.LastIndex(dsn, "@"); at > 0 {
-		if i := strings.Index(dsn, "://"); i > 0 && i+3 < at {
-			return dsn[:i+3] + "…" + dsn[at:]
+	u, err := url.Parse(dsn)
+	if err != nil || u.Scheme == "" || u.Opaque != "" {
+		if strings.Contains(dsn, "@") || strings.Contains(dsn, "password") {
+			return "(database URL hidden: it could not be parsed and may hold a password)"
 		}
+		return dsn
 	}
-	return dsn
+	if q := u.Query(); q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.Redacted()
 }

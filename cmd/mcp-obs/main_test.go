@@ -97,7 +97,7 @@ func TestAdminCommands_ClearErrors(t *testing.T) {
 		{"unknown slug", []string{"user", "add", "--db", db, "--server", "nope", "--email", "a@b.c", "--password", "password123"}, `no server with slug "nope"`},
 		{"unknown slug rotate", []string{"server", "rotate-secret", "--db", db, "--slug", "nope"}, `no server with slug "nope"`},
 		{"unwritable database", []string{"server", "list", "--db", "sqlite:/proc/mcp-obs-forbidden/db.sqlite"}, "/proc/mcp-obs-forbidden/db.sqlite"},
-		{"unreachable postgres", []string{"server", "list", "--db", "postgres://u:pw@127.0.0.1:1/db?connect_timeout=5"}, "open database postgres://…@127.0.0.1:1/db"},
+		{"unreachable postgres", []string{"server", "list", "--db", "postgres://u:pw@127.0.0.1:1/db?connect_timeout=5"}, "open database postgres://u:xxxxx@127.0.0.1:1/db"},
 		{"missing flags", []string{"server", "create", "--db", db}, "--slug and --resource-url are required"},
 		{"unknown command", []string{"frobnicate"}, `unknown command "frobnicate"`},
 	}
@@ -136,5 +136,22 @@ func TestFlags_FromEnvironmentButCommandLineWins(t *testing.T) {
 	_, _, err = cli(t, "", "serve", "--log-level", "info", "--db", "sqlite:"+filepath.Join(t.TempDir(), "db.sqlite"))
 	if err == nil || !strings.Contains(err.Error(), "--base-url") {
 		t.Fatalf("bad MCP_OBS_BASE_URL: err = %v", err)
+	}
+}
+
+func TestRedactDSN_NeverShowsAPassword(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"postgres://app:s3cret@db.example:5432/mcp?sslmode=require", "postgres://app:xxxxx@db.example:5432/mcp?sslmode=require"},
+		{"postgres://app@db.example/mcp", "postgres://app@db.example/mcp"},
+		{"postgresql://db.example/mcp?user=app&password=s3cret", "postgresql://db.example/mcp?password=xxxxx&user=app"},
+		{"sqlite:mcp-obs-data/mcp-obs.db", "sqlite:mcp-obs-data/mcp-obs.db"},
+		{"mcp-obs-data/mcp-obs.db", "mcp-obs-data/mcp-obs.db"},
+		{"postgres://app:s3cret@db.example:bad port/mcp", "(database URL hidden: it could not be parsed and may hold a password)"},
+	}
+	for _, tt := range tests {
+		got := redactDSN(tt.in)
+		if got != tt.want || strings.Contains(got, "s3cret") {
+			t.Errorf("redactDSN(%q) = %q, want %q", tt.in, got, tt.want)
+		}
 	}
 }

@@ -21,7 +21,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := newFlagSet("serve", stderr)
 	addr := fs.String("addr", ":3000", "address to listen on")
 	baseURL := fs.String("base-url", "", "public base URL of the platform (default http://localhost:PORT from --addr)")
-	db := fs.String("db", defaultDB, "database: sqlite:PATH")
+	db := fs.String("db", defaultDB, "database: sqlite:PATH or postgres://user:pass@host/db")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	dev := fs.Bool("dev", false, "development mode: allow client metadata documents on localhost and private addresses")
 	var trusted proxiesFlag
@@ -49,7 +49,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	defer st.Close()
 
 	p := platform.New(platform.Config{Base: base, Dev: *dev, Logger: logger, ClientAddr: web.ClientAddr{Trusted: trusted}}, st)
-	logger.Info("mcp-obs platform listening", "addr", ln.Addr().String(), "base_url", string(base), "db", *db, "dev", *dev,
+	logger.Info("mcp-obs platform listening", "addr", ln.Addr().String(), "base_url", string(base), "db", redactDSN(*db), "dev", *dev,
 		"trusted_proxies", trusted.String())
 	return servePlatform(ctx, ln, p, logger)
 }
