@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/mcp-obs/mcp-obs/internal/store"
+	"github.com/mcp-obs/mcp-obs/internal/store/columns"
 )
 
 const clientColumns = `server_id, client_id, name, redirect_uris, grant_types, response_types,
@@ -15,7 +16,7 @@ const clientColumns = `server_id, client_id, name, redirect_uris, grant_types, r
 const clientPlaceholders = `$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16`
 
 func clientArgs(c *store.Client) []any {
-	return []any{c.ServerID, c.ClientID, c.Name, list(c.RedirectURIs), list(c.GrantTypes), list(c.ResponseTypes),
+	return []any{c.ServerID, c.ClientID, c.Name, columns.List(c.RedirectURIs), columns.List(c.GrantTypes), columns.List(c.ResponseTypes),
 		c.TokenEndpointAuthMethod, c.SecretHash, c.RegistrationTokenHash, c.Scope, c.ClientURI, c.LogoURI,
 		c.Source, millis(c.IssuedAt), millis(c.LastUsedAt), millis(c.CachedUntil)}
 }
@@ -32,13 +33,13 @@ func scanClient(sc scanner) (*store.Client, error) {
 		return nil, err
 	}
 	var err error
-	if c.RedirectURIs, err = fromList(uris); err != nil {
+	if c.RedirectURIs, err = columns.FromList(uris); err != nil {
 		return nil, err
 	}
-	if c.GrantTypes, err = fromList(grants); err != nil {
+	if c.GrantTypes, err = columns.FromList(grants); err != nil {
 		return nil, err
 	}
-	if c.ResponseTypes, err = fromList(responses); err != nil {
+	if c.ResponseTypes, err = columns.FromList(responses); err != nil {
 		return nil, err
 	}
 	c.IssuedAt, c.LastUsedAt, c.CachedUntil = fromMillis(issued), fromMillis(lastUsed), fromMillis(cachedTil)

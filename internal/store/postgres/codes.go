@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/mcp-obs/mcp-obs/internal/store"
+	"github.com/mcp-obs/mcp-obs/internal/store/columns"
 )
 
 const codeColumns = `hash, server_id, client_id, user_id, redirect_uri, code_challenge, resource, scopes,
@@ -25,7 +26,7 @@ func scanCode(sc scanner) (*store.AuthCode, error) {
 		return nil, err
 	}
 	var err error
-	if c.Scopes, err = fromList(scopes); err != nil {
+	if c.Scopes, err = columns.FromList(scopes); err != nil {
 		return nil, err
 	}
 	c.CreatedAt, c.ExpiresAt, c.UsedAt = fromMillis(created), fromMillis(expires), fromMillis(used)
@@ -35,7 +36,7 @@ func scanCode(sc scanner) (*store.AuthCode, error) {
 // CreateAuthCode stores an authorization code; a duplicate hash wraps store.ErrConflict.
 func (s *Store) CreateAuthCode(ctx context.Context, c *store.AuthCode) error {
 	_, err := s.pool.Exec(ctx, `INSERT INTO auth_codes (`+codeColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-		c.Hash, c.ServerID, c.ClientID, c.UserID, c.RedirectURI, c.CodeChallenge, c.Resource, list(c.Scopes),
+		c.Hash, c.ServerID, c.ClientID, c.UserID, c.RedirectURI, c.CodeChallenge, c.Resource, columns.List(c.Scopes),
 		millis(c.CreatedAt), millis(c.ExpiresAt), millis(c.UsedAt))
 	return wrap("create auth code", err)
 }

@@ -1,8 +1,6 @@
 package postgres
 
 import (
-	"encoding/json"
-	"fmt"
 	"time"
 )
 
@@ -25,34 +23,6 @@ func fromMillis(ms *int64) time.Time {
 		return time.Time{}
 	}
 	return time.UnixMilli(*ms).UTC()
-}
-
-// list encodes a string list as a JSON array; nil and empty both become "[]".
-func list(ss []string) string {
-	if len(ss) == 0 {
-		return "[]"
-	}
-	b, err := json.Marshal(ss)
-	if err != nil { // cannot happen for []string
-		panic(fmt.Sprintf("postgres: encode string list: %v", err))
-	}
-	return string(b)
-}
-
-// fromList decodes a JSON array column. An empty list comes back as a
-// non-nil empty slice, so callers that marshal it to JSON get [] not null.
-func fromList(s string) ([]string, error) {
-	if s == "" || s == "[]" {
-		return []string{}, nil
-	}
-	var ss []string
-	if err := json.Unmarshal([]byte(s), &ss); err != nil {
-		return nil, fmt.Errorf("decode string list %q: %w", s, err)
-	}
-	if ss == nil {
-		ss = []string{}
-	}
-	return ss, nil
 }
 
 // scanner is what pgx.Row and pgx.Rows have in common.

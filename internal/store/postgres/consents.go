@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/mcp-obs/mcp-obs/internal/store/columns"
 )
 
 // SaveConsent adds scopes to what the user has granted the client. Scopes
@@ -25,12 +26,12 @@ func (s *Store) SaveConsent(ctx context.Context, serverID, userID, clientID stri
 		FOR UPDATE`, serverID, userID, clientID).Scan(&prev); err != nil {
 			return err
 		}
-		granted, err := fromList(prev)
+		granted, err := columns.FromList(prev)
 		if err != nil {
 			return err
 		}
 		_, err = tx.Exec(ctx, `UPDATE consents SET scopes = $4 WHERE server_id = $1 AND user_id = $2 AND client_id = $3`,
-			serverID, userID, clientID, list(mergeScopes(granted, scopes)))
+			serverID, userID, clientID, columns.List(mergeScopes(granted, scopes)))
 		return err
 	})
 	return wrap(op, err)
@@ -61,6 +62,6 @@ func (s *Store) Consent(ctx context.Context, serverID, userID, clientID string) 
 	if err != nil {
 		return nil, wrap(op, err)
 	}
-	out, err := fromList(scopes)
+	out, err := columns.FromList(scopes)
 	return out, wrap(op, err)
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/mcp-obs/mcp-obs/internal/store"
+	"github.com/mcp-obs/mcp-obs/internal/store/columns"
 )
 
 const serverColumns = `id, slug, name, resource_url, scopes, default_scopes, allow_signup,
@@ -23,10 +24,10 @@ func scanServer(sc scanner) (*store.Server, error) {
 		return nil, err
 	}
 	var err error
-	if s.Scopes, err = fromList(scopes); err != nil {
+	if s.Scopes, err = columns.FromList(scopes); err != nil {
 		return nil, err
 	}
-	if s.DefaultScopes, err = fromList(defaults); err != nil {
+	if s.DefaultScopes, err = columns.FromList(defaults); err != nil {
 		return nil, err
 	}
 	s.AccessTokenTTL = time.Duration(accessTTL) * time.Millisecond
@@ -38,7 +39,7 @@ func scanServer(sc scanner) (*store.Server, error) {
 // CreateServer adds a server; a duplicate slug (or id) wraps store.ErrConflict.
 func (s *Store) CreateServer(ctx context.Context, sv *store.Server) error {
 	_, err := s.pool.Exec(ctx, `INSERT INTO servers (`+serverColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-		sv.ID, sv.Slug, sv.Name, sv.ResourceURL, list(sv.Scopes), list(sv.DefaultScopes), sv.AllowSignup,
+		sv.ID, sv.Slug, sv.Name, sv.ResourceURL, columns.List(sv.Scopes), columns.List(sv.DefaultScopes), sv.AllowSignup,
 		sv.AccessTokenTTL.Milliseconds(), sv.RefreshTokenTTL.Milliseconds(), sv.ClientID, sv.ClientSecretHash, millis(sv.CreatedAt))
 	return wrap(fmt.Sprintf("create server %q", sv.Slug), err)
 }
@@ -78,7 +79,7 @@ func (s *Store) UpdateServer(ctx context.Context, sv *store.Server) error {
 	tag, err := s.pool.Exec(ctx, `UPDATE servers SET name = $1, resource_url = $2, scopes = $3, default_scopes = $4,
 	allow_signup = $5, access_token_ttl_ms = $6, refresh_token_ttl_ms = $7, client_id = $8, client_secret_hash = $9
 	WHERE id = $10`,
-		sv.Name, sv.ResourceURL, list(sv.Scopes), list(sv.DefaultScopes), sv.AllowSignup,
+		sv.Name, sv.ResourceURL, columns.List(sv.Scopes), columns.List(sv.DefaultScopes), sv.AllowSignup,
 		sv.AccessTokenTTL.Milliseconds(), sv.RefreshTokenTTL.Milliseconds(), sv.ClientID, sv.ClientSecretHash, sv.ID)
 	return affected(fmt.Sprintf("update server %q", sv.ID), tag, err)
 }

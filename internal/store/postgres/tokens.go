@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/mcp-obs/mcp-obs/internal/store"
+	"github.com/mcp-obs/mcp-obs/internal/store/columns"
 )
 
 const tokenColumns = `hash, kind, server_id, client_id, user_id, scopes, resource, family_id, code_hash,
@@ -26,7 +27,7 @@ func scanToken(sc scanner) (*store.Token, error) {
 	}
 	t.Kind = store.TokenKind(kind)
 	var err error
-	if t.Scopes, err = fromList(scopes); err != nil {
+	if t.Scopes, err = columns.FromList(scopes); err != nil {
 		return nil, err
 	}
 	t.IssuedAt, t.ExpiresAt = fromMillis(issued), fromMillis(expires)
@@ -43,7 +44,7 @@ func (s *Store) IssueTokens(ctx context.Context, tokens ...*store.Token) error {
 		b := &pgx.Batch{}
 		for _, t := range tokens {
 			b.Queue(`INSERT INTO tokens (`+tokenColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
-				t.Hash, string(t.Kind), t.ServerID, t.ClientID, t.UserID, list(t.Scopes),
+				t.Hash, string(t.Kind), t.ServerID, t.ClientID, t.UserID, columns.List(t.Scopes),
 				t.Resource, t.FamilyID, t.CodeHash, millis(t.IssuedAt), millis(t.ExpiresAt), millis(t.RevokedAt),
 				millis(t.RotatedAt))
 		}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mcp-obs/mcp-obs/internal/store"
+	"github.com/mcp-obs/mcp-obs/internal/store/columns"
 )
 
 const codeColumns = `hash, server_id, client_id, user_id, redirect_uri, code_challenge, resource, scopes,
@@ -24,7 +25,7 @@ func scanCode(sc scanner) (*store.AuthCode, error) {
 		return nil, err
 	}
 	var err error
-	if c.Scopes, err = fromList(scopes); err != nil {
+	if c.Scopes, err = columns.FromList(scopes); err != nil {
 		return nil, err
 	}
 	c.CreatedAt, c.ExpiresAt, c.UsedAt = fromMillis(created), fromMillis(expires), fromMillis(used)
@@ -34,7 +35,7 @@ func scanCode(sc scanner) (*store.AuthCode, error) {
 // CreateAuthCode stores an authorization code; a duplicate hash wraps store.ErrConflict.
 func (s *Store) CreateAuthCode(ctx context.Context, c *store.AuthCode) error {
 	_, err := s.writer.ExecContext(ctx, `INSERT INTO auth_codes (`+codeColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		c.Hash, c.ServerID, c.ClientID, c.UserID, c.RedirectURI, c.CodeChallenge, c.Resource, list(c.Scopes),
+		c.Hash, c.ServerID, c.ClientID, c.UserID, c.RedirectURI, c.CodeChallenge, c.Resource, columns.List(c.Scopes),
 		millis(c.CreatedAt), millis(c.ExpiresAt), millis(c.UsedAt))
 	return wrap("create auth code", err)
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+
+	"github.com/mcp-obs/mcp-obs/internal/store/columns"
 )
 
 // SaveConsent adds scopes to what the user has granted the client. Scopes
@@ -22,14 +24,14 @@ func (s *Store) SaveConsent(ctx context.Context, serverID, userID, clientID stri
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return wrap(op, err)
 	}
-	granted, err := fromList(prev)
+	granted, err := columns.FromList(prev)
 	if err != nil {
 		return wrap(op, err)
 	}
 	merged := mergeScopes(granted, scopes)
 	if _, err := tx.ExecContext(ctx, `INSERT INTO consents (server_id, user_id, client_id, scopes) VALUES (?, ?, ?, ?)
 	ON CONFLICT (server_id, user_id, client_id) DO UPDATE SET scopes = excluded.scopes`,
-		serverID, userID, clientID, list(merged)); err != nil {
+		serverID, userID, clientID, columns.List(merged)); err != nil {
 		return wrap(op, err)
 	}
 	return wrap(op, tx.Commit())
@@ -60,6 +62,6 @@ func (s *Store) Consent(ctx context.Context, serverID, userID, clientID string) 
 	if err != nil {
 		return nil, wrap(op, err)
 	}
-	out, err := fromList(scopes)
+	out, err := columns.FromList(scopes)
 	return out, wrap(op, err)
 }

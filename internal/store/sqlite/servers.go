@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/mcp-obs/mcp-obs/internal/store"
+	"github.com/mcp-obs/mcp-obs/internal/store/columns"
 )
 
 const serverColumns = `id, slug, name, resource_url, scopes, default_scopes, allow_signup,
@@ -24,10 +25,10 @@ func scanServer(sc scanner) (*store.Server, error) {
 		return nil, err
 	}
 	var err error
-	if s.Scopes, err = fromList(scopes); err != nil {
+	if s.Scopes, err = columns.FromList(scopes); err != nil {
 		return nil, err
 	}
-	if s.DefaultScopes, err = fromList(defaults); err != nil {
+	if s.DefaultScopes, err = columns.FromList(defaults); err != nil {
 		return nil, err
 	}
 	s.AccessTokenTTL = time.Duration(accessTTL) * time.Millisecond
@@ -39,7 +40,7 @@ func scanServer(sc scanner) (*store.Server, error) {
 // CreateServer adds a server; a duplicate slug (or id) wraps store.ErrConflict.
 func (s *Store) CreateServer(ctx context.Context, sv *store.Server) error {
 	_, err := s.writer.ExecContext(ctx, `INSERT INTO servers (`+serverColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		sv.ID, sv.Slug, sv.Name, sv.ResourceURL, list(sv.Scopes), list(sv.DefaultScopes), sv.AllowSignup,
+		sv.ID, sv.Slug, sv.Name, sv.ResourceURL, columns.List(sv.Scopes), columns.List(sv.DefaultScopes), sv.AllowSignup,
 		sv.AccessTokenTTL.Milliseconds(), sv.RefreshTokenTTL.Milliseconds(), sv.ClientID, sv.ClientSecretHash, millis(sv.CreatedAt))
 	return wrap(fmt.Sprintf("create server %q", sv.Slug), err)
 }
@@ -80,7 +81,7 @@ func (s *Store) UpdateServer(ctx context.Context, sv *store.Server) error {
 	res, err := s.writer.ExecContext(ctx, `UPDATE servers SET name = ?, resource_url = ?, scopes = ?, default_scopes = ?,
 	allow_signup = ?, access_token_ttl_ms = ?, refresh_token_ttl_ms = ?, client_id = ?, client_secret_hash = ?
 	WHERE id = ?`,
-		sv.Name, sv.ResourceURL, list(sv.Scopes), list(sv.DefaultScopes), sv.AllowSignup,
+		sv.Name, sv.ResourceURL, columns.List(sv.Scopes), columns.List(sv.DefaultScopes), sv.AllowSignup,
 		sv.AccessTokenTTL.Milliseconds(), sv.RefreshTokenTTL.Milliseconds(), sv.ClientID, sv.ClientSecretHash, sv.ID)
 	return affected(fmt.Sprintf("update server %q", sv.ID), res, err)
 }

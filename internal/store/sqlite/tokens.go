@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mcp-obs/mcp-obs/internal/store"
+	"github.com/mcp-obs/mcp-obs/internal/store/columns"
 )
 
 const tokenColumns = `hash, kind, server_id, client_id, user_id, scopes, resource, family_id, code_hash,
@@ -25,7 +26,7 @@ func scanToken(sc scanner) (*store.Token, error) {
 	}
 	t.Kind = store.TokenKind(kind)
 	var err error
-	if t.Scopes, err = fromList(scopes); err != nil {
+	if t.Scopes, err = columns.FromList(scopes); err != nil {
 		return nil, err
 	}
 	t.IssuedAt, t.ExpiresAt = fromMillis(issued), fromMillis(expires)
@@ -50,7 +51,7 @@ func (s *Store) IssueTokens(ctx context.Context, tokens ...*store.Token) error {
 	}
 	defer st.Close()
 	for _, t := range tokens {
-		if _, err := st.ExecContext(ctx, t.Hash, string(t.Kind), t.ServerID, t.ClientID, t.UserID, list(t.Scopes),
+		if _, err := st.ExecContext(ctx, t.Hash, string(t.Kind), t.ServerID, t.ClientID, t.UserID, columns.List(t.Scopes),
 			t.Resource, t.FamilyID, t.CodeHash, millis(t.IssuedAt), millis(t.ExpiresAt), millis(t.RevokedAt),
 			millis(t.RotatedAt)); err != nil {
 			return wrap(op, err)
