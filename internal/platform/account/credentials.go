@@ -81,7 +81,7 @@ func (s *Service) authenticate(ctx context.Context, srv *store.Server, email, pa
 	if u != nil {
 		hash = []byte(u.PasswordHash)
 	}
-	match := bcrypt.CompareHashAndPassword(hash, []byte(password)) == nil
+	match := s.compareHash(hash, []byte(password)) == nil
 	return u, u != nil && match, nil
 }
 
