@@ -12,6 +12,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/mcp-obs/mcp-obs/internal/forwarded"
 )
 
 // Bounds of the OAuth proxies: registration, token and revocation requests
@@ -34,11 +36,26 @@ type proxyTargetKey struct{}
 // newOAuthProxy returns the forwarder behind /register, /token and /revoke.
 // httputil.ReverseProxy streams bodies and drops hop-by-hop headers; the
 // hooks add what an OAuth proxy needs on top.
+//
+// The platform limits some requests per client address (registration), and
+// would see only this server's address. So every proxied request names the
+// end client (the host of r.RemoteAddr) in MCP-Obs-Forwarded-For, vouched for
+// by this server's resource-server credentials in MCP-Obs-Resource-Server;
+// the platform believes the address only with the tenant's own credentials.
+// Copies of both headers sent by the client are always removed first, so a
+// client cannot name another address. Authorization stays the client's.
+//
+// Behind a reverse proxy of your own, r.RemoteAddr is that proxy's address
+// and all users share one budget on the platform (which is what happens
+// without this header): set r.RemoteAddr to the end client's address before
+// requests reach these handlers, reading your proxy's header only for
+// connections from your proxy.
 func (s *SDK) newOAuthProxy() *httputil.ReverseProxy {
 	transport := s.client.Transport
 	if transport == nil {
 		transport = http.DefaultTransport
 	}
+	vouch := forwarded.Credentials(s.cfg.ClientID, s.cfg.ClientSecret)
 	return &httputil.ReverseProxy{
 		Transport: transport,
 		Rewrite: func(pr *httputil.ProxyRequest) {
@@ -60,6 +77,12 @@ func (s *SDK) newOAuthProxy() *httputil.ReverseProxy {
 			pr.Out.Header.Del("Upgrade")
 			pr.Out.Header.Del("Connection")
 			pr.SetXForwarded()
+			pr.Out.Header.Del(forwarded.ClientHeader)
+			pr.Out.Header.Del(forwarded.ResourceServerHeader)
+			if addr, ok := forwarded.ClientAddress(pr.In.RemoteAddr); ok {
+				pr.Out.Header.Set(forwarded.ClientHeader, addr)
+				pr.Out.Header.Set(forwarded.ResourceServerHeader, vouch)
+			}
 		},
 		ModifyResponse: func(resp *http.Response) error {
 			for k := range resp.Header {

@@ -31,8 +31,11 @@ type Config struct {
 	Logger *slog.Logger
 	// ClientAddr finds the client address of a request for per-address
 	// limits (sign-in throttling, client registration). The zero value uses
-	// the connection's address and ignores forwarded headers; behind a
-	// reverse proxy, list the proxy in ClientAddr.Trusted.
+	// the connection's address and ignores X-Forwarded-For; behind a
+	// reverse proxy, list the proxy in ClientAddr.Trusted. Registrations
+	// proxied by a tenant's MCP server count under the end client's address
+	// that server forwards with its own credentials, whatever this setting
+	// (see web.ClientAddr.ForTenant).
 	ClientAddr web.ClientAddr
 	// PasswordCost is the bcrypt cost of new end-user password hashes; zero
 	// means bcrypt.DefaultCost.

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/mail"
-	"strings"
 	"unicode/utf8"
 
 	"golang.org/x/crypto/bcrypt"
@@ -24,28 +22,11 @@ const (
 // Errors of [Service.CreateUser] (besides store.ErrConflict), for callers that
 // explain them to a person.
 var (
-	// ErrInvalidEmail means the email is not a bare address such as name@example.com.
-	ErrInvalidEmail = errors.New("invalid email address")
 	// ErrPasswordTooShort means the password has fewer than MinPasswordRunes characters.
 	ErrPasswordTooShort = fmt.Errorf("password shorter than %d characters", MinPasswordRunes)
 	// ErrPasswordTooLong means the password exceeds bcrypt's MaxPasswordBytes.
 	ErrPasswordTooLong = fmt.Errorf("password longer than %d bytes", MaxPasswordBytes)
 )
-
-// NormalizeEmail trims and lower-cases an email and checks that it is a bare
-// address (no display name, no angle brackets), the form accounts are stored
-// and looked up in.
-func NormalizeEmail(raw string) (string, error) {
-	e := strings.ToLower(strings.TrimSpace(raw))
-	if e == "" || len(e) > 254 {
-		return "", ErrInvalidEmail
-	}
-	a, err := mail.ParseAddress(e)
-	if err != nil || a.Name != "" || a.Address != e {
-		return "", ErrInvalidEmail
-	}
-	return e, nil
-}
 
 // ValidatePassword checks a new password against the length limits.
 func ValidatePassword(p string) error {
@@ -100,7 +81,7 @@ func (s *Service) authenticate(ctx context.Context, srv *store.Server, email, pa
 	if u != nil {
 		hash = []byte(u.PasswordHash)
 	}
-	match := bcrypt.CompareHashAndPassword(hash, []byte(password)) == nil
+	match := s.compareHash(hash, []byte(password)) == nil
 	return u, u != nil && match, nil
 }
 

@@ -22,6 +22,7 @@ const (
 	msgTooMany         = "Too many attempts. Try again in a few minutes."
 	msgSignUpFailed    = "Could not create an account with these details. If you already have one, sign in."
 	msgInvalidEmail    = "Enter a valid email address, like name@example.com."
+	msgEmailCharacters = "Email addresses cannot contain invisible, control or space characters. Type the address again instead of pasting it."
 	msgPasswordShort   = "Choose a password of at least 8 characters."
 	msgPasswordLong    = "Choose a shorter password: at most 72 bytes (fewer characters if you use accents or emoji)."
 	msgPasswordsDiffer = "The two passwords do not match."
@@ -86,12 +87,20 @@ func (s *Service) signIn(w http.ResponseWriter, r *http.Request) {
 	}
 	now := s.now()
 	returnTo := safeReturnTo(s.tenantPath(srv), r.PostFormValue("return_to"))
+	form := s.newForm(w, r, srv, returnTo)
 	email, err := NormalizeEmail(r.PostFormValue("email"))
+	if errors.Is(err, ErrEmailCharacter) {
+		// No account can be looked up by such an address, not even one
+		// stored before the rule: saying so reveals nothing about accounts.
+		form.Email = r.PostFormValue("email")
+		form.Error = msgEmailCharacters
+		s.renderSignIn(w, http.StatusBadRequest, srv, form)
+		return
+	}
 	if err != nil {
 		email = r.PostFormValue("email") // still throttled and refused like any wrong email
 	}
 	password := r.PostFormValue("password")
-	form := s.newForm(w, r, srv, returnTo)
 	form.Email = email
 
 	addrKey := ratelimit.IPKey(s.clientAddr.IP(r))
@@ -182,6 +191,8 @@ func (s *Service) signUp(w http.ResponseWriter, r *http.Request) {
 	u, err := s.CreateUser(ctx, srv, form.Email, password)
 	switch {
 	case err == nil:
+	case errors.Is(err, ErrEmailCharacter):
+		form.Error = msgEmailCharacters
 	case errors.Is(err, ErrInvalidEmail):
 		form.Error = msgInvalidEmail
 	case errors.Is(err, ErrPasswordTooShort):

@@ -53,6 +53,8 @@ type Options struct {
 	UnusedClientTTL time.Duration
 	// RegistrationsPerMinute bounds registrations per client IP (IPv6: per
 	// /64); default 20, with bursts of as many. Negative disables the limit.
+	// An address forwarded by a tenant's MCP server has a budget of its own
+	// at that tenant.
 	RegistrationsPerMinute int
 	// HTTPClient fetches CIMD documents; default: a client with SSRF guards.
 	// A client given here is used as it is, except that redirects are never
@@ -61,7 +63,9 @@ type Options struct {
 	// Now returns the current time; default time.Now.
 	Now func() time.Time
 	// ClientAddr finds the client address that registrations are limited
-	// by; the zero value uses the connection's address only.
+	// by; the zero value uses the connection's address only. A registration
+	// proxied by the tenant's own MCP server counts under the end client's
+	// address that server forwards (see [web.ClientAddr.ForTenant]).
 	ClientAddr web.ClientAddr
 }
 

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/mcp-obs/mcp-obs/internal/platform/ratelimit"
 	"github.com/mcp-obs/mcp-obs/internal/platform/web"
 	"github.com/mcp-obs/mcp-obs/internal/secret"
 	"github.com/mcp-obs/mcp-obs/internal/store"
@@ -58,20 +57,25 @@ func (r *Registry) clientInformation(srv *store.Server, c *store.Client) *regist
 
 // serveRegister is POST /t/{slug}/oauth/register: anonymous dynamic client
 // registration (RFC 7591), throttled per client address.
+//
+// The tenant is resolved first because the client address depends on it: a
+// registration proxied by the tenant's MCP server is counted under the end
+// client's address that server forwards ([web.ClientAddr.ForTenant]).
 func (r *Registry) serveRegister(w http.ResponseWriter, req *http.Request) {
-	ip := r.clientIP.IP(req)
-	key := ratelimit.IPKey(ip)
+	srv := web.TenantJSON(w, req, r.store, r.log)
+	if srv == nil {
+		return
+	}
+	client := r.clientIP.ForTenant(req, srv)
+	key := client.Key()
 	if !r.limiter.Allow(key) {
 		secs := int(math.Ceil(r.limiter.RetryAfter(key).Seconds()))
 		secs = max(secs, 1)
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
-		r.log.DebugContext(req.Context(), "client registration throttled", "ip", ip)
+		r.log.DebugContext(req.Context(), "client registration throttled",
+			"server", srv.Slug, "ip", client.IP, "forwarded_by_resource_server", client.ForwardedBy != "")
 		web.WriteOAuthError(w, http.StatusTooManyRequests, "too_many_requests",
 			fmt.Sprintf("too many client registrations from this address; retry in %d seconds", secs))
-		return
-	}
-	srv := web.TenantJSON(w, req, r.store, r.log)
-	if srv == nil {
 		return
 	}
 	if mt, _, err := mime.ParseMediaType(req.Header.Get("Content-Type")); err != nil || mt != "application/json" {

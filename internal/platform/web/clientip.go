@@ -6,6 +6,11 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+
+	"github.com/mcp-obs/mcp-obs/internal/forwarded"
+	"github.com/mcp-obs/mcp-obs/internal/platform/ratelimit"
+	"github.com/mcp-obs/mcp-obs/internal/platform/servers"
+	"github.com/mcp-obs/mcp-obs/internal/store"
 )
 
 // ClientAddr finds the address a request comes from, which per-address limits
@@ -76,6 +81,59 @@ func (c ClientAddr) IP(r *http.Request) string {
 		}
 	}
 	return client
+}
+
+// TenantClient is the client of a request addressed to one tenant, as
+// [ClientAddr.ForTenant] finds it.
+type TenantClient struct {
+	// IP is the client's address, without port.
+	IP string
+	// ForwardedBy is the ID of the tenant whose resource server vouched for
+	// IP, or "" when IP is the request's own client address ([ClientAddr.IP]).
+	ForwardedBy string
+}
+
+// Key is what per-address limits count this client under: its address (IPv6
+// by /64, see ratelimit.IPKey), and for a forwarded address also the tenant
+// that vouched for it. A tenant's resource server is trusted about its own
+// clients only, so the budgets it can name are its tenant's alone: it cannot
+// spend another tenant's, nor the platform-wide budget of an address.
+func (c TenantClient) Key() string {
+	if c.ForwardedBy == "" {
+		return ratelimit.IPKey(c.IP)
+	}
+	return "tenant:" + c.ForwardedBy + ":" + ratelimit.IPKey(c.IP)
+}
+
+// ForTenant finds the client of a request addressed to srv's endpoints that
+// an MCP server may proxy (client registration; later, token and
+// revocation), which per-address limits must key on.
+//
+// A request proxied by srv's MCP server comes from that server's address,
+// shared by all its users. The SDK's proxy therefore names the end client
+// in the forwarded.ClientHeader header (MCP-Obs-Forwarded-For) and proves it
+// is srv's resource server with srv's credentials in
+// forwarded.ResourceServerHeader (MCP-Obs-Resource-Server). That address is
+// believed only when both headers appear exactly once, the address is a bare
+// IP and the credentials are srv's own: another tenant's credentials, wrong
+// or missing ones, or anything malformed, and the headers are ignored, so the
+// answer is [ClientAddr.IP] as for any request. Nothing is logged here, the
+// secret least of all.
+func (c ClientAddr) ForTenant(r *http.Request, srv *store.Server) TenantClient {
+	own := TenantClient{IP: c.IP(r)}
+	addrs, creds := r.Header.Values(forwarded.ClientHeader), r.Header.Values(forwarded.ResourceServerHeader)
+	if len(addrs) != 1 || len(creds) != 1 {
+		return own
+	}
+	addr, ok := forwarded.ParseClientAddress(addrs[0])
+	if !ok {
+		return own
+	}
+	id, secret, ok := forwarded.ParseCredentials(creds[0])
+	if !ok || !servers.IsResourceServer(srv, id, secret) {
+		return own
+	}
+	return TenantClient{IP: addr.String(), ForwardedBy: srv.ID}
 }
 
 // trusts reports whether addr is one of the trusted proxies.

@@ -1,11 +1,16 @@
 package web
 
 import (
+	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/mcp-obs/mcp-obs/internal/forwarded"
+	"github.com/mcp-obs/mcp-obs/internal/secret"
+	"github.com/mcp-obs/mcp-obs/internal/store"
 )
 
 // clientIP builds a request from remote carrying the X-Forwarded-For lines
@@ -160,5 +165,91 @@ func TestParseTrustedProxies_CIDRsAndAddressesOrAnErrorNamingTheValue(t *testing
 		if !slices.Equal(got, tt.want) {
 			t.Errorf("ParseTrustedProxies(%q) = %v, want %v", tt.list, got, tt.want)
 		}
+	}
+}
+
+// tenantWithCredentials is a tenant and its resource-server secret.
+func tenantWithCredentials(slug string) (*store.Server, string) {
+	id, sec := "mcprs_"+slug+"_0123456789ab", secret.New(secret.PrefixServerSecret)
+	return &store.Server{ID: "srv-" + slug, Slug: slug, ClientID: id, ClientSecretHash: secret.Hash(sec)}, sec
+}
+
+func TestClientAddr_ForTenantTrustsTheForwardedAddressOnlyWithThatTenantsResourceServerCredentials(t *testing.T) {
+	acme, acmeSecret := tenantWithCredentials("acme")
+	other, otherSecret := tenantWithCredentials("other")
+	bare := &store.Server{ID: "srv-bare", Slug: "bare"} // no resource-server credentials
+	own := forwarded.Credentials(acme.ClientID, acmeSecret)
+	tests := []struct {
+		name          string
+		srv           *store.Server
+		header        http.Header
+		wantIP        string
+		wantForwarded bool
+	}{
+		{"its own credentials", acme, http.Header{"Mcp-Obs-Forwarded-For": {"203.0.113.9"}, "Mcp-Obs-Resource-Server": {own}}, "203.0.113.9", true},
+		{"IPv6 client", acme, http.Header{"Mcp-Obs-Forwarded-For": {"2001:db8::7"}, "Mcp-Obs-Resource-Server": {own}}, "2001:db8::7", true},
+		{"IPv4-mapped client", acme, http.Header{"Mcp-Obs-Forwarded-For": {"::ffff:203.0.113.9"}, "Mcp-Obs-Resource-Server": {own}}, "203.0.113.9", true},
+
+		{"no credentials", acme, http.Header{"Mcp-Obs-Forwarded-For": {"203.0.113.9"}}, "192.0.2.1", false},
+		{"wrong secret", acme, http.Header{"Mcp-Obs-Forwarded-For": {"203.0.113.9"}, "Mcp-Obs-Resource-Server": {forwarded.Credentials(acme.ClientID, acmeSecret+"x")}}, "192.0.2.1", false},
+		{"another tenant's credentials", acme, http.Header{"Mcp-Obs-Forwarded-For": {"203.0.113.9"}, "Mcp-Obs-Resource-Server": {forwarded.Credentials(other.ClientID, otherSecret)}}, "192.0.2.1", false},
+		{"credentials on a tenant that has none", bare, http.Header{"Mcp-Obs-Forwarded-For": {"203.0.113.9"}, "Mcp-Obs-Resource-Server": {forwarded.Credentials("", "x")}}, "192.0.2.1", false},
+		{"credentials in Authorization, the client's header", acme, http.Header{"Mcp-Obs-Forwarded-For": {"203.0.113.9"}, "Authorization": {own}}, "192.0.2.1", false},
+		{"malformed credentials", acme, http.Header{"Mcp-Obs-Forwarded-For": {"203.0.113.9"}, "Mcp-Obs-Resource-Server": {"Basic " + acmeSecret}}, "192.0.2.1", false},
+		{"two credential lines", acme, http.Header{"Mcp-Obs-Forwarded-For": {"203.0.113.9"}, "Mcp-Obs-Resource-Server": {own, own}}, "192.0.2.1", false},
+
+		{"credentials without an address", acme, http.Header{"Mcp-Obs-Resource-Server": {own}}, "192.0.2.1", false},
+		{"empty address", acme, http.Header{"Mcp-Obs-Forwarded-For": {""}, "Mcp-Obs-Resource-Server": {own}}, "192.0.2.1", false},
+		{"not an address", acme, http.Header{"Mcp-Obs-Forwarded-For": {"unknown"}, "Mcp-Obs-Resource-Server": {own}}, "192.0.2.1", false},
+		{"a list", acme, http.Header{"Mcp-Obs-Forwarded-For": {"198.51.100.1, 203.0.113.9"}, "Mcp-Obs-Resource-Server": {own}}, "192.0.2.1", false},
+		{"two address lines", acme, http.Header{"Mcp-Obs-Forwarded-For": {"198.51.100.1", "203.0.113.9"}, "Mcp-Obs-Resource-Server": {own}}, "192.0.2.1", false},
+		{"address with port", acme, http.Header{"Mcp-Obs-Forwarded-For": {"203.0.113.9:5000"}, "Mcp-Obs-Resource-Server": {own}}, "192.0.2.1", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest("POST", "/t/"+tt.srv.Slug+"/oauth/register", nil)
+			r.RemoteAddr = "192.0.2.1:40000"
+			r.Header = tt.header
+			got := ClientAddr{}.ForTenant(r, tt.srv)
+			if got.IP != tt.wantIP || (got.ForwardedBy != "") != tt.wantForwarded {
+				t.Fatalf("ForTenant = %+v, want IP %q, forwarded %v", got, tt.wantIP, tt.wantForwarded)
+			}
+			if tt.wantForwarded && got.ForwardedBy != tt.srv.ID {
+				t.Errorf("ForwardedBy = %q, want the tenant %q", got.ForwardedBy, tt.srv.ID)
+			}
+		})
+	}
+}
+
+func TestClientAddr_ForTenantFallsBackToTheTrustedProxyRule(t *testing.T) {
+	acme, _ := tenantWithCredentials("acme")
+	c := trusted(t, "10.0.0.0/8")
+	r := httptest.NewRequest("POST", "/t/acme/oauth/register", nil)
+	r.RemoteAddr = "10.0.0.1:40000"
+	r.Header.Set("X-Forwarded-For", "203.0.113.9")
+	r.Header.Set(forwarded.ClientHeader, "198.51.100.1") // no credentials: ignored
+	if got := c.ForTenant(r, acme); got.IP != "203.0.113.9" || got.ForwardedBy != "" {
+		t.Errorf("ForTenant = %+v, want the X-Forwarded-For client of the trusted proxy", got)
+	}
+}
+
+func TestTenantClient_KeyOfAForwardedAddressBelongsToTheVouchingTenant(t *testing.T) {
+	direct := TenantClient{IP: "203.0.113.9"}
+	viaAcme := TenantClient{IP: "203.0.113.9", ForwardedBy: "srv-acme"}
+	viaOther := TenantClient{IP: "203.0.113.9", ForwardedBy: "srv-other"}
+	keys := map[string]string{}
+	for name, c := range map[string]TenantClient{"direct": direct, "via acme": viaAcme, "via other": viaOther} {
+		if prev, dup := keys[c.Key()]; dup {
+			t.Errorf("%s and %s share the key %q: one tenant's resource server could spend another's budgets", name, prev, c.Key())
+		}
+		keys[c.Key()] = name
+	}
+	if direct.Key() != "203.0.113.9" {
+		t.Errorf("a direct client's key = %q, want its address as before", direct.Key())
+	}
+	a := TenantClient{IP: "2001:db8::1", ForwardedBy: "srv-acme"}
+	b := TenantClient{IP: "2001:db8::2", ForwardedBy: "srv-acme"}
+	if a.Key() != b.Key() {
+		t.Errorf("forwarded IPv6 addresses of one /64 have keys %q and %q, want one", a.Key(), b.Key())
 	}
 }
