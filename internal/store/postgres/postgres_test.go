@@ -3,6 +3,8 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -60,12 +62,16 @@ func TestOpen_ConcurrentReplicasMigrateExactlyOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close(context.Background())
+	files, err := filepath.Glob("migrations/*.sql")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("migration files: %v, %v", files, err)
+	}
 	var rows, versions int
 	if err := conn.QueryRow(t.Context(), `SELECT COUNT(*), COUNT(DISTINCT version) FROM schema_migrations`).Scan(&rows, &versions); err != nil {
 		t.Fatal(err)
 	}
-	if rows != 1 || versions != 1 {
-		t.Errorf("schema_migrations holds %d rows for %d versions, want each of the 1 migrations recorded once", rows, versions)
+	if rows != len(files) || versions != len(files) {
+		t.Errorf("schema_migrations holds %d rows for %d versions, want each of the %d migrations recorded once", rows, versions, len(files))
 	}
 }
 
@@ -128,7 +134,7 @@ func TestRedeemAuthCode_AtomicAcrossReplicas(t *testing.T) {
 		}
 		wg.Go(func() {
 			<-start
-			_, errs[i] = replica.RedeemAuthCode(ctx, "code", t0.Add(time.Duration(i+1)*time.Millisecond))
+			_, errs[i] = replica.RedeemAuthCode(ctx, "srv", "code", t0.Add(time.Duration(i+1)*time.Millisecond))
 		})
 	}
 	close(start)
@@ -147,21 +153,22 @@ func TestRedeemAuthCode_AtomicAcrossReplicas(t *testing.T) {
 	}
 }
 
-func TestUseRefreshToken_FirstUseAtomicAcrossReplicas(t *testing.T) {
+func TestRotateRefreshToken_ConcurrentUsesAcrossReplicasLeaveOneLiveChain(t *testing.T) {
 	a, b := twoReplicas(t)
 	ctx := t.Context()
 	t0 := time.Date(2026, 3, 14, 15, 9, 26, 0, time.UTC)
 	if err := a.CreateServer(ctx, &store.Server{ID: "srv", Slug: "acme"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.IssueTokens(ctx, &store.Token{Hash: "rt", Kind: store.KindRefresh, ServerID: "srv", FamilyID: "f",
-		IssuedAt: t0, ExpiresAt: t0.Add(time.Hour)}); err != nil {
+	rt := &store.Token{Hash: "rt", Kind: store.KindRefresh, ServerID: "srv", ClientID: "c1", FamilyID: "f",
+		IssuedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+	if err := a.IssueTokens(ctx, rt); err != nil {
 		t.Fatal(err)
 	}
 	const callers = 16
 	var wg sync.WaitGroup
 	start := make(chan struct{})
-	first := make([]bool, callers)
+	outcomes := make([]store.RotationOutcome, callers)
 	for i := range callers {
 		replica := a
 		if i%2 == 1 {
@@ -169,23 +176,32 @@ func TestUseRefreshToken_FirstUseAtomicAcrossReplicas(t *testing.T) {
 		}
 		wg.Go(func() {
 			<-start
-			tok, err := replica.UseRefreshToken(ctx, "rt", t0.Add(time.Minute))
+			next := &store.Token{Hash: fmt.Sprintf("rt-%d", i), Kind: store.KindRefresh, ServerID: "srv", ClientID: "c1",
+				FamilyID: "f", ParentHash: "rt", IssuedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+			rot, err := replica.RotateRefreshToken(ctx, "srv", "rt", "c1", t0.Add(time.Minute), 10*time.Second, next)
 			if err != nil {
 				t.Errorf("caller %d: %v", i, err)
 				return
 			}
-			first[i] = tok.RotatedAt.IsZero()
+			outcomes[i] = rot.Outcome
 		})
 	}
 	close(start)
 	wg.Wait()
-	n := 0
-	for _, f := range first {
-		if f {
-			n++
+	firsts, live := 0, 0
+	for i, o := range outcomes {
+		if o == store.RotationFirstUse {
+			firsts++
+		}
+		tok, err := a.Token(ctx, "srv", fmt.Sprintf("rt-%d", i))
+		if err != nil {
+			t.Fatalf("Token: %v", err)
+		}
+		if tok.RevokedAt.IsZero() {
+			live++
 		}
 	}
-	if n != 1 {
-		t.Errorf("%d of %d callers on two replicas were told they used the refresh token first, want exactly 1", n, callers)
+	if firsts != 1 || live != 1 {
+		t.Errorf("%d first uses and %d live refresh tokens after %d concurrent uses on two replicas, want 1 and 1", firsts, live, callers)
 	}
 }

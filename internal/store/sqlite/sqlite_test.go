@@ -215,7 +215,7 @@ func TestStore_SurvivesCloseAndReopen(t *testing.T) {
 	if err := s.IssueTokens(ctx, tok); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.RevokeToken(ctx, tok.Hash, time.UnixMilli(1_700_000_001_000)); err != nil {
+	if _, err := s.RevokeToken(ctx, "s1", tok.Hash, time.UnixMilli(1_700_000_001_000)); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
@@ -234,7 +234,7 @@ func TestStore_SurvivesCloseAndReopen(t *testing.T) {
 	if got.Name != "Acme" || !got.CreatedAt.Equal(sv.CreatedAt) {
 		t.Errorf("server after reopen = %+v", got)
 	}
-	gotTok, err := s.Token(ctx, tok.Hash)
+	gotTok, err := s.Token(ctx, "s1", tok.Hash)
 	if err != nil {
 		t.Fatalf("token after reopen: %v", err)
 	}
@@ -275,7 +275,7 @@ func TestStore_FileHoldsOnlyTheHashesItWasGiven(t *testing.T) {
 	if err := errors.Join(steps...); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.RevokeByCode(ctx, h("code"), time.Now()); err != nil {
+	if _, err := s.RevokeByCode(ctx, "s1", h("code"), time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	// Read the files while the store is open (data may sit in the WAL) and after close.
@@ -337,16 +337,22 @@ func TestZeroNowIsRefusedWhereItWouldLeaveThingsLive(t *testing.T) {
 	if err := s.IssueTokens(ctx, &store.Token{Hash: "t", Kind: store.KindRefresh, ServerID: "s1", FamilyID: "f"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.RedeemAuthCode(ctx, "c", time.Time{}); err == nil {
+	if _, err := s.RedeemAuthCode(ctx, "s1", "c", time.Time{}); err == nil {
 		t.Error("RedeemAuthCode with zero now succeeded")
 	}
-	if _, err := s.UseRefreshToken(ctx, "t", time.Time{}); err == nil {
-		t.Error("UseRefreshToken with zero now succeeded")
+	if _, err := s.RotateRefreshToken(ctx, "s1", "t", "", time.Time{}, time.Second); err == nil {
+		t.Error("RotateRefreshToken with zero now succeeded")
 	}
-	if _, err := s.RevokeToken(ctx, "t", time.Time{}); err == nil {
+	if _, err := s.RevokeToken(ctx, "s1", "t", time.Time{}); err == nil {
 		t.Error("RevokeToken with zero now succeeded")
 	}
-	if _, err := s.RedeemAuthCode(ctx, "c", time.Now()); err != nil {
+	if _, err := s.RevokeByCode(ctx, "s1", "c", time.Time{}); err == nil {
+		t.Error("RevokeByCode with zero now succeeded")
+	}
+	if tok, err := s.Token(ctx, "s1", "t"); err != nil || !tok.RotatedAt.IsZero() || !tok.RevokedAt.IsZero() {
+		t.Errorf("refresh token was changed by the refused calls: %+v, %v", tok, err)
+	}
+	if _, err := s.RedeemAuthCode(ctx, "s1", "c", time.Now()); err != nil {
 		t.Errorf("code was consumed by the refused call: %v", err)
 	}
 }
