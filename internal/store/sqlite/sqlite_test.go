@@ -98,7 +98,6 @@ func TestOpen_ConfiguresWALForeignKeysAndPools(t *testing.T) {
 	}{
 		{"writer", "journal_mode", "wal"},
 		{"writer", "foreign_keys", "1"},
-		{"writer", "synchronous", "1"}, // NORMAL
 		{"writer", "busy_timeout", "10000"},
 		{"reader", "journal_mode", "wal"},
 		{"reader", "foreign_keys", "1"},
@@ -125,6 +124,24 @@ func TestOpen_ConfiguresWALForeignKeysAndPools(t *testing.T) {
 	}
 	if _, err := s.reader.ExecContext(ctx, `DELETE FROM servers`); err == nil {
 		t.Error("the reader pool accepted a write")
+	}
+}
+
+// The writer commits with synchronous=FULL, so an acknowledged token issue
+// or revocation survives a power loss; see dsn.
+func TestOpen_WriterCommitsWithSynchronousFull(t *testing.T) {
+	s, path := openTemp(t)
+	defer s.Close()
+	var got int
+	if err := s.writer.QueryRowContext(t.Context(), "PRAGMA synchronous").Scan(&got); err != nil {
+		t.Fatalf("PRAGMA synchronous: %v", err)
+	}
+	if got != 2 {
+		t.Errorf("writer PRAGMA synchronous = %d, want 2 (FULL)", got)
+	}
+	// The pragma comes with every connection the writer pool opens, not only the first.
+	if !strings.Contains(dsn(path, false), "synchronous%28FULL%29") {
+		t.Errorf("writer DSN %q does not set synchronous(FULL)", dsn(path, false))
 	}
 }
 
