@@ -179,6 +179,8 @@ func (h *Handler) exchangeCode(ctx context.Context, srv *store.Server, client *s
 		h.log.WarnContext(ctx, "oauth: authorization code replayed while it was being redeemed; issued nothing", "server", srv.Slug,
 			"client_id", client.ClientID, "code", secret.Redact(code))
 		return nil, badRequest("invalid_grant", "the authorization code was already used")
+	case errors.Is(err, store.ErrNotFound): // purged since it was redeemed
+		return nil, badRequest("invalid_grant", "unknown authorization code")
 	case err != nil:
 		h.log.ErrorContext(ctx, "oauth: issuing tokens", "server", srv.Slug, "err", err)
 		return nil, serverError()

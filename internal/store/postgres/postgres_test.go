@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -72,6 +73,52 @@ func TestOpen_ConcurrentReplicasMigrateExactlyOnce(t *testing.T) {
 	}
 	if rows != len(files) || versions != len(files) {
 		t.Errorf("schema_migrations holds %d rows for %d versions, want each of the %d migrations recorded once", rows, versions, len(files))
+	}
+}
+
+// A database written before 0002_grant_lineage keeps working after the
+// upgrade: its tokens have no parent, its codes no revoked mark, and its
+// refresh tokens rotate.
+func TestOpen_UpgradesAVersion1DatabaseKeepingItsGrantsUsable(t *testing.T) {
+	ctx := t.Context()
+	dbURL := pgtest.FreshSchema(t)
+	v1, err := os.ReadFile("migrations/0001_init.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := []string{
+		`CREATE TABLE schema_migrations (version BIGINT NOT NULL PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`,
+		string(v1),
+		`INSERT INTO schema_migrations VALUES (1, '0001_init.sql', 0)`,
+		`INSERT INTO servers VALUES ('s1', 'acme', 'Acme', 'http://localhost:3006/mcp', '[]', '[]', false, 0, 0, 'rs', 'h', 0)`,
+		`INSERT INTO auth_codes VALUES ('code', 's1', 'c1', 'u1', 'http://127.0.0.1/cb', 'ch', 'r', '[]', 0, 4102444800000, NULL)`,
+		`INSERT INTO tokens VALUES ('rt', 'refresh', 's1', 'c1', 'u1', '["read"]', 'r', 'f1', 'code', 0, 4102444800000, NULL, NULL)`,
+	}
+	for _, q := range steps {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			conn.Close(ctx)
+			t.Fatalf("%.60s: %v", q, err)
+		}
+	}
+	conn.Close(ctx)
+
+	s := open(t, dbURL)
+	defer s.Close()
+	rt, err := s.Token(ctx, "s1", "rt")
+	if err != nil || rt.ParentHash != "" {
+		t.Fatalf("version 1 refresh token after the upgrade: %+v, %v", rt, err)
+	}
+	if c, err := s.RedeemAuthCode(ctx, "s1", "code", time.Now()); err != nil || !c.RevokedAt.IsZero() {
+		t.Fatalf("version 1 code after the upgrade: %+v, %v", c, err)
+	}
+	next := &store.Token{Hash: "rt2", Kind: store.KindRefresh, ServerID: "s1", ClientID: "c1", FamilyID: "f1", ParentHash: "rt"}
+	rot, err := s.RotateRefreshToken(ctx, "s1", "rt", "c1", time.Now(), time.Second, next)
+	if err != nil || rot.Outcome != store.RotationFirstUse {
+		t.Fatalf("rotating a version 1 refresh token: %+v, %v", rot, err)
 	}
 }
 
