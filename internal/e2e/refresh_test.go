@@ -62,7 +62,7 @@ func TestGoClient_RefreshesShortLivedAccessTokensWithRotation(t *testing.T) {
 	if tokenPosts < 2 {
 		t.Errorf("successful token requests = %d, want the code exchange and at least one refresh", tokenPosts)
 	}
-	old, err := h.Store.Token(ctx, secret.Hash(first.RefreshToken))
+	old, err := h.Store.Token(ctx, h.Tenant.ID, secret.Hash(first.RefreshToken))
 	if err != nil {
 		t.Fatalf("first refresh token in the store: %v", err)
 	}

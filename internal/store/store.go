@@ -8,6 +8,12 @@
 // Secrets never reach the store in clear text: tokens, codes, session ids and
 // client secrets arrive already hashed (see package secret), and passwords as
 // bcrypt hashes. Every time value is UTC with at least millisecond precision.
+//
+// Every lookup of a code, token, client, user or session is scoped by the
+// tenant: it takes the server id, and a row of another server is, to that
+// lookup, exactly an unknown row (ErrNotFound, nothing changed). A code or
+// token leaked from one tenant is therefore worth nothing at another, and
+// cannot be used there to burn or revoke anything.
 package store
 
 import (
@@ -27,6 +33,9 @@ var (
 	// The returned *AuthCode is still filled in so the caller can revoke what the
 	// first redemption issued.
 	ErrCodeUsed = errors.New("authorization code already used")
+	// ErrCodeRevoked is returned by IssueCodeTokens when a replay of the code
+	// (RevokeByCode) came first: no token may be issued from it any more.
+	ErrCodeRevoked = errors.New("authorization code revoked")
 )
 
 // Server is one tenant: one MCP server protected by the platform, addressed by its slug.
@@ -109,6 +118,7 @@ type AuthCode struct {
 	CreatedAt     time.Time
 	ExpiresAt     time.Time
 	UsedAt        time.Time // zero until redeemed
+	RevokedAt     time.Time // set by RevokeByCode (a replay): nothing may be issued from the code any more
 }
 
 // TokenKind tells access tokens from refresh tokens.
@@ -123,19 +133,55 @@ const (
 // Token is an issued access or refresh token. All tokens issued from one
 // authorization code, and from refreshes of its refresh tokens, share a FamilyID.
 type Token struct {
-	Hash      string // SHA-256 of the token; also its jti
-	Kind      TokenKind
-	ServerID  string
-	ClientID  string
-	UserID    string
-	Scopes    []string
-	Resource  string
-	FamilyID  string
-	CodeHash  string // the authorization code the family started from
-	IssuedAt  time.Time
-	ExpiresAt time.Time
-	RevokedAt time.Time // zero while not revoked
-	RotatedAt time.Time // refresh tokens: when first exchanged; zero before
+	Hash     string // SHA-256 of the token; also its jti
+	Kind     TokenKind
+	ServerID string
+	ClientID string
+	UserID   string
+	Scopes   []string
+	Resource string
+	FamilyID string
+	CodeHash string // the authorization code the family started from
+	// ParentHash is the refresh token this token was issued from by a
+	// refresh; empty for tokens issued from the authorization code. It tells
+	// RotateRefreshToken which tokens a retry replaces.
+	ParentHash string
+	IssuedAt   time.Time
+	ExpiresAt  time.Time
+	RevokedAt  time.Time // zero while not revoked
+	RotatedAt  time.Time // refresh tokens: when first exchanged; zero before
+}
+
+// RotationOutcome says what [Store.RotateRefreshToken] did.
+type RotationOutcome int
+
+// Rotation outcomes. Only RotationFirstUse and RotationRetry store new tokens.
+const (
+	// RotationFirstUse: the refresh token was used for the first time; it is
+	// now marked rotated and the new tokens are stored.
+	RotationFirstUse RotationOutcome = iota + 1
+	// RotationRetry: a repeat within the grace window while the token's
+	// successor was unused (a client retrying a lost answer): the tokens the
+	// earlier use issued are revoked and the new tokens stored instead, so
+	// there is always exactly one live chain.
+	RotationRetry
+	// RotationReuse: a repeat after the grace window, or after the
+	// successor was itself used: the token leaked, and its whole family is
+	// revoked. Nothing is stored.
+	RotationReuse
+	// RotationRevoked: the token was already revoked. Nothing changed.
+	RotationRevoked
+)
+
+// Rotation is what [Store.RotateRefreshToken] did.
+type Rotation struct {
+	Outcome RotationOutcome
+	// Token is the presented refresh token as it was before the call: its
+	// RotatedAt is the first use (zero if this call was the first).
+	Token *Token
+	// Revoked are the hashes the call revoked and appended to the feed: the
+	// earlier successors on RotationRetry, the family on RotationReuse.
+	Revoked []string
 }
 
 // Revocation is one entry of a server's revocation feed.
@@ -190,10 +236,10 @@ type Store interface {
 
 	// CreateSession stores a browser session.
 	CreateSession(ctx context.Context, s *Session) error
-	// Session returns a session by the hash of its cookie value, expired or not.
-	Session(ctx context.Context, idHash string) (*Session, error)
-	// DeleteSession removes a session; deleting a missing session is not an error.
-	DeleteSession(ctx context.Context, idHash string) error
+	// Session returns a server's session by the hash of its cookie value, expired or not.
+	Session(ctx context.Context, serverID, idHash string) (*Session, error)
+	// DeleteSession removes a server's session; deleting a missing session is not an error.
+	DeleteSession(ctx context.Context, serverID, idHash string) error
 
 	// SaveConsent records that the user granted the client these scopes,
 	// merged with what was granted before.
@@ -203,28 +249,49 @@ type Store interface {
 
 	// CreateAuthCode stores an authorization code.
 	CreateAuthCode(ctx context.Context, c *AuthCode) error
-	// RedeemAuthCode atomically marks the code used at now and returns it. Of
-	// any number of concurrent calls for one code exactly one succeeds; the others,
-	// and every later call, get the code together with an error wrapping ErrCodeUsed.
-	// Expiry is the caller's to check.
-	RedeemAuthCode(ctx context.Context, hash string, now time.Time) (*AuthCode, error)
+	// RedeemAuthCode atomically marks a server's code used at now and returns
+	// it. Of any number of concurrent calls for one code exactly one succeeds;
+	// the others, and every later call, get the code together with an error
+	// wrapping ErrCodeUsed. Expiry is the caller's to check.
+	RedeemAuthCode(ctx context.Context, serverID, hash string, now time.Time) (*AuthCode, error)
+	// IssueCodeTokens stores the tokens redeeming the server's code codeHash,
+	// in one transaction that first makes sure no replay revoked the code
+	// (ErrCodeRevoked) and holds the code against RevokeByCode until it
+	// commits: whichever of the two comes first, no token issued from a
+	// replayed code stays live.
+	IssueCodeTokens(ctx context.Context, serverID, codeHash string, tokens ...*Token) error
 
-	// IssueTokens stores tokens in one transaction.
+	// IssueTokens stores tokens in one transaction, as given.
 	IssueTokens(ctx context.Context, tokens ...*Token) error
-	// Token returns a token by hash, revoked or expired or not.
-	Token(ctx context.Context, hash string) (*Token, error)
-	// UseRefreshToken atomically sets RotatedAt to now if it is zero, and returns
-	// the token as it was before the call (so a zero RotatedAt means first use).
-	UseRefreshToken(ctx context.Context, hash string, now time.Time) (*Token, error)
-	// RevokeToken revokes one token and appends it to the revocation feed.
-	// It returns the hashes it newly revoked (none if it was already revoked).
-	RevokeToken(ctx context.Context, hash string, now time.Time) ([]string, error)
-	// RevokeFamily revokes every live token of a family and appends them to the
-	// revocation feed, returning the hashes it newly revoked.
-	RevokeFamily(ctx context.Context, familyID string, now time.Time) ([]string, error)
-	// RevokeByCode revokes every live token issued from the authorization code
-	// (whole families) and returns the hashes it newly revoked.
-	RevokeByCode(ctx context.Context, codeHash string, now time.Time) ([]string, error)
+	// Token returns a server's token by hash, revoked or expired or not.
+	Token(ctx context.Context, serverID, hash string) (*Token, error)
+	// RotateRefreshToken uses the server's refresh token hash for clientID
+	// at now and, in one transaction (all or nothing: a failure leaves the
+	// token as it was), stores next, the tokens the refresh issues, whose
+	// ParentHash must be hash. The rule:
+	//   - first use: the token is marked rotated and next stored;
+	//   - a repeat within grace of the first use, by the same client, while
+	//     no refresh token issued from hash has been used itself: the tokens
+	//     issued from hash before are revoked (and fed) and next stored, so
+	//     there is always exactly one live chain;
+	//   - a repeat after grace, or after a successor was used: reuse, the
+	//     whole family is revoked and nothing stored;
+	//   - a revoked token: nothing changes.
+	// An unknown token, another server's, another client's or an access
+	// token wraps ErrNotFound. Expiry is the caller's to check. Concurrent
+	// calls for one token are serialised.
+	RotateRefreshToken(ctx context.Context, serverID, hash, clientID string, now time.Time, grace time.Duration, next ...*Token) (*Rotation, error)
+	// RevokeToken revokes one of the server's tokens and appends it to the
+	// revocation feed. It returns the hashes it newly revoked (none if it was
+	// already revoked).
+	RevokeToken(ctx context.Context, serverID, hash string, now time.Time) ([]string, error)
+	// RevokeFamily revokes every live token of one of the server's families
+	// and appends them to the revocation feed, returning the hashes it newly revoked.
+	RevokeFamily(ctx context.Context, serverID, familyID string, now time.Time) ([]string, error)
+	// RevokeByCode marks the server's code revoked (so IssueCodeTokens fails
+	// from now on) and revokes every live token issued from it (whole
+	// families), in one transaction, returning the hashes it newly revoked.
+	RevokeByCode(ctx context.Context, serverID, codeHash string, now time.Time) ([]string, error)
 	// RevokeClientTokens revokes every live token of a client, as when it is deleted.
 	RevokeClientTokens(ctx context.Context, serverID, clientID string, now time.Time) ([]string, error)
 

@@ -270,11 +270,11 @@ func TestSignIn_SessionCookieAttributes(t *testing.T) {
 		t.Errorf("MaxAge = %d, want the 12h default", c.MaxAge)
 	}
 	// Only the hash is stored.
-	sess, err := f.store.Session(context.Background(), secret.Hash(c.Value))
+	sess, err := f.store.Session(context.Background(), f.acme.ID, secret.Hash(c.Value))
 	if err != nil || sess.ServerID != f.acme.ID || !sess.ExpiresAt.Equal(f.clock.Now().Add(12*time.Hour)) {
 		t.Errorf("stored session = %+v, %v", sess, err)
 	}
-	if _, err := f.store.Session(context.Background(), c.Value); !isNotFoundErr(err) {
+	if _, err := f.store.Session(context.Background(), f.acme.ID, c.Value); !isNotFoundErr(err) {
 		t.Errorf("session stored under its clear value (err %v)", err)
 	}
 }
@@ -525,7 +525,7 @@ func TestSignOut_EndsTheSession(t *testing.T) {
 	if got := b.whoami("acme"); got != "nobody" {
 		t.Errorf("whoami after sign-out = %q", got)
 	}
-	if _, err := f.store.Session(context.Background(), secret.Hash(id)); !isNotFoundErr(err) {
+	if _, err := f.store.Session(context.Background(), f.acme.ID, secret.Hash(id)); !isNotFoundErr(err) {
 		t.Errorf("session still stored after sign-out (err %v)", err)
 	}
 	// Without a return_to, sign-out lands on the sign-in page.
@@ -547,7 +547,7 @@ func TestSignIn_RotatesTheSessionID(t *testing.T) {
 	if first == second {
 		t.Fatal("sign-in kept the old session id")
 	}
-	if _, err := f.store.Session(context.Background(), secret.Hash(first)); !isNotFoundErr(err) {
+	if _, err := f.store.Session(context.Background(), f.acme.ID, secret.Hash(first)); !isNotFoundErr(err) {
 		t.Errorf("old session survives a new sign-in (err %v)", err)
 	}
 }

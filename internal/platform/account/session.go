@@ -17,8 +17,9 @@ const sessionCookie = "mcpobs_session"
 // CurrentUser returns the user signed in to srv in this browser, or nil (and no
 // error) when nobody is.
 //
-// A session counts only if it belongs to srv and has not expired; an expired
-// session is the same as none. Only store failures are errors.
+// A session counts only if it belongs to srv (it is looked up within srv
+// alone) and has not expired; an expired session is the same as none. Only
+// store failures are errors.
 func (s *Service) CurrentUser(r *http.Request, srv *store.Server) (*store.User, error) {
 	ctx := r.Context()
 	now := s.now()
@@ -26,14 +27,14 @@ func (s *Service) CurrentUser(r *http.Request, srv *store.Server) (*store.User, 
 		if !strings.HasPrefix(c.Value, secret.PrefixSession) {
 			continue
 		}
-		sess, err := s.store.Session(ctx, secret.Hash(c.Value))
+		sess, err := s.store.Session(ctx, srv.ID, secret.Hash(c.Value))
 		if isNotFound(err) {
 			continue
 		}
 		if err != nil {
 			return nil, fmt.Errorf("current user: session: %w", err)
 		}
-		if sess.ServerID != srv.ID || !now.Before(sess.ExpiresAt) {
+		if !now.Before(sess.ExpiresAt) {
 			continue
 		}
 		u, err := s.store.User(ctx, srv.ID, sess.UserID)
@@ -52,7 +53,7 @@ func (s *Service) CurrentUser(r *http.Request, srv *store.Server) (*store.User, 
 // browser presents (so a session id planted before sign-in is worthless after
 // it) and stores and sets a new one.
 func (s *Service) startSession(ctx context.Context, w http.ResponseWriter, r *http.Request, srv *store.Server, u *store.User) error {
-	if err := s.deleteSessions(ctx, r); err != nil {
+	if err := s.deleteSessions(ctx, r, srv); err != nil {
 		return err
 	}
 	id := secret.New(secret.PrefixSession)
@@ -82,7 +83,7 @@ func (s *Service) startSession(ctx context.Context, w http.ResponseWriter, r *ht
 
 // endSession deletes the browser's sessions and clears its cookie on srv's path.
 func (s *Service) endSession(ctx context.Context, w http.ResponseWriter, r *http.Request, srv *store.Server) error {
-	err := s.deleteSessions(ctx, r)
+	err := s.deleteSessions(ctx, r, srv)
 	http.SetCookie(w, &http.Cookie{
 		Name:     sessionCookie,
 		Value:    "",
@@ -95,14 +96,14 @@ func (s *Service) endSession(ctx context.Context, w http.ResponseWriter, r *http
 	return err
 }
 
-// deleteSessions removes every session whose id the request presents.
+// deleteSessions removes every session of srv whose id the request presents.
 // Knowing a session id is all it takes to own it, so no other check is needed.
-func (s *Service) deleteSessions(ctx context.Context, r *http.Request) error {
+func (s *Service) deleteSessions(ctx context.Context, r *http.Request, srv *store.Server) error {
 	for _, c := range r.CookiesNamed(sessionCookie) {
 		if !strings.HasPrefix(c.Value, secret.PrefixSession) {
 			continue
 		}
-		if err := s.store.DeleteSession(ctx, secret.Hash(c.Value)); err != nil {
+		if err := s.store.DeleteSession(ctx, srv.ID, secret.Hash(c.Value)); err != nil {
 			return fmt.Errorf("delete session: %w", err)
 		}
 	}

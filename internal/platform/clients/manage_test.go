@@ -109,7 +109,7 @@ func TestManage_DeleteRevokesTokensThenRemovesClient(t *testing.T) {
 	if _, err := h.st.Client(ctx, h.srv.ID, id); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("client still stored after DELETE: err = %v", err)
 	}
-	got, err := h.st.Token(ctx, tok.Hash)
+	got, err := h.st.Token(ctx, h.srv.ID, tok.Hash)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -68,7 +68,7 @@ func (h *Handler) serveIntrospect(w http.ResponseWriter, r *http.Request) {
 
 	ctx := r.Context()
 	now := h.now()
-	tok, err := h.store.Token(ctx, secret.Hash(raw))
+	tok, err := h.store.Token(ctx, srv.ID, secret.Hash(raw))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		writeInactive(w)
@@ -78,7 +78,7 @@ func (h *Handler) serveIntrospect(w http.ResponseWriter, r *http.Request) {
 		h.log.ErrorContext(ctx, "oauth: introspection: loading token", "server", srv.Slug, "err", err)
 		serverError().write(w, realm)
 		return
-	case tok.Kind != store.KindAccess, tok.ServerID != srv.ID, !tok.RevokedAt.IsZero(), !now.Before(tok.ExpiresAt):
+	case tok.Kind != store.KindAccess, !tok.RevokedAt.IsZero(), !now.Before(tok.ExpiresAt):
 		writeInactive(w)
 		return
 	}

@@ -39,7 +39,7 @@ func TestIntrospect_NotActiveIsExactlyActiveFalse(t *testing.T) {
 	c := e.newClient(tn, authNone)
 	_, refresh := e.tokens(tn, c, "read")
 	revoked, _ := e.tokens(tn, c, "read")
-	if _, err := e.store.RevokeToken(context.Background(), secret.Hash(revoked), e.clock.Now()); err != nil {
+	if _, err := e.store.RevokeToken(context.Background(), tn.srv.ID, secret.Hash(revoked), e.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	expiring, _ := e.tokens(tn, c, "read")

@@ -10,10 +10,23 @@ import (
 )
 
 // refresh runs the refresh_token grant (RFC 6749 §6) with rotation: every use
-// returns a new refresh token in the same family. A repeat within the grace
-// window (a client retrying after a lost answer) is answered again; a repeat
-// after it means the token leaked, and the whole family is revoked
-// (OAuth 2.1 §4.3.1, refresh token reuse detection).
+// returns a new refresh token in the same family, and reuse of a rotated
+// token revokes the family (OAuth 2.1 §4.3.1, refresh token reuse detection).
+//
+// The grace rule: a client that never got the answer to its refresh retries
+// with the same token R0. Such a retry within the grace window (h.grace,
+// counted from R0's first use) is honoured only for the client R0 belongs
+// to, and only while the refresh token issued from R0 has not been used
+// itself. It revokes what R0's earlier use issued (that refresh token and
+// its access token, appended to the revocation feed) and issues new ones, so
+// there is always exactly one live chain: a thief replaying R0 inside the
+// window cannot keep a second one. A repeat after R0's successor was used,
+// or after the window, is reuse: the whole family is revoked.
+//
+// Marking R0 used and storing its successors is one store transaction
+// ([store.Store.RotateRefreshToken]): a crash or a failed write in between
+// leaves R0 unused, so the client's retry, whenever it comes, is a first use
+// rather than reuse that would cost the user their sign-in.
 //
 // Everything that can be checked without using the token is checked first, so
 // a malformed or misdirected request does not spend the client's token.
@@ -28,14 +41,14 @@ func (h *Handler) refresh(ctx context.Context, srv *store.Server, client *store.
 	}
 	now := h.now()
 	hash := secret.Hash(raw)
-	tok, err := h.store.Token(ctx, hash)
+	tok, err := h.store.Token(ctx, srv.ID, hash)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return nil, badRequest("invalid_grant", "unknown refresh token")
 	case err != nil:
 		h.log.ErrorContext(ctx, "oauth: loading refresh token", "server", srv.Slug, "err", err)
 		return nil, serverError()
-	case tok.Kind != store.KindRefresh || tok.ServerID != srv.ID || tok.ClientID != client.ClientID:
+	case tok.Kind != store.KindRefresh || tok.ClientID != client.ClientID:
 		return nil, badRequest("invalid_grant", "unknown refresh token")
 	case !tok.RevokedAt.IsZero():
 		return nil, badRequest("invalid_grant", "the refresh token was revoked")
@@ -54,46 +67,39 @@ func (h *Handler) refresh(ctx context.Context, srv *store.Server, client *store.
 		}
 	}
 
-	prev, err := h.store.UseRefreshToken(ctx, hash, now)
+	in := issue{
+		userID:        tok.UserID,
+		scopes:        scopes,
+		refreshScopes: tok.Scopes,
+		resource:      tok.Resource,
+		familyID:      tok.FamilyID,
+		codeHash:      tok.CodeHash,
+		parentHash:    hash,
+		now:           now,
+		withRefresh:   true,
+	}
+	tokens, resp := h.mintTokens(srv, client, in)
+	rot, err := h.store.RotateRefreshToken(ctx, srv.ID, hash, client.ClientID, now, h.grace, tokens...)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return nil, badRequest("invalid_grant", "unknown refresh token")
 	case err != nil:
-		h.log.ErrorContext(ctx, "oauth: using refresh token", "server", srv.Slug, "err", err)
+		h.log.ErrorContext(ctx, "oauth: rotating refresh token", "server", srv.Slug, "err", err)
 		return nil, serverError()
-	case !prev.RevokedAt.IsZero():
+	}
+	switch rot.Outcome {
+	case store.RotationRevoked:
 		return nil, badRequest("invalid_grant", "the refresh token was revoked")
+	case store.RotationReuse:
+		h.log.WarnContext(ctx, "oauth: refresh token reused after rotation; revoked its family", "server", srv.Slug,
+			"client_id", client.ClientID, "user_id", tok.UserID, "token", secret.Redact(raw),
+			"since_first_use", now.Sub(rot.Token.RotatedAt).Round(time.Millisecond), "revoked", len(rot.Revoked))
+		return nil, badRequest("invalid_grant", "the refresh token was already used")
+	case store.RotationRetry:
+		h.log.DebugContext(ctx, "oauth: refresh token repeated within the grace window; revoked what its first use issued",
+			"server", srv.Slug, "client_id", client.ClientID,
+			"since_first_use", now.Sub(rot.Token.RotatedAt).Round(time.Millisecond), "revoked", len(rot.Revoked))
 	}
-	if !prev.RotatedAt.IsZero() {
-		since := now.Sub(prev.RotatedAt)
-		if since > h.grace {
-			revoked, rerr := h.store.RevokeFamily(ctx, prev.FamilyID, now)
-			if rerr != nil {
-				h.log.ErrorContext(ctx, "oauth: revoking a reused refresh token's family", "server", srv.Slug, "err", rerr)
-				return nil, serverError()
-			}
-			h.log.WarnContext(ctx, "oauth: refresh token reused after rotation; revoked its family", "server", srv.Slug,
-				"client_id", client.ClientID, "user_id", prev.UserID, "token", secret.Redact(raw),
-				"since_first_use", since.Round(time.Millisecond), "revoked", len(revoked))
-			return nil, badRequest("invalid_grant", "the refresh token was already used")
-		}
-		h.log.DebugContext(ctx, "oauth: refresh token repeated within the grace window", "server", srv.Slug,
-			"client_id", client.ClientID, "since_first_use", since.Round(time.Millisecond))
-	}
-	resp, err := h.issueTokens(ctx, srv, client, issue{
-		userID:         prev.UserID,
-		scopes:         scopes,
-		refreshScopes:  prev.Scopes,
-		resource:       prev.Resource,
-		familyID:       prev.FamilyID,
-		codeHash:       prev.CodeHash,
-		now:            now,
-		withRefresh:    true,
-		grantForLogger: grantRefreshToken,
-	})
-	if err != nil {
-		h.log.ErrorContext(ctx, "oauth: issuing tokens", "server", srv.Slug, "err", err)
-		return nil, serverError()
-	}
+	h.logIssued(ctx, srv, client, grantRefreshToken, in)
 	return resp, nil
 }

@@ -47,7 +47,7 @@ func (h *Handler) serveRevoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	tok, err := h.store.Token(ctx, secret.Hash(raw))
+	tok, err := h.store.Token(ctx, srv.ID, secret.Hash(raw))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		w.WriteHeader(http.StatusOK)
@@ -56,7 +56,7 @@ func (h *Handler) serveRevoke(w http.ResponseWriter, r *http.Request) {
 		h.log.ErrorContext(ctx, "oauth: revocation: loading token", "server", srv.Slug, "err", err)
 		serverError().write(w, realm)
 		return
-	case tok.ServerID != srv.ID, !resourceServer && tok.ClientID != client.ClientID:
+	case !resourceServer && tok.ClientID != client.ClientID:
 		h.log.DebugContext(ctx, "oauth: revocation of a token the caller does not own ignored", "server", srv.Slug, "caller", cr.id)
 		w.WriteHeader(http.StatusOK)
 		return
@@ -64,9 +64,9 @@ func (h *Handler) serveRevoke(w http.ResponseWriter, r *http.Request) {
 	now := h.now()
 	var revoked []string
 	if tok.Kind == store.KindRefresh {
-		revoked, err = h.store.RevokeFamily(ctx, tok.FamilyID, now)
+		revoked, err = h.store.RevokeFamily(ctx, srv.ID, tok.FamilyID, now)
 	} else {
-		revoked, err = h.store.RevokeToken(ctx, tok.Hash, now)
+		revoked, err = h.store.RevokeToken(ctx, srv.ID, tok.Hash, now)
 	}
 	if err != nil {
 		h.log.ErrorContext(ctx, "oauth: revoking token", "server", srv.Slug, "err", err)

@@ -23,15 +23,18 @@ import (
 	"github.com/mcp-obs/mcp-obs/internal/platform/endpoints"
 	"github.com/mcp-obs/mcp-obs/internal/secret"
 	"github.com/mcp-obs/mcp-obs/internal/store"
+	"github.com/mcp-obs/mcp-obs/internal/store/postgres"
+	"github.com/mcp-obs/mcp-obs/internal/store/postgres/pgtest"
 	"github.com/mcp-obs/mcp-obs/internal/store/sqlite"
 	"github.com/mcp-obs/mcp-obs/internal/testkit"
 )
 
 // testEnv is a running platform on loopback: this package's routes with the
-// real account pages and client registry, over a real SQLite file.
+// real account pages and client registry, over a real SQLite file (or, with
+// [newEnvOn], any store).
 type testEnv struct {
 	t        testing.TB
-	store    *sqlite.Store
+	store    store.Store
 	ts       *httptest.Server
 	base     endpoints.Base
 	h        *Handler
@@ -65,13 +68,48 @@ func newEnv(t testing.TB) *testEnv {
 // still reaches the store directly through testEnv.store.
 func newEnvWrapping(t testing.TB, wrap func(store.Store) store.Store) *testEnv {
 	t.Helper()
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db.sqlite"))
+	return newEnvOn(t, openSQLite(t), wrap)
+}
+
+// backend is a store the platform can run on, for tests that must hold on each.
+type backend struct {
+	name string
+	open func(t testing.TB) store.Store
+}
+
+// backends are SQLite and PostgreSQL; PostgreSQL tests skip when
+// MCP_OBS_TEST_POSTGRES_URL is unset (see package pgtest).
+var backends = []backend{
+	{"sqlite", openSQLite},
+	{"postgres", openPostgres},
+}
+
+// openSQLite opens a store on a fresh SQLite file, closed when the test ends.
+func openSQLite(t testing.TB) store.Store {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "db.sqlite"))
 	if err != nil {
 		t.Fatalf("sqlite.Open: %v", err)
 	}
 	t.Cleanup(func() { st.Close() })
+	return st
+}
 
+// openPostgres opens a store on a fresh PostgreSQL schema, closed (and
+// dropped) when the test ends.
+func openPostgres(t testing.TB) store.Store {
+	t.Helper()
+	st, err := postgres.Open(context.Background(), pgtest.FreshSchema(t))
+	if err != nil {
+		t.Fatalf("postgres.Open: %v", err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// newEnvOn starts a platform on st, whose handlers see it through wrap (when not nil).
+func newEnvOn(t testing.TB, st store.Store, wrap func(store.Store) store.Store) *testEnv {
+	t.Helper()
 	ts := httptest.NewUnstartedServer(nil)
 	base, err := endpoints.Parse("http://" + ts.Listener.Addr().String())
 	if err != nil {

@@ -102,13 +102,20 @@ func clientGrants(c *store.Client) []string {
 
 // exchangeCode redeems an authorization code (RFC 6749 §4.1.3 with PKCE).
 //
+// The code is looked up within the tenant only: another tenant's code is
+// unknown here, so it can neither be burned nor make its tokens revoked
+// from here.
+//
 // The store offers only an atomic "redeem" of a code, so the code is marked
 // used before its bindings are compared: a request by the wrong client, with
 // the wrong verifier or redirect URI, burns the code. That is the safe side:
 // whoever holds a leaked code can at worst make it useless, never use it. A
 // replayed code revokes every token its first redemption issued (RFC 6749
-// §4.1.2); tokens still being issued by a concurrent first redemption at that
-// very instant escape this, a window of milliseconds.
+// §4.1.2), however the two requests interleave: the replay marks the code
+// revoked as it revokes, and the first redemption stores its tokens only if
+// the mark is not set, both in one transaction holding the code (see
+// [store.Store.IssueCodeTokens]). A redemption that loses that race answers
+// invalid_grant, as the replay does.
 func (h *Handler) exchangeCode(ctx context.Context, srv *store.Server, client *store.Client, p *params) (*tokenResponse, *oauthError) {
 	code := p.get("code")
 	redirectURI := p.get("redirect_uri")
@@ -125,10 +132,10 @@ func (h *Handler) exchangeCode(ctx context.Context, srv *store.Server, client *s
 	}
 	now := h.now()
 	hash := secret.Hash(code)
-	ac, err := h.store.RedeemAuthCode(ctx, hash, now)
+	ac, err := h.store.RedeemAuthCode(ctx, srv.ID, hash, now)
 	switch {
 	case errors.Is(err, store.ErrCodeUsed):
-		revoked, rerr := h.store.RevokeByCode(ctx, hash, now)
+		revoked, rerr := h.store.RevokeByCode(ctx, srv.ID, hash, now)
 		if rerr != nil {
 			h.log.ErrorContext(ctx, "oauth: revoking tokens of a replayed code", "server", srv.Slug, "err", rerr)
 			return nil, serverError()
@@ -143,7 +150,7 @@ func (h *Handler) exchangeCode(ctx context.Context, srv *store.Server, client *s
 		return nil, serverError()
 	}
 	switch {
-	case ac.ServerID != srv.ID || ac.ClientID != client.ClientID:
+	case ac.ClientID != client.ClientID:
 		h.log.WarnContext(ctx, "oauth: authorization code presented by another client", "server", srv.Slug, "client_id", client.ClientID)
 		return nil, badRequest("invalid_grant", "the authorization code was issued to another client")
 	case !now.Before(ac.ExpiresAt):
@@ -155,21 +162,30 @@ func (h *Handler) exchangeCode(ctx context.Context, srv *store.Server, client *s
 	case !resourcesName(p.v["resource"], ac.Resource):
 		return nil, badRequest("invalid_target", "resource does not match the authorization request")
 	}
-	resp, err := h.issueTokens(ctx, srv, client, issue{
-		userID:         ac.UserID,
-		scopes:         ac.Scopes,
-		refreshScopes:  ac.Scopes,
-		resource:       ac.Resource,
-		familyID:       secret.ID(),
-		codeHash:       ac.Hash,
-		now:            now,
-		withRefresh:    slices.Contains(clientGrants(client), grantRefreshToken),
-		grantForLogger: grantAuthorizationCode,
-	})
-	if err != nil {
+	in := issue{
+		userID:        ac.UserID,
+		scopes:        ac.Scopes,
+		refreshScopes: ac.Scopes,
+		resource:      ac.Resource,
+		familyID:      secret.ID(),
+		codeHash:      ac.Hash,
+		now:           now,
+		withRefresh:   slices.Contains(clientGrants(client), grantRefreshToken),
+	}
+	tokens, resp := h.mintTokens(srv, client, in)
+	err = h.store.IssueCodeTokens(ctx, srv.ID, ac.Hash, tokens...)
+	switch {
+	case errors.Is(err, store.ErrCodeRevoked):
+		h.log.WarnContext(ctx, "oauth: authorization code replayed while it was being redeemed; issued nothing", "server", srv.Slug,
+			"client_id", client.ClientID, "code", secret.Redact(code))
+		return nil, badRequest("invalid_grant", "the authorization code was already used")
+	case errors.Is(err, store.ErrNotFound): // purged since it was redeemed
+		return nil, badRequest("invalid_grant", "unknown authorization code")
+	case err != nil:
 		h.log.ErrorContext(ctx, "oauth: issuing tokens", "server", srv.Slug, "err", err)
 		return nil, serverError()
 	}
+	h.logIssued(ctx, srv, client, grantAuthorizationCode, in)
 	return resp, nil
 }
 
@@ -198,20 +214,21 @@ func resourcesName(resources []string, bound string) bool {
 
 // issue describes one set of tokens to mint.
 type issue struct {
-	userID         string
-	scopes         []string // of the access token
-	refreshScopes  []string // of the refresh token: always the original grant
-	resource       string
-	familyID       string
-	codeHash       string
-	now            time.Time
-	withRefresh    bool
-	grantForLogger string
+	userID        string
+	scopes        []string // of the access token
+	refreshScopes []string // of the refresh token: always the original grant
+	resource      string
+	familyID      string
+	codeHash      string
+	parentHash    string // the refresh token they are issued from, if any
+	now           time.Time
+	withRefresh   bool
 }
 
-// issueTokens mints an access token (and a refresh token when asked), stores
-// their hashes in one transaction and returns the answer carrying them.
-func (h *Handler) issueTokens(ctx context.Context, srv *store.Server, client *store.Client, in issue) (*tokenResponse, error) {
+// mintTokens mints an access token (and a refresh token when asked) and
+// returns the rows to store, holding only their hashes, and the answer
+// carrying them. The caller stores them.
+func (h *Handler) mintTokens(srv *store.Server, client *store.Client, in issue) ([]*store.Token, *tokenResponse) {
 	accessTTL := srv.AccessTokenTTL
 	if accessTTL <= 0 {
 		accessTTL = defaultAccessTokenTTL
@@ -222,17 +239,18 @@ func (h *Handler) issueTokens(ctx context.Context, srv *store.Server, client *st
 	}
 	access := secret.New(secret.PrefixAccessToken)
 	tokens := []*store.Token{{
-		Hash:      secret.Hash(access),
-		Kind:      store.KindAccess,
-		ServerID:  srv.ID,
-		ClientID:  client.ClientID,
-		UserID:    in.userID,
-		Scopes:    in.scopes,
-		Resource:  in.resource,
-		FamilyID:  in.familyID,
-		CodeHash:  in.codeHash,
-		IssuedAt:  in.now,
-		ExpiresAt: in.now.Add(accessTTL),
+		Hash:       secret.Hash(access),
+		Kind:       store.KindAccess,
+		ServerID:   srv.ID,
+		ClientID:   client.ClientID,
+		UserID:     in.userID,
+		Scopes:     in.scopes,
+		Resource:   in.resource,
+		FamilyID:   in.familyID,
+		CodeHash:   in.codeHash,
+		ParentHash: in.parentHash,
+		IssuedAt:   in.now,
+		ExpiresAt:  in.now.Add(accessTTL),
 	}}
 	resp := &tokenResponse{
 		AccessToken: access,
@@ -243,24 +261,26 @@ func (h *Handler) issueTokens(ctx context.Context, srv *store.Server, client *st
 	if in.withRefresh {
 		refresh := secret.New(secret.PrefixRefreshToken)
 		tokens = append(tokens, &store.Token{
-			Hash:      secret.Hash(refresh),
-			Kind:      store.KindRefresh,
-			ServerID:  srv.ID,
-			ClientID:  client.ClientID,
-			UserID:    in.userID,
-			Scopes:    in.refreshScopes,
-			Resource:  in.resource,
-			FamilyID:  in.familyID,
-			CodeHash:  in.codeHash,
-			IssuedAt:  in.now,
-			ExpiresAt: in.now.Add(refreshTTL),
+			Hash:       secret.Hash(refresh),
+			Kind:       store.KindRefresh,
+			ServerID:   srv.ID,
+			ClientID:   client.ClientID,
+			UserID:     in.userID,
+			Scopes:     in.refreshScopes,
+			Resource:   in.resource,
+			FamilyID:   in.familyID,
+			CodeHash:   in.codeHash,
+			ParentHash: in.parentHash,
+			IssuedAt:   in.now,
+			ExpiresAt:  in.now.Add(refreshTTL),
 		})
 		resp.RefreshToken = refresh
 	}
-	if err := h.store.IssueTokens(ctx, tokens...); err != nil {
-		return nil, err
-	}
-	h.log.DebugContext(ctx, "oauth: tokens issued", "server", srv.Slug, "grant", in.grantForLogger,
+	return tokens, resp
+}
+
+// logIssued records at debug level that tokens were issued for grant.
+func (h *Handler) logIssued(ctx context.Context, srv *store.Server, client *store.Client, grant string, in issue) {
+	h.log.DebugContext(ctx, "oauth: tokens issued", "server", srv.Slug, "grant", grant,
 		"client_id", client.ClientID, "user_id", in.userID, "scopes", in.scopes, "refresh", in.withRefresh)
-	return resp, nil
 }

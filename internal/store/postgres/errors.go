@@ -14,8 +14,10 @@ import (
 // PostgreSQL error codes the store contract gives a meaning
 // (https://www.postgresql.org/docs/current/errcodes-appendix.html).
 const (
-	codeUniqueViolation     = "23505"
-	codeForeignKeyViolation = "23503"
+	codeUniqueViolation      = "23505"
+	codeForeignKeyViolation  = "23503"
+	codeSerializationFailure = "40001"
+	codeDeadlockDetected     = "40P01"
 )
 
 // wrap gives a driver error the operation's context and, where the store
@@ -40,6 +42,13 @@ func wrap(op string, err error) error {
 		}
 	}
 	return fmt.Errorf("postgres: %s: %w", op, err)
+}
+
+// retryable reports whether PostgreSQL aborted the transaction to break a
+// deadlock or a serialization conflict: running it again may succeed.
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == codeDeadlockDetected || pe.Code == codeSerializationFailure)
 }
 
 // notFound is the error for an operation that matched no row.

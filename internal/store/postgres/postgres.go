@@ -12,6 +12,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/mcp-obs/mcp-obs/internal/store"
@@ -64,4 +65,24 @@ func (s *Store) Ping(ctx context.Context) error {
 func (s *Store) Close() error {
 	s.pool.Close()
 	return nil
+}
+
+// maxTxAttempts bounds how often [Store.inTx] runs a transaction that
+// PostgreSQL aborted to break a deadlock.
+const maxTxAttempts = 3
+
+// inTx runs fn in a transaction, again (up to maxTxAttempts in all) when
+// PostgreSQL aborted it to break a deadlock or a serialization conflict.
+// Transactions that lock several token rows (a refresh revoking what an
+// earlier use issued, a family revocation) can deadlock with one another
+// when they meet the same rows in another order; PostgreSQL then cancels
+// one, and running it again is correct because it changed nothing. fn must
+// set everything it returns afresh on each run.
+func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		err := pgx.BeginFunc(ctx, s.pool, fn)
+		if err == nil || attempt == maxTxAttempts || !retryable(err) {
+			return err
+		}
+	}
 }

@@ -3,6 +3,9 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -60,12 +63,62 @@ func TestOpen_ConcurrentReplicasMigrateExactlyOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close(context.Background())
+	files, err := filepath.Glob("migrations/*.sql")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("migration files: %v, %v", files, err)
+	}
 	var rows, versions int
 	if err := conn.QueryRow(t.Context(), `SELECT COUNT(*), COUNT(DISTINCT version) FROM schema_migrations`).Scan(&rows, &versions); err != nil {
 		t.Fatal(err)
 	}
-	if rows != 1 || versions != 1 {
-		t.Errorf("schema_migrations holds %d rows for %d versions, want each of the 1 migrations recorded once", rows, versions)
+	if rows != len(files) || versions != len(files) {
+		t.Errorf("schema_migrations holds %d rows for %d versions, want each of the %d migrations recorded once", rows, versions, len(files))
+	}
+}
+
+// A database written before 0002_grant_lineage keeps working after the
+// upgrade: its tokens have no parent, its codes no revoked mark, and its
+// refresh tokens rotate.
+func TestOpen_UpgradesAVersion1DatabaseKeepingItsGrantsUsable(t *testing.T) {
+	ctx := t.Context()
+	dbURL := pgtest.FreshSchema(t)
+	v1, err := os.ReadFile("migrations/0001_init.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := []string{
+		`CREATE TABLE schema_migrations (version BIGINT NOT NULL PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`,
+		string(v1),
+		`INSERT INTO schema_migrations VALUES (1, '0001_init.sql', 0)`,
+		`INSERT INTO servers VALUES ('s1', 'acme', 'Acme', 'http://localhost:3006/mcp', '[]', '[]', false, 0, 0, 'rs', 'h', 0)`,
+		`INSERT INTO auth_codes VALUES ('code', 's1', 'c1', 'u1', 'http://127.0.0.1/cb', 'ch', 'r', '[]', 0, 4102444800000, NULL)`,
+		`INSERT INTO tokens VALUES ('rt', 'refresh', 's1', 'c1', 'u1', '["read"]', 'r', 'f1', 'code', 0, 4102444800000, NULL, NULL)`,
+	}
+	for _, q := range steps {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			conn.Close(ctx)
+			t.Fatalf("%.60s: %v", q, err)
+		}
+	}
+	conn.Close(ctx)
+
+	s := open(t, dbURL)
+	defer s.Close()
+	rt, err := s.Token(ctx, "s1", "rt")
+	if err != nil || rt.ParentHash != "" {
+		t.Fatalf("version 1 refresh token after the upgrade: %+v, %v", rt, err)
+	}
+	if c, err := s.RedeemAuthCode(ctx, "s1", "code", time.Now()); err != nil || !c.RevokedAt.IsZero() {
+		t.Fatalf("version 1 code after the upgrade: %+v, %v", c, err)
+	}
+	next := &store.Token{Hash: "rt2", Kind: store.KindRefresh, ServerID: "s1", ClientID: "c1", FamilyID: "f1", ParentHash: "rt"}
+	rot, err := s.RotateRefreshToken(ctx, "s1", "rt", "c1", time.Now(), time.Second, next)
+	if err != nil || rot.Outcome != store.RotationFirstUse {
+		t.Fatalf("rotating a version 1 refresh token: %+v, %v", rot, err)
 	}
 }
 
@@ -128,7 +181,7 @@ func TestRedeemAuthCode_AtomicAcrossReplicas(t *testing.T) {
 		}
 		wg.Go(func() {
 			<-start
-			_, errs[i] = replica.RedeemAuthCode(ctx, "code", t0.Add(time.Duration(i+1)*time.Millisecond))
+			_, errs[i] = replica.RedeemAuthCode(ctx, "srv", "code", t0.Add(time.Duration(i+1)*time.Millisecond))
 		})
 	}
 	close(start)
@@ -147,21 +200,22 @@ func TestRedeemAuthCode_AtomicAcrossReplicas(t *testing.T) {
 	}
 }
 
-func TestUseRefreshToken_FirstUseAtomicAcrossReplicas(t *testing.T) {
+func TestRotateRefreshToken_ConcurrentUsesAcrossReplicasLeaveOneLiveChain(t *testing.T) {
 	a, b := twoReplicas(t)
 	ctx := t.Context()
 	t0 := time.Date(2026, 3, 14, 15, 9, 26, 0, time.UTC)
 	if err := a.CreateServer(ctx, &store.Server{ID: "srv", Slug: "acme"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.IssueTokens(ctx, &store.Token{Hash: "rt", Kind: store.KindRefresh, ServerID: "srv", FamilyID: "f",
-		IssuedAt: t0, ExpiresAt: t0.Add(time.Hour)}); err != nil {
+	rt := &store.Token{Hash: "rt", Kind: store.KindRefresh, ServerID: "srv", ClientID: "c1", FamilyID: "f",
+		IssuedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+	if err := a.IssueTokens(ctx, rt); err != nil {
 		t.Fatal(err)
 	}
 	const callers = 16
 	var wg sync.WaitGroup
 	start := make(chan struct{})
-	first := make([]bool, callers)
+	outcomes := make([]store.RotationOutcome, callers)
 	for i := range callers {
 		replica := a
 		if i%2 == 1 {
@@ -169,23 +223,32 @@ func TestUseRefreshToken_FirstUseAtomicAcrossReplicas(t *testing.T) {
 		}
 		wg.Go(func() {
 			<-start
-			tok, err := replica.UseRefreshToken(ctx, "rt", t0.Add(time.Minute))
+			next := &store.Token{Hash: fmt.Sprintf("rt-%d", i), Kind: store.KindRefresh, ServerID: "srv", ClientID: "c1",
+				FamilyID: "f", ParentHash: "rt", IssuedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+			rot, err := replica.RotateRefreshToken(ctx, "srv", "rt", "c1", t0.Add(time.Minute), 10*time.Second, next)
 			if err != nil {
 				t.Errorf("caller %d: %v", i, err)
 				return
 			}
-			first[i] = tok.RotatedAt.IsZero()
+			outcomes[i] = rot.Outcome
 		})
 	}
 	close(start)
 	wg.Wait()
-	n := 0
-	for _, f := range first {
-		if f {
-			n++
+	firsts, live := 0, 0
+	for i, o := range outcomes {
+		if o == store.RotationFirstUse {
+			firsts++
+		}
+		tok, err := a.Token(ctx, "srv", fmt.Sprintf("rt-%d", i))
+		if err != nil {
+			t.Fatalf("Token: %v", err)
+		}
+		if tok.RevokedAt.IsZero() {
+			live++
 		}
 	}
-	if n != 1 {
-		t.Errorf("%d of %d callers on two replicas were told they used the refresh token first, want exactly 1", n, callers)
+	if firsts != 1 || live != 1 {
+		t.Errorf("%d first uses and %d live refresh tokens after %d concurrent uses on two replicas, want 1 and 1", firsts, live, callers)
 	}
 }

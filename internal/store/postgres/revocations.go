@@ -12,31 +12,55 @@ import (
 	"github.com/mcp-obs/mcp-obs/internal/store"
 )
 
-// Conditions selecting the tokens each revocation takes; each is served by
-// an index of the tokens table.
+// Conditions selecting the tokens each revocation takes, each scoped by the
+// server id ($1) and served by an index of the tokens table.
 const (
-	whereHash   = `hash = $1`
-	whereFamily = `family_id = $1`
-	whereCode   = `code_hash = $1 OR family_id IN (SELECT family_id FROM tokens WHERE code_hash = $1)`
+	whereHash   = `server_id = $1 AND hash = $2`
+	whereFamily = `server_id = $1 AND family_id = $2`
+	whereParent = `server_id = $1 AND parent_hash = $2`
+	whereCode   = `server_id = $1 AND (code_hash = $2 OR family_id IN (SELECT family_id FROM tokens WHERE server_id = $1 AND code_hash = $2))`
 	whereClient = `server_id = $1 AND client_id = $2`
 )
 
-// RevokeToken revokes one token and appends it to the feed. It returns the
-// hash if it was live, nothing if it was already revoked, and an error
-// wrapping store.ErrNotFound if there is no such token.
-func (s *Store) RevokeToken(ctx context.Context, hash string, now time.Time) ([]string, error) {
-	return s.revoke(ctx, "revoke token", whereHash, []any{hash}, true, now)
+// RevokeToken revokes one of the server's tokens and appends it to the feed.
+// It returns the hash if it was live, nothing if it was already revoked, and
+// an error wrapping store.ErrNotFound if the server has no such token.
+func (s *Store) RevokeToken(ctx context.Context, serverID, hash string, now time.Time) ([]string, error) {
+	return s.revoke(ctx, "revoke token", whereHash, []any{serverID, hash}, true, now)
 }
 
-// RevokeFamily revokes every live token of a family and appends them to the feed.
-func (s *Store) RevokeFamily(ctx context.Context, familyID string, now time.Time) ([]string, error) {
-	return s.revoke(ctx, "revoke family", whereFamily, []any{familyID}, false, now)
+// RevokeFamily revokes every live token of one of the server's families and
+// appends them to the feed.
+func (s *Store) RevokeFamily(ctx context.Context, serverID, familyID string, now time.Time) ([]string, error) {
+	return s.revoke(ctx, "revoke family", whereFamily, []any{serverID, familyID}, false, now)
 }
 
-// RevokeByCode revokes every live token of every family that started from
-// the code, including tokens from refreshes that do not carry the code hash.
-func (s *Store) RevokeByCode(ctx context.Context, codeHash string, now time.Time) ([]string, error) {
-	return s.revoke(ctx, "revoke by code", whereCode, []any{codeHash}, false, now)
+// RevokeByCode marks the server's code revoked and revokes every live token
+// of every family that started from it, including tokens from refreshes that
+// do not carry the code hash, in one transaction. The mark is set first, by
+// an UPDATE that queues behind an IssueCodeTokens holding the code's row, so
+// the revoking statement that follows sees the tokens such an issue
+// committed, and every later issue finds the mark.
+func (s *Store) RevokeByCode(ctx context.Context, serverID, codeHash string, now time.Time) ([]string, error) {
+	const op = "revoke by code"
+	if now.IsZero() {
+		return nil, fmt.Errorf("postgres: %s: zero time would leave the tokens live", op)
+	}
+	at := now.UnixMilli()
+	var hashes []string
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `UPDATE auth_codes SET revoked_at = $3 WHERE hash = $1 AND server_id = $2 AND revoked_at IS NULL`,
+			codeHash, serverID, at); err != nil {
+			return err
+		}
+		var err error
+		hashes, err = revokeTx(ctx, tx, whereCode, []any{serverID, codeHash}, at)
+		return err
+	})
+	if err != nil {
+		return nil, wrap(op, err)
+	}
+	return hashes, nil
 }
 
 // RevokeClientTokens revokes every live token of a client.
@@ -44,12 +68,42 @@ func (s *Store) RevokeClientTokens(ctx context.Context, serverID, clientID strin
 	return s.revoke(ctx, "revoke client tokens", whereClient, []any{serverID, clientID}, false, now)
 }
 
-// revoke sets revoked_at on the live tokens matching where and appends one
-// feed entry per token it revoked, all in one transaction, so the feed holds
+// revoke runs [revokeTx] in a transaction of its own. With mustExist,
+// matching no token at all (live or not) is ErrNotFound.
+func (s *Store) revoke(ctx context.Context, op, where string, args []any, mustExist bool, now time.Time) ([]string, error) {
+	if now.IsZero() {
+		return nil, fmt.Errorf("postgres: %s: zero time would leave the tokens live", op)
+	}
+	var hashes []string
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		if hashes, err = revokeTx(ctx, tx, where, args, now.UnixMilli()); err != nil {
+			return err
+		}
+		if len(hashes) == 0 && mustExist {
+			var one int
+			return tx.QueryRow(ctx, `SELECT 1 FROM tokens WHERE `+where+` LIMIT 1`, args...).Scan(&one)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, wrap(op, err)
+	}
+	return hashes, nil
+}
+
+// revokeTx sets revoked_at to at on the live tokens matching where and
+// appends one feed entry per token it revoked, within tx, so the feed holds
 // exactly the tokens that died and each once: a token being revoked by two
 // replicas at once is row-locked by the first UPDATE, and the second, after
-// re-checking "revoked_at IS NULL", no longer matches it. With mustExist,
-// matching no token at all (live or not) is ErrNotFound.
+// re-checking "revoked_at IS NULL", no longer matches it.
+//
+// The UPDATE is repeated until it revokes nothing more. A refresh rotating a
+// token of the set holds that token's row lock while it inserts the next
+// tokens; the UPDATE waits for it, but under READ COMMITTED the rows that
+// refresh inserted are not in the statement's snapshot. The next pass, a new
+// statement, sees them. Any rotation that locks a token after this UPDATE did
+// finds it revoked and issues nothing.
 //
 // Before appending, the transaction locks the feed table against other
 // appenders (EXCLUSIVE mode still lets readers in) until it commits. Feed
@@ -58,53 +112,46 @@ func (s *Store) RevokeClientTokens(ctx context.Context, serverID, clientID strin
 // after one holding seq 8, and a resource server that had already read 8
 // would resume past 7 and never see that revocation. Entries are appended in
 // hash order so the result does not depend on the query plan.
-func (s *Store) revoke(ctx context.Context, op, where string, args []any, mustExist bool, now time.Time) ([]string, error) {
-	if now.IsZero() {
-		return nil, fmt.Errorf("postgres: %s: zero time would leave the tokens live", op)
-	}
-	at := now.UnixMilli()
-	var hashes []string
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		// The revocation time is the parameter after where's own.
-		rows, err := tx.Query(ctx, fmt.Sprintf(`UPDATE tokens SET revoked_at = $%d WHERE revoked_at IS NULL AND (%s)
-		RETURNING hash, server_id`, len(args)+1, where), append(slices.Clone(args), at)...)
+func revokeTx(ctx context.Context, tx pgx.Tx, where string, args []any, at int64) ([]string, error) {
+	type revoked struct{ hash, serverID string }
+	var got []revoked
+	// The revocation time is the parameter after where's own.
+	update := fmt.Sprintf(`UPDATE tokens SET revoked_at = $%d WHERE revoked_at IS NULL AND (%s) RETURNING hash, server_id`,
+		len(args)+1, where)
+	for {
+		rows, err := tx.Query(ctx, update, append(slices.Clone(args), at)...)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		type revoked struct{ hash, serverID string }
-		var got []revoked
 		var r revoked
+		n := len(got)
 		if _, err := pgx.ForEachRow(rows, []any{&r.hash, &r.serverID}, func() error {
 			got = append(got, r)
 			return nil
 		}); err != nil {
-			return err
+			return nil, err
 		}
-
-		if len(got) == 0 {
-			if mustExist {
-				var one int
-				return tx.QueryRow(ctx, `SELECT 1 FROM tokens WHERE `+where+` LIMIT 1`, args...).Scan(&one)
-			}
-			return nil
+		if len(got) == n {
+			break
 		}
-
-		slices.SortFunc(got, func(a, b revoked) int { return cmp.Compare(a.hash, b.hash) })
-		serverIDs := make([]string, len(got))
-		hashes = make([]string, len(got))
-		for i, r := range got {
-			serverIDs[i], hashes[i] = r.serverID, r.hash
-		}
-		if _, err := tx.Exec(ctx, `LOCK TABLE revocations IN EXCLUSIVE MODE`); err != nil {
-			return err
-		}
-		_, err = tx.Exec(ctx, `INSERT INTO revocations (server_id, token_hash, revoked_at)
-		SELECT u.server_id, u.token_hash, $3 FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(server_id, token_hash, n)
-		ORDER BY u.n`, serverIDs, hashes, at)
-		return err
-	})
+	}
+	if len(got) == 0 {
+		return nil, nil
+	}
+	slices.SortFunc(got, func(a, b revoked) int { return cmp.Compare(a.hash, b.hash) })
+	serverIDs := make([]string, len(got))
+	hashes := make([]string, len(got))
+	for i, r := range got {
+		serverIDs[i], hashes[i] = r.serverID, r.hash
+	}
+	if _, err := tx.Exec(ctx, `LOCK TABLE revocations IN EXCLUSIVE MODE`); err != nil {
+		return nil, err
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO revocations (server_id, token_hash, revoked_at)
+	SELECT u.server_id, u.token_hash, $3 FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(server_id, token_hash, n)
+	ORDER BY u.n`, serverIDs, hashes, at)
 	if err != nil {
-		return nil, wrap(op, err)
+		return nil, err
 	}
 	return hashes, nil
 }

@@ -15,13 +15,14 @@ func (s *Store) CreateSession(ctx context.Context, se *store.Session) error {
 	return wrap("create session", err)
 }
 
-// Session returns a session by the hash of its cookie value, expired or not.
-func (s *Store) Session(ctx context.Context, idHash string) (*store.Session, error) {
+// Session returns the server's session by the hash of its cookie value,
+// expired or not; another server's session wraps store.ErrNotFound.
+func (s *Store) Session(ctx context.Context, serverID, idHash string) (*store.Session, error) {
 	var (
 		se               store.Session
 		created, expires *int64
 	)
-	err := s.pool.QueryRow(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id_hash = $1`, idHash).
+	err := s.pool.QueryRow(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id_hash = $1 AND server_id = $2`, idHash, serverID).
 		Scan(&se.IDHash, &se.ServerID, &se.UserID, &created, &expires)
 	if err != nil {
 		return nil, wrap("session", err)
@@ -30,8 +31,9 @@ func (s *Store) Session(ctx context.Context, idHash string) (*store.Session, err
 	return &se, nil
 }
 
-// DeleteSession removes a session; a missing session is not an error.
-func (s *Store) DeleteSession(ctx context.Context, idHash string) error {
-	_, err := s.pool.Exec(ctx, `DELETE FROM sessions WHERE id_hash = $1`, idHash)
+// DeleteSession removes the server's session; a missing session, or
+// another server's (which it leaves alone), is not an error.
+func (s *Store) DeleteSession(ctx context.Context, serverID, idHash string) error {
+	_, err := s.pool.Exec(ctx, `DELETE FROM sessions WHERE id_hash = $1 AND server_id = $2`, idHash, serverID)
 	return wrap("delete session", err)
 }

@@ -52,7 +52,7 @@ func BenchmarkToken(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			h := hashes[next.Add(1)%uint64(len(hashes))]
-			if _, err := s.Token(b.Context(), h); err != nil {
+			if _, err := s.Token(b.Context(), "s1", h); err != nil {
 				b.Error(err)
 				return
 			}
@@ -74,7 +74,7 @@ func BenchmarkIntrospection(b *testing.B) {
 				b.Error(err)
 				return
 			}
-			tok, err := s.Token(ctx, hashes[next.Add(1)%uint64(len(hashes))])
+			tok, err := s.Token(ctx, "s1", hashes[next.Add(1)%uint64(len(hashes))])
 			if err != nil {
 				b.Error(err)
 				return
@@ -105,13 +105,13 @@ func BenchmarkRedeemAndIssue(b *testing.B) {
 				b.Error(err)
 				return
 			}
-			c, err := s.RedeemAuthCode(ctx, code, now)
+			c, err := s.RedeemAuthCode(ctx, "s1", code, now)
 			if err != nil {
 				b.Error(err)
 				return
 			}
 			family := fmt.Sprintf("fam-%d", i)
-			if err := s.IssueTokens(ctx,
+			if err := s.IssueCodeTokens(ctx, "s1", code,
 				&store.Token{Hash: fmt.Sprintf("at-%d", i), Kind: store.KindAccess, ServerID: "s1", ClientID: c.ClientID, UserID: c.UserID,
 					Scopes: c.Scopes, FamilyID: family, CodeHash: code, IssuedAt: now, ExpiresAt: now.Add(time.Hour)},
 				&store.Token{Hash: fmt.Sprintf("rt-%d", i), Kind: store.KindRefresh, ServerID: "s1", ClientID: c.ClientID, UserID: c.UserID,

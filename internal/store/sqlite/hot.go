@@ -22,7 +22,7 @@ type hotStatements struct {
 // The hot lookups, each one probe of a unique index.
 const (
 	queryServerBySlug = `SELECT ` + serverColumns + ` FROM servers WHERE slug = ?`
-	queryToken        = `SELECT ` + tokenColumns + ` FROM tokens WHERE hash = ?`
+	queryToken        = `SELECT ` + tokenColumns + ` FROM tokens WHERE hash = ? AND server_id = ?`
 	queryUser         = `SELECT ` + userColumns + ` FROM users WHERE server_id = ? AND id = ?`
 	queryClient       = `SELECT ` + clientColumns + ` FROM clients WHERE server_id = ? AND client_id = ?`
 )

@@ -16,13 +16,14 @@ func (s *Store) CreateSession(ctx context.Context, se *store.Session) error {
 	return wrap("create session", err)
 }
 
-// Session returns a session by the hash of its cookie value, expired or not.
-func (s *Store) Session(ctx context.Context, idHash string) (*store.Session, error) {
+// Session returns the server's session by the hash of its cookie value,
+// expired or not; another server's session wraps store.ErrNotFound.
+func (s *Store) Session(ctx context.Context, serverID, idHash string) (*store.Session, error) {
 	var (
 		se               store.Session
 		created, expires sql.NullInt64
 	)
-	err := s.reader.QueryRowContext(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id_hash = ?`, idHash).
+	err := s.reader.QueryRowContext(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id_hash = ? AND server_id = ?`, idHash, serverID).
 		Scan(&se.IDHash, &se.ServerID, &se.UserID, &created, &expires)
 	if err != nil {
 		return nil, wrap("session", err)
@@ -31,8 +32,9 @@ func (s *Store) Session(ctx context.Context, idHash string) (*store.Session, err
 	return &se, nil
 }
 
-// DeleteSession removes a session; a missing session is not an error.
-func (s *Store) DeleteSession(ctx context.Context, idHash string) error {
-	_, err := s.writer.ExecContext(ctx, `DELETE FROM sessions WHERE id_hash = ?`, idHash)
+// DeleteSession removes the server's session; a missing session, or
+// another server's (which it leaves alone), is not an error.
+func (s *Store) DeleteSession(ctx context.Context, serverID, idHash string) error {
+	_, err := s.writer.ExecContext(ctx, `DELETE FROM sessions WHERE id_hash = ? AND server_id = ?`, idHash, serverID)
 	return wrap("delete session", err)
 }

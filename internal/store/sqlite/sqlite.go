@@ -102,6 +102,14 @@ func Open(ctx context.Context, path string) (*Store, error) {
 // connection; busy_timeout runs first so the others cannot fail on a lock.
 // Writer transactions begin IMMEDIATE: they take the write lock up front,
 // so a read-then-write transaction never fails halfway on an upgrade.
+//
+// The writer runs with synchronous=FULL: every commit syncs the WAL before
+// it returns, so a token, code or revocation the platform has acknowledged
+// survives a power loss or an operating-system crash. NORMAL would sync only
+// at checkpoints, and such a crash could roll back the last commits: issued
+// tokens the client holds would become unknown, and revocations the
+// resource servers were told about would come undone. (A killed process
+// loses nothing either way: committed WAL frames are in the OS page cache.)
 func dsn(path string, readOnly bool) string {
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeoutMillis))
@@ -110,7 +118,7 @@ func dsn(path string, readOnly bool) string {
 		q.Add("_pragma", "query_only(1)")
 	} else {
 		q.Add("_pragma", "journal_mode(WAL)")
-		q.Add("_pragma", "synchronous(NORMAL)")
+		q.Add("_pragma", "synchronous(FULL)")
 		q.Set("_txlock", "immediate")
 	}
 	return path + "?" + q.Encode()

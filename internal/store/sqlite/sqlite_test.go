@@ -3,6 +3,7 @@ package sqlite
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"os"
 	"path/filepath"
@@ -98,7 +99,6 @@ func TestOpen_ConfiguresWALForeignKeysAndPools(t *testing.T) {
 	}{
 		{"writer", "journal_mode", "wal"},
 		{"writer", "foreign_keys", "1"},
-		{"writer", "synchronous", "1"}, // NORMAL
 		{"writer", "busy_timeout", "10000"},
 		{"reader", "journal_mode", "wal"},
 		{"reader", "foreign_keys", "1"},
@@ -128,6 +128,24 @@ func TestOpen_ConfiguresWALForeignKeysAndPools(t *testing.T) {
 	}
 }
 
+// The writer commits with synchronous=FULL, so an acknowledged token issue
+// or revocation survives a power loss; see dsn.
+func TestOpen_WriterCommitsWithSynchronousFull(t *testing.T) {
+	s, path := openTemp(t)
+	defer s.Close()
+	var got int
+	if err := s.writer.QueryRowContext(t.Context(), "PRAGMA synchronous").Scan(&got); err != nil {
+		t.Fatalf("PRAGMA synchronous: %v", err)
+	}
+	if got != 2 {
+		t.Errorf("writer PRAGMA synchronous = %d, want 2 (FULL)", got)
+	}
+	// The pragma comes with every connection the writer pool opens, not only the first.
+	if !strings.Contains(dsn(path, false), "synchronous%28FULL%29") {
+		t.Errorf("writer DSN %q does not set synchronous(FULL)", dsn(path, false))
+	}
+}
+
 func TestOpen_MigrationsAreIdempotent(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "db.sqlite")
 	for i := range 3 {
@@ -149,6 +167,54 @@ func TestOpen_MigrationsAreIdempotent(t *testing.T) {
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// A database written before 0002_grant_lineage keeps working after the
+// upgrade: its tokens have no parent, its codes no revoked mark, and its
+// refresh tokens rotate.
+func TestOpen_UpgradesAVersion1DatabaseKeepingItsGrantsUsable(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "db.sqlite")
+	ms, err := loadMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", dsn(path, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := []string{
+		`CREATE TABLE schema_migrations (version BIGINT NOT NULL PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`,
+		ms[0].sql,
+		`INSERT INTO schema_migrations VALUES (1, '0001_init.sql', 0)`,
+		`INSERT INTO servers VALUES ('s1', 'acme', 'Acme', 'http://localhost:3006/mcp', '[]', '[]', 0, 0, 0, 'rs', 'h', 0)`,
+		`INSERT INTO auth_codes VALUES ('code', 's1', 'c1', 'u1', 'http://127.0.0.1/cb', 'ch', 'r', '[]', 0, 4102444800000, NULL)`,
+		`INSERT INTO tokens VALUES ('rt', 'refresh', 's1', 'c1', 'u1', '["read"]', 'r', 'f1', 'code', 0, 4102444800000, NULL, NULL)`,
+	}
+	for _, q := range steps {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%.60s: %v", q, err)
+		}
+	}
+	db.Close()
+
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatalf("Open of a version 1 database: %v", err)
+	}
+	defer s.Close()
+	rt, err := s.Token(ctx, "s1", "rt")
+	if err != nil || rt.ParentHash != "" {
+		t.Fatalf("version 1 refresh token after the upgrade: %+v, %v", rt, err)
+	}
+	if c, err := s.RedeemAuthCode(ctx, "s1", "code", time.Now()); err != nil || !c.RevokedAt.IsZero() {
+		t.Fatalf("version 1 code after the upgrade: %+v, %v", c, err)
+	}
+	next := &store.Token{Hash: "rt2", Kind: store.KindRefresh, ServerID: "s1", ClientID: "c1", FamilyID: "f1", ParentHash: "rt"}
+	rot, err := s.RotateRefreshToken(ctx, "s1", "rt", "c1", time.Now(), time.Second, next)
+	if err != nil || rot.Outcome != store.RotationFirstUse {
+		t.Fatalf("rotating a version 1 refresh token: %+v, %v", rot, err)
 	}
 }
 
@@ -215,7 +281,7 @@ func TestStore_SurvivesCloseAndReopen(t *testing.T) {
 	if err := s.IssueTokens(ctx, tok); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.RevokeToken(ctx, tok.Hash, time.UnixMilli(1_700_000_001_000)); err != nil {
+	if _, err := s.RevokeToken(ctx, "s1", tok.Hash, time.UnixMilli(1_700_000_001_000)); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
@@ -234,7 +300,7 @@ func TestStore_SurvivesCloseAndReopen(t *testing.T) {
 	if got.Name != "Acme" || !got.CreatedAt.Equal(sv.CreatedAt) {
 		t.Errorf("server after reopen = %+v", got)
 	}
-	gotTok, err := s.Token(ctx, tok.Hash)
+	gotTok, err := s.Token(ctx, "s1", tok.Hash)
 	if err != nil {
 		t.Fatalf("token after reopen: %v", err)
 	}
@@ -275,7 +341,7 @@ func TestStore_FileHoldsOnlyTheHashesItWasGiven(t *testing.T) {
 	if err := errors.Join(steps...); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.RevokeByCode(ctx, h("code"), time.Now()); err != nil {
+	if _, err := s.RevokeByCode(ctx, "s1", h("code"), time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	// Read the files while the store is open (data may sit in the WAL) and after close.
@@ -337,16 +403,22 @@ func TestZeroNowIsRefusedWhereItWouldLeaveThingsLive(t *testing.T) {
 	if err := s.IssueTokens(ctx, &store.Token{Hash: "t", Kind: store.KindRefresh, ServerID: "s1", FamilyID: "f"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.RedeemAuthCode(ctx, "c", time.Time{}); err == nil {
+	if _, err := s.RedeemAuthCode(ctx, "s1", "c", time.Time{}); err == nil {
 		t.Error("RedeemAuthCode with zero now succeeded")
 	}
-	if _, err := s.UseRefreshToken(ctx, "t", time.Time{}); err == nil {
-		t.Error("UseRefreshToken with zero now succeeded")
+	if _, err := s.RotateRefreshToken(ctx, "s1", "t", "", time.Time{}, time.Second); err == nil {
+		t.Error("RotateRefreshToken with zero now succeeded")
 	}
-	if _, err := s.RevokeToken(ctx, "t", time.Time{}); err == nil {
+	if _, err := s.RevokeToken(ctx, "s1", "t", time.Time{}); err == nil {
 		t.Error("RevokeToken with zero now succeeded")
 	}
-	if _, err := s.RedeemAuthCode(ctx, "c", time.Now()); err != nil {
+	if _, err := s.RevokeByCode(ctx, "s1", "c", time.Time{}); err == nil {
+		t.Error("RevokeByCode with zero now succeeded")
+	}
+	if tok, err := s.Token(ctx, "s1", "t"); err != nil || !tok.RotatedAt.IsZero() || !tok.RevokedAt.IsZero() {
+		t.Errorf("refresh token was changed by the refused calls: %+v, %v", tok, err)
+	}
+	if _, err := s.RedeemAuthCode(ctx, "s1", "c", time.Now()); err != nil {
 		t.Errorf("code was consumed by the refused call: %v", err)
 	}
 }

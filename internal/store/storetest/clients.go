@@ -101,7 +101,7 @@ var clientCases = []testCase{
 		tok := newToken(tokenFixture{serverID: sv.ID, clientID: "c1", family: "f1"})
 		issue(t, s, tok)
 		noErr(t, "DeleteClient", s.DeleteClient(t.Context(), sv.ID, "c1"))
-		got := mustToken(t, s, tok.Hash)
+		got := mustToken(t, s, sv.ID, tok.Hash)
 		if !got.RevokedAt.IsZero() {
 			t.Error("DeleteClient revoked a token; callers revoke first")
 		}

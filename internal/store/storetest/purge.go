@@ -35,9 +35,9 @@ var purgeCases = []testCase{
 		oldRevoked.ExpiresAt = at(time.Hour)
 		newRevoked := newToken(tokenFixture{serverID: sv.ID, family: "f3"})
 		issue(t, s, oldRevoked, newRevoked)
-		_, err := s.RevokeToken(ctx, oldRevoked.Hash, at(-time.Hour))
+		_, err := s.RevokeToken(ctx, sv.ID, oldRevoked.Hash, at(-time.Hour))
 		noErr(t, "RevokeToken", err)
-		_, err = s.RevokeToken(ctx, newRevoked.Hash, at(time.Minute))
+		_, err = s.RevokeToken(ctx, sv.ID, newRevoked.Hash, at(time.Minute))
 		noErr(t, "RevokeToken", err)
 
 		n, err := s.PurgeExpired(ctx, cutoff)
@@ -46,21 +46,21 @@ var purgeCases = []testCase{
 		if n != 4 {
 			t.Errorf("PurgeExpired removed %d rows, want 4", n)
 		}
-		_, err = s.RedeemAuthCode(ctx, oldCode2.Hash, t0)
+		_, err = s.RedeemAuthCode(ctx, sv.ID, oldCode2.Hash, t0)
 		wantErr(t, "stale code", err, store.ErrNotFound)
-		_, err = s.RedeemAuthCode(ctx, oldCode.Hash, t0)
+		_, err = s.RedeemAuthCode(ctx, sv.ID, oldCode.Hash, t0)
 		noErr(t, "code expiring after cutoff", err)
-		_, err = s.RedeemAuthCode(ctx, newCodeRow.Hash, t0)
+		_, err = s.RedeemAuthCode(ctx, sv.ID, newCodeRow.Hash, t0)
 		noErr(t, "fresh code", err)
-		_, err = s.Session(ctx, "stale")
+		_, err = s.Session(ctx, sv.ID, "stale")
 		wantErr(t, "stale session", err, store.ErrNotFound)
-		_, err = s.Session(ctx, "live")
+		_, err = s.Session(ctx, sv.ID, "live")
 		noErr(t, "live session", err)
-		_, err = s.Token(ctx, staleTok.Hash)
+		_, err = s.Token(ctx, sv.ID, staleTok.Hash)
 		wantErr(t, "stale token", err, store.ErrNotFound)
-		mustToken(t, s, liveTok.Hash)
-		mustToken(t, s, atCutoff.Hash)
-		mustToken(t, s, oldRevoked.Hash) // revoked but not expired: kept, only its feed entry aged out
+		mustToken(t, s, sv.ID, liveTok.Hash)
+		mustToken(t, s, sv.ID, atCutoff.Hash)
+		mustToken(t, s, sv.ID, oldRevoked.Hash) // revoked but not expired: kept, only its feed entry aged out
 		equal(t, "feed after purge", feedHashes(t, s, sv.ID), []string{newRevoked.Hash})
 	}},
 	{"Purge/NothingToDoIsZero", func(t *testing.T, s store.Store) {

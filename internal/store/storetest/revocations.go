@@ -34,7 +34,7 @@ func revokedSet(t *testing.T, s store.Store, tokens ...*store.Token) map[string]
 	t.Helper()
 	out := map[string]bool{}
 	for _, tok := range tokens {
-		out[tok.Hash] = !mustToken(t, s, tok.Hash).RevokedAt.IsZero()
+		out[tok.Hash] = !mustToken(t, s, tok.ServerID, tok.Hash).RevokedAt.IsZero()
 	}
 	return out
 }
@@ -45,24 +45,25 @@ var revocationCases = []testCase{
 		tok := newToken(tokenFixture{serverID: sv.ID, family: "f1"})
 		other := newToken(tokenFixture{serverID: sv.ID, family: "f1"})
 		issue(t, s, tok, other)
-		got, err := s.RevokeToken(t.Context(), tok.Hash, at(time.Minute))
+		got, err := s.RevokeToken(t.Context(), tok.ServerID, tok.Hash, at(time.Minute))
 		noErr(t, "RevokeToken", err)
 		equal(t, "newly revoked", got, []string{tok.Hash})
-		equal(t, "RevokedAt", mustToken(t, s, tok.Hash).RevokedAt, at(time.Minute))
-		if !mustToken(t, s, other.Hash).RevokedAt.IsZero() {
+		equal(t, "RevokedAt", mustToken(t, s, tok.ServerID, tok.Hash).RevokedAt, at(time.Minute))
+		if !mustToken(t, s, other.ServerID, other.Hash).RevokedAt.IsZero() {
 			t.Error("RevokeToken revoked another token of the family")
 		}
 
-		got, err = s.RevokeToken(t.Context(), tok.Hash, at(2*time.Minute))
+		got, err = s.RevokeToken(t.Context(), tok.ServerID, tok.Hash, at(2*time.Minute))
 		noErr(t, "second RevokeToken", err)
 		if len(got) != 0 {
 			t.Errorf("second RevokeToken newly revoked %v, want none", got)
 		}
-		equal(t, "RevokedAt after second revoke", mustToken(t, s, tok.Hash).RevokedAt, at(time.Minute))
+		equal(t, "RevokedAt after second revoke", mustToken(t, s, tok.ServerID, tok.Hash).RevokedAt, at(time.Minute))
 		equal(t, "feed", feedHashes(t, s, sv.ID), []string{tok.Hash})
 	}},
 	{"Revoke/UnknownTokenNotFound", func(t *testing.T, s store.Store) {
-		_, err := s.RevokeToken(t.Context(), "nope", t0)
+		sv := newServer(t, s, "acme")
+		_, err := s.RevokeToken(t.Context(), sv.ID, "nope", t0)
 		wantErr(t, "RevokeToken(unknown)", err, store.ErrNotFound)
 	}},
 	{"Revoke/FamilyTakesOnlyItsLiveTokens", func(t *testing.T, s store.Store) {
@@ -72,27 +73,27 @@ var revocationCases = []testCase{
 		f1dead := newToken(tokenFixture{serverID: sv.ID, family: "f1"})
 		f2 := newToken(tokenFixture{serverID: sv.ID, family: "f2"})
 		issue(t, s, f1a, f1b, f1dead, f2)
-		_, err := s.RevokeToken(t.Context(), f1dead.Hash, t0)
+		_, err := s.RevokeToken(t.Context(), sv.ID, f1dead.Hash, t0)
 		noErr(t, "RevokeToken", err)
 
-		got, err := s.RevokeFamily(t.Context(), "f1", at(time.Minute))
+		got, err := s.RevokeFamily(t.Context(), sv.ID, "f1", at(time.Minute))
 		noErr(t, "RevokeFamily", err)
 		if !sameSet(got, []string{f1a.Hash, f1b.Hash}) {
 			t.Errorf("RevokeFamily newly revoked %v, want the two live tokens of f1", got)
 		}
 		equal(t, "revoked", revokedSet(t, s, f1a, f1b, f1dead, f2),
 			map[string]bool{f1a.Hash: true, f1b.Hash: true, f1dead.Hash: true, f2.Hash: false})
-		equal(t, "f1dead keeps its first RevokedAt", mustToken(t, s, f1dead.Hash).RevokedAt, t0)
+		equal(t, "f1dead keeps its first RevokedAt", mustToken(t, s, f1dead.ServerID, f1dead.Hash).RevokedAt, t0)
 		if feed := feedHashes(t, s, sv.ID); len(feed) != 3 || !sameSet(feed, []string{f1dead.Hash, f1a.Hash, f1b.Hash}) {
 			t.Errorf("feed = %v, want each revoked token exactly once", feed)
 		}
 
-		got, err = s.RevokeFamily(t.Context(), "f1", at(2*time.Minute))
+		got, err = s.RevokeFamily(t.Context(), sv.ID, "f1", at(2*time.Minute))
 		noErr(t, "second RevokeFamily", err)
 		if len(got) != 0 {
 			t.Errorf("second RevokeFamily newly revoked %v, want none", got)
 		}
-		got, err = s.RevokeFamily(t.Context(), "no-such-family", t0)
+		got, err = s.RevokeFamily(t.Context(), sv.ID, "no-such-family", t0)
 		noErr(t, "RevokeFamily(unknown)", err)
 		if len(got) != 0 {
 			t.Errorf("RevokeFamily(unknown) = %v", got)
@@ -110,22 +111,47 @@ var revocationCases = []testCase{
 		otherCode := newToken(tokenFixture{serverID: sv.ID, family: "f2", code: "code2"})
 		issue(t, s, first, firstRT, refreshed, familyOnly, otherCode)
 
-		got, err := s.RevokeByCode(t.Context(), "code1", at(time.Minute))
+		got, err := s.RevokeByCode(t.Context(), sv.ID, "code1", at(time.Minute))
 		noErr(t, "RevokeByCode", err)
 		if !sameSet(got, []string{first.Hash, firstRT.Hash, refreshed.Hash, familyOnly.Hash}) {
 			t.Errorf("RevokeByCode newly revoked %v, want all four tokens of family f1", got)
 		}
 		equal(t, "code2's token revoked", revokedSet(t, s, otherCode)[otherCode.Hash], false)
-		got, err = s.RevokeByCode(t.Context(), "code1", at(2*time.Minute))
+		got, err = s.RevokeByCode(t.Context(), sv.ID, "code1", at(2*time.Minute))
 		noErr(t, "second RevokeByCode", err)
 		if len(got) != 0 {
 			t.Errorf("second RevokeByCode newly revoked %v", got)
 		}
-		got, err = s.RevokeByCode(t.Context(), "never-redeemed", t0)
+		got, err = s.RevokeByCode(t.Context(), sv.ID, "never-redeemed", t0)
 		noErr(t, "RevokeByCode(unknown)", err)
 		if len(got) != 0 {
 			t.Errorf("RevokeByCode(unknown) = %v", got)
 		}
+	}},
+	{"Revoke/AnotherServersIDsRevokeNothing", func(t *testing.T, s store.Store) {
+		a, b := newServer(t, s, "a"), newServer(t, s, "b")
+		c := newCode(t, s, a.ID)
+		_, err := s.RedeemAuthCode(t.Context(), a.ID, c.Hash, at(time.Minute))
+		noErr(t, "RedeemAuthCode", err)
+		access := newToken(tokenFixture{serverID: a.ID, family: "f1", code: c.Hash})
+		refresh := newToken(tokenFixture{kind: store.KindRefresh, serverID: a.ID, family: "f1", code: c.Hash})
+		issue(t, s, access, refresh)
+
+		_, err = s.RevokeToken(t.Context(), b.ID, access.Hash, at(time.Minute))
+		wantErr(t, "RevokeToken under another server", err, store.ErrNotFound)
+		got, err := s.RevokeFamily(t.Context(), b.ID, "f1", at(time.Minute))
+		noErr(t, "RevokeFamily under another server", err)
+		equal(t, "RevokeFamily under another server revoked", len(got), 0)
+		got, err = s.RevokeByCode(t.Context(), b.ID, c.Hash, at(time.Minute))
+		noErr(t, "RevokeByCode under another server", err)
+		equal(t, "RevokeByCode under another server revoked", len(got), 0)
+
+		equal(t, "A's tokens revoked", revokedSet(t, s, access, refresh), map[string]bool{access.Hash: false, refresh.Hash: false})
+		equal(t, "A's feed", len(feedHashes(t, s, a.ID)), 0)
+		equal(t, "B's feed", len(feedHashes(t, s, b.ID)), 0)
+		// The code was not marked revoked either: it still issues tokens.
+		more := newToken(tokenFixture{serverID: a.ID, family: "f1", code: c.Hash})
+		noErr(t, "IssueCodeTokens after another server's RevokeByCode", s.IssueCodeTokens(t.Context(), a.ID, c.Hash, more))
 	}},
 	{"Revoke/ClientTokensOnlyThatClientOnThatServer", func(t *testing.T, s store.Store) {
 		a, b := newServer(t, s, "a"), newServer(t, s, "b")
@@ -159,7 +185,7 @@ var revocationCases = []testCase{
 			}
 			tok := newToken(tokenFixture{serverID: sv.ID, family: "f"})
 			issue(t, s, tok)
-			_, err := s.RevokeToken(t.Context(), tok.Hash, at(time.Duration(i)*time.Second))
+			_, err := s.RevokeToken(t.Context(), tok.ServerID, tok.Hash, at(time.Duration(i)*time.Second))
 			noErr(t, "RevokeToken", err)
 			*want = append(*want, tok.Hash)
 		}
@@ -198,7 +224,7 @@ var revocationCases = []testCase{
 		sv := newServer(t, s, "acme")
 		tok := newToken(tokenFixture{serverID: sv.ID, family: "f1"})
 		issue(t, s, tok)
-		_, err := s.RevokeToken(t.Context(), tok.Hash, at(time.Minute))
+		_, err := s.RevokeToken(t.Context(), tok.ServerID, tok.Hash, at(time.Minute))
 		noErr(t, "RevokeToken", err)
 		feed, err := s.Revocations(t.Context(), sv.ID, 0, 10)
 		noErr(t, "Revocations", err)
@@ -215,7 +241,7 @@ var revocationCases = []testCase{
 		sv := newServer(t, s, "acme")
 		old := newToken(tokenFixture{serverID: sv.ID, family: "f1"})
 		issue(t, s, old)
-		_, err := s.RevokeToken(t.Context(), old.Hash, at(-48*time.Hour))
+		_, err := s.RevokeToken(t.Context(), sv.ID, old.Hash, at(-48*time.Hour))
 		noErr(t, "RevokeToken", err)
 		before, err := s.LatestRevocationSeq(t.Context(), sv.ID)
 		noErr(t, "LatestRevocationSeq", err)
@@ -226,7 +252,7 @@ var revocationCases = []testCase{
 		}
 		tok := newToken(tokenFixture{serverID: sv.ID, family: "f2"})
 		issue(t, s, tok)
-		_, err = s.RevokeToken(t.Context(), tok.Hash, t0)
+		_, err = s.RevokeToken(t.Context(), tok.ServerID, tok.Hash, t0)
 		noErr(t, "RevokeToken", err)
 		after, err := s.LatestRevocationSeq(t.Context(), sv.ID)
 		noErr(t, "LatestRevocationSeq", err)
@@ -244,7 +270,7 @@ var revocationCases = []testCase{
 		errs := make(chan error, len(tokens))
 		for _, tok := range tokens {
 			go func() {
-				_, err := s.RevokeToken(t.Context(), tok.Hash, t0)
+				_, err := s.RevokeToken(t.Context(), tok.ServerID, tok.Hash, t0)
 				errs <- err
 			}()
 		}

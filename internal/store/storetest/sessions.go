@@ -15,13 +15,14 @@ var sessionCases = []testCase{
 		expired := &store.Session{IDHash: "expired", ServerID: sv.ID, UserID: u.ID, CreatedAt: at(-2 * time.Hour), ExpiresAt: at(-time.Hour)}
 		for _, se := range []*store.Session{live, expired} {
 			noErr(t, "CreateSession", s.CreateSession(t.Context(), se))
-			got, err := s.Session(t.Context(), se.IDHash)
+			got, err := s.Session(t.Context(), sv.ID, se.IDHash)
 			noErr(t, "Session", err)
 			equal(t, "session "+se.IDHash, got, se)
 		}
 	}},
 	{"Session/UnknownNotFound", func(t *testing.T, s store.Store) {
-		_, err := s.Session(t.Context(), "nope")
+		sv := newServer(t, s, "acme")
+		_, err := s.Session(t.Context(), sv.ID, "nope")
 		wantErr(t, "Session(unknown)", err, store.ErrNotFound)
 	}},
 	{"Session/DeleteRemovesAndMissingIsNotAnError", func(t *testing.T, s store.Store) {
@@ -30,12 +31,24 @@ var sessionCases = []testCase{
 		for _, h := range []string{"s1", "s2"} {
 			noErr(t, "CreateSession", s.CreateSession(t.Context(), &store.Session{IDHash: h, ServerID: sv.ID, UserID: u.ID, CreatedAt: t0, ExpiresAt: at(time.Hour)}))
 		}
-		noErr(t, "DeleteSession", s.DeleteSession(t.Context(), "s1"))
-		_, err := s.Session(t.Context(), "s1")
+		noErr(t, "DeleteSession", s.DeleteSession(t.Context(), sv.ID, "s1"))
+		_, err := s.Session(t.Context(), sv.ID, "s1")
 		wantErr(t, "Session after delete", err, store.ErrNotFound)
-		_, err = s.Session(t.Context(), "s2")
+		_, err = s.Session(t.Context(), sv.ID, "s2")
 		noErr(t, "the other session", err)
-		noErr(t, "DeleteSession(already deleted)", s.DeleteSession(t.Context(), "s1"))
+		noErr(t, "DeleteSession(already deleted)", s.DeleteSession(t.Context(), sv.ID, "s1"))
+	}},
+	{"Session/AnotherServersSessionIsUnknownAndNotDeleted", func(t *testing.T, s store.Store) {
+		a, b := newServer(t, s, "a"), newServer(t, s, "b")
+		u := newUser(t, s, a.ID, "ada@example.com")
+		se := &store.Session{IDHash: "s1", ServerID: a.ID, UserID: u.ID, CreatedAt: t0, ExpiresAt: at(time.Hour)}
+		noErr(t, "CreateSession", s.CreateSession(t.Context(), se))
+		_, err := s.Session(t.Context(), b.ID, "s1")
+		wantErr(t, "server A's session looked up under server B", err, store.ErrNotFound)
+		noErr(t, "DeleteSession under another server", s.DeleteSession(t.Context(), b.ID, "s1"))
+		got, err := s.Session(t.Context(), a.ID, "s1")
+		noErr(t, "Session under its own server after another server's delete", err)
+		equal(t, "session", got, se)
 	}},
 }
 

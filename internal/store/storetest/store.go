@@ -58,7 +58,7 @@ var storeCases = []testCase{
 		if _, err := s.ServerBySlug(ctx, sv.Slug); err == nil {
 			t.Error("ServerBySlug with a canceled context succeeded")
 		}
-		if _, err := s.Token(ctx, tok.Hash); err == nil {
+		if _, err := s.Token(ctx, sv.ID, tok.Hash); err == nil {
 			t.Error("Token with a canceled context succeeded")
 		}
 		if _, err := s.User(ctx, sv.ID, u.ID); err == nil {

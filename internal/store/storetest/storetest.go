@@ -12,7 +12,10 @@
 //   - set-wise revocations (family, code, client) of nothing return no hashes
 //     and no error, while RevokeToken of an unknown hash wraps ErrNotFound;
 //   - Revocations with limit <= 0 returns every entry after the cursor;
-//   - feed sequence numbers are never reused, even after PurgeExpired.
+//   - feed sequence numbers are never reused, even after PurgeExpired;
+//   - a code, token or session looked up, redeemed, used or revoked under
+//     another server's id behaves exactly as an unknown one: ErrNotFound (or
+//     nothing revoked, for the set-wise revocations) and nothing changed.
 package storetest
 
 import (
@@ -31,7 +34,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Helper()
 	groups := [][]testCase{
 		serverCases, clientCases, userCases, sessionCases, consentCases,
-		codeCases, tokenCases, revocationCases, purgeCases, storeCases,
+		codeCases, tokenCases, rotationCases, revocationCases, purgeCases, storeCases,
 	}
 	for _, g := range groups {
 		for _, c := range g {
@@ -144,9 +147,9 @@ func issue(t *testing.T, s store.Store, tokens ...*store.Token) {
 	}
 }
 
-func mustToken(t *testing.T, s store.Store, hash string) *store.Token {
+func mustToken(t *testing.T, s store.Store, serverID, hash string) *store.Token {
 	t.Helper()
-	tok, err := s.Token(t.Context(), hash)
+	tok, err := s.Token(t.Context(), serverID, hash)
 	if err != nil {
 		t.Fatalf("Token: %v", err)
 	}

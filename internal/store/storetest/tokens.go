@@ -1,8 +1,6 @@
 package storetest
 
 import (
-	"errors"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,8 +22,8 @@ var tokenCases = []testCase{
 			RevokedAt: at(2 * time.Minute), RotatedAt: at(time.Minute),
 		}
 		issue(t, s, access, refresh)
-		equal(t, "access token", mustToken(t, s, "a1"), access)
-		equal(t, "refresh token", mustToken(t, s, "r1"), refresh)
+		equal(t, "access token", mustToken(t, s, sv.ID, "a1"), access)
+		equal(t, "refresh token", mustToken(t, s, sv.ID, "r1"), refresh)
 	}},
 	{"Token/ZeroTimesAndEmptyScopesRoundTrip", func(t *testing.T, s store.Store) {
 		sv := newServer(t, s, "acme")
@@ -33,10 +31,11 @@ var tokenCases = []testCase{
 		issue(t, s, tok)
 		want := *tok
 		want.Scopes = []string{}
-		equal(t, "token", mustToken(t, s, "a1"), &want)
+		equal(t, "token", mustToken(t, s, sv.ID, "a1"), &want)
 	}},
 	{"Token/UnknownNotFound", func(t *testing.T, s store.Store) {
-		_, err := s.Token(t.Context(), "nope")
+		sv := newServer(t, s, "acme")
+		_, err := s.Token(t.Context(), sv.ID, "nope")
 		wantErr(t, "Token(unknown)", err, store.ErrNotFound)
 	}},
 	{"Token/IssueIsAllOrNothing", func(t *testing.T, s store.Store) {
@@ -46,64 +45,18 @@ var tokenCases = []testCase{
 		fresh := newToken(tokenFixture{serverID: sv.ID, family: "f1"})
 		err := s.IssueTokens(t.Context(), fresh, existing)
 		wantErr(t, "IssueTokens with a duplicate", err, store.ErrConflict)
-		_, err = s.Token(t.Context(), fresh.Hash)
+		_, err = s.Token(t.Context(), sv.ID, fresh.Hash)
 		wantErr(t, "the batch's other token", err, store.ErrNotFound)
 	}},
 	{"Token/IssueNothingIsNoError", func(t *testing.T, s store.Store) {
 		noErr(t, "IssueTokens()", s.IssueTokens(t.Context()))
 	}},
-	{"RefreshToken/FirstUseSeesZeroRotatedAtLaterUsesSeeIt", func(t *testing.T, s store.Store) {
-		sv := newServer(t, s, "acme")
-		rt := newToken(tokenFixture{kind: store.KindRefresh, serverID: sv.ID, family: "f1"})
-		issue(t, s, rt)
-		got, err := s.UseRefreshToken(t.Context(), rt.Hash, at(time.Minute))
-		noErr(t, "first UseRefreshToken", err)
-		equal(t, "token before first use", got, rt)
-		equal(t, "stored RotatedAt", mustToken(t, s, rt.Hash).RotatedAt, at(time.Minute))
-
-		got, err = s.UseRefreshToken(t.Context(), rt.Hash, at(2*time.Minute))
-		noErr(t, "second UseRefreshToken", err)
-		equal(t, "RotatedAt seen by second use", got.RotatedAt, at(time.Minute))
-		equal(t, "stored RotatedAt after second use", mustToken(t, s, rt.Hash).RotatedAt, at(time.Minute))
-	}},
-	{"RefreshToken/UnknownNotFound", func(t *testing.T, s store.Store) {
-		_, err := s.UseRefreshToken(t.Context(), "nope", t0)
-		wantErr(t, "UseRefreshToken(unknown)", err, store.ErrNotFound)
-	}},
-	{"RefreshToken/ConcurrentUseExactlyOneIsFirst", func(t *testing.T, s store.Store) {
-		sv := newServer(t, s, "acme")
-		rt := newToken(tokenFixture{kind: store.KindRefresh, serverID: sv.ID, family: "f1"})
-		issue(t, s, rt)
-		const n = 16
-		var (
-			wg     sync.WaitGroup
-			start  = make(chan struct{})
-			mu     sync.Mutex
-			firsts int
-			errs   []error
-		)
-		for i := range n {
-			wg.Go(func() {
-				<-start
-				got, err := s.UseRefreshToken(t.Context(), rt.Hash, at(time.Duration(i+1)*time.Second))
-				mu.Lock()
-				defer mu.Unlock()
-				if err != nil {
-					errs = append(errs, err)
-					return
-				}
-				if got.RotatedAt.IsZero() {
-					firsts++
-				}
-			})
-		}
-		close(start)
-		wg.Wait()
-		if err := errors.Join(errs...); err != nil {
-			t.Fatalf("UseRefreshToken: %v", err)
-		}
-		if firsts != 1 {
-			t.Errorf("%d of %d concurrent uses saw a zero RotatedAt, want exactly 1", firsts, n)
-		}
+	{"Token/AnotherServersTokenIsUnknown", func(t *testing.T, s store.Store) {
+		a, b := newServer(t, s, "a"), newServer(t, s, "b")
+		tok := newToken(tokenFixture{serverID: a.ID, family: "f1"})
+		issue(t, s, tok)
+		_, err := s.Token(t.Context(), b.ID, tok.Hash)
+		wantErr(t, "server A's token looked up under server B", err, store.ErrNotFound)
+		equal(t, "under its own server", mustToken(t, s, a.ID, tok.Hash), tok)
 	}},
 }
