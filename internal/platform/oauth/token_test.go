@@ -90,7 +90,7 @@ func TestToken_ReplayedCodeIsRejectedAndRevokesTheFirstTokens(t *testing.T) {
 	wantOAuthError(t, e.tokenRequest(tn, c, refresh), http.StatusBadRequest, "invalid_grant")
 }
 
-func TestToken_ConcurrentRedemptionsOfOneCodeHaveExactlyOneWinner(t *testing.T) {
+func TestToken_ConcurrentRedemptionsOfOneCodeHaveAtMostOneWinner(t *testing.T) {
 	e := newEnv(t)
 	tn := e.newTenant("acme")
 	c := e.newClient(tn, authNone)
@@ -122,8 +122,13 @@ func TestToken_ConcurrentRedemptionsOfOneCodeHaveExactlyOneWinner(t *testing.T) 
 	for s := range statuses {
 		count[s]++
 	}
-	if count[http.StatusOK] != 1 || count[http.StatusBadRequest] != n-1 {
-		t.Fatalf("statuses = %v, want exactly one 200 and %d 400", count, n-1)
+	// At most one redemption wins. The others are replays, which revoke what
+	// the code issued: a replay that lands before the winner stores its
+	// tokens refuses them too, so the winner may also get invalid_grant.
+	// (TestToken_ConcurrentRedemptionsOfOneCodeLeaveNoLiveToken checks that
+	// nothing stays live either way.)
+	if count[http.StatusOK] > 1 || count[http.StatusOK]+count[http.StatusBadRequest] != n {
+		t.Fatalf("statuses = %v, want at most one 200 and the rest 400", count)
 	}
 }
 
