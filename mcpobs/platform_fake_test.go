@@ -3,7 +3,11 @@ package mcpobs
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
+	"hash/crc32"
 	"io"
 	"log/slog"
 	"maps"
@@ -14,6 +18,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/mcp-obs/mcp-obs/internal/secret"
 )
 
 // Credentials the fake platform accepts from the resource server.
@@ -191,6 +197,18 @@ func (p *platformFake) seenCount() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return len(p.seen)
+}
+
+// accessToken returns the well-formed access token called name: the same
+// token for the same name, built from the format package secret documents
+// (prefix, 32 bytes in base64url, CRC-32 of both in base64url), so that
+// tests can name tokens and the SDK's shape check is held to the document.
+func accessToken(name string) string {
+	body := sha256.Sum256([]byte(name))
+	s := secret.PrefixAccessToken + base64.RawURLEncoding.EncodeToString(body[:])
+	var sum [4]byte
+	binary.BigEndian.PutUint32(sum[:], crc32.ChecksumIEEE([]byte(s)))
+	return s + base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
 func writeFakeJSON(w http.ResponseWriter, v any) {
