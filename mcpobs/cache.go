@@ -24,12 +24,10 @@ type ttlCache[V any] struct {
 	sinceSweep int                      // insertions since the last sweep of expired entries
 }
 
-// cacheEntry is one cached value, when it was stored and the instant it
-// stops being served.
+// cacheEntry is one cached value and the instant it stops being served.
 type cacheEntry[V any] struct {
 	key     string
 	value   V
-	stored  time.Time
 	expires time.Time
 }
 
@@ -50,22 +48,16 @@ func newTTLCache[V any](maxEntries int, now func() time.Time) *ttlCache[V] {
 
 // get returns the value cached under key, unless it is missing or expired.
 func (c *ttlCache[V]) get(key string) (V, bool) {
-	v, _, ok := c.lookup(key)
-	return v, ok
-}
-
-// lookup is get that also returns when the value was stored, for callers
-// that trust a value less as it ages (see introspector.fresh).
-func (c *ttlCache[V]) lookup(key string) (v V, stored time.Time, ok bool) {
 	now := c.now()
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	if el, ok := c.entries[key]; ok {
 		if e := el.Value.(*cacheEntry[V]); now.Before(e.expires) {
-			return e.value, e.stored, true
+			return e.value, true
 		}
 	}
-	return v, time.Time{}, false
+	var zero V
+	return zero, false
 }
 
 // generation returns a number that changes whenever an entry is deleted or
@@ -106,14 +98,14 @@ func (c *ttlCache[V]) setLocked(key string, v V, ttl time.Duration) bool {
 	expires := now.Add(ttl)
 	if el, ok := c.entries[key]; ok {
 		e := el.Value.(*cacheEntry[V])
-		e.value, e.stored, e.expires = v, now, expires
+		e.value, e.expires = v, expires
 		c.order.MoveToBack(el)
 		return true
 	}
 	if len(c.entries) >= c.max {
 		c.makeRoomLocked(now)
 	}
-	c.entries[key] = c.order.PushBack(&cacheEntry[V]{key: key, value: v, stored: now, expires: expires})
+	c.entries[key] = c.order.PushBack(&cacheEntry[V]{key: key, value: v, expires: expires})
 	c.sinceSweep++
 	return true
 }

@@ -43,21 +43,22 @@ type feedConnection struct {
 	coveredFrom time.Time
 }
 
-// fresh reports whether a verdict cached at stored may be served at now
-// without asking the platform: it is younger than the revocation window, or
-// the feed has been delivering every revocation since it was cached.
-func (in *introspector) fresh(stored, now time.Time) bool {
-	if now.Sub(stored) < revocationWindow {
+// fresh reports whether a verdict the platform was asked for at asked may be
+// served at now without asking again: it is younger than the revocation
+// window, or the feed has announced every revocation made since.
+func (in *introspector) fresh(asked, now time.Time) bool {
+	if now.Sub(asked) < revocationWindow {
 		return true
 	}
 	c := in.feedConn.Load()
-	if c == nil || stored.Before(c.coveredFrom) {
+	if c == nil || asked.Before(c.coveredFrom) {
 		return false
 	}
-	// Cached during this connection: revocations before it were in the
-	// platform's answer, later ones come over the feed. Cached before it
-	// (across a resumed gap): only once the replay has had time to arrive.
-	return !stored.Before(c.since) || !now.Before(c.since.Add(feedCatchUp))
+	// Asked during this connection: revocations before were in the
+	// platform's answer, later ones come over the feed (which starts from the
+	// platform's position when it opened). Asked before it, across a resumed
+	// gap: only once the replay has had time to arrive.
+	return !asked.Before(c.since) || !now.Before(c.since.Add(feedCatchUp))
 }
 
 // stalePaused reports whether re-verifications are paused after a failure.

@@ -109,8 +109,8 @@ type introspector struct {
 	now        func() time.Time
 
 	// positive holds verified users by token hash; the revocation feed
-	// deletes from it. Values are never handed out, only copies.
-	positive *ttlCache[*User]
+	// deletes from it. Users are never handed out, only copies.
+	positive *ttlCache[verified]
 	// negative holds recent errTokenInactive / errWrongAudience verdicts.
 	negative *ttlCache[error]
 	flights  singleflight.Group
@@ -131,6 +131,13 @@ type introspector struct {
 	// whether the last introspection could not be completed.
 	staleUntil      atomic.Int64
 	platformFailing atomic.Bool
+}
+
+// verified is a positive verdict of the platform and when it was asked: the
+// verdict holds as of then, which is what its freshness is measured from.
+type verified struct {
+	user  *User
+	asked time.Time
 }
 
 // newIntrospector returns an introspector for cfg, applying its defaults.
@@ -164,7 +171,7 @@ func newIntrospector(cfg introspectorConfig) *introspector {
 		budget:     newUnknownTokenBudget(cfg.Budget),
 		staleWait:  staleWait,
 	}
-	in.positive = newTTLCache[*User](cfg.MaxEntries, func() time.Time { return in.now() })
+	in.positive = newTTLCache[verified](cfg.MaxEntries, func() time.Time { return in.now() })
 	in.negative = newTTLCache[error](min(cfg.MaxEntries, maxNegativeEntries), func() time.Time { return in.now() })
 	return in
 }
@@ -208,14 +215,14 @@ func (in *introspector) Verify(ctx context.Context, token, client string) (*User
 	}
 	key := secret.Hash(token)
 	now := in.now()
-	if u, stored, ok := in.positive.lookup(key); ok {
-		if !in.fresh(stored, now) {
-			return in.reverify(ctx, key, token, u, now)
+	if v, ok := in.positive.get(key); ok {
+		if !in.fresh(v.asked, now) {
+			return in.reverify(ctx, key, token, v.user, now)
 		}
 		if in.log.Enabled(ctx, slog.LevelDebug) { // spare the hot path the boxing of attrs
-			in.log.DebugContext(ctx, "Token found in cache", "user", u.Email)
+			in.log.DebugContext(ctx, "Token found in cache", "user", v.user.Email)
 		}
-		return cloneUser(u), nil
+		return cloneUser(v.user), nil
 	}
 	if err, ok := in.negative.get(key); ok {
 		in.log.DebugContext(ctx, "Token is not active (cached verdict)")
@@ -307,13 +314,14 @@ func (in *introspector) verifyShared(ctx context.Context, key, token string) (*U
 	defer cancel()
 	// A flight for this key may have finished between our cache miss and the
 	// start of this one; its answer is as good as a new call.
-	if u, stored, ok := in.positive.lookup(key); ok && in.fresh(stored, in.now()) {
-		return u, nil
+	if v, ok := in.positive.get(key); ok && in.fresh(v.asked, in.now()) {
+		return v.user, nil
 	}
 	if err, ok := in.negative.get(key); ok {
 		return nil, err
 	}
 	gen := in.positive.generation()
+	asked := in.now()
 	u, err := in.introspect(ctx, token)
 	switch {
 	case err == nil:
@@ -324,14 +332,14 @@ func (in *introspector) verifyShared(ctx context.Context, key, token string) (*U
 		if !u.ExpiresAt.IsZero() {
 			ttl = min(ttl, u.ExpiresAt.Sub(in.now()))
 		}
-		in.positive.setIfGeneration(gen, key, u, ttl)
+		in.positive.setIfGeneration(gen, key, verified{user: u, asked: asked}, ttl)
 		return u, nil
 	case errors.Is(err, errTokenInactive), errors.Is(err, errWrongAudience):
 		in.platformAnswered()
 		// A re-verification that finds the token revoked ends its cached
 		// verdict. (Checked first: a delete bumps the generation, which a
 		// flood of unknown tokens must not do to everyone's introspections.)
-		if _, _, cached := in.positive.lookup(key); cached {
+		if _, cached := in.positive.get(key); cached {
 			in.positive.delete(key)
 		}
 		if !errors.Is(err, errIntrospectionRefused) {

@@ -81,13 +81,13 @@ func TestMiddleware_ChallengesAreExactPerMCPAuthorizationSpec(t *testing.T) {
 		{"no Authorization header", "", 401, noToken, "invalid_request"},
 		{"Basic instead of Bearer", "Basic dXNlcjpwYXNz", 401, noToken, "invalid_request"},
 		{"Bearer without a token", "Bearer", 401, noToken, "invalid_request"},
-		{"unknown token", "Bearer "+accessToken("nope"), 401, invalid("The access token is invalid, expired or revoked"), "invalid_token"},
-		{"expired token", "Bearer "+accessToken("expired"), 401, invalid("The access token is invalid, expired or revoked"), "invalid_token"},
-		{"refresh token", "Bearer "+accessToken("refresh"), 401, invalid("The access token is invalid, expired or revoked"), "invalid_token"},
-		{"token for another resource", "Bearer "+accessToken("other-audience"), 401, invalid("The access token was issued for another resource"), "invalid_token"},
-		{"missing scope", "Bearer "+accessToken("read-only"), 403, `Bearer error="insufficient_scope", scope="read write", resource_metadata="` + prm + `"`, "insufficient_scope"},
-		{"lower-case scheme accepted", "bearer "+accessToken("good"), 200, "", ""},
-		{"valid token", "Bearer "+accessToken("good"), 200, "", ""},
+		{"unknown token", "Bearer " + accessToken("nope"), 401, invalid("The access token is invalid, expired or revoked"), "invalid_token"},
+		{"expired token", "Bearer " + accessToken("expired"), 401, invalid("The access token is invalid, expired or revoked"), "invalid_token"},
+		{"platform reports a refresh token", "Bearer " + accessToken("refresh"), 401, invalid("The access token is invalid, expired or revoked"), "invalid_token"},
+		{"token for another resource", "Bearer " + accessToken("other-audience"), 401, invalid("The access token was issued for another resource"), "invalid_token"},
+		{"missing scope", "Bearer " + accessToken("read-only"), 403, `Bearer error="insufficient_scope", scope="read write", resource_metadata="` + prm + `"`, "insufficient_scope"},
+		{"lower-case scheme accepted", "bearer " + accessToken("good"), 200, "", ""},
+		{"valid token", "Bearer " + accessToken("good"), 200, "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -426,4 +426,35 @@ func flip(c byte) string {
 		return "B"
 	}
 	return "A"
+}
+
+// RFC 7662 answers every readable request with 200, active or not: a 400
+// means the platform could not read the request for this token. That says
+// nothing about the platform being down (503 would have the client retry the
+// same token forever), and nothing final about the token either, so it is
+// refused but not cached.
+func TestMiddleware_IntrospectionAnswering400RefusesTheTokenWithoutCachingTheAnswer(t *testing.T) {
+	p := startPlatformFake(t)
+	ps := startProtected(t, p, okHandler(), nil)
+	p.issue(accessToken("good"), "user-1", "user@example.com", "read", "write")
+	p.badRequest.Store(true)
+
+	resp, body := doMCP(t, ps, http.MethodPost, "Bearer "+accessToken("good"), `{}`)
+	if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("Retry-After") != "" {
+		t.Fatalf("status %d, Retry-After %q; want 401 invalid_token without Retry-After (body %s)", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	}
+	if e := errorBody(t, body); e.Error != "invalid_token" {
+		t.Errorf("error = %q, want invalid_token", e.Error)
+	}
+	if !strings.Contains(ps.logs.String(), "level=WARN msg=\"the platform answered 400") {
+		t.Errorf("no warning for the operator about the 400:\n%s", ps.logs)
+	}
+	before := p.introspected.Load()
+	p.badRequest.Store(false)
+	if resp, body := doMCP(t, ps, http.MethodPost, "Bearer "+accessToken("good"), `{}`); resp.StatusCode != 200 {
+		t.Fatalf("after the platform reads requests again: status %d %s, want 200 (the 400 must not be cached as a verdict)", resp.StatusCode, body)
+	}
+	if n := p.introspected.Load() - before; n != 1 {
+		t.Errorf("introspections after the 400 = %d, want 1", n)
+	}
 }

@@ -405,7 +405,7 @@ func TestFollowRevocations_ReturnsWhenContextIsDone(t *testing.T) {
 		stop := follow(t, in, fp.feedURL())
 		waitFor(t, 10*time.Second, "the feed to connect", func() bool { return in.feedConnects.Load() == 1 })
 		stop() // fails the test if FollowRevocations does not return
-		if (in.feedConn.Load() != nil) {
+		if in.feedConn.Load() != nil {
 			t.Error("feedUp still true after FollowRevocations returned")
 		}
 	})
