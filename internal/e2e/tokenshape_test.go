@@ -31,7 +31,11 @@ func TestMCPServer_MalformedRefreshAndOversizedTokensGet401WithoutIntrospection(
 			secret.Redact(tok.AccessToken), secret.Redact(tok.RefreshToken))
 	}
 	at := tok.AccessToken
-	typo := at[:20] + string("AB"[min(1, strings.IndexByte("A", at[20])+1)]) + at[21:]
+	other := "A"
+	if at[20] == 'A' {
+		other = "B"
+	}
+	typo := at[:20] + other + at[21:]
 
 	before := h.Introspections.Load()
 	for name, token := range map[string]string{
