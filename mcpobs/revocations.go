@@ -48,7 +48,7 @@ func defaultFeedSettings() feedSettings {
 	return feedSettings{
 		quickRetries: 3, quickBackoff: 150 * time.Millisecond,
 		minBackoff: 250 * time.Millisecond, maxBackoff: 10 * time.Second,
-		stableAfter: 5 * time.Second, idleTimeout: 45 * time.Second,
+		stableAfter: time.Second, idleTimeout: 45 * time.Second,
 	}
 }
 

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"io"
@@ -26,8 +27,10 @@ import (
 // restartablePlatform serves the platform on one loopback address and can be
 // stopped and started again there, as a restart of the platform process
 // would: stopping cuts every connection (the SDK's revocation stream
-// included) and the address refuses connections until a new platform
-// instance over the same database serves it again.
+// included), and until a new platform instance over the same database serves
+// the address again, every connection to it is closed once its request line
+// has arrived (requests for the revocation feed are counted, so a test can
+// wait for the SDK's reconnection attempts).
 type restartablePlatform struct {
 	addr   string
 	base   endpoints.Base
@@ -37,9 +40,11 @@ type restartablePlatform struct {
 	// every instance (the harness's Introspections).
 	introspections *atomic.Int64
 
-	mu  sync.Mutex
-	srv *http.Server
-	cur *platform.Platform
+	mu      sync.Mutex
+	srv     *http.Server
+	cur     *platform.Platform
+	refuser     net.Listener // while stopped
+	feedRefused atomic.Int64 // revocation feed requests refused while stopped
 }
 
 // serve starts a new platform instance on ln.
@@ -60,24 +65,60 @@ func (rp *restartablePlatform) serve(ln net.Listener) *platform.Platform {
 	return p
 }
 
-// stop closes the listener and every connection, like a process exit.
-func (rp *restartablePlatform) stop() {
+// stop closes the listener and every connection, like a process exit, and
+// closes every later connection at once until start.
+func (rp *restartablePlatform) stop(t *testing.T) {
+	t.Helper()
 	rp.mu.Lock()
 	defer rp.mu.Unlock()
-	if rp.srv != nil {
-		rp.srv.Close()
-		rp.srv = nil
+	rp.srv.Close()
+	rp.srv = nil
+	ln, err := net.Listen("tcp", rp.addr)
+	if err != nil {
+		t.Fatalf("listen again on %s: %v", rp.addr, err)
 	}
+	rp.refuser = ln
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				c.SetReadDeadline(time.Now().Add(5 * time.Second))
+				line, _ := bufio.NewReader(c).ReadString('\n')
+				if strings.HasPrefix(line, "GET ") && strings.Contains(line, "/oauth/revocations") {
+					rp.feedRefused.Add(1)
+				}
+			}()
+		}
+	}()
 }
 
 // start serves a new platform instance on the same address again.
 func (rp *restartablePlatform) start(t *testing.T) {
 	t.Helper()
+	rp.mu.Lock()
+	rp.refuser.Close()
+	rp.mu.Unlock()
 	ln, err := net.Listen("tcp", rp.addr)
 	if err != nil {
 		t.Fatalf("listen again on %s: %v", rp.addr, err)
 	}
 	rp.serve(ln)
+}
+
+// close stops whatever serves the address, for the end of the test.
+func (rp *restartablePlatform) close() {
+	rp.mu.Lock()
+	defer rp.mu.Unlock()
+	if rp.srv != nil {
+		rp.srv.Close()
+	}
+	if rp.refuser != nil {
+		rp.refuser.Close()
+	}
 }
 
 // startRestartableHarness is startHarness with a platform that the test can
@@ -98,7 +139,7 @@ func startRestartableHarness(t *testing.T) (*harness, *restartablePlatform) {
 	rp := &restartablePlatform{addr: ln.Addr().String(), base: endpoints.Base("http://" + ln.Addr().String()),
 		store: st, logger: logger, introspections: new(atomic.Int64)}
 	p := rp.serve(ln)
-	t.Cleanup(rp.stop)
+	t.Cleanup(rp.close)
 	h := &harness{Base: rp.base, Store: st, Platform: p, Replicas: []*platform.Platform{p}, Logs: logs,
 		Introspections: rp.introspections, logger: logger}
 	h.tenantServer = h.startMCPServer(t, tenantSlug, tenantName)
@@ -140,11 +181,12 @@ func waitForFeed(t *testing.T, h *harness, want string) {
 // restarts the platform under an MCP server that has a user's token cached
 // (for ten minutes), revokes the token as soon as the platform is back, and
 // checks the promise: the first request the MCP server serves once the
-// one-second window has passed is refused. The platform stays down long
-// enough for the SDK's revocation feed to have fallen back to slower
-// reconnection attempts, so the answer cannot depend on the feed being
-// back in time: while it is down the SDK re-verifies cached tokens older than
-// a second. While the platform is down, the cached token keeps working.
+// one-second window has passed is refused. The platform stays down until the
+// SDK's revocation feed has failed its quick reconnection attempts and one
+// slow one, so the next attempt is seconds away: the answer cannot depend on
+// the feed being back in time, only on the SDK re-verifying cached tokens
+// older than a second while the feed is down. While the platform is down,
+// the cached token keeps working.
 func TestSDK_RevocationRightAfterAPlatformRestartIsRefusedOnceTheWindowHasPassed(t *testing.T) {
 	h, rp := startRestartableHarness(t)
 	h.addUser(t, "rita@example.com", "rita-password-1")
@@ -160,13 +202,21 @@ func TestSDK_RevocationRightAfterAPlatformRestartIsRefusedOnceTheWindowHasPassed
 		t.Fatalf("live token before the restart: %v %v %s, want 200", err, resp, snippet(body))
 	}
 
-	rp.stop()
+	rp.stop(t)
 	waitForFeed(t, h, "disconnected")
+	// Three quick feed attempts and one a second later: the next is 2 s away.
+	deadline := time.Now().Add(30 * time.Second)
+	for rp.feedRefused.Load() < 4 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the SDK asked the stopped platform for its revocation feed %d times in 30s, want 4", rp.feedRefused.Load())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// The cached verdict is now over a second old: the SDK tries to
+	// re-verify it, fails, and serves it all the same.
 	if resp, body, err := postMCP(ctx, h.MCPURL, tok.AccessToken, initializeBody); err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("cached token while the platform is down: %v %v %s, want 200 (a restart must not take the MCP server down)", err, resp, snippet(body))
 	}
-	// Down past the feed's quick reconnection attempts (450 ms in all).
-	time.Sleep(1500 * time.Millisecond)
 	rp.start(t)
 
 	form := url.Values{"token": {tok.AccessToken}, "token_type_hint": {"access_token"}, "client_id": {c.ClientID()}}
