@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"net"
-	"net/http"
 	"sync"
 	"time"
 
@@ -165,15 +164,17 @@ func (b *unknownTokenBudget) len() int {
 	return len(b.addrs)
 }
 
-// clientAddress is the budget key of a request: the address of the
-// connection (never a forwarded-for header, which the client writes), an
-// IPv6 address reduced to its /64 since one host commonly holds a whole /64.
-// Behind a reverse proxy every client has the proxy's address and so shares
-// one budget; their cached tokens are unaffected.
-func clientAddress(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
+// budgetKey turns a request's RemoteAddr (the address of the connection,
+// never a forwarded-for header, which the client writes) into the key of its
+// budget: the IP address, an IPv6 one reduced to its /64 since one host
+// commonly holds a whole /64. Behind a reverse proxy every client has the
+// proxy's address and so shares one budget; their cached tokens are
+// unaffected. Computed only for tokens the cache does not know, off the hot
+// path.
+func budgetKey(remoteAddr string) string {
+	host, _, err := net.SplitHostPort(remoteAddr)
 	if err != nil {
-		host = r.RemoteAddr
+		host = remoteAddr
 	}
 	return ratelimit.IPKey(host)
 }

@@ -235,22 +235,37 @@ func TestUnknownTokenBudget_MapStaysBoundedAndAFloodOfAddressesResetsNoOne(t *te
 	}
 }
 
-func TestClientAddress_IsTheConnectionsAddressNeverAForwardedHeader(t *testing.T) {
-	tests := []struct{ remote, forwarded, want string }{
-		{"203.0.113.7:5000", "198.51.100.1", "203.0.113.7"},
-		{"[2001:db8:1:2:3:4:5:6]:443", "", "2001:db8:1:2::/64"},
-		{"[2001:db8:1:2:ffff::1]:443", "", "2001:db8:1:2::/64"},
-		{"[::ffff:192.0.2.1]:80", "", "192.0.2.1"},
-		{"@", "", "@"},
+func TestBudgetKey_IsTheConnectionsAddressWithIPv6ReducedToItsSlash64(t *testing.T) {
+	tests := []struct{ remote, want string }{
+		{"203.0.113.7:5000", "203.0.113.7"},
+		{"[2001:db8:1:2:3:4:5:6]:443", "2001:db8:1:2::/64"},
+		{"[2001:db8:1:2:ffff::1]:443", "2001:db8:1:2::/64"},
+		{"[::ffff:192.0.2.1]:80", "192.0.2.1"},
+		{"@", "@"},
 	}
 	for _, tt := range tests {
-		r := httptest.NewRequest(http.MethodPost, "/mcp", nil)
-		r.RemoteAddr = tt.remote
-		if tt.forwarded != "" {
-			r.Header.Set("X-Forwarded-For", tt.forwarded)
+		if got := budgetKey(tt.remote); got != tt.want {
+			t.Errorf("budgetKey(%q) = %q, want %q", tt.remote, got, tt.want)
 		}
-		if got := clientAddress(r); got != tt.want {
-			t.Errorf("clientAddress(%q) = %q, want %q", tt.remote, got, tt.want)
+	}
+}
+
+func TestMiddleware_ForwardedForHeaderCannotEscapeTheBudget(t *testing.T) {
+	p := startPlatformFake(t)
+	ps := startProtectedWithClock(t, p, newFakeClock(), func(in *introspector) {
+		in.budget = newUnknownTokenBudget(budgetSettings{rate: 1, burst: 1})
+	})
+	for i, forwarded := range []string{"198.51.100.1", "198.51.100.2"} {
+		req, _ := http.NewRequest(http.MethodPost, ps.mcpURL(), strings.NewReader(`{}`))
+		req.Header.Set("Authorization", "Bearer "+accessToken(fmt.Sprintf("made-up-%d", i)))
+		req.Header.Set("X-Forwarded-For", forwarded)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if want := []int{401, 429}[i]; resp.StatusCode != want {
+			t.Fatalf("unknown token %d (X-Forwarded-For %s): status %d, want %d", i, forwarded, resp.StatusCode, want)
 		}
 	}
 }

@@ -52,7 +52,7 @@ var (
 
 // Defaults and bounds of token verification.
 const (
-	// defaultCacheTTL is the revocation budget when the config leaves it zero.
+	// defaultCacheTTL is the cache lifetime when the config leaves it zero.
 	defaultCacheTTL = 60 * time.Second
 	// defaultMaxEntries bounds the cache of verified tokens.
 	defaultMaxEntries = 10000
@@ -87,9 +87,9 @@ type introspectorConfig struct {
 	// keep-alive pooling and a 5 s timeout. The revocation feed uses a copy
 	// without the overall timeout (the stream is meant to stay open).
 	HTTPClient *http.Client
-	// CacheTTL is the revocation budget: the longest a positive answer is
-	// reused. Zero means 60 s; negative disables caching (every request
-	// introspects).
+	// CacheTTL is the longest a positive answer is reused (see
+	// Config.CacheTTL and fresh for when it is re-verified sooner). Zero
+	// means 60 s; negative disables caching (every request introspects).
 	CacheTTL   time.Duration
 	MaxEntries int // bound of the cache; default 10000
 	Logger     *slog.Logger
@@ -196,10 +196,11 @@ func newPlatformClient() *http.Client {
 }
 
 // Verify returns the user a token belongs to, from the cache or the platform.
-// client is the caller's address ([clientAddress]): tokens that are not
-// cached and turn out not to be active spend its budget, and once it is spent
-// such tokens are refused with an *overBudgetError without calling the
-// platform. Cached tokens never touch the budget.
+// remoteAddr is the address of the caller's connection (http.Request's
+// RemoteAddr): tokens that are not cached and turn out not to be active spend
+// its budget (see budgetKey), and once it is spent such tokens are refused
+// with an *overBudgetError without calling the platform. Cached tokens never
+// touch the budget.
 //
 // Errors wrap errTokenInactive (errMalformedToken, errIntrospectionRefused),
 // errWrongAudience, errTooManyUnknownTokens or errPlatformUnavailable (plus
@@ -209,7 +210,7 @@ func newPlatformClient() *http.Client {
 // that is not cached share one introspection call, made with a context
 // detached from any single caller: a caller that gives up gets its context's
 // error (wrapped with errPlatformUnavailable) without failing the others.
-func (in *introspector) Verify(ctx context.Context, token, client string) (*User, error) {
+func (in *introspector) Verify(ctx context.Context, token, remoteAddr string) (*User, error) {
 	if !secret.WellFormed(token, secret.PrefixAccessToken) {
 		return nil, malformedToken(token)
 	}
@@ -228,12 +229,13 @@ func (in *introspector) Verify(ctx context.Context, token, client string) (*User
 		in.log.DebugContext(ctx, "Token is not active (cached verdict)")
 		return nil, err
 	}
-	if wait, ok := in.budget.allow(client, now); !ok {
+	addr := budgetKey(remoteAddr)
+	if wait, ok := in.budget.allow(addr, now); !ok {
 		return nil, &overBudgetError{retryAfter: wait}
 	}
 	u, err := in.verifyJoined(ctx, key, token)
 	if errors.Is(err, errTokenInactive) || errors.Is(err, errWrongAudience) {
-		in.budget.charge(client, in.now())
+		in.budget.charge(addr, in.now())
 	}
 	return u, err
 }
@@ -279,7 +281,7 @@ func (in *introspector) reverify(ctx context.Context, key, token string, cached 
 		in.log.DebugContext(ctx, "Token found in cache; not re-verified, the platform failed moments ago", "user", cached.Email)
 		return cloneUser(cached), nil
 	}
-	in.log.DebugContext(ctx, "Token found in cache but the revocation feed is down: re-verifying", "user", cached.Email)
+	in.log.DebugContext(ctx, "Token found in cache, verified too long ago for the revocation feed to vouch for it: re-verifying", "user", cached.Email)
 	flight := in.flights.DoChan(key, func() (any, error) {
 		return in.verifyShared(ctx, key, token)
 	})

@@ -24,8 +24,8 @@ const (
 	testResource     = "http://localhost:3006/mcp"
 	testClientID     = "mcp_test_resource"
 	testClientSecret = "mcpobs_sk_s3cr:et/+ with space"
-	// testClient is the client address of the introspector tests' requests.
-	testClient = "192.0.2.1"
+	// testClient is the RemoteAddr of the introspector tests' requests.
+	testClient = "192.0.2.1:40000"
 )
 
 // fakePlatform is a stand-in for the platform's introspection endpoint (and,

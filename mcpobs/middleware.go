@@ -57,7 +57,7 @@ func (s *SDK) serveProtected(w http.ResponseWriter, r *http.Request, next http.H
 		s.writeNoToken(w, s.challengeScopes(st))
 		return
 	}
-	user, err := st.verifier.Verify(r.Context(), token, clientAddress(r))
+	user, err := st.verifier.Verify(r.Context(), token, r.RemoteAddr)
 	if err == nil && user == nil {
 		err = fmt.Errorf("%w: verification returned no user", errPlatformUnavailable)
 	}

@@ -91,7 +91,7 @@ type feedCursor struct {
 // down.
 func (in *introspector) FollowRevocations(ctx context.Context, feedURL string) {
 	if feedURL == "" {
-		in.log.WarnContext(ctx, "the platform announced no revocation feed: revoked tokens stay valid until the cache TTL",
+		in.log.WarnContext(ctx, "the platform announced no revocation feed: every cached token is verified again once a second old",
 			"cache_ttl", in.cfg.CacheTTL)
 		return
 	}
@@ -166,7 +166,7 @@ func (b *backoff) next(worked bool, retry time.Duration) time.Duration {
 
 // feedWarning is the message an operator needs for a failed connection.
 func (in *introspector) feedWarning(feedURL string, err error) string {
-	budget := fmt.Sprintf("revoked tokens stay valid until the cache TTL (%s)", in.cfg.CacheTTL)
+	budget := fmt.Sprintf("cached tokens are verified again once a second old, and served for up to the cache TTL (%s) when the platform cannot answer", in.cfg.CacheTTL)
 	var se *feedStatusError
 	if errors.As(err, &se) {
 		switch se.status {

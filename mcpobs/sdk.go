@@ -66,7 +66,7 @@ type tenantState struct {
 
 // tokenVerifier is the part of the introspector the middleware and /health use.
 type tokenVerifier interface {
-	Verify(ctx context.Context, token, client string) (*User, error)
+	Verify(ctx context.Context, token, remoteAddr string) (*User, error)
 	revocations() revocationState
 }
 
@@ -153,7 +153,7 @@ func (s *SDK) Initialize(ctx context.Context) error {
 	if tc.RevocationFeedEndpoint != "" {
 		s.bgWG.Go(func() { in.FollowRevocations(followCtx, tc.RevocationFeedEndpoint) })
 	} else {
-		s.cfg.Logger.Warn("mcp-obs: the platform announces no revocation feed: revoked tokens stay valid until the cache budget ends",
+		s.cfg.Logger.Warn("mcp-obs: the platform announces no revocation feed: every cached token is verified again once a second old",
 			"cache_ttl", s.cfg.CacheTTL)
 	}
 	s.health.forget()
