@@ -40,9 +40,9 @@ type restartablePlatform struct {
 	// every instance (the harness's Introspections).
 	introspections *atomic.Int64
 
-	mu      sync.Mutex
-	srv     *http.Server
-	cur     *platform.Platform
+	mu          sync.Mutex
+	srv         *http.Server
+	cur         *platform.Platform
 	refuser     net.Listener // while stopped
 	feedRefused atomic.Int64 // revocation feed requests refused while stopped
 }
