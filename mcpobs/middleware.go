@@ -122,10 +122,24 @@ func (s *SDK) serveProtected(w http.ResponseWriter, r *http.Request, next http.H
 	handoff(next).ServeHTTP(w, r.WithContext(withUser(r.Context(), u)))
 }
 
+// maxAuthorizationHeader is the longest Authorization header that is parsed.
+// An mcp-obs access token is 59 characters; a longer header is not split into
+// fields (a flood of 64 KiB headers would make that the main cost), and a
+// Bearer one is refused as invalid_token by the token's shape check.
+const maxAuthorizationHeader = 4 << 10
+
 // bearerToken returns the token of an "Authorization: Bearer <token>" header
 // (scheme case-insensitive, RFC 6750 §2.1), the same way the official SDK reads it.
 func bearerToken(r *http.Request) (string, bool) {
-	fields := strings.Fields(r.Header.Get("Authorization"))
+	h := r.Header.Get("Authorization")
+	if len(h) > maxAuthorizationHeader {
+		const scheme = "Bearer "
+		if strings.EqualFold(h[:len(scheme)], scheme) {
+			return h[len(scheme):], true
+		}
+		return "", false
+	}
+	fields := strings.Fields(h)
 	if len(fields) != 2 || !strings.EqualFold(fields[0], "Bearer") {
 		return "", false
 	}
