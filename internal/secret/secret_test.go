@@ -1,6 +1,7 @@
 package secret
 
 import (
+	"hash/crc32"
 	"strings"
 	"testing"
 )
@@ -77,6 +78,17 @@ func TestWellFormed_DetectsEverySingleCharacterTypo(t *testing.T) {
 				t.Fatalf("position %d replaced by %q: still well-formed", i, c)
 			}
 		}
+	}
+}
+
+func TestCRC32IEEE_IsTheStandardCRC32(t *testing.T) {
+	for _, s := range []string{"", "a", "123456789", PrefixAccessToken, New(PrefixAccessToken), strings.Repeat("\xff", 300)} {
+		if got, want := crc32IEEE(s), crc32.ChecksumIEEE([]byte(s)); got != want {
+			t.Errorf("crc32IEEE(%q) = %08x, want %08x", s, got, want)
+		}
+	}
+	if got := crc32IEEE("123456789"); got != 0xcbf43926 { // the standard check value of CRC-32/ISO-HDLC
+		t.Errorf("crc32IEEE(\"123456789\") = %08x, want cbf43926", got)
 	}
 }
 
