@@ -3,9 +3,12 @@ package mcpobs
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // retryAfterSeconds is what a client is told to wait when the platform is
@@ -48,11 +51,21 @@ func bearerChallenge(pairs ...string) string {
 		b.WriteString(sep)
 		b.WriteString(pairs[i])
 		b.WriteString(`="`)
-		b.WriteString(strings.NewReplacer(`"`, "", `\`, "").Replace(pairs[i+1]))
+		b.WriteString(strings.Map(dropQuoting, pairs[i+1]))
 		b.WriteString(`"`)
 		sep = ", "
 	}
 	return b.String()
+}
+
+// dropQuoting removes quotes and backslashes (strings.Map drops runes mapped
+// to -1 and returns the string itself, without allocating, when none is there:
+// every 401 a flood of garbage tokens gets goes through here).
+func dropQuoting(r rune) rune {
+	if r == '"' || r == '\\' {
+		return -1
+	}
+	return r
 }
 
 // writeNoToken answers a request without a usable Authorization header: 401
@@ -94,11 +107,24 @@ const credentialsRejectedDescription = "the authorization platform rejected this
 	"the server's operator must fix " + EnvClientID + " / " + EnvClientSecret +
 	" (e.g. get new ones with `mcp-obs server rotate-secret`) and restart it; retry later"
 
+// writeTooManyUnknownTokens answers a client address that spent its budget of
+// unknown tokens: 429 with Retry-After (whole seconds, at least 1), never 401,
+// which would send a real client to sign in again for nothing.
+func writeTooManyUnknownTokens(w http.ResponseWriter, retryAfter time.Duration) {
+	secs := max(1, int(math.Ceil(retryAfter.Seconds())))
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	writeJSONError(w, http.StatusTooManyRequests, "too_many_requests",
+		fmt.Sprintf("too many unrecognised tokens from this address; retry in %d s", secs))
+}
+
 // writeVerifyError maps a verification error to its HTTP answer: the one
-// place where errTokenInactive, errWrongAudience and errPlatformUnavailable
-// become status codes.
+// place where errTokenInactive, errWrongAudience, errTooManyUnknownTokens and
+// errPlatformUnavailable become status codes.
 func (s *SDK) writeVerifyError(w http.ResponseWriter, err error, scopes []string) {
+	var over *overBudgetError
 	switch {
+	case errors.As(err, &over):
+		writeTooManyUnknownTokens(w, over.retryAfter)
 	case errors.Is(err, errTokenInactive):
 		s.writeInvalidToken(w, "The access token is invalid, expired or revoked", scopes)
 	case errors.Is(err, errWrongAudience):

@@ -18,8 +18,8 @@ const (
 	EnvClientSecret = "MCP_OBS_CLIENT_SECRET"
 )
 
-// DefaultCacheTTL is the revocation budget used when [Config.CacheTTL] is zero:
-// the longest a verified token is trusted without asking the platform again.
+// DefaultCacheTTL is the cache lifetime used when [Config.CacheTTL] is zero:
+// the longest a verified token is reused without asking the platform again.
 const DefaultCacheTTL = 60 * time.Second
 
 // Config configures the manual integration ([New]). The zero value of every
@@ -44,10 +44,19 @@ type Config struct {
 	// used to call the platform's introspection endpoint and revocation feed.
 	// Empty values are read from MCP_OBS_CLIENT_ID and MCP_OBS_CLIENT_SECRET.
 	ClientID, ClientSecret string
-	// CacheTTL is the revocation budget: a verified token is reused from memory
-	// for at most this long (and never past its expiry). Zero means
+	// CacheTTL bounds how long a verified token is reused from memory without
+	// asking the platform (never past the token's expiry). Zero means
 	// [DefaultCacheTTL]; negative turns the cache off (every request asks the
-	// platform). Revocations pushed by the platform end it sooner.
+	// platform).
+	//
+	// It is not how long a revoked token keeps working, which is one second:
+	// while the platform's revocation feed is connected, the feed evicts a
+	// revoked token as soon as it is announced; while it is not, a cached
+	// token whose verification is over a second old is verified again before
+	// it is served. Only when the feed is down and the platform cannot answer
+	// (a platform restart) is a cached token served as it is, for up to
+	// CacheTTL, so that the MCP server keeps working; /health then reports
+	// "revocations": {"freshness": "up to <CacheTTL>"}.
 	CacheTTL time.Duration
 	// Name and Version describe this server in /health and in the
 	// protected-resource metadata (resource_name). Zero values: the tenant's

@@ -13,11 +13,27 @@
 //     exact challenges MCP clients act on: 401 to sign in, 403
 //     insufficient_scope to step up, 503 with Retry-After when the platform is
 //     unreachable;
+//   - protection of the platform from made-up tokens: a token that is not
+//     shaped like an mcp-obs access token is refused locally, and each client
+//     address may have only a few unknown tokens introspected (429 beyond);
 //   - proxies of the OAuth endpoints (/register, /authorize, /token, /revoke,
 //     /.well-known/oauth-authorization-server) for clients that look for the
 //     authorization server on the MCP origin;
 //   - the verified caller in every tool handler ([UserFromRequest]);
-//   - a public /health.
+//   - a public /health, which also says how fast revocations take effect.
+//
+// # Revocation
+//
+// A token revoked on the platform is refused within a second (plus the time
+// the platform takes to answer). While the
+// platform's revocation feed is connected, it evicts revoked tokens from the
+// cache as they are announced; while it is not (a platform restart, a network
+// cut, the moment after a reconnection), a cached token verified more than a
+// second ago is verified again before it is served. If the platform cannot be
+// reached for that, the cached answer is served until [Config.CacheTTL] ends
+// rather than refusing every user, and /health reports
+// "revocations": {"feed": "disconnected", "freshness": "up to 1m0s"} (with
+// the default CacheTTL) and status "degraded" until the platform answers again.
 //
 // # Three statements
 //

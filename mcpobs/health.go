@@ -31,11 +31,25 @@ type healthProbe struct {
 
 // healthReport is the JSON body of GET /health.
 type healthReport struct {
-	Status   string         `json:"status"` // "ok" or "degraded"
-	Service  string         `json:"service"`
-	Version  string         `json:"version"`
-	OAuth    healthOAuth    `json:"oauth"`
-	Platform healthPlatform `json:"platform"`
+	Status      string            `json:"status"` // "ok" or "degraded"
+	Service     string            `json:"service"`
+	Version     string            `json:"version"`
+	OAuth       healthOAuth       `json:"oauth"`
+	Platform    healthPlatform    `json:"platform"`
+	Revocations healthRevocations `json:"revocations"`
+}
+
+// healthRevocations says how fast a revocation on the platform takes effect
+// here.
+type healthRevocations struct {
+	// Feed is "connected" while the platform's revocation feed is open, else
+	// "disconnected".
+	Feed string `json:"feed"`
+	// Freshness bounds how long a revoked token may still be accepted: "1s"
+	// (the promise; less with a shorter CacheTTL, "0s" without a cache), or
+	// "up to <CacheTTL>" while the feed is down and the platform cannot
+	// re-verify cached tokens, which are then served as they are.
+	Freshness string `json:"freshness"`
 }
 
 type healthOAuth struct {
@@ -61,21 +75,34 @@ func (s *SDK) serveHealth(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rep := healthReport{
-		Status:   "ok",
-		Service:  s.name(),
-		Version:  s.cfg.Version,
-		OAuth:    healthOAuth{Enabled: true, ServerSlug: s.cfg.ServerSlug},
-		Platform: healthPlatform{URL: s.cfg.PlatformURL, Reachable: true},
+		Status:      "ok",
+		Service:     s.name(),
+		Version:     s.cfg.Version,
+		OAuth:       healthOAuth{Enabled: true, ServerSlug: s.cfg.ServerSlug},
+		Platform:    healthPlatform{URL: s.cfg.PlatformURL, Reachable: true},
+		Revocations: healthRevocations{Feed: "disconnected", Freshness: revocationWindow.String()},
 	}
-	if err := s.probePlatform(r.Context()); err != nil {
+	probeErr := s.probePlatform(r.Context())
+	if probeErr != nil {
 		rep.Status = "degraded"
 		// A platform that says it has no such server answered: the slug
 		// is wrong, not the network.
-		rep.Platform.Reachable = errors.Is(err, ErrServerNotFound)
-		rep.Platform.Error = err.Error()
+		rep.Platform.Reachable = errors.Is(probeErr, ErrServerNotFound)
+		rep.Platform.Error = probeErr.Error()
 	}
 	if st := s.loaded(); st != nil {
 		rep.OAuth.Issuer = st.tenant.Issuer
+		rs := st.verifier.revocations()
+		if rs.feedConnected {
+			rep.Revocations.Feed = "connected"
+		}
+		rep.Revocations.Freshness = rs.window.String()
+		// Without the feed, cached tokens are re-verified at the platform;
+		// when it cannot answer they are served as they are, until CacheTTL.
+		if rs.cacheTTL > rs.window && (rs.degraded || (!rs.feedConnected && probeErr != nil)) {
+			rep.Status = "degraded"
+			rep.Revocations.Freshness = "up to " + rs.cacheTTL.String()
+		}
 	} else {
 		rep.Status = "degraded"
 		if rep.Platform.Error == "" {

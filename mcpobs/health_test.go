@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 )
 
 func getHealth(t *testing.T, base string) healthReport {
@@ -29,11 +30,14 @@ func getHealth(t *testing.T, base string) healthReport {
 func TestHealth_OKWithServiceAndIssuerWhenPlatformReachable(t *testing.T) {
 	p := startPlatformFake(t)
 	ps := startProtected(t, p, okHandler(), func(c *Config) { c.Name, c.Version = "Demo", "1.2.3" })
+	in := ps.sdk.loaded().verifier.(*introspector)
+	waitFor(t, 10*time.Second, "the revocation feed to connect", func() bool { return in.feedConnects.Load() == 1 })
 	rep := getHealth(t, ps.srv.URL)
 	want := healthReport{
 		Status: "ok", Service: "Demo", Version: "1.2.3",
-		OAuth:    healthOAuth{Enabled: true, ServerSlug: "test", Issuer: p.issuer()},
-		Platform: healthPlatform{URL: p.URL(), Reachable: true},
+		OAuth:       healthOAuth{Enabled: true, ServerSlug: "test", Issuer: p.issuer()},
+		Platform:    healthPlatform{URL: p.URL(), Reachable: true},
+		Revocations: healthRevocations{Feed: "connected", Freshness: "1s"},
 	}
 	if rep != want {
 		t.Fatalf("health =\n  %+v\nwant\n  %+v", rep, want)

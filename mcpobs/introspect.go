@@ -34,11 +34,25 @@ var (
 	// When the platform refused this server's own credentials (401/403), the
 	// error also wraps [ErrCredentialsRejected] so the answer can say so.
 	errPlatformUnavailable = errors.New("platform unavailable")
+	// errMalformedToken: the token does not have the shape of an mcp-obs
+	// access token (see package secret): garbage, a typo, a refresh token or
+	// code used as a bearer token, anything of another length, which
+	// includes every token over 4 KiB. Refused without calling the platform.
+	// Answered 401 invalid_token, as any token that is not active.
+	errMalformedToken = fmt.Errorf("not a well-formed mcp-obs access token: %w", errTokenInactive)
+	// errIntrospectionRefused: the platform answered 400 to the introspection
+	// request. RFC 7662 answers every properly formed request about any token
+	// with 200 (active or not), so a 400 says the request, and the only part
+	// of it that varies is the token, could not be read: the platform cannot
+	// vouch for this token. Answered 401 invalid_token (503 would tell the
+	// client to retry the same token forever), but never cached: it is not a
+	// verdict about the token, and may come from a misconfigured proxy.
+	errIntrospectionRefused = fmt.Errorf("the platform refused to introspect the token: %w", errTokenInactive)
 )
 
 // Defaults and bounds of token verification.
 const (
-	// defaultCacheTTL is the revocation budget when the config leaves it zero.
+	// defaultCacheTTL is the cache lifetime when the config leaves it zero.
 	defaultCacheTTL = 60 * time.Second
 	// defaultMaxEntries bounds the cache of verified tokens.
 	defaultMaxEntries = 10000
@@ -73,12 +87,15 @@ type introspectorConfig struct {
 	// keep-alive pooling and a 5 s timeout. The revocation feed uses a copy
 	// without the overall timeout (the stream is meant to stay open).
 	HTTPClient *http.Client
-	// CacheTTL is the revocation budget: the longest a positive answer is
-	// reused. Zero means 60 s; negative disables caching (every request
-	// introspects).
+	// CacheTTL is the longest a positive answer is reused (see
+	// Config.CacheTTL and fresh for when it is re-verified sooner). Zero
+	// means 60 s; negative disables caching (every request introspects).
 	CacheTTL   time.Duration
 	MaxEntries int // bound of the cache; default 10000
 	Logger     *slog.Logger
+	// Budget limits, per client address, introspections of tokens that turn
+	// out not to be active; zero fields take the defaults.
+	Budget budgetSettings
 }
 
 // introspector verifies bearer tokens by RFC 7662 introspection, with a cache
@@ -92,17 +109,35 @@ type introspector struct {
 	now        func() time.Time
 
 	// positive holds verified users by token hash; the revocation feed
-	// deletes from it. Values are never handed out, only copies.
-	positive *ttlCache[*User]
+	// deletes from it. Users are never handed out, only copies.
+	positive *ttlCache[verified]
 	// negative holds recent errTokenInactive / errWrongAudience verdicts.
 	negative *ttlCache[error]
 	flights  singleflight.Group
+	// budget limits, per client address, the introspections of tokens that
+	// turn out not to be active.
+	budget *unknownTokenBudget
 
 	feed feedSettings
-	// feedConnects counts successful connections to the revocation feed, and
-	// feedUp tells whether one is open now (tests and health checks read them).
+	// feedConnects counts successful connections to the revocation feed
+	// (tests read it); feedConn describes the open one, nil while none is.
 	feedConnects atomic.Int64
-	feedUp       atomic.Bool
+	feedConn     atomic.Pointer[feedConnection]
+	// staleWait bounds the wait for the re-verification of a stale cached
+	// verdict (see freshness.go); tests shorten it.
+	staleWait time.Duration
+	// staleUntil (UnixNano on the now clock, 0 for none) ends the pause of
+	// re-verifications after the platform failed one; platformFailing tells
+	// whether the last introspection could not be completed.
+	staleUntil      atomic.Int64
+	platformFailing atomic.Bool
+}
+
+// verified is a positive verdict of the platform and when it was asked: the
+// verdict holds as of then, which is what its freshness is measured from.
+type verified struct {
+	user  *User
+	asked time.Time
 }
 
 // newIntrospector returns an introspector for cfg, applying its defaults.
@@ -133,8 +168,10 @@ func newIntrospector(cfg introspectorConfig) *introspector {
 		log:        log,
 		now:        time.Now,
 		feed:       defaultFeedSettings(),
+		budget:     newUnknownTokenBudget(cfg.Budget),
+		staleWait:  staleWait,
 	}
-	in.positive = newTTLCache[*User](cfg.MaxEntries, func() time.Time { return in.now() })
+	in.positive = newTTLCache[verified](cfg.MaxEntries, func() time.Time { return in.now() })
 	in.negative = newTTLCache[error](min(cfg.MaxEntries, maxNegativeEntries), func() time.Time { return in.now() })
 	return in
 }
@@ -159,28 +196,65 @@ func newPlatformClient() *http.Client {
 }
 
 // Verify returns the user a token belongs to, from the cache or the platform.
-// Errors wrap errTokenInactive, errWrongAudience or errPlatformUnavailable
-// (plus ErrCredentialsRejected when the platform refused this server).
+// remoteAddr is the address of the caller's connection (http.Request's
+// RemoteAddr): tokens that are not cached and turn out not to be active spend
+// its budget (see budgetKey), and once it is spent such tokens are refused
+// with an *overBudgetError without calling the platform. Cached tokens never
+// touch the budget.
+//
+// Errors wrap errTokenInactive (errMalformedToken, errIntrospectionRefused),
+// errWrongAudience, errTooManyUnknownTokens or errPlatformUnavailable (plus
+// ErrCredentialsRejected when the platform refused this server).
 //
 // The returned User is the caller's own copy. Concurrent calls for a token
 // that is not cached share one introspection call, made with a context
 // detached from any single caller: a caller that gives up gets its context's
 // error (wrapped with errPlatformUnavailable) without failing the others.
-func (in *introspector) Verify(ctx context.Context, token string) (*User, error) {
-	if token == "" {
-		return nil, fmt.Errorf("verify token: empty token: %w", errTokenInactive)
+func (in *introspector) Verify(ctx context.Context, token, remoteAddr string) (*User, error) {
+	if !secret.WellFormed(token, secret.PrefixAccessToken) {
+		return nil, malformedToken(token)
 	}
 	key := secret.Hash(token)
-	if u, ok := in.positive.get(key); ok {
-		if in.log.Enabled(ctx, slog.LevelDebug) { // spare the hot path the boxing of attrs
-			in.log.DebugContext(ctx, "Token found in cache", "user", u.Email)
+	now := in.now()
+	if v, ok := in.positive.get(key); ok {
+		if !in.fresh(v.asked, now) {
+			return in.reverify(ctx, key, token, v.user, now)
 		}
-		return cloneUser(u), nil
+		if in.log.Enabled(ctx, slog.LevelDebug) { // spare the hot path the boxing of attrs
+			in.log.DebugContext(ctx, "Token found in cache", "user", v.user.Email)
+		}
+		return cloneUser(v.user), nil
 	}
 	if err, ok := in.negative.get(key); ok {
 		in.log.DebugContext(ctx, "Token is not active (cached verdict)")
 		return nil, err
 	}
+	addr := budgetKey(remoteAddr)
+	if wait, ok := in.budget.allow(addr, now); !ok {
+		return nil, &overBudgetError{retryAfter: wait}
+	}
+	u, err := in.verifyJoined(ctx, key, token)
+	if errors.Is(err, errTokenInactive) || errors.Is(err, errWrongAudience) {
+		in.budget.charge(addr, in.now())
+	}
+	return u, err
+}
+
+// malformedToken is the error for a token that failed the shape check,
+// naming what it looks like for the debug log.
+func malformedToken(token string) error {
+	switch {
+	case len(token) > 4<<10:
+		return fmt.Errorf("verify token: %d bytes: %w", len(token), errMalformedToken)
+	case secret.WellFormed(token, secret.PrefixRefreshToken):
+		return fmt.Errorf("verify token: a refresh token used as a bearer token: %w", errMalformedToken)
+	}
+	return fmt.Errorf("verify token: %w", errMalformedToken)
+}
+
+// verifyJoined starts or joins the shared introspection of key and waits for
+// it, or for ctx.
+func (in *introspector) verifyJoined(ctx context.Context, key, token string) (*User, error) {
 	flight := in.flights.DoChan(key, func() (any, error) {
 		return in.verifyShared(ctx, key, token)
 	})
@@ -195,6 +269,45 @@ func (in *introspector) Verify(ctx context.Context, token string) (*User, error)
 	}
 }
 
+// reverify asks the platform again about a cached token whose verdict is too
+// old to be trusted while the revocation feed is down (see fresh). A revoked
+// token is refused. When the platform cannot answer, or not within
+// staleWait, the cached verdict is served all the same (stale-if-error: a
+// platform restart must not take MCP servers down), and further
+// re-verifications pause for stalePause; /health then reports the weaker
+// freshness.
+func (in *introspector) reverify(ctx context.Context, key, token string, cached *User, now time.Time) (*User, error) {
+	if in.stalePaused(now) {
+		in.log.DebugContext(ctx, "Token found in cache; not re-verified, the platform failed moments ago", "user", cached.Email)
+		return cloneUser(cached), nil
+	}
+	in.log.DebugContext(ctx, "Token found in cache, verified too long ago for the revocation feed to vouch for it: re-verifying", "user", cached.Email)
+	flight := in.flights.DoChan(key, func() (any, error) {
+		return in.verifyShared(ctx, key, token)
+	})
+	wait := time.NewTimer(in.staleWait)
+	defer wait.Stop()
+	select {
+	case res := <-flight:
+		switch {
+		case res.Err == nil:
+			return cloneUser(res.Val.(*User)), nil
+		case errors.Is(res.Err, errPlatformUnavailable):
+			in.log.DebugContext(ctx, "Serving the cached token: the platform could not re-verify it", "user", cached.Email, "error", res.Err)
+			return cloneUser(cached), nil
+		default:
+			return nil, res.Err
+		}
+	case <-wait.C:
+		in.pauseStale(in.now())
+		in.log.WarnContext(ctx, "the platform did not re-verify a cached token in time; serving the cached verdict",
+			"waited", in.staleWait, "user", cached.Email)
+		return cloneUser(cached), nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("verify token: %w: gave up waiting for re-verification: %w", errPlatformUnavailable, ctx.Err())
+	}
+}
+
 // verifyShared is the one introspection call that concurrent Verify calls for
 // the same token share. It caches what it learns, unless a revocation arrived
 // while it was in flight.
@@ -203,28 +316,40 @@ func (in *introspector) verifyShared(ctx context.Context, key, token string) (*U
 	defer cancel()
 	// A flight for this key may have finished between our cache miss and the
 	// start of this one; its answer is as good as a new call.
-	if u, ok := in.positive.get(key); ok {
-		return u, nil
+	if v, ok := in.positive.get(key); ok && in.fresh(v.asked, in.now()) {
+		return v.user, nil
 	}
 	if err, ok := in.negative.get(key); ok {
 		return nil, err
 	}
 	gen := in.positive.generation()
+	asked := in.now()
 	u, err := in.introspect(ctx, token)
 	switch {
 	case err == nil:
+		in.platformAnswered()
 		// TTL = min(revocation budget, time left before exp): a cached
 		// answer never outlives the budget nor the token.
 		ttl := in.cfg.CacheTTL
 		if !u.ExpiresAt.IsZero() {
 			ttl = min(ttl, u.ExpiresAt.Sub(in.now()))
 		}
-		in.positive.setIfGeneration(gen, key, u, ttl)
+		in.positive.setIfGeneration(gen, key, verified{user: u, asked: asked}, ttl)
 		return u, nil
 	case errors.Is(err, errTokenInactive), errors.Is(err, errWrongAudience):
-		in.negative.set(key, err, min(negativeCacheTTL, in.cfg.CacheTTL))
+		in.platformAnswered()
+		// A re-verification that finds the token revoked ends its cached
+		// verdict. (Checked first: a delete bumps the generation, which a
+		// flood of unknown tokens must not do to everyone's introspections.)
+		if _, cached := in.positive.get(key); cached {
+			in.positive.delete(key)
+		}
+		if !errors.Is(err, errIntrospectionRefused) {
+			in.negative.set(key, err, min(negativeCacheTTL, in.cfg.CacheTTL))
+		}
 		return nil, err
 	default: // errPlatformUnavailable: never cached
+		in.platformFailed(in.now())
 		in.log.WarnContext(ctx, "Token introspection failed", "error", err)
 		return nil, err
 	}
@@ -288,9 +413,9 @@ func (in *introspector) introspect(ctx context.Context, token string) (*User, er
 	return u, nil
 }
 
-// post sends the introspection request and decodes a 200 answer. Every
-// failure wraps errPlatformUnavailable: none of them says anything about the
-// token.
+// post sends the introspection request and decodes a 200 answer. A 400
+// gives errIntrospectionRefused; every other failure wraps
+// errPlatformUnavailable: none of them says anything about the token.
 func (in *introspector) post(ctx context.Context, token string) (*introspectionResponse, error) {
 	form := url.Values{"token": {token}, "token_type_hint": {"access_token"}}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, in.cfg.Endpoint, strings.NewReader(form.Encode()))
@@ -314,6 +439,12 @@ func (in *introspector) post(ctx context.Context, token string) (*introspectionR
 	}()
 	switch resp.StatusCode {
 	case http.StatusOK:
+	case http.StatusBadRequest:
+		// Well-formed tokens are far below any form limit: a 400 points at a
+		// proxy or a platform that speaks another protocol version.
+		in.log.WarnContext(ctx, "the platform answered 400 to an introspection request; refusing the token",
+			"endpoint", in.cfg.Endpoint, "status", resp.Status)
+		return nil, fmt.Errorf("verify token: introspection answered %s: %w", resp.Status, errIntrospectionRefused)
 	case http.StatusUnauthorized, http.StatusForbidden:
 		in.log.ErrorContext(ctx, "the platform rejected this server's credentials: check MCP_OBS_CLIENT_ID / MCP_OBS_CLIENT_SECRET",
 			"endpoint", in.cfg.Endpoint, "client_id", in.cfg.ClientID, "status", resp.StatusCode)

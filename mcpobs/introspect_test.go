@@ -24,6 +24,8 @@ const (
 	testResource     = "http://localhost:3006/mcp"
 	testClientID     = "mcp_test_resource"
 	testClientSecret = "mcpobs_sk_s3cr:et/+ with space"
+	// testClient is the RemoteAddr of the introspector tests' requests.
+	testClient = "192.0.2.1:40000"
 )
 
 // fakePlatform is a stand-in for the platform's introspection endpoint (and,
@@ -157,6 +159,14 @@ func newTestIntrospector(t *testing.T, fp *fakePlatform, edit func(*introspector
 
 func newToken() string { return secret.New(secret.PrefixAccessToken) }
 
+// feedConnected marks the revocation feed as connected from now on, as
+// followOnce does, for tests about what the cache keeps while revocations are
+// pushed (revocations_test.go covers the feed itself).
+func feedConnected(in *introspector) {
+	now := in.now()
+	in.feedConn.Store(&feedConnection{since: now, coveredFrom: now})
+}
+
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
 	t.Helper()
@@ -185,7 +195,7 @@ func TestVerify_SendsRFC7662FormWithURLEncodedBasicAuth(t *testing.T) {
 	})
 	in, _ := newTestIntrospector(t, fp, nil)
 
-	in.Verify(t.Context(), token)
+	in.Verify(t.Context(), token, testClient)
 
 	s := <-got
 	if s.method != http.MethodPost || s.contentType != "application/x-www-form-urlencoded" || s.accept != "application/json" {
@@ -230,7 +240,7 @@ func TestVerify_ActiveTokenGivesTheUserThePlatformDescribes(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			token := newToken()
 			fp.answer(token, tt.ans)
-			u, err := in.Verify(t.Context(), token)
+			u, err := in.Verify(t.Context(), token, testClient)
 			if err != nil {
 				t.Fatalf("Verify: %v", err)
 			}
@@ -245,7 +255,7 @@ func TestVerify_ActiveTokenGivesTheUserThePlatformDescribes(t *testing.T) {
 func TestVerify_EmptyTokenIsInactiveWithoutAskingThePlatform(t *testing.T) {
 	fp := newFakePlatform(t)
 	in, _ := newTestIntrospector(t, fp, nil)
-	if _, err := in.Verify(t.Context(), ""); !errors.Is(err, errTokenInactive) {
+	if _, err := in.Verify(t.Context(), "", testClient); !errors.Is(err, errTokenInactive) {
 		t.Errorf("Verify(\"\") error = %v, want errTokenInactive", err)
 	}
 	if n := fp.calls.Load(); n != 0 {
@@ -260,7 +270,7 @@ func TestVerify_CacheHitAvoidsSecondIntrospection(t *testing.T) {
 	fp.answer(token, activeAnswer(fp))
 
 	for i := range 3 {
-		if _, err := in.Verify(t.Context(), token); err != nil {
+		if _, err := in.Verify(t.Context(), token, testClient); err != nil {
 			t.Fatalf("Verify #%d: %v", i+1, err)
 		}
 	}
@@ -282,7 +292,7 @@ func TestVerify_CallersCannotChangeTheCachedUser(t *testing.T) {
 	// out copies.
 	var seen []*User
 	for range 2 {
-		u, err := in.Verify(t.Context(), token)
+		u, err := in.Verify(t.Context(), token, testClient)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -292,7 +302,7 @@ func TestVerify_CallersCannotChangeTheCachedUser(t *testing.T) {
 		seen = append(seen, u)
 	}
 
-	last, err := in.Verify(t.Context(), token)
+	last, err := in.Verify(t.Context(), token, testClient)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -312,11 +322,11 @@ func TestVerify_CachedAnswerEndsWithTheRevocationBudget(t *testing.T) {
 	fp.answer(token, activeAnswer(fp)) // expires in an hour: the budget is the bound
 
 	start := time.Now()
-	if _, err := in.Verify(t.Context(), token); err != nil {
+	if _, err := in.Verify(t.Context(), token, testClient); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 10*time.Second, "a second introspection once the budget has passed", func() bool {
-		if _, err := in.Verify(t.Context(), token); err != nil {
+		if _, err := in.Verify(t.Context(), token, testClient); err != nil {
 			t.Fatal(err)
 		}
 		return fp.calls.Load() == 2
@@ -331,18 +341,19 @@ func TestVerify_CachedAnswerNeverOutlivesTheTokenExpiry(t *testing.T) {
 	clock := newFakeClock()
 	in, _ := newTestIntrospector(t, fp, func(c *introspectorConfig) { c.CacheTTL = time.Hour })
 	in.now = clock.now
+	feedConnected(in) // cached answers are trusted past the revocation window
 	token := newToken()
 	fp.answer(token, with(activeAnswer(fp), "exp", clock.now().Add(30*time.Second).Unix()))
 
-	if _, err := in.Verify(t.Context(), token); err != nil {
+	if _, err := in.Verify(t.Context(), token, testClient); err != nil {
 		t.Fatal(err)
 	}
 	clock.advance(29 * time.Second)
-	if _, err := in.Verify(t.Context(), token); err != nil || fp.calls.Load() != 1 {
+	if _, err := in.Verify(t.Context(), token, testClient); err != nil || fp.calls.Load() != 1 {
 		t.Fatalf("before exp: err = %v, calls = %d; want a cache hit", err, fp.calls.Load())
 	}
 	clock.advance(time.Second)
-	if _, err := in.Verify(t.Context(), token); !errors.Is(err, errTokenInactive) {
+	if _, err := in.Verify(t.Context(), token, testClient); !errors.Is(err, errTokenInactive) {
 		t.Errorf("at exp: Verify error = %v, want errTokenInactive", err)
 	}
 	if n := fp.calls.Load(); n != 2 {
@@ -362,7 +373,7 @@ func TestVerify_ConcurrentMissesCollapseIntoOneIntrospection(t *testing.T) {
 	for range 50 {
 		wg.Go(func() {
 			<-start
-			if u, err := in.Verify(t.Context(), token); err != nil || u.Subject != "user-1" {
+			if u, err := in.Verify(t.Context(), token, testClient); err != nil || u.Subject != "user-1" {
 				failures.Add(1)
 			}
 		})
@@ -384,7 +395,7 @@ func TestVerify_FlightStartingJustAfterAnotherFinishedReusesItsAnswer(t *testing
 	in, _ := newTestIntrospector(t, fp, nil)
 	token := newToken()
 	fp.answer(token, activeAnswer(fp))
-	if _, err := in.Verify(t.Context(), token); err != nil {
+	if _, err := in.Verify(t.Context(), token, testClient); err != nil {
 		t.Fatal(err)
 	}
 
@@ -412,13 +423,13 @@ func TestVerify_CallerThatGivesUpDoesNotFailTheSharedCall(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	firstErr := make(chan error, 1)
 	go func() {
-		_, err := in.Verify(ctx, token)
+		_, err := in.Verify(ctx, token, testClient)
 		firstErr <- err
 	}()
 	<-arrived
 	otherUser := make(chan *User, 1)
 	go func() {
-		u, err := in.Verify(t.Context(), token)
+		u, err := in.Verify(t.Context(), token, testClient)
 		if err != nil {
 			t.Errorf("second caller: %v", err)
 		}
@@ -434,7 +445,7 @@ func TestVerify_CallerThatGivesUpDoesNotFailTheSharedCall(t *testing.T) {
 		t.Errorf("second caller got %+v, want user-1", u)
 	}
 	// The shared call completed despite the cancellation, and was cached.
-	if _, err := in.Verify(t.Context(), token); err != nil {
+	if _, err := in.Verify(t.Context(), token, testClient); err != nil {
 		t.Fatal(err)
 	}
 	if n := fp.calls.Load(); n != 1 {
@@ -487,7 +498,7 @@ func TestVerify_PlatformFailureIsUnavailableAndNeverCached(t *testing.T) {
 				fp.answerFromTable(w, r)
 			})
 
-			_, err := in.Verify(t.Context(), token)
+			_, err := in.Verify(t.Context(), token, testClient)
 			if !errors.Is(err, errPlatformUnavailable) || errors.Is(err, errTokenInactive) {
 				t.Fatalf("Verify error = %v, want errPlatformUnavailable (not errTokenInactive)", err)
 			}
@@ -499,7 +510,7 @@ func TestVerify_PlatformFailureIsUnavailableAndNeverCached(t *testing.T) {
 			if tt.wantLog != "" && !strings.Contains(logs.String(), tt.wantLog) {
 				t.Errorf("logs lack %q:\n%s", tt.wantLog, logs)
 			}
-			if u, err := in.Verify(t.Context(), token); err != nil || u.Subject != "user-1" {
+			if u, err := in.Verify(t.Context(), token, testClient); err != nil || u.Subject != "user-1" {
 				t.Fatalf("Verify after the platform recovered = %v, %v; want user-1", u, err)
 			}
 			if n := fp.calls.Load(); n != 2 {
@@ -512,7 +523,7 @@ func TestVerify_PlatformFailureIsUnavailableAndNeverCached(t *testing.T) {
 func TestVerify_InactiveTokenIsRejected(t *testing.T) {
 	fp := newFakePlatform(t)
 	in, logs := newTestIntrospector(t, fp, nil)
-	_, err := in.Verify(t.Context(), newToken()) // unknown to the platform
+	_, err := in.Verify(t.Context(), newToken(), testClient) // unknown to the platform
 	if !errors.Is(err, errTokenInactive) {
 		t.Errorf("Verify error = %v, want errTokenInactive", err)
 	}
@@ -560,7 +571,7 @@ func TestVerify_AnswerChecks(t *testing.T) {
 			})
 			token := newToken()
 			fp.answer(token, with(activeAnswer(fp), tt.edit...))
-			u, err := in.Verify(t.Context(), token)
+			u, err := in.Verify(t.Context(), token, testClient)
 			switch {
 			case tt.want == nil && err != nil:
 				t.Errorf("Verify error = %v, want the token accepted", err)
@@ -589,7 +600,7 @@ func TestVerify_NegativeVerdictIsCachedBrieflyNeverLongerThanCacheTTL(t *testing
 			token := newToken()
 
 			for range 3 {
-				if _, err := in.Verify(t.Context(), token); !errors.Is(err, errTokenInactive) {
+				if _, err := in.Verify(t.Context(), token, testClient); !errors.Is(err, errTokenInactive) {
 					t.Fatalf("Verify error = %v, want errTokenInactive", err)
 				}
 			}
@@ -597,7 +608,7 @@ func TestVerify_NegativeVerdictIsCachedBrieflyNeverLongerThanCacheTTL(t *testing
 				t.Fatalf("introspection calls = %d, want 1 (inactive verdict reused)", n)
 			}
 			clock.advance(tt.wantTTL)
-			in.Verify(t.Context(), token)
+			in.Verify(t.Context(), token, testClient)
 			if n := fp.calls.Load(); n != 2 {
 				t.Errorf("introspection calls after %s = %d, want 2", tt.wantTTL, n)
 			}
@@ -611,8 +622,8 @@ func TestVerify_NegativeCacheDisabledWithCaching(t *testing.T) {
 	active, inactive := newToken(), newToken()
 	fp.answer(active, activeAnswer(fp))
 	for range 2 {
-		in.Verify(t.Context(), active)
-		in.Verify(t.Context(), inactive)
+		in.Verify(t.Context(), active, testClient)
+		in.Verify(t.Context(), inactive, testClient)
 	}
 	if n := fp.calls.Load(); n != 4 {
 		t.Errorf("introspection calls = %d, want 4 (negative CacheTTL disables caching)", n)
@@ -626,18 +637,18 @@ func TestVerify_CacheIsBounded(t *testing.T) {
 	for i := range tokens {
 		tokens[i] = newToken()
 		fp.answer(tokens[i], activeAnswer(fp))
-		if _, err := in.Verify(t.Context(), tokens[i]); err != nil {
+		if _, err := in.Verify(t.Context(), tokens[i], testClient); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if n := in.positive.len(); n != 3 {
 		t.Errorf("cache holds %d entries, want the bound 3", n)
 	}
-	in.Verify(t.Context(), tokens[4]) // newest: cached
+	in.Verify(t.Context(), tokens[4], testClient) // newest: cached
 	if n := fp.calls.Load(); n != 5 {
 		t.Errorf("introspection calls = %d, want 5 (the newest token still cached)", n)
 	}
-	in.Verify(t.Context(), tokens[0]) // oldest: evicted
+	in.Verify(t.Context(), tokens[0], testClient) // oldest: evicted
 	if n := fp.calls.Load(); n != 6 {
 		t.Errorf("introspection calls = %d, want 6 (the oldest token evicted)", n)
 	}
@@ -648,14 +659,14 @@ func TestVerify_InactiveFloodCannotEvictVerifiedUsers(t *testing.T) {
 	in, _ := newTestIntrospector(t, fp, func(c *introspectorConfig) { c.MaxEntries = 10 })
 	good := newToken()
 	fp.answer(good, activeAnswer(fp))
-	if _, err := in.Verify(t.Context(), good); err != nil {
+	if _, err := in.Verify(t.Context(), good, testClient); err != nil {
 		t.Fatal(err)
 	}
 	for range 100 {
-		in.Verify(t.Context(), newToken()) // made-up tokens: inactive
+		in.Verify(t.Context(), newToken(), testClient) // made-up tokens: inactive
 	}
 	before := fp.calls.Load()
-	if _, err := in.Verify(t.Context(), good); err != nil {
+	if _, err := in.Verify(t.Context(), good, testClient); err != nil {
 		t.Fatal(err)
 	}
 	if fp.calls.Load() != before {
@@ -679,7 +690,7 @@ func TestVerify_RevocationDuringIntrospectionIsNotUndoneByCaching(t *testing.T) 
 
 	done := make(chan error, 1)
 	go func() {
-		_, err := in.Verify(t.Context(), token)
+		_, err := in.Verify(t.Context(), token, testClient)
 		done <- err
 	}()
 	<-arrived
@@ -689,7 +700,7 @@ func TestVerify_RevocationDuringIntrospectionIsNotUndoneByCaching(t *testing.T) 
 		t.Fatalf("Verify: %v", err)
 	}
 
-	in.Verify(t.Context(), token)
+	in.Verify(t.Context(), token, testClient)
 	if n := fp.calls.Load(); n != 2 {
 		t.Errorf("introspection calls = %d, want 2 (an answer older than a revocation must not be cached)", n)
 	}
@@ -716,7 +727,7 @@ func TestVerify_RequestAfterRevocationDoesNotJoinAnIntrospectionStartedBeforeIt(
 
 	first := make(chan error, 1)
 	go func() {
-		_, err := in.Verify(context.Background(), token)
+		_, err := in.Verify(context.Background(), token, testClient)
 		first <- err
 	}()
 	<-arrived
@@ -724,7 +735,7 @@ func TestVerify_RequestAfterRevocationDoesNotJoinAnIntrospectionStartedBeforeIt(
 
 	after := make(chan error, 1)
 	go func() {
-		_, err := in.Verify(context.Background(), token)
+		_, err := in.Verify(context.Background(), token, testClient)
 		after <- err
 	}()
 	// Give the later request every chance to ask the platform itself; if it
@@ -746,11 +757,11 @@ func TestVerify_DebugLogsFollowTheSeedAndNeverShowTheToken(t *testing.T) {
 	good, bad := newToken(), newToken()
 	fp.answer(good, activeAnswer(fp))
 
-	in.Verify(t.Context(), good)
-	in.Verify(t.Context(), good)
-	in.Verify(t.Context(), bad)
+	in.Verify(t.Context(), good, testClient)
+	in.Verify(t.Context(), good, testClient)
+	in.Verify(t.Context(), bad, testClient)
 	fp.setHandler(func(w http.ResponseWriter, r *http.Request, _ int64) { w.WriteHeader(http.StatusUnauthorized) })
-	in.Verify(t.Context(), newToken())
+	in.Verify(t.Context(), newToken(), testClient)
 
 	out := logs.String()
 	for _, want := range []string{
@@ -781,9 +792,10 @@ func BenchmarkVerifyCached(b *testing.B) {
 		Endpoint: fp.introspectURL(), ClientID: testClientID, ClientSecret: testClientSecret,
 		Resource: testResource, Issuer: fp.issuer(),
 	})
+	feedConnected(in) // revocations are pushed: the cached answer is trusted
 	token := newToken()
 	fp.answer(token, activeAnswer(fp))
-	if _, err := in.Verify(context.Background(), token); err != nil {
+	if _, err := in.Verify(context.Background(), token, testClient); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
@@ -791,7 +803,7 @@ func BenchmarkVerifyCached(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		ctx := context.Background()
 		for pb.Next() {
-			if _, err := in.Verify(ctx, token); err != nil {
+			if _, err := in.Verify(ctx, token, testClient); err != nil {
 				b.Error(err)
 				return
 			}

@@ -22,10 +22,16 @@ const tokenInfoUserKey = "mcpobs.user"
 //
 //   - no Authorization header: 401 with a challenge pointing at the
 //     protected-resource metadata and the scopes to ask for;
+//   - a token that is not shaped like an mcp-obs access token (garbage, a
+//     typo, a refresh token, anything of another length such as a token over
+//     4 KiB): 401 error="invalid_token" at once, without asking the platform;
 //   - a token that is unknown, expired, revoked, a refresh token or for
 //     another resource: 401 error="invalid_token";
 //   - a token without a required scope (or a scope of a tool the request
 //     calls, see [SDK.RequireToolScopes]): 403 error="insufficient_scope";
+//   - too many tokens from one client address that the platform does not
+//     know (50 at once, then 5 a second): 429 with Retry-After, without
+//     asking the platform; tokens already verified are never refused so;
 //   - platform unreachable and the token not cached: 503 with Retry-After.
 //
 // Tokens are read from the Authorization header only, never the query. On
@@ -51,12 +57,14 @@ func (s *SDK) serveProtected(w http.ResponseWriter, r *http.Request, next http.H
 		s.writeNoToken(w, s.challengeScopes(st))
 		return
 	}
-	user, err := st.verifier.Verify(r.Context(), token)
+	user, err := st.verifier.Verify(r.Context(), token, r.RemoteAddr)
 	if err == nil && user == nil {
 		err = fmt.Errorf("%w: verification returned no user", errPlatformUnavailable)
 	}
 	if err != nil {
-		if errors.Is(err, errTokenInactive) || errors.Is(err, errWrongAudience) {
+		// A client's bad tokens are debug news: at warning level a flood of
+		// garbage would flood the logs too.
+		if errors.Is(err, errTokenInactive) || errors.Is(err, errWrongAudience) || errors.Is(err, errTooManyUnknownTokens) {
 			log.Debug("Token rejected", "token", secret.Redact(token), "error", err)
 		} else {
 			log.Warn("Token could not be verified", "token", secret.Redact(token), "error", err)
@@ -114,10 +122,24 @@ func (s *SDK) serveProtected(w http.ResponseWriter, r *http.Request, next http.H
 	handoff(next).ServeHTTP(w, r.WithContext(withUser(r.Context(), u)))
 }
 
+// maxAuthorizationHeader is the longest Authorization header that is parsed.
+// An mcp-obs access token is 59 characters; a longer header is not split into
+// fields (a flood of 64 KiB headers would make that the main cost), and a
+// Bearer one is refused as invalid_token by the token's shape check.
+const maxAuthorizationHeader = 4 << 10
+
 // bearerToken returns the token of an "Authorization: Bearer <token>" header
 // (scheme case-insensitive, RFC 6750 §2.1), the same way the official SDK reads it.
 func bearerToken(r *http.Request) (string, bool) {
-	fields := strings.Fields(r.Header.Get("Authorization"))
+	h := r.Header.Get("Authorization")
+	if len(h) > maxAuthorizationHeader {
+		const scheme = "Bearer "
+		if strings.EqualFold(h[:len(scheme)], scheme) {
+			return h[len(scheme):], true
+		}
+		return "", false
+	}
+	fields := strings.Fields(h)
 	if len(fields) != 2 || !strings.EqualFold(fields[0], "Bearer") {
 		return "", false
 	}

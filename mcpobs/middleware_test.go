@@ -12,6 +12,8 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/auth"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcp-obs/mcp-obs/internal/secret"
 )
 
 // doMCP sends method to the protected server's /mcp with the given
@@ -50,17 +52,17 @@ func TestMiddleware_ChallengesAreExactPerMCPAuthorizationSpec(t *testing.T) {
 	ps := startProtected(t, p, okHandler(), nil)
 	prm := ps.srv.URL + "/.well-known/oauth-protected-resource/mcp"
 
-	p.issue("good", "user-1", "user@example.com", "read", "write")
-	p.issue("read-only", "user-2", "reader@example.com", "read")
-	p.setAnswer("other-audience", map[string]any{
+	p.issue(accessToken("good"), "user-1", "user@example.com", "read", "write")
+	p.issue(accessToken("read-only"), "user-2", "reader@example.com", "read")
+	p.setAnswer(accessToken("other-audience"), map[string]any{
 		"active": true, "scope": "read write", "sub": "user-3", "aud": "http://elsewhere.example/mcp",
 		"iss": p.issuer(), "exp": time.Now().Add(time.Hour).Unix(),
 	})
-	p.setAnswer("expired", map[string]any{
+	p.setAnswer(accessToken("expired"), map[string]any{
 		"active": true, "scope": "read write", "sub": "user-4", "aud": ps.mcpURL(),
 		"iss": p.issuer(), "exp": time.Now().Add(-time.Minute).Unix(),
 	})
-	p.setAnswer("refresh", map[string]any{
+	p.setAnswer(accessToken("refresh"), map[string]any{
 		"active": true, "scope": "read write", "sub": "user-5", "aud": ps.mcpURL(),
 		"iss": p.issuer(), "exp": time.Now().Add(time.Hour).Unix(), "token_type": "refresh_token",
 	})
@@ -79,13 +81,13 @@ func TestMiddleware_ChallengesAreExactPerMCPAuthorizationSpec(t *testing.T) {
 		{"no Authorization header", "", 401, noToken, "invalid_request"},
 		{"Basic instead of Bearer", "Basic dXNlcjpwYXNz", 401, noToken, "invalid_request"},
 		{"Bearer without a token", "Bearer", 401, noToken, "invalid_request"},
-		{"unknown token", "Bearer nope", 401, invalid("The access token is invalid, expired or revoked"), "invalid_token"},
-		{"expired token", "Bearer expired", 401, invalid("The access token is invalid, expired or revoked"), "invalid_token"},
-		{"refresh token", "Bearer refresh", 401, invalid("The access token is invalid, expired or revoked"), "invalid_token"},
-		{"token for another resource", "Bearer other-audience", 401, invalid("The access token was issued for another resource"), "invalid_token"},
-		{"missing scope", "Bearer read-only", 403, `Bearer error="insufficient_scope", scope="read write", resource_metadata="` + prm + `"`, "insufficient_scope"},
-		{"lower-case scheme accepted", "bearer good", 200, "", ""},
-		{"valid token", "Bearer good", 200, "", ""},
+		{"unknown token", "Bearer " + accessToken("nope"), 401, invalid("The access token is invalid, expired or revoked"), "invalid_token"},
+		{"expired token", "Bearer " + accessToken("expired"), 401, invalid("The access token is invalid, expired or revoked"), "invalid_token"},
+		{"platform reports a refresh token", "Bearer " + accessToken("refresh"), 401, invalid("The access token is invalid, expired or revoked"), "invalid_token"},
+		{"token for another resource", "Bearer " + accessToken("other-audience"), 401, invalid("The access token was issued for another resource"), "invalid_token"},
+		{"missing scope", "Bearer " + accessToken("read-only"), 403, `Bearer error="insufficient_scope", scope="read write", resource_metadata="` + prm + `"`, "insufficient_scope"},
+		{"lower-case scheme accepted", "bearer " + accessToken("good"), 200, "", ""},
+		{"valid token", "Bearer " + accessToken("good"), 200, "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -121,7 +123,7 @@ func TestMiddleware_ChallengesAreExactPerMCPAuthorizationSpec(t *testing.T) {
 func TestMiddleware_TokenInQueryStringIsIgnored(t *testing.T) {
 	p := startPlatformFake(t)
 	ps := startProtected(t, p, okHandler(), nil)
-	p.issue("good", "user-1", "user@example.com", "read", "write")
+	p.issue(accessToken("good"), "user-1", "user@example.com", "read", "write")
 
 	for _, q := range []string{"?access_token=good", "?token=good"} {
 		resp, err := http.Post(ps.mcpURL()+q, "application/json", strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"ping"}`))
@@ -141,10 +143,10 @@ func TestMiddleware_TokenInQueryStringIsIgnored(t *testing.T) {
 func TestMiddleware_PlatformDownAndTokenNotCachedGets503NotUnauthorized(t *testing.T) {
 	p := startPlatformFake(t)
 	ps := startProtected(t, p, okHandler(), nil)
-	p.issue("good", "user-1", "user@example.com", "read", "write")
+	p.issue(accessToken("good"), "user-1", "user@example.com", "read", "write")
 	p.down.Store(true)
 
-	resp, body := doMCP(t, ps, http.MethodPost, "Bearer good", `{}`)
+	resp, body := doMCP(t, ps, http.MethodPost, "Bearer "+accessToken("good"), `{}`)
 	if resp.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("status = %d, want 503 (body %s)", resp.StatusCode, body)
 	}
@@ -166,10 +168,10 @@ func TestMiddleware_PlatformDownAndTokenNotCachedGets503NotUnauthorized(t *testi
 func TestMiddleware_RejectedServerCredentialsGet503SayingTheOperatorMustFixThem(t *testing.T) {
 	p := startPlatformFake(t)
 	ps := startProtected(t, p, okHandler(), nil)
-	p.issue("good", "user-1", "user@example.com", "read", "write")
+	p.issue(accessToken("good"), "user-1", "user@example.com", "read", "write")
 	p.rejectCredentials.Store(true) // e.g. the secret was rotated on the platform
 
-	resp, body := doMCP(t, ps, http.MethodPost, "Bearer good", `{}`)
+	resp, body := doMCP(t, ps, http.MethodPost, "Bearer "+accessToken("good"), `{}`)
 	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") != "5" {
 		t.Fatalf("status %d, Retry-After %q; want 503 with Retry-After 5 (body %s)", resp.StatusCode, resp.Header.Get("Retry-After"), body)
 	}
@@ -191,7 +193,7 @@ func TestMiddleware_RejectedServerCredentialsGet503SayingTheOperatorMustFixThem(
 
 	// Not cached: once the operator fixes the credentials, the same token works.
 	p.rejectCredentials.Store(false)
-	if resp, body := doMCP(t, ps, http.MethodPost, "Bearer good", `{}`); resp.StatusCode != 200 {
+	if resp, body := doMCP(t, ps, http.MethodPost, "Bearer "+accessToken("good"), `{}`); resp.StatusCode != 200 {
 		t.Fatalf("after the credentials were fixed: status %d (%s), want 200", resp.StatusCode, body)
 	}
 }
@@ -199,12 +201,12 @@ func TestMiddleware_RejectedServerCredentialsGet503SayingTheOperatorMustFixThem(
 func TestMiddleware_CachedTokenStillServedWhilePlatformDown(t *testing.T) {
 	p := startPlatformFake(t)
 	ps := startProtected(t, p, okHandler(), nil)
-	p.issue("good", "user-1", "user@example.com", "read", "write")
-	if resp, _ := doMCP(t, ps, http.MethodPost, "Bearer good", `{}`); resp.StatusCode != 200 {
+	p.issue(accessToken("good"), "user-1", "user@example.com", "read", "write")
+	if resp, _ := doMCP(t, ps, http.MethodPost, "Bearer "+accessToken("good"), `{}`); resp.StatusCode != 200 {
 		t.Fatalf("first call: status %d", resp.StatusCode)
 	}
 	p.down.Store(true)
-	if resp, body := doMCP(t, ps, http.MethodPost, "Bearer good", `{}`); resp.StatusCode != 200 {
+	if resp, body := doMCP(t, ps, http.MethodPost, "Bearer "+accessToken("good"), `{}`); resp.StatusCode != 200 {
 		t.Fatalf("cached token while platform down: status %d (%s), want 200", resp.StatusCode, body)
 	}
 }
@@ -228,9 +230,9 @@ func TestMiddleware_ToolScopeMissingGets403NamingRequiredAndToolScopes(t *testin
 	})
 	ps := startProtected(t, p, echoBody, nil)
 	ps.sdk.RequireToolScopes("delete_all", "admin")
-	p.issue("rw", "user-1", "user@example.com", "read", "write")
-	p.issue("rw-extra", "user-2", "other@example.com", "read", "write", "extra")
-	p.issue("admin", "user-3", "admin@example.com", "read", "write", "admin")
+	p.issue(accessToken("rw"), "user-1", "user@example.com", "read", "write")
+	p.issue(accessToken("rw-extra"), "user-2", "other@example.com", "read", "write", "extra")
+	p.issue(accessToken("admin"), "user-3", "admin@example.com", "read", "write", "admin")
 	prm := ps.srv.URL + "/.well-known/oauth-protected-resource/mcp"
 
 	call := func(tool string) string {
@@ -254,7 +256,7 @@ func TestMiddleware_ToolScopeMissingGets403NamingRequiredAndToolScopes(t *testin
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			gotBody = ""
-			resp, body := doMCP(t, ps, http.MethodPost, "Bearer "+tt.token, tt.body)
+			resp, body := doMCP(t, ps, http.MethodPost, "Bearer "+accessToken(tt.token), tt.body)
 			if resp.StatusCode != tt.wantStatus {
 				t.Fatalf("status = %d, want %d (body %s)", resp.StatusCode, tt.wantStatus, body)
 			}
@@ -272,9 +274,9 @@ func TestMiddleware_OversizedBodyGets413WhenToolScopesAreChecked(t *testing.T) {
 	p := startPlatformFake(t)
 	ps := startProtected(t, p, okHandler(), nil)
 	ps.sdk.RequireToolScopes("delete_all", "admin")
-	p.issue("rw", "user-1", "user@example.com", "read", "write")
+	p.issue(accessToken("rw"), "user-1", "user@example.com", "read", "write")
 	big := `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"delete_all","arguments":{"x":"` + strings.Repeat("a", maxPeekBytes) + `"}}}`
-	resp, body := doMCP(t, ps, http.MethodPost, "Bearer rw", big)
+	resp, body := doMCP(t, ps, http.MethodPost, "Bearer "+accessToken("rw"), big)
 	if resp.StatusCode != http.StatusRequestEntityTooLarge {
 		t.Fatalf("status = %d, want 413 (body %.100s)", resp.StatusCode, body)
 	}
@@ -289,8 +291,8 @@ func TestMiddleware_VerifiedUserReachesPlainHandlersAndTokenInfo(t *testing.T) {
 		gotInfo = auth.TokenInfoFromContext(r.Context())
 	})
 	ps := startProtected(t, p, next, nil)
-	p.issue("good", "user-1", "user@example.com", "read", "write")
-	if resp, body := doMCP(t, ps, http.MethodPost, "Bearer good", `{}`); resp.StatusCode != 200 {
+	p.issue(accessToken("good"), "user-1", "user@example.com", "read", "write")
+	if resp, body := doMCP(t, ps, http.MethodPost, "Bearer "+accessToken("good"), `{}`); resp.StatusCode != 200 {
 		t.Fatalf("status %d: %s", resp.StatusCode, body)
 	}
 	if gotUser == nil || gotUser.Subject != "user-1" || gotUser.Email != "user@example.com" ||
@@ -306,16 +308,14 @@ func TestMiddleware_VerifiedUserReachesPlainHandlersAndTokenInfo(t *testing.T) {
 func TestMiddleware_LogsNeverContainWholeToken(t *testing.T) {
 	p := startPlatformFake(t)
 	ps := startProtected(t, p, okHandler(), nil)
-	good := "mcpobs_at_" + strings.Repeat("G", 43)
-	bad := "mcpobs_at_" + strings.Repeat("B", 43)
-	readOnly := "mcpobs_at_" + strings.Repeat("R", 43)
+	good, bad, readOnly := accessToken("good"), accessToken("bad"), accessToken("read-only")
 	p.issue(good, "user-1", "user@example.com", "read", "write")
 	p.issue(readOnly, "user-2", "reader@example.com", "read")
 	for _, tok := range []string{good, bad, readOnly} {
 		doMCP(t, ps, http.MethodPost, "Bearer "+tok, `{}`)
 	}
 	p.down.Store(true)
-	doMCP(t, ps, http.MethodPost, "Bearer "+bad+"x", `{}`)
+	doMCP(t, ps, http.MethodPost, "Bearer "+accessToken("unknown while down"), `{}`)
 	logs := ps.logs.String()
 	for _, secret := range []string{good, bad, readOnly, fakeClientSecret} {
 		if strings.Contains(logs, secret) || strings.Contains(logs, secret[len(secret)-20:]) {
@@ -340,7 +340,7 @@ func TestMiddleware_ToolScopeCheckCannotBeSkippedWithTrailingDataOrUnreadableJSO
 		&mcp.StreamableHTTPOptions{Stateless: true, JSONResponse: true})
 	ps := startProtected(t, p, h, nil)
 	ps.sdk.RequireToolScopes("delete_all", "admin")
-	p.issue("rw", "user-1", "user@example.com", "read", "write")
+	p.issue(accessToken("rw"), "user-1", "user@example.com", "read", "write")
 
 	call := `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"delete_all","arguments":{}}}`
 	tests := []struct {
@@ -356,7 +356,7 @@ func TestMiddleware_ToolScopeCheckCannotBeSkippedWithTrailingDataOrUnreadableJSO
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			req, _ := http.NewRequest(http.MethodPost, ps.mcpURL(), strings.NewReader(tt.body))
-			req.Header.Set("Authorization", "Bearer rw")
+			req.Header.Set("Authorization", "Bearer "+accessToken("rw"))
 			req.Header.Set("Content-Type", "application/json")
 			req.Header.Set("Accept", "application/json, text/event-stream")
 			resp, err := http.DefaultClient.Do(req)
@@ -372,5 +372,89 @@ func TestMiddleware_ToolScopeCheckCannotBeSkippedWithTrailingDataOrUnreadableJSO
 				t.Fatalf("delete_all ran %d times for a token without admin", n)
 			}
 		})
+	}
+}
+
+// Tokens that cannot be mcp-obs access tokens are refused by their shape
+// alone: garbage sent by any client must not cost the platform a call.
+func TestMiddleware_MalformedTokensAreRefusedLocallyWithoutIntrospection(t *testing.T) {
+	p := startPlatformFake(t)
+	ps := startProtected(t, p, okHandler(), nil)
+	prm := ps.srv.URL + "/.well-known/oauth-protected-resource/mcp"
+	good := secret.New(secret.PrefixAccessToken)
+	refresh := secret.New(secret.PrefixRefreshToken)
+	// The platform would even call these active: only their shape refuses them.
+	p.issue(good[:len(good)-1]+flip(good[len(good)-1]), "user-1", "user@example.com", "read", "write")
+	p.issue(refresh, "user-1", "user@example.com", "read", "write")
+	p.issue(accessToken("nope"), "user-1", "user@example.com", "read", "write")
+	p.issue(good[:len(good)-6], "user-1", "user@example.com", "read", "write")
+
+	tests := []struct{ name, token string }{
+		{"garbage", "nope"},
+		{"wrong checksum", good[:len(good)-1] + flip(good[len(good)-1])},
+		{"typo in the body", good[:20] + flip(good[20]) + good[21:]},
+		{"refresh token used as a bearer", refresh},
+		{"authorization code used as a bearer", secret.New(secret.PrefixCode)},
+		{"old shape without checksum", good[:len(good)-6]},
+		{"one character too long", good + "A"},
+		{"oversized (66,000 bytes)", good + strings.Repeat("A", 66000-len(good))},
+	}
+	before := p.introspected.Load()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, body := doMCP(t, ps, http.MethodPost, "Bearer "+tt.token, `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`)
+			if resp.StatusCode != http.StatusUnauthorized {
+				t.Fatalf("status = %d, want 401 (body %s)", resp.StatusCode, body)
+			}
+			want := `Bearer error="invalid_token", error_description="The access token is invalid, expired or revoked", resource_metadata="` + prm + `", scope="read write"`
+			if got := resp.Header.Get("WWW-Authenticate"); got != want {
+				t.Errorf("WWW-Authenticate =\n  %s\nwant\n  %s", got, want)
+			}
+			if e := errorBody(t, body); e.Error != "invalid_token" {
+				t.Errorf("error = %q, want invalid_token", e.Error)
+			}
+		})
+	}
+	if n := p.introspected.Load() - before; n != 0 {
+		t.Errorf("introspection calls = %d, want 0: a malformed token must be refused without asking the platform", n)
+	}
+}
+
+// flip returns another base64url character than c.
+func flip(c byte) string {
+	if c == 'A' {
+		return "B"
+	}
+	return "A"
+}
+
+// RFC 7662 answers every readable request with 200, active or not: a 400
+// means the platform could not read the request for this token. That says
+// nothing about the platform being down (503 would have the client retry the
+// same token forever), and nothing final about the token either, so it is
+// refused but not cached.
+func TestMiddleware_IntrospectionAnswering400RefusesTheTokenWithoutCachingTheAnswer(t *testing.T) {
+	p := startPlatformFake(t)
+	ps := startProtected(t, p, okHandler(), nil)
+	p.issue(accessToken("good"), "user-1", "user@example.com", "read", "write")
+	p.badRequest.Store(true)
+
+	resp, body := doMCP(t, ps, http.MethodPost, "Bearer "+accessToken("good"), `{}`)
+	if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("Retry-After") != "" {
+		t.Fatalf("status %d, Retry-After %q; want 401 invalid_token without Retry-After (body %s)", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	}
+	if e := errorBody(t, body); e.Error != "invalid_token" {
+		t.Errorf("error = %q, want invalid_token", e.Error)
+	}
+	if !strings.Contains(ps.logs.String(), "level=WARN msg=\"the platform answered 400") {
+		t.Errorf("no warning for the operator about the 400:\n%s", ps.logs)
+	}
+	before := p.introspected.Load()
+	p.badRequest.Store(false)
+	if resp, body := doMCP(t, ps, http.MethodPost, "Bearer "+accessToken("good"), `{}`); resp.StatusCode != 200 {
+		t.Fatalf("after the platform reads requests again: status %d %s, want 200 (the 400 must not be cached as a verdict)", resp.StatusCode, body)
+	}
+	if n := p.introspected.Load() - before; n != 1 {
+		t.Errorf("introspections after the 400 = %d, want 1", n)
 	}
 }

@@ -3,7 +3,11 @@ package mcpobs
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
+	"hash/crc32"
 	"io"
 	"log/slog"
 	"maps"
@@ -14,6 +18,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/mcp-obs/mcp-obs/internal/secret"
 )
 
 // Credentials the fake platform accepts from the resource server.
@@ -32,9 +38,13 @@ type platformFake struct {
 	// rejectCredentials makes introspection answer 401 to every caller, as
 	// after `mcp-obs server rotate-secret` while the server still runs.
 	rejectCredentials atomic.Bool
-	resource          atomic.Value
+	// badRequest makes introspection answer 400 invalid_request, as the
+	// platform does to a form it cannot read (e.g. over 64 KiB).
+	badRequest atomic.Bool
+	resource   atomic.Value
 
 	mu           sync.Mutex
+	feedDrop     chan struct{}             // closed by dropFeeds
 	tokens       map[string]map[string]any // token -> introspection answer
 	seen         []*http.Request           // requests to the proxied endpoints
 	seenBodies   []string
@@ -43,9 +53,9 @@ type platformFake struct {
 
 // startPlatformFake starts a fake platform whose tenant resource is resource
 // (settable later with setResource).
-func startPlatformFake(t *testing.T) *platformFake {
+func startPlatformFake(t testing.TB) *platformFake {
 	t.Helper()
-	p := &platformFake{tokens: map[string]map[string]any{}}
+	p := &platformFake{tokens: map[string]map[string]any{}, feedDrop: make(chan struct{})}
 	p.resource.Store("")
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/servers/{slug}/config", p.serveConfig)
@@ -134,6 +144,12 @@ func (p *platformFake) serveIntrospect(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, `{"error":"invalid_client"}`, http.StatusUnauthorized)
 		return
 	}
+	if p.badRequest.Load() {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		io.WriteString(w, `{"error":"invalid_request","error_description":"the body must be a form of at most 64 KiB"}`)
+		return
+	}
 	p.mu.Lock()
 	ans, found := p.tokens[r.PostFormValue("token")]
 	p.mu.Unlock()
@@ -146,12 +162,27 @@ func (p *platformFake) serveIntrospect(w http.ResponseWriter, r *http.Request) {
 	writeFakeJSON(w, ans)
 }
 
-// serveFeed holds an idle revocation stream open until the client leaves.
+// serveFeed holds an idle revocation stream open until the client leaves or
+// dropFeeds ends it.
 func (p *platformFake) serveFeed(w http.ResponseWriter, r *http.Request) {
+	p.mu.Lock()
+	drop := p.feedDrop
+	p.mu.Unlock()
 	w.Header().Set("Content-Type", "text/event-stream")
 	io.WriteString(w, "retry: 1000\n\n")
 	w.(http.Flusher).Flush()
-	<-r.Context().Done()
+	select {
+	case <-r.Context().Done():
+	case <-drop:
+	}
+}
+
+// dropFeeds ends every open revocation stream, as a platform restart does.
+func (p *platformFake) dropFeeds() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	close(p.feedDrop)
+	p.feedDrop = make(chan struct{})
 }
 
 // record returns a handler that remembers the request and answers status and body,
@@ -191,6 +222,18 @@ func (p *platformFake) seenCount() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return len(p.seen)
+}
+
+// accessToken returns the well-formed access token called name: the same
+// token for the same name, built from the format package secret documents
+// (prefix, 32 bytes in base64url, CRC-32 of both in base64url), so that
+// tests can name tokens and the SDK's shape check is held to the document.
+func accessToken(name string) string {
+	body := sha256.Sum256([]byte(name))
+	s := secret.PrefixAccessToken + base64.RawURLEncoding.EncodeToString(body[:])
+	var sum [4]byte
+	binary.BigEndian.PutUint32(sum[:], crc32.ChecksumIEEE([]byte(s)))
+	return s + base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
 func writeFakeJSON(w http.ResponseWriter, v any) {

@@ -20,19 +20,36 @@ import (
 // feedSettings tunes how the revocation feed is followed. The defaults suit
 // production; tests shorten them.
 type feedSettings struct {
-	// minBackoff is the first reconnection delay, and the delay after a
-	// connection that worked, unless the platform sent a retry: field.
+	// quickRetries reconnections follow a lost connection (or a failed first
+	// attempt) after quickBackoff each, so that a platform restart leaves the
+	// feed down for a fraction of the revocation window, not for seconds.
+	quickRetries int
+	quickBackoff time.Duration
+	// minBackoff is the delay after the quick retries, unless the platform
+	// sent a retry: field, which takes its place; it doubles after each
+	// failed attempt up to maxBackoff.
 	minBackoff time.Duration
-	// maxBackoff caps the delay, which doubles after each failed attempt.
 	maxBackoff time.Duration
+	// stableAfter is how long a connection must last to count as having
+	// worked, so that the next failure starts with quick retries again. A
+	// platform or proxy that accepts the stream and drops it at once keeps the
+	// backoff growing instead of being hammered.
+	stableAfter time.Duration
 	// idleTimeout drops a connection that sent nothing for this long. The
 	// platform pings every 15 s, so silence means a dead connection (a NAT or
 	// proxy that forgot it) that would otherwise hide revocations forever.
 	idleTimeout time.Duration
 }
 
+// defaultFeedSettings: after a lost connection, three attempts 150 ms apart
+// (120–180 ms with jitter), then 1 s (the platform's retry: value), 2 s, 4 s,
+// 8 s and 10 s at most.
 func defaultFeedSettings() feedSettings {
-	return feedSettings{minBackoff: 250 * time.Millisecond, maxBackoff: 10 * time.Second, idleTimeout: 45 * time.Second}
+	return feedSettings{
+		quickRetries: 3, quickBackoff: 150 * time.Millisecond,
+		minBackoff: 250 * time.Millisecond, maxBackoff: 10 * time.Second,
+		stableAfter: time.Second, idleTimeout: 45 * time.Second,
+	}
 }
 
 // maxSSELine bounds one line of the revocation feed.
@@ -55,6 +72,9 @@ type feedCursor struct {
 	// connectedBefore is set once a connection has opened: a later one without
 	// lastID follows a gap whose revocations cannot be replayed.
 	connectedBefore bool
+	// coveredFrom is the feedConnection.coveredFrom of the last connection,
+	// which a connection that resumes from lastID carries on.
+	coveredFrom time.Time
 }
 
 // FollowRevocations subscribes to the platform's revocation feed at feedURL
@@ -66,11 +86,12 @@ type feedCursor struct {
 // arrived), revocations made while no connection was open cannot be replayed,
 // so the cache of verified tokens is cleared: the tokens still valid are
 // introspected again, the revoked ones are refused. The first connection does
-// not clear it: tokens verified in the moment before it opened are bounded by
-// the cache TTL, like any token while the feed is down.
+// not clear it: tokens verified before it opened are re-verified once older
+// than the revocation window (see fresh), like any token while the feed is
+// down.
 func (in *introspector) FollowRevocations(ctx context.Context, feedURL string) {
 	if feedURL == "" {
-		in.log.WarnContext(ctx, "the platform announced no revocation feed: revoked tokens stay valid until the cache TTL",
+		in.log.WarnContext(ctx, "the platform announced no revocation feed: every cached token is verified again once a second old",
 			"cache_ttl", in.cfg.CacheTTL)
 		return
 	}
@@ -80,6 +101,7 @@ func (in *introspector) FollowRevocations(ctx context.Context, feedURL string) {
 		warned string // the failure already warned about in this streak of failures
 	)
 	for {
+		start := time.Now()
 		connected, err := in.followOnce(ctx, feedURL, &cur)
 		if ctx.Err() != nil {
 			return
@@ -87,7 +109,8 @@ func (in *introspector) FollowRevocations(ctx context.Context, feedURL string) {
 		if connected {
 			warned = ""
 		}
-		wait := jitter(delays.next(connected, cur.retry))
+		worked := connected && time.Since(start) >= in.feed.stableAfter
+		wait := jitter(delays.next(worked, cur.retry))
 		if msg := in.feedWarning(feedURL, err); !connected && msg != warned {
 			in.log.WarnContext(ctx, msg, "error", err, "retry_in", wait)
 			warned = msg
@@ -104,35 +127,46 @@ func (in *introspector) FollowRevocations(ctx context.Context, feedURL string) {
 	}
 }
 
-// backoff computes the delays between connection attempts: the base delay
-// (the platform's retry: value, else minBackoff) after a connection that
-// worked, doubling after each failed attempt up to maxBackoff.
+// backoff computes the delays between connection attempts: quickRetries
+// attempts quickBackoff apart after a connection that worked (and at start),
+// then a base delay (the platform's retry: value, else minBackoff) doubling
+// after each failed attempt up to maxBackoff.
 type backoff struct {
 	settings feedSettings
-	delay    time.Duration // the delay of the next failed attempt
+	failures int // attempts since the last connection that worked
 }
 
-// next returns how long to wait after an attempt that connected (or not),
-// given the retry: value the platform last sent (0 if none). A retry: value
-// is kept within [10 ms, maxBackoff] so a confused platform can neither spin
-// us nor stop us listening for minutes.
-func (b *backoff) next(connected bool, retry time.Duration) time.Duration {
+// next returns how long to wait after an attempt, given whether it was a
+// connection that worked and the retry: value the platform last sent (0 if
+// none). A retry: value is kept within [10 ms, maxBackoff] so a confused
+// platform can neither spin us nor stop us listening for minutes.
+func (b *backoff) next(worked bool, retry time.Duration) time.Duration {
+	if worked {
+		b.failures = 0
+	}
+	n := b.failures
+	b.failures++
+	if n < b.settings.quickRetries {
+		return b.settings.quickBackoff
+	}
 	base := b.settings.minBackoff
 	if retry > 0 {
 		base = min(max(retry, 10*time.Millisecond), max(b.settings.maxBackoff, b.settings.minBackoff))
 	}
-	if connected {
-		b.delay = base
-		return base
+	limit := max(b.settings.maxBackoff, base)
+	d := base
+	for range n - b.settings.quickRetries {
+		if d >= limit {
+			break
+		}
+		d *= 2
 	}
-	d := max(b.delay, base)
-	b.delay = min(d*2, max(b.settings.maxBackoff, base))
-	return d
+	return min(d, limit)
 }
 
 // feedWarning is the message an operator needs for a failed connection.
 func (in *introspector) feedWarning(feedURL string, err error) string {
-	budget := fmt.Sprintf("revoked tokens stay valid until the cache TTL (%s)", in.cfg.CacheTTL)
+	budget := fmt.Sprintf("cached tokens are verified again once a second old, and served for up to the cache TTL (%s) when the platform cannot answer", in.cfg.CacheTTL)
 	var se *feedStatusError
 	if errors.As(err, &se) {
 		switch se.status {
@@ -183,15 +217,23 @@ func (in *introspector) followOnce(ctx context.Context, feedURL string, cur *fee
 		return false, fmt.Errorf("revocation feed answered Content-Type %q, want text/event-stream", resp.Header.Get("Content-Type"))
 	}
 
+	resumed := cur.lastID != "" && !cur.coveredFrom.IsZero()
 	if cur.connectedBefore && cur.lastID == "" {
 		if n := in.positive.clear(); n > 0 {
 			in.log.DebugContext(ctx, "Revocation feed reconnected without a resume point; cleared cached tokens", "count", n)
 		}
 	}
 	cur.connectedBefore = true
+	now := in.now()
+	conn := &feedConnection{since: now, coveredFrom: now}
+	if resumed {
+		conn.coveredFrom = cur.coveredFrom
+	}
+	cur.coveredFrom = conn.coveredFrom
 	in.feedConnects.Add(1)
-	in.feedUp.Store(true)
-	defer in.feedUp.Store(false)
+	in.feedConn.Store(conn)
+	defer in.feedConn.Store(nil)
+	in.platformAnswered()
 	in.log.DebugContext(ctx, "Revocation feed connected", "url", feedURL, "last_event_id", cur.lastID)
 
 	idle := time.AfterFunc(in.feed.idleTimeout, func() { cancel(errFeedIdle) })

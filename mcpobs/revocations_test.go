@@ -132,7 +132,7 @@ func cached(in *introspector, token string) bool {
 // verifyCached verifies token and checks that it is now cached.
 func verifyCached(t *testing.T, in *introspector, token string) {
 	t.Helper()
-	if _, err := in.Verify(t.Context(), token); err != nil {
+	if _, err := in.Verify(t.Context(), token, testClient); err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
 	if !cached(in, token) {
@@ -154,7 +154,7 @@ func TestFollowRevocations_SendsCredentialsAndAsksForAnEventStream(t *testing.T)
 	if got := h.Get("Last-Event-ID"); got != "" {
 		t.Errorf("first connection sent Last-Event-ID %q, want none", got)
 	}
-	if !in.feedUp.Load() {
+	if !(in.feedConn.Load() != nil) {
 		t.Error("feedUp is false while connected")
 	}
 }
@@ -178,7 +178,7 @@ func TestFollowRevocations_RevokedEventEvictsCachedTokenWithinASecond(t *testing
 		t.Error("a token that was not revoked left the cache")
 	}
 	fp.answer(revoked, map[string]any{"active": false})
-	if _, err := in.Verify(t.Context(), revoked); !errors.Is(err, errTokenInactive) {
+	if _, err := in.Verify(t.Context(), revoked, testClient); !errors.Is(err, errTokenInactive) {
 		t.Errorf("Verify after revocation error = %v, want errTokenInactive", err)
 	}
 }
@@ -405,7 +405,7 @@ func TestFollowRevocations_ReturnsWhenContextIsDone(t *testing.T) {
 		stop := follow(t, in, fp.feedURL())
 		waitFor(t, 10*time.Second, "the feed to connect", func() bool { return in.feedConnects.Load() == 1 })
 		stop() // fails the test if FollowRevocations does not return
-		if in.feedUp.Load() {
+		if in.feedConn.Load() != nil {
 			t.Error("feedUp still true after FollowRevocations returned")
 		}
 	})
@@ -426,41 +426,63 @@ func TestFollowRevocations_ReturnsWhenContextIsDone(t *testing.T) {
 	})
 }
 
-func TestBackoff_DoublesToTheCapResetsAfterConnectingAndHonoursRetry(t *testing.T) {
+func TestBackoff_QuickRetriesThenDoublesToTheCapResetsAfterAConnectionThatWorkedAndHonoursRetry(t *testing.T) {
 	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
 	type attempt struct {
-		connected bool
-		retry     time.Duration
-		want      time.Duration
+		worked bool
+		retry  time.Duration
+		want   time.Duration
 	}
 	tests := []struct {
 		name     string
 		attempts []attempt
 	}{
-		{"failures double from 250ms to the 10s cap", []attempt{
+		{"three quick retries, then doubling from 250ms to the 10s cap", []attempt{
+			{false, 0, ms(150)}, {false, 0, ms(150)}, {false, 0, ms(150)},
 			{false, 0, ms(250)}, {false, 0, ms(500)}, {false, 0, ms(1000)}, {false, 0, ms(2000)},
 			{false, 0, ms(4000)}, {false, 0, ms(8000)}, {false, 0, ms(10000)}, {false, 0, ms(10000)},
 		}},
-		{"a connection that worked resets the delay", []attempt{
-			{false, 0, ms(250)}, {false, 0, ms(500)}, {false, 0, ms(1000)},
-			{true, 0, ms(250)}, {false, 0, ms(250)}, {false, 0, ms(500)},
+		{"a connection that worked brings the quick retries back", []attempt{
+			{false, 0, ms(150)}, {false, 0, ms(150)}, {false, 0, ms(150)}, {false, 0, ms(250)}, {false, 0, ms(500)},
+			{true, 0, ms(150)}, {false, 0, ms(150)}, {false, 0, ms(150)}, {false, 0, ms(250)},
 		}},
-		{"retry: sets the base delay", []attempt{
-			{true, ms(1000), ms(1000)}, {false, ms(1000), ms(1000)}, {false, ms(1000), ms(2000)},
+		{"retry: sets the base delay after the quick retries", []attempt{
+			{true, ms(1000), ms(150)}, {false, ms(1000), ms(150)}, {false, ms(1000), ms(150)},
+			{false, ms(1000), ms(1000)}, {false, ms(1000), ms(2000)},
 		}},
 		{"retry: is kept within bounds", []attempt{
-			{true, time.Hour, ms(10000)}, {true, ms(1), ms(10)},
+			{true, time.Hour, ms(150)}, {false, time.Hour, ms(150)}, {false, time.Hour, ms(150)}, {false, time.Hour, ms(10000)},
+			{true, ms(1), ms(150)}, {false, ms(1), ms(150)}, {false, ms(1), ms(150)}, {false, ms(1), ms(10)},
 		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			b := backoff{settings: defaultFeedSettings()}
 			for i, a := range tt.attempts {
-				if got := b.next(a.connected, a.retry); got != a.want {
-					t.Errorf("attempt %d (connected %v, retry %s): delay %s, want %s", i+1, a.connected, a.retry, got, a.want)
+				if got := b.next(a.worked, a.retry); got != a.want {
+					t.Errorf("attempt %d (worked %v, retry %s): delay %s, want %s", i+1, a.worked, a.retry, got, a.want)
 				}
 			}
 		})
+	}
+}
+
+// After a platform restart the feed must be back within a fraction of the
+// one-second revocation promise: the first reconnection attempts, jitter
+// included, come within 200 ms of each other, although the platform asks for
+// retry: 1000.
+func TestBackoff_FirstReconnectionsAfterALostConnectionComeWithin200ms(t *testing.T) {
+	for range 200 {
+		b := backoff{settings: defaultFeedSettings()}
+		delays := []time.Duration{jitter(b.next(true, time.Second))} // the connection that worked just ended
+		for range 2 {
+			delays = append(delays, jitter(b.next(false, time.Second))) // the platform is still restarting
+		}
+		for i, d := range delays {
+			if d < 100*time.Millisecond || d > 200*time.Millisecond {
+				t.Fatalf("reconnection attempt %d after %s, want within 100–200 ms (delays %v)", i+1, d, delays)
+			}
+		}
 	}
 }
 

@@ -39,6 +39,10 @@ type SDK struct {
 	state      atomic.Pointer[tenantState] // nil until Initialize succeeds
 	health     healthProbe
 
+	// tuneVerifier, when set (by tests), adjusts each introspector before it
+	// serves: clock, budget, feed settings.
+	tuneVerifier func(*introspector)
+
 	initMu    sync.Mutex // serialises Initialize
 	bgCtx     context.Context
 	bgCancel  context.CancelFunc
@@ -60,9 +64,10 @@ type tenantState struct {
 	stop     context.CancelFunc // stops this state's revocation follower
 }
 
-// tokenVerifier is the part of the introspector the middleware uses.
+// tokenVerifier is the part of the introspector the middleware and /health use.
 type tokenVerifier interface {
-	Verify(ctx context.Context, token string) (*User, error)
+	Verify(ctx context.Context, token, remoteAddr string) (*User, error)
+	revocations() revocationState
 }
 
 // New checks cfg and returns an SDK that is not yet connected to the platform.
@@ -140,12 +145,15 @@ func (s *SDK) Initialize(ctx context.Context) error {
 		CacheTTL:     s.cfg.CacheTTL,
 		Logger:       s.cfg.Logger,
 	})
+	if s.tuneVerifier != nil {
+		s.tuneVerifier(in)
+	}
 	followCtx, stop := context.WithCancel(s.bgCtx)
 	next := &tenantState{tenant: tc, verifier: in, stop: stop}
 	if tc.RevocationFeedEndpoint != "" {
 		s.bgWG.Go(func() { in.FollowRevocations(followCtx, tc.RevocationFeedEndpoint) })
 	} else {
-		s.cfg.Logger.Warn("mcp-obs: the platform announces no revocation feed: revoked tokens stay valid until the cache budget ends",
+		s.cfg.Logger.Warn("mcp-obs: the platform announces no revocation feed: every cached token is verified again once a second old",
 			"cache_ttl", s.cfg.CacheTTL)
 	}
 	s.health.forget()

@@ -119,9 +119,10 @@ func (b *bearerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
-// connectAs opens an MCP session to base as the holder of token.
-func connectAs(ctx context.Context, base, token string) (*mcp.ClientSession, *bearerTransport, error) {
-	bt := &bearerTransport{token: token}
+// connectAs opens an MCP session to base as the holder of the access token
+// called name (see accessToken).
+func connectAs(ctx context.Context, base, name string) (*mcp.ClientSession, *bearerTransport, error) {
+	bt := &bearerTransport{token: accessToken(name)}
 	client := mcp.NewClient(&mcp.Implementation{Name: "test-client", Version: "1.0.0"}, nil)
 	cs, err := client.Connect(ctx, &mcp.StreamableClientTransport{
 		Endpoint:             base + "/mcp",
@@ -155,7 +156,7 @@ func TestAddTool_HundredConcurrentUsersEachSeeOnlyThemselves(t *testing.T) {
 	p := startPlatformFake(t)
 	const users = 100
 	for i := range users {
-		p.issue(fmt.Sprintf("token-%03d", i), fmt.Sprintf("user-%03d", i), fmt.Sprintf("user%03d@example.com", i), "read", "write")
+		p.issue(accessToken(fmt.Sprintf("token-%03d", i)), fmt.Sprintf("user-%03d", i), fmt.Sprintf("user%03d@example.com", i), "read", "write")
 	}
 	ra := startApp(t, p, nil, addWhoami)
 	waitHealthy(t, ra.base)
@@ -201,8 +202,8 @@ func TestAddTool_HundredConcurrentUsersEachSeeOnlyThemselves(t *testing.T) {
 
 func TestAddTool_SessionOfOneUserRejectsAnotherUsersToken(t *testing.T) {
 	p := startPlatformFake(t)
-	p.issue("alice", "user-alice", "alice@example.com", "read", "write")
-	p.issue("mallory", "user-mallory", "mallory@example.com", "read", "write")
+	p.issue(accessToken("alice"), "user-alice", "alice@example.com", "read", "write")
+	p.issue(accessToken("mallory"), "user-mallory", "mallory@example.com", "read", "write")
 	ra := startApp(t, p, nil, addWhoami)
 	waitHealthy(t, ra.base)
 	ctx := context.Background()
@@ -213,7 +214,7 @@ func TestAddTool_SessionOfOneUserRejectsAnotherUsersToken(t *testing.T) {
 	defer cs.Close()
 	// Mallory replays Alice's session id with her own valid token.
 	req, _ := http.NewRequest(http.MethodPost, ra.base+"/mcp", strings.NewReader(`{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"whoami","arguments":{}}}`))
-	req.Header.Set("Authorization", "Bearer mallory")
+	req.Header.Set("Authorization", "Bearer "+accessToken("mallory"))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json, text/event-stream")
 	req.Header.Set("Mcp-Session-Id", cs.ID())
@@ -230,8 +231,8 @@ func TestAddTool_SessionOfOneUserRejectsAnotherUsersToken(t *testing.T) {
 
 func TestAddTool_RequireScopesMakesTheRealClientSeeAStepUpChallenge(t *testing.T) {
 	p := startPlatformFake(t)
-	p.issue("rw", "user-1", "user@example.com", "read", "write")
-	p.issue("admin", "user-2", "admin@example.com", "read", "write", "admin")
+	p.issue(accessToken("rw"), "user-1", "user@example.com", "read", "write")
+	p.issue(accessToken("admin"), "user-2", "admin@example.com", "read", "write", "admin")
 	ra := startApp(t, p, nil, func(app *App) {
 		addWhoami(app)
 		AddTool(app, &mcp.Tool{Name: "delete_all", Description: "Dangerous"},
@@ -474,12 +475,12 @@ func TestNewServer_RuntimeMessagesNameTheOptionsFieldsTheCallerWrote(t *testing.
 
 func TestRun_ShutsDownGracefullyWithOpenSessions(t *testing.T) {
 	p := startPlatformFake(t)
-	p.issue("good", "user-1", "user@example.com", "read", "write")
+	p.issue(accessToken("good"), "user-1", "user@example.com", "read", "write")
 	ra := startApp(t, p, nil, addWhoami)
 	waitHealthy(t, ra.base)
 	ctx := context.Background()
 	// A session with its standalone event stream open.
-	bt := &bearerTransport{token: "good"}
+	bt := &bearerTransport{token: accessToken("good")}
 	cs, err := mcp.NewClient(&mcp.Implementation{Name: "c", Version: "1"}, nil).Connect(ctx,
 		&mcp.StreamableClientTransport{Endpoint: ra.base + "/mcp", HTTPClient: &http.Client{Transport: bt}, MaxRetries: -1}, nil)
 	if err != nil {

@@ -5,6 +5,7 @@ package bench
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"net"
 	"net/http"
@@ -185,18 +186,27 @@ func connect(b *testing.B, url, token string) *mcp.ClientSession {
 	return session
 }
 
+// waitHealthy polls the protected server's /health until it is set up and its
+// revocation feed is connected: a token verified before the feed connects is
+// verified once more a second later, which would count as an introspection
+// after warm-up.
 func waitHealthy(b *testing.B, url string) {
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		resp, err := http.Get(url)
 		if err == nil {
-			ok := resp.StatusCode == http.StatusOK
+			var h struct {
+				Revocations struct {
+					Feed string `json:"feed"`
+				} `json:"revocations"`
+			}
+			err := json.NewDecoder(resp.Body).Decode(&h)
 			resp.Body.Close()
-			if ok {
+			if err == nil && resp.StatusCode == http.StatusOK && h.Revocations.Feed == "connected" {
 				return
 			}
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	b.Fatalf("%s not healthy after 10s", url)
+	b.Fatalf("%s not healthy with its revocation feed connected after 10s", url)
 }

@@ -52,6 +52,9 @@ type harness struct {
 	Platform *platform.Platform   // replica 0
 	Replicas []*platform.Platform // every replica, when there are several
 	Logs     *logSink             // everything the platform and the SDK logged
+	// Introspections counts the requests that reached any replica's RFC 7662
+	// introspection endpoint, so tests can prove a token never cost one.
+	Introspections *atomic.Int64
 
 	tenantServer // the MCP server of tenant tenantSlug
 
@@ -104,7 +107,11 @@ func startHarnessOn(t *testing.T, stores ...store.Store) *harness {
 		replicas = append(replicas, p.Handler())
 	}
 	var next atomic.Uint64
+	introspections := new(atomic.Int64)
 	ps.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/oauth/introspect") {
+			introspections.Add(1)
+		}
 		if strings.HasSuffix(r.URL.Path, "/oauth/revocations") {
 			replicas[0].ServeHTTP(w, r)
 			return
@@ -114,7 +121,8 @@ func startHarnessOn(t *testing.T, stores ...store.Store) *harness {
 	ps.Start()
 	t.Cleanup(ps.Close)
 
-	h := &harness{Base: base, Store: stores[0], Platform: platforms[0], Replicas: platforms, Logs: logs, logger: logger}
+	h := &harness{Base: base, Store: stores[0], Platform: platforms[0], Replicas: platforms, Logs: logs,
+		Introspections: introspections, logger: logger}
 	h.tenantServer = h.startMCPServer(t, tenantSlug, tenantName)
 	return h
 }

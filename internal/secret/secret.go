@@ -1,8 +1,23 @@
-// Package secret makes and compares the platform's random credentials.
+// Package secret makes, checks and compares the platform's random credentials.
 //
-// Tokens, authorization codes, session ids and client secrets are 256-bit
-// random values, base64url-encoded behind a short prefix that tells a human
-// (and a secret scanner) what they are. Only their SHA-256 is ever stored.
+// Tokens, authorization codes, session ids and client secrets are made by
+// [New]. Every such value has one exact shape, so that a receiver can refuse
+// a made-up or mistyped value without looking anything up, and a secret
+// scanner can find leaked ones without false positives:
+//
+//	value    = prefix body checksum
+//	prefix   = what the value is, e.g. "mcpobs_at_" for an access token
+//	body     = 32 random bytes (256 bits), base64url without padding: 43 characters
+//	checksum = CRC-32 (IEEE) of prefix+body, as 4 big-endian bytes,
+//	           base64url without padding: 6 characters
+//
+// so a value is exactly len(prefix)+49 characters long, and everything after
+// the prefix is in the base64url alphabet [A-Za-z0-9_-]. An access token is 59
+// characters: "mcpobs_at_" + 43 + 6. [WellFormed] checks all of it. The
+// checksum is not a secret and proves nothing about who made a value: it only
+// tells a well-formed value from garbage, in about a hundred nanoseconds.
+//
+// Only the SHA-256 of a value ([Hash]) is ever stored.
 package secret
 
 import (
@@ -10,7 +25,10 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
+	"hash/crc32"
+	"strings"
 )
 
 // Prefixes of the values [New] makes.
@@ -24,11 +42,90 @@ const (
 	PrefixRegistration = "mcpobs_rg_"
 )
 
-// New returns prefix followed by 256 random bits, base64url without padding.
+// Lengths of the parts after the prefix.
+const (
+	bodyLen     = 43 // base64url of 32 bytes, unpadded
+	checksumLen = 6  // base64url of 4 bytes, unpadded
+	valueLen    = bodyLen + checksumLen
+)
+
+// New returns prefix followed by 256 random bits and a checksum, in the shape
+// the package documentation gives.
 func New(prefix string) string {
 	var b [32]byte
 	rand.Read(b[:]) // never fails; see crypto/rand.Read
-	return prefix + base64.RawURLEncoding.EncodeToString(b[:])
+	s := prefix + base64.RawURLEncoding.EncodeToString(b[:])
+	return s + checksum(s)
+}
+
+// checksum is the base64url-encoded CRC-32 of s (prefix and body).
+func checksum(s string) string {
+	c := checksumOf(s)
+	return string(c[:])
+}
+
+// checksumOf computes the checksum of s into an array, sparing WellFormed
+// (run on every request a resource server receives) any allocation.
+func checksumOf(s string) [checksumLen]byte {
+	var sum [4]byte
+	binary.BigEndian.PutUint32(sum[:], crc32IEEE(s))
+	var out [checksumLen]byte
+	base64.RawURLEncoding.Encode(out[:], sum[:])
+	return out
+}
+
+// crc32IEEE is crc32.ChecksumIEEE of a string, a byte at a time with the
+// standard table: the []byte conversion ChecksumIEEE needs would allocate,
+// and 60 bytes do not need its vectorised loop.
+func crc32IEEE(s string) uint32 {
+	crc := ^uint32(0)
+	for i := range len(s) {
+		crc = crc32.IEEETable[byte(crc)^s[i]] ^ crc>>8
+	}
+	return ^crc
+}
+
+// WellFormed reports whether s is a value that New(prefix) could have made:
+// exactly that prefix, exactly 49 characters after it, all of them
+// base64url, a body that decodes to exactly 32 bytes, and a matching
+// checksum. It looks nothing up: a well-formed value may still be unknown,
+// expired or revoked. It runs in time proportional to len(prefix) whatever s
+// is, so an oversized s costs nothing.
+func WellFormed(s, prefix string) bool {
+	if len(s) != len(prefix)+valueLen || !strings.HasPrefix(s, prefix) {
+		return false
+	}
+	rest := s[len(prefix):]
+	for i := range len(rest) {
+		if base64URLValue(rest[i]) < 0 {
+			return false
+		}
+	}
+	// 43 characters carry 258 bits: the last 2 must be zero, as the encoder
+	// writes them, or the body is not the encoding of 32 bytes.
+	if base64URLValue(rest[bodyLen-1])&3 != 0 {
+		return false
+	}
+	split := len(s) - checksumLen
+	want := checksumOf(s[:split])
+	return string(want[:]) == s[split:] // the checksum is no secret: no need for constant time
+}
+
+// base64URLValue returns the 6-bit value of a base64url character, or -1.
+func base64URLValue(c byte) int {
+	switch {
+	case c >= 'A' && c <= 'Z':
+		return int(c - 'A')
+	case c >= 'a' && c <= 'z':
+		return int(c-'a') + 26
+	case c >= '0' && c <= '9':
+		return int(c-'0') + 52
+	case c == '-':
+		return 62
+	case c == '_':
+		return 63
+	}
+	return -1
 }
 
 // ID returns a random 128-bit identifier in hex, for rows and client ids.

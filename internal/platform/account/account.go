@@ -110,7 +110,7 @@ func New(opts Options) *Service {
 	h, err := bcrypt.GenerateFromPassword([]byte(secret.New("")), s.cost)
 	if err != nil {
 		// Only possible for a cost out of range or a password over 72 bytes
-		// (secret.New("") is 43).
+		// (secret.New("") is 49 bytes).
 		panic(fmt.Sprintf("account: dummy password hash: %v", err))
 	}
 	s.dummyHash = h

@@ -17,24 +17,10 @@ const (
 	CSRFFieldName = "csrf_token"
 )
 
-// csrfTokenLen is the length of secret.New("") output: 32 bytes in base64url.
-const csrfTokenLen = 43
-
-// wellFormedCSRF reports whether v looks like a token CSRFToken made, so a
-// cookie planted with an odd value is replaced rather than reused.
-func wellFormedCSRF(v string) bool {
-	if len(v) != csrfTokenLen {
-		return false
-	}
-	for _, c := range []byte(v) {
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_':
-		default:
-			return false
-		}
-	}
-	return true
-}
+// wellFormedCSRF reports whether v looks like a token CSRFToken made (a
+// secret.New("") value), so a cookie planted with an odd value is replaced
+// rather than reused.
+func wellFormedCSRF(v string) bool { return secret.WellFormed(v, "") }
 
 // CSRFToken returns the CSRF token to embed as the hidden form field
 // "csrf_token", setting the CSRF cookie (scoped to cookiePath) when absent.

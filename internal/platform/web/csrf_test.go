@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/mcp-obs/mcp-obs/internal/secret"
 )
 
 // csrfServer serves GET /t/acme/form (answers the token) and POST
@@ -79,7 +81,7 @@ func TestCSRF_SecondPageReusesTheCookieToken(t *testing.T) {
 }
 
 func TestCSRF_MissingOrMismatchedIsInvalid(t *testing.T) {
-	const good = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" // 43 chars, well-formed
+	good := secret.New("") // well-formed
 	tests := []struct {
 		name   string
 		cookie string // empty: no cookie
@@ -89,7 +91,7 @@ func TestCSRF_MissingOrMismatchedIsInvalid(t *testing.T) {
 		{name: "missing cookie", form: url.Values{"csrf_token": {good}}},
 		{name: "missing field", cookie: good, form: url.Values{"other": {"x"}}},
 		{name: "empty field and empty cookie", cookie: "", form: url.Values{"csrf_token": {""}}},
-		{name: "mismatch", cookie: good, form: url.Values{"csrf_token": {strings.Replace(good, "A", "B", 1)}}},
+		{name: "mismatch", cookie: good, form: url.Values{"csrf_token": {secret.New("")}}},
 		{name: "token only in the URL query", cookie: good, form: url.Values{}, query: "?csrf_token=" + good},
 	}
 	srv := csrfServer(t, false)
