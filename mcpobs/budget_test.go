@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -17,14 +16,6 @@ import (
 
 	"github.com/mcp-obs/mcp-obs/internal/secret"
 )
-
-// clientFrom returns an HTTP client whose connections come from the loopback
-// address ip (Linux routes all of 127.0.0.0/8 to lo), so that a test can be
-// two clients with different addresses.
-func clientFrom(ip string) *http.Client {
-	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
-	return &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}
-}
 
 // postFrom sends a tools/list POST with the bearer token to the protected
 // server through client, returning the response and its body.
@@ -65,7 +56,7 @@ func TestMiddleware_FloodOfUnknownTokensFromOneAddressIsBoundedWhileOthersAndCac
 	ps := startProtectedWithClock(t, p, clock, nil)
 	in := ps.sdk.loaded().verifier.(*introspector)
 	feedConnected(in) // this test is about the budget, not about freshness
-	attacker, other := clientFrom("127.0.0.1"), clientFrom("127.0.0.2")
+	attacker, other := clientFrom(t, "127.0.0.1"), clientFrom(t, "127.0.0.2")
 
 	p.issue(accessToken("alice"), "user-alice", "alice@example.com", "read", "write")
 	if resp, body := postFrom(t, attacker, ps, accessToken("alice")); resp.StatusCode != 200 {
