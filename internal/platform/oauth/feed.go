@@ -62,7 +62,11 @@ func (h *Handler) serveFeed(w http.ResponseWriter, r *http.Request) {
 	hd.Set("Cache-Control", "no-store")
 	hd.Set("X-Accel-Buffering", "no") // tell reverse proxies not to buffer
 	w.WriteHeader(http.StatusOK)
-	if _, err := io.WriteString(w, "retry: 1000\n\n"); err != nil || rc.Flush() != nil {
+	// The stream opens with the subscriber's position as the last event id
+	// (an id with no data dispatches nothing but sets it, WHATWG SSE), so a
+	// subscriber that reconnects before any revocation still resumes where
+	// it was instead of losing what happened in between.
+	if _, err := fmt.Fprintf(w, "retry: 1000\nid: %d\n\n", after); err != nil || rc.Flush() != nil {
 		return
 	}
 	h.log.DebugContext(ctx, "oauth: revocation feed connected", "server", srv.Slug, "after", after)

@@ -150,7 +150,7 @@ func TestFeed_RequiresResourceServerCredentials(t *testing.T) {
 	}
 }
 
-func TestFeed_SendsRetryFirstAndPingsWhileIdle(t *testing.T) {
+func TestFeed_SendsRetryAndPositionFirstAndPingsWhileIdle(t *testing.T) {
 	e := newEnv(t)
 	e.h.feedPing = 50 * time.Millisecond
 	tn := e.newTenant("acme")
@@ -167,10 +167,50 @@ func TestFeed_SendsRetryFirstAndPingsWhileIdle(t *testing.T) {
 	if !sc.Scan() || sc.Text() != "retry: 1000" {
 		t.Fatalf("first line %q, want retry: 1000", sc.Text())
 	}
+	if !sc.Scan() || !strings.HasPrefix(sc.Text(), "id: ") {
+		t.Fatalf("second line %q, want the subscriber's position as id", sc.Text())
+	}
 	for sc.Scan() {
 		if sc.Text() == ": ping" {
 			return
 		}
 	}
 	t.Fatal("no ping")
+}
+
+// A subscriber that drops before any revocation happened must still resume
+// from where it was: the position sent on connect is its resume point.
+func TestFeed_PositionSentOnConnectResumesARevocationMadeWhileDisconnected(t *testing.T) {
+	e := newEnv(t)
+	tn := e.newTenant("acme")
+	c := e.newClient(tn, authNone)
+	old, _ := e.tokens(tn, c, "read")
+	e.revoke(tn, c, old, "") // history the new subscriber must not be sent
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.base.Revocations("acme"), nil)
+	req.SetBasicAuth(tn.rsID, tn.rsSecret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	position := ""
+	for position == "" && sc.Scan() {
+		if id, ok := strings.CutPrefix(sc.Text(), "id: "); ok {
+			position = id
+		}
+	}
+	resp.Body.Close()
+	if position == "" {
+		t.Fatal("the feed sent no position")
+	}
+
+	a, _ := e.tokens(tn, c, "read")
+	e.revoke(tn, c, a, "") // while disconnected
+	events, _ := e.subscribe(t, tn, position, "")
+	if _, hash := nextRevocation(t, events, 5*time.Second); hash != secret.Hash(a) {
+		t.Fatalf("resumed from the connect position, got %s, want the revocation made while disconnected", hash)
+	}
 }
