@@ -1,0 +1,228 @@
+package httpserver
+
+import (
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// refusalLogInterval is how often refusals are logged at most: a flood must
+// not turn into a flood of log lines.
+const refusalLogInterval = time.Minute
+
+// refusalLinger bounds how long a refused connection is kept to let the
+// client read the 503 before the socket closes (closing a socket with
+// unread request bytes sends a reset, which can destroy the answer in
+// flight), and maxLingering how many refused connections may linger at once,
+// so that refusals themselves cannot pile up descriptors. Beyond it a refused
+// connection is answered and closed at once.
+const (
+	refusalLinger = 500 * time.Millisecond
+	maxLingering  = 64
+)
+
+// refusalBody is the body of the answer to a connection over a cap.
+const refusalBody = "too many connections; retry in a moment\n"
+
+// refusalResponse is the whole answer to a connection over a cap: a
+// complete HTTP/1.1 response that any client reports as a 503.
+func refusalResponse() []byte {
+	return []byte("HTTP/1.1 503 Service Unavailable\r\n" +
+		"Content-Type: text/plain; charset=utf-8\r\n" +
+		"Retry-After: 1\r\n" +
+		"Connection: close\r\n" +
+		"Content-Length: " + strconv.Itoa(len(refusalBody)) + "\r\n" +
+		"\r\n" + refusalBody)
+}
+
+// Listen wraps ln so that it enforces l's connection caps (after
+// [Limits.WithDefaults]); with both caps off it returns ln. Connections over
+// a cap are accepted, answered with the 503 above and closed, and never
+// reach the server. Refusals are logged to logger at most once a minute,
+// with how many there were since the last line.
+func Listen(ln net.Listener, l Limits, logger *slog.Logger) net.Listener {
+	l = l.WithDefaults()
+	if l.MaxConns == 0 && l.MaxConnsPerAddr == 0 {
+		return ln
+	}
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return &limitListener{
+		Listener:  ln,
+		limits:    l,
+		log:       logger,
+		perAddr:   map[netip.Prefix]int{},
+		lingering: make(chan struct{}, maxLingering),
+		refusal:   refusalResponse(),
+	}
+}
+
+// limitListener counts open connections in total and per client network.
+type limitListener struct {
+	net.Listener
+	limits    Limits
+	log       *slog.Logger
+	lingering chan struct{} // semaphore of refused connections still open
+	refusal   []byte        // the 503, written to every refused connection
+
+	mu      sync.Mutex
+	total   int
+	perAddr map[netip.Prefix]int // only networks with open connections: at most MaxConns entries
+	// refusals since the last log line, and when that line was written
+	refusedTotal, refusedPerAddr int
+	loggedAt                     time.Time
+}
+
+// Accept returns the next connection within the caps, refusing the others.
+func (ll *limitListener) Accept() (net.Conn, error) {
+	for {
+		c, err := ll.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		key, keyed := clientNet(c.RemoteAddr())
+		if keyed && ll.exempt(key.Addr()) {
+			keyed = false
+		}
+		if !ll.acquire(key, keyed) {
+			ll.refuse(c)
+			continue
+		}
+		return &countedConn{Conn: c, release: func() { ll.release(key, keyed) }}, nil
+	}
+}
+
+func (ll *limitListener) exempt(a netip.Addr) bool {
+	for _, p := range ll.limits.Exempt {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// acquire counts a new connection from key, or reports that a cap is full.
+func (ll *limitListener) acquire(key netip.Prefix, keyed bool) bool {
+	ll.mu.Lock()
+	defer ll.mu.Unlock()
+	var which string
+	switch {
+	case ll.limits.MaxConns > 0 && ll.total >= ll.limits.MaxConns:
+		ll.refusedTotal++
+		which = "total"
+	case keyed && ll.limits.MaxConnsPerAddr > 0 && ll.perAddr[key] >= ll.limits.MaxConnsPerAddr:
+		ll.refusedPerAddr++
+		which = "per_addr"
+	default:
+		ll.total++
+		if keyed {
+			ll.perAddr[key]++
+		}
+		return true
+	}
+	if now := time.Now(); now.Sub(ll.loggedAt) >= refusalLogInterval {
+		ll.log.Warn("refusing connections over the limit (503, Retry-After)",
+			"refused_total_cap", ll.refusedTotal, "refused_per_addr_cap", ll.refusedPerAddr,
+			"max_conns", ll.limits.MaxConns, "max_conns_per_addr", ll.limits.MaxConnsPerAddr,
+			"open", ll.total, "last_cap", which, "last_addr", key.String(),
+			"next_report_in", refusalLogInterval.String())
+		ll.loggedAt, ll.refusedTotal, ll.refusedPerAddr = now, 0, 0
+	}
+	return false
+}
+
+func (ll *limitListener) release(key netip.Prefix, keyed bool) {
+	ll.mu.Lock()
+	defer ll.mu.Unlock()
+	ll.total--
+	if keyed {
+		if n := ll.perAddr[key] - 1; n > 0 {
+			ll.perAddr[key] = n
+		} else {
+			delete(ll.perAddr, key)
+		}
+	}
+}
+
+// refuse answers c with the 503 and closes it: gracefully (half-close, then
+// drain what the client sent, briefly) while few refusals are in flight, at
+// once otherwise. It never blocks the accept loop for long: the answer fits
+// in an empty socket buffer, and the write has a deadline anyway.
+func (ll *limitListener) refuse(c net.Conn) {
+	_ = c.SetDeadline(time.Now().Add(refusalLinger))
+	if _, err := c.Write(ll.refusal); err != nil {
+		c.Close()
+		return
+	}
+	select {
+	case ll.lingering <- struct{}{}:
+		go func() {
+			defer func() { <-ll.lingering }()
+			lingerClose(c)
+		}()
+	default:
+		c.Close()
+	}
+}
+
+// lingerClose sends FIN after the answer, then reads (and drops) what the
+// client still sends until it closes or the deadline passes, so that the
+// final close does not reset a connection whose answer is still unread.
+func lingerClose(c net.Conn) {
+	defer c.Close()
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		if cw.CloseWrite() != nil {
+			return
+		}
+	}
+	_, _ = io.CopyN(io.Discard, c, 64<<10)
+}
+
+// countedConn gives its slot back once, when closed.
+type countedConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *countedConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.release)
+	return err
+}
+
+// clientNet is the network a connection's caps are keyed on: the IPv4
+// address, or the /64 of an IPv6 address. ok is false for addresses that
+// are not IP (a Unix socket).
+func clientNet(a net.Addr) (netip.Prefix, bool) {
+	var ip netip.Addr
+	switch a := a.(type) {
+	case *net.TCPAddr:
+		ip, _ = netip.AddrFromSlice(a.IP)
+	default:
+		host, _, err := net.SplitHostPort(a.String())
+		if err != nil {
+			return netip.Prefix{}, false
+		}
+		var perr error
+		if ip, perr = netip.ParseAddr(host); perr != nil {
+			return netip.Prefix{}, false
+		}
+	}
+	if !ip.IsValid() {
+		return netip.Prefix{}, false
+	}
+	ip = ip.Unmap()
+	bits := 32
+	if ip.Is6() {
+		bits = 64
+	}
+	p, err := ip.Prefix(bits)
+	return p, err == nil
+}
+
