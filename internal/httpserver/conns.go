@@ -225,4 +225,3 @@ func clientNet(a net.Addr) (netip.Prefix, bool) {
 	p, err := ip.Prefix(bits)
 	return p, err == nil
 }
-
