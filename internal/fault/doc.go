@@ -1,0 +1,2 @@
+// Package fault holds fault-injection tests run by scripts/fault.
+package fault
