@@ -108,8 +108,9 @@ func TestApp_IdleSessionsEndAndTheirMemoryReturns(t *testing.T) {
 	}
 	after := liveHeap()
 	t.Logf("live heap: %d KB before, %d KB with the sessions, %d KB after they timed out", base>>10, peak>>10, after>>10)
-	// Generous: at least three quarters of what the sessions took is back.
-	if peak > base && after > base+(peak-base)/4 {
+	// Generous: at least two thirds of what the sessions took is back (the
+	// runtime keeps the descriptors of ended goroutines for reuse).
+	if peak > base && after > base+(peak-base)/3 {
 		t.Fatalf("live heap %d KB after the sessions ended, %d KB before and %d KB with them: their memory did not return",
 			after>>10, base>>10, peak>>10)
 	}
