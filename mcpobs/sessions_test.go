@@ -79,7 +79,7 @@ func TestApp_IdleSessionsEndAndTheirMemoryReturns(t *testing.T) {
 	p.issue("looper", "user-loop", "loop@example.com", "read", "write")
 	ra := startApp(t, p, func(o *Options) {
 		o.SessionIdleTimeout = 3 * time.Second
-		o.MaxSessionsPerUser = -1    // this test is about the timeout alone
+		o.MaxSessionsPerUser = -1  // this test is about the timeout alone
 		o.Logger = discardLogger() // a log kept in memory would grow with every request
 	}, addWhoami)
 	waitHealthy(t, ra.base)
