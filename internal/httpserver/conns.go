@@ -196,6 +196,24 @@ func (c *countedConn) Close() error {
 	return err
 }
 
+// CloseWrite half-closes the connection, which http.Server does before it
+// closes a connection whose request body it did not read, so that the client
+// gets the answer rather than a reset.
+func (c *countedConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
+// ReadFrom keeps sendfile for http.Server's file responses.
+func (c *countedConn) ReadFrom(r io.Reader) (int64, error) {
+	if rf, ok := c.Conn.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(struct{ io.Writer }{c.Conn}, r)
+}
+
 // clientNet is the network a connection's caps are keyed on: the IPv4
 // address, or the /64 of an IPv6 address. ok is false for addresses that
 // are not IP (a Unix socket).

@@ -221,3 +221,41 @@ func TestLimits_ZeroMeansDefaultAndNegativeMeansOff(t *testing.T) {
 		t.Errorf("zero fields: %+v, want the defaults", got)
 	}
 }
+
+func TestListen_AcceptedConnectionsKeepHalfClose(t *testing.T) {
+	// http.Server half-closes a connection before closing it when it did
+	// not read the request body, so that the client reads the answer
+	// instead of a reset; the wrapper must not hide CloseWrite.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	lln := Listen(ln, Limits{}, slog.New(slog.DiscardHandler))
+	client := dialFrom(t, "127.0.0.1", ln.Addr().String())
+	server, err := lln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	cw, ok := server.(interface{ CloseWrite() error })
+	if !ok {
+		t.Fatal("accepted connection has no CloseWrite")
+	}
+	io.WriteString(server, "answer")
+	if err := cw.CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	client.SetDeadline(time.Now().Add(patience))
+	got, err := io.ReadAll(client)
+	if err != nil || string(got) != "answer" {
+		t.Fatalf("client read %q, %v; want the answer then EOF", got, err)
+	}
+	// The other direction is still open.
+	io.WriteString(client, "more")
+	buf := make([]byte, 4)
+	server.SetDeadline(time.Now().Add(patience))
+	if _, err := io.ReadFull(server, buf); err != nil || string(buf) != "more" {
+		t.Fatalf("server read %q, %v after its half-close", buf, err)
+	}
+}
