@@ -53,8 +53,10 @@ type Options struct {
 	Limits Limits
 	// SessionIdleTimeout closes an MCP session that has received no request
 	// for this long, freeing its memory; the client starts a new session
-	// when it comes back. Zero means 30 minutes; negative, never (sessions
-	// then live until the client deletes them or the process ends).
+	// when it comes back. An open event stream alone is not activity:
+	// clients that only listen are expected to ping. Zero means 30 minutes;
+	// negative, never (sessions then live until the client deletes them or
+	// the process ends).
 	SessionIdleTimeout time.Duration
 	// MaxSessionsPerUser caps the live MCP sessions of one verified user.
 	// Opening one more closes that user's least recently used session, so
