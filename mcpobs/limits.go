@@ -55,10 +55,12 @@ type Limits struct {
 	// Default: three quarters of the process's open-file limit, at most 4096.
 	MaxConns int
 	// MaxConnsPerAddr caps open connections from one client address (an
-	// IPv4 address or an IPv6 /64), answered like MaxConns. Behind a
-	// reverse proxy every client shares the proxy's address: raise it, or
-	// turn it off with a negative value and limit clients at the proxy.
-	// Default 128.
+	// IPv4 address or an IPv6 /64), answered like MaxConns. Default 128,
+	// with loopback peers exempt (a reverse proxy on the same host, local
+	// development); set explicitly, it applies to loopback too. Behind a
+	// reverse proxy on another host every client shares the proxy's
+	// address: raise it, or turn it off with a negative value and limit
+	// clients at the proxy.
 	MaxConnsPerAddr int
 }
 

@@ -3,6 +3,7 @@ package mcpobs
 import (
 	"context"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,7 +29,7 @@ const (
 // It sees sessions through the MCP server's receiving middleware, which hands
 // it the *mcp.ServerSession of every request and the verified caller: it
 // learns a session when its initialize succeeds, records its use on every
-// later request, and forgets it when the session ends for any reason (idle
+// later request (not notification), and forgets it when the session ends for any reason (idle
 // timeout, DELETE, eviction, shutdown) through ServerSession.Wait. What it
 // holds is therefore bounded by the live sessions.
 type sessionLimiter struct {
@@ -65,7 +66,13 @@ func (l *sessionLimiter) middleware(next mcp.MethodHandler) mcp.MethodHandler {
 		if ss == nil {
 			return next(ctx, method, req)
 		}
-		if method != "initialize" {
+		switch {
+		case strings.HasPrefix(method, "notifications/"):
+			// Not a use: notifications are handled after their POST has
+			// been answered, so they would reorder uses behind the
+			// client's back.
+			return next(ctx, method, req)
+		case method != "initialize":
 			l.touch(ss)
 			return next(ctx, method, req)
 		}

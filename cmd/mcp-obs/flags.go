@@ -83,7 +83,7 @@ func addLimitFlags(fs *flag.FlagSet) *httpserver.Limits {
 		"close kept-alive connections idle this long (negative: never)")
 	fs.IntVar(&l.MaxConns, "max-conns", 0,
 		"cap on open connections; more are answered 503 with Retry-After (0: 3/4 of the open-file limit, at most 4096; negative: no cap)")
-	fs.IntVar(&l.MaxConnsPerAddr, "max-conns-per-addr", httpserver.DefaultMaxConnsPerAddr,
-		"cap on open connections from one client address (IPv6: one /64); --trusted-proxies are exempt (negative: no cap)")
+	fs.IntVar(&l.MaxConnsPerAddr, "max-conns-per-addr", 0,
+		"cap on open connections from one client address (IPv6: one /64); --trusted-proxies are exempt (0: 128, and loopback peers exempt too; negative: no cap)")
 	return l
 }

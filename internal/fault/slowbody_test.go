@@ -23,17 +23,25 @@ import (
 // loopback, probes its health from another address meanwhile, and prints
 // the process's descriptors and RSS (from /proc) before, during and after
 // the body deadline. The servers run with --body-timeout 5s so that each
-// test stays short; every other limit has its default.
+// test stays short, and with --max-conns-per-addr 128, the default cap given
+// explicitly so that it applies to loopback peers too (by default they are
+// exempt, as a reverse proxy on the same host would be); every other limit
+// has its default.
 
 const (
 	floodConns  = 2000
 	bodyTimeout = 5 * time.Second
 )
 
+// limitArgs are the limit flags given to servers that know them.
+func limitArgs() []string {
+	return []string{"--body-timeout", bodyTimeout.String(), "--max-conns-per-addr", "128"}
+}
+
 // flood is a set of slow-body connections and what the server did to them.
 type flood struct {
 	conns   []net.Conn
-	refused atomic.Int64 // answered 503 (the connection cap)
+	refused atomic.Int64 // answered 503 (the connection cap refuses so)
 	closed  atomic.Int64 // closed by the server, refused or not
 	dialErr atomic.Int64
 	wg      sync.WaitGroup
@@ -83,7 +91,7 @@ func startFlood(t *testing.T, addr, path string, srcs []string, n int) *flood {
 
 func (f *flood) String() string {
 	n := int64(len(f.conns)) - f.dialErr.Load()
-	return fmt.Sprintf("%d connected (%d failed to connect): %d still open, %d refused with 503, %d closed by the server",
+	return fmt.Sprintf("%d connected (%d failed to connect): %d still open, %d answered 503, %d closed by the server",
 		n, f.dialErr.Load(), n-f.closed.Load(), f.refused.Load(), f.closed.Load())
 }
 
@@ -179,7 +187,7 @@ func platformArgs(t *testing.T) func(bin string, limits bool) ([]string, string,
 		addr := "127.0.0.1:" + freePort(t)
 		args := []string{bin, "serve", "--addr", addr, "--db", "sqlite:" + filepath.Join(t.TempDir(), "db.sqlite"), "--log-level", "warn"}
 		if limits {
-			args = append(args, "--body-timeout", bodyTimeout.String())
+			args = append(args, limitArgs()...)
 		}
 		return args, addr, "/t/test/oauth/token", "http://" + addr + "/healthz"
 	}
@@ -205,7 +213,7 @@ func TestSlowBody_MCPServerOneAddress(t *testing.T) {
 			platform, mcp := "127.0.0.1:"+freePort(t), "127.0.0.1:"+freePort(t)
 			args := []string{bin, "demo", "--platform-addr", platform, "--mcp-addr", mcp, "--data-dir", t.TempDir(), "--log-level", "warn"}
 			if limits {
-				args = append(args, "--body-timeout", bodyTimeout.String())
+				args = append(args, limitArgs()...)
 			}
 			return args, mcp, "/mcp", "http://" + mcp + "/health"
 		})

@@ -1,6 +1,7 @@
 package httpserver
 
 import (
+	"bytes"
 	"io"
 	"log/slog"
 	"net"
@@ -14,15 +15,18 @@ import (
 // not turn into a flood of log lines.
 const refusalLogInterval = time.Minute
 
-// refusalLinger bounds how long a refused connection is kept to let the
-// client read the 503 before the socket closes (closing a socket with
-// unread request bytes sends a reset, which can destroy the answer in
-// flight), and maxLingering how many refused connections may linger at once,
-// so that refusals themselves cannot pile up descriptors. Beyond it a refused
-// connection is answered and closed at once.
+// refusalBudget bounds how long a refused connection is kept: to read the
+// client's request head, so that the 503 answers a request rather than
+// arriving unsolicited, and after the answer to let the client read it
+// before the socket closes (closing a socket with unread request bytes sends
+// a reset, which can destroy the answer in flight). maxPatientRefusals bounds
+// how many refused connections get that treatment at once, so that refusals
+// cannot pile up descriptors; beyond it a refused connection is answered and
+// closed at once.
 const (
-	refusalLinger = 500 * time.Millisecond
-	maxLingering  = 64
+	refusalBudget      = time.Second
+	maxPatientRefusals = 64
+	maxRequestHead     = 8 << 10 // bytes read looking for the end of the request head
 )
 
 // refusalBody is the body of the answer to a connection over a cap.
@@ -39,13 +43,13 @@ func refusalResponse() []byte {
 		"\r\n" + refusalBody)
 }
 
-// Listen wraps ln so that it enforces l's connection caps (after
-// [Limits.WithDefaults]); with both caps off it returns ln. Connections over
-// a cap are accepted, answered with the 503 above and closed, and never
-// reach the server. Refusals are logged to logger at most once a minute,
+// Listen wraps ln so that it enforces l's connection caps (zero fields mean
+// their defaults); with both caps off it returns ln. Connections over a cap
+// are accepted, answered with the 503 above and closed, and never reach the
+// server. Refusals are logged to logger at most once a minute,
 // with how many there were since the last line.
 func Listen(ln net.Listener, l Limits, logger *slog.Logger) net.Listener {
-	l = l.WithDefaults()
+	l = l.resolve()
 	if l.MaxConns == 0 && l.MaxConnsPerAddr == 0 {
 		return ln
 	}
@@ -53,22 +57,22 @@ func Listen(ln net.Listener, l Limits, logger *slog.Logger) net.Listener {
 		logger = slog.Default()
 	}
 	return &limitListener{
-		Listener:  ln,
-		limits:    l,
-		log:       logger,
-		perAddr:   map[netip.Prefix]int{},
-		lingering: make(chan struct{}, maxLingering),
-		refusal:   refusalResponse(),
+		Listener: ln,
+		limits:   l,
+		log:      logger,
+		perAddr:  map[netip.Prefix]int{},
+		patient:  make(chan struct{}, maxPatientRefusals),
+		refusal:  refusalResponse(),
 	}
 }
 
 // limitListener counts open connections in total and per client network.
 type limitListener struct {
 	net.Listener
-	limits    Limits
-	log       *slog.Logger
-	lingering chan struct{} // semaphore of refused connections still open
-	refusal   []byte        // the 503, written to every refused connection
+	limits  Limits
+	log     *slog.Logger
+	patient chan struct{} // semaphore of refusals that wait for the request
+	refusal []byte        // the 503, written to every refused connection
 
 	mu      sync.Mutex
 	total   int
@@ -149,38 +153,45 @@ func (ll *limitListener) release(key netip.Prefix, keyed bool) {
 	}
 }
 
-// refuse answers c with the 503 and closes it: gracefully (half-close, then
-// drain what the client sent, briefly) while few refusals are in flight, at
-// once otherwise. It never blocks the accept loop for long: the answer fits
-// in an empty socket buffer, and the write has a deadline anyway.
+// refuse answers c with the 503 and closes it. While few refusals are in
+// flight it does so patiently, in its own goroutine: it waits (briefly) for
+// the request head, answers, half-closes and drains what the client still
+// sends. Otherwise it answers and closes at once, in the accept loop, which
+// the write cannot block for long: the answer fits in an empty socket buffer,
+// and the write has a deadline anyway.
 func (ll *limitListener) refuse(c net.Conn) {
-	_ = c.SetDeadline(time.Now().Add(refusalLinger))
-	if _, err := c.Write(ll.refusal); err != nil {
-		c.Close()
-		return
-	}
+	_ = c.SetDeadline(time.Now().Add(refusalBudget))
 	select {
-	case ll.lingering <- struct{}{}:
+	case ll.patient <- struct{}{}:
 		go func() {
-			defer func() { <-ll.lingering }()
-			lingerClose(c)
+			defer func() { <-ll.patient }()
+			defer c.Close()
+			readRequestHead(c)
+			if _, err := c.Write(ll.refusal); err != nil {
+				return
+			}
+			if cw, ok := c.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
+				_, _ = io.CopyN(io.Discard, c, 64<<10) // until the client closes or the budget ends
+			}
 		}()
 	default:
+		_, _ = c.Write(ll.refusal)
 		c.Close()
 	}
 }
 
-// lingerClose sends FIN after the answer, then reads (and drops) what the
-// client still sends until it closes or the deadline passes, so that the
-// final close does not reset a connection whose answer is still unread.
-func lingerClose(c net.Conn) {
-	defer c.Close()
-	if cw, ok := c.(interface{ CloseWrite() error }); ok {
-		if cw.CloseWrite() != nil {
+// readRequestHead reads from c until the blank line that ends an HTTP/1.x
+// request head, an error (the deadline), or maxRequestHead bytes.
+func readRequestHead(c net.Conn) {
+	buf := make([]byte, 0, 1024)
+	chunk := make([]byte, 1024)
+	for len(buf) < maxRequestHead {
+		n, err := c.Read(chunk)
+		buf = append(buf, chunk[:n]...)
+		if bytes.Contains(buf, []byte("\r\n\r\n")) || err != nil {
 			return
 		}
 	}
-	_, _ = io.CopyN(io.Discard, c, 64<<10)
 }
 
 // countedConn gives its slot back once, when closed.

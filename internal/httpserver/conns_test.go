@@ -213,7 +213,7 @@ func TestDefaultMaxConns_KeepsAQuarterOfTheOpenFileLimitAndAtMost4096(t *testing
 }
 
 func TestLimits_ZeroMeansDefaultAndNegativeMeansOff(t *testing.T) {
-	got := Limits{BodyTimeout: -1, MaxConnsPerAddr: -1}.WithDefaults()
+	got := Limits{BodyTimeout: -1, MaxConnsPerAddr: -1}.resolve()
 	if got.BodyTimeout != 0 || got.MaxConnsPerAddr != 0 {
 		t.Errorf("negative fields: %+v, want off (0)", got)
 	}
@@ -257,5 +257,36 @@ func TestListen_AcceptedConnectionsKeepHalfClose(t *testing.T) {
 	server.SetDeadline(time.Now().Add(patience))
 	if _, err := io.ReadFull(server, buf); err != nil || string(buf) != "more" {
 		t.Fatalf("server read %q, %v after its half-close", buf, err)
+	}
+}
+
+func TestListen_DefaultPerAddressCapSparesLoopbackPeersAndAnExplicitOneDoesNot(t *testing.T) {
+	const conns = DefaultMaxConnsPerAddr + 2
+	addr := serve(t, okHandler(), Limits{MaxConns: 2 * conns}, nil)
+	for range conns { // a reverse proxy on the same host
+		hold(t, "127.0.0.1", addr)
+	}
+	if got := (Limits{}).resolve(); got.MaxConnsPerAddr != DefaultMaxConnsPerAddr || len(got.Exempt) != 2 {
+		t.Fatalf("default: %+v, want %d per address with loopback exempt", got, DefaultMaxConnsPerAddr)
+	}
+	if got := (Limits{MaxConnsPerAddr: 5}).resolve(); len(got.Exempt) != 0 {
+		t.Fatalf("explicit cap: exempt %v, want none", got.Exempt)
+	}
+}
+
+func TestListen_AnHTTPClientOverTheCapGetsTheRefusalAsItsResponse(t *testing.T) {
+	// The refusal waits for the request head, so that a client reads the
+	// 503 as the answer to its request (not as an unsolicited response on a
+	// fresh connection, which clients drop).
+	addr := serve(t, okHandler(), Limits{MaxConns: 1, MaxConnsPerAddr: -1}, nil)
+	hold(t, "127.0.0.1", addr)
+	client := &http.Client{Timeout: patience, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := client.Get("http://" + addr + "/")
+	if err != nil {
+		t.Fatalf("over the cap: %v, want a 503 response", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") != "1" {
+		t.Fatalf("over the cap: %d Retry-After=%q, want 503 with Retry-After: 1", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
 }

@@ -26,6 +26,7 @@ package httpserver
 
 import (
 	"net/netip"
+	"slices"
 	"time"
 )
 
@@ -72,7 +73,9 @@ type Limits struct {
 	MaxConns int
 	// MaxConnsPerAddr caps open connections from one client address (IPv4
 	// address, or IPv6 /64, since one IPv6 host usually holds a whole /64).
-	// Default 128.
+	// Default 128, with loopback peers exempt: a reverse proxy on the same
+	// host carries every client, and local development is one address. Set
+	// explicitly, it applies to every address not in Exempt, loopback too.
 	MaxConnsPerAddr int
 	// Exempt are networks whose connections count only toward MaxConns:
 	// the reverse proxies in front of the server, through which every
@@ -80,17 +83,24 @@ type Limits struct {
 	Exempt []netip.Prefix
 }
 
-// WithDefaults returns l with every zero field replaced by its default and
-// every negative field set to zero (off), which is how [NewServer] and
-// [Listen] read it.
-func (l Limits) WithDefaults() Limits {
+// resolve returns l as the server applies it: every zero field replaced by
+// its default (and loopback added to Exempt when MaxConnsPerAddr is the
+// default), every negative field set to zero, meaning off. The result is not
+// a configuration: resolving it again would turn "off" into defaults.
+func (l Limits) resolve() Limits {
 	l.ReadHeaderTimeout = orDefault(l.ReadHeaderTimeout, DefaultReadHeaderTimeout)
 	l.BodyTimeout = orDefault(l.BodyTimeout, DefaultBodyTimeout)
 	l.IdleTimeout = orDefault(l.IdleTimeout, DefaultIdleTimeout)
 	l.MaxConns = orDefault(l.MaxConns, DefaultMaxConns())
+	if l.MaxConnsPerAddr == 0 {
+		l.Exempt = append(slices.Clip(l.Exempt), loopback...)
+	}
 	l.MaxConnsPerAddr = orDefault(l.MaxConnsPerAddr, DefaultMaxConnsPerAddr)
 	return l
 }
+
+// loopback are the peers the default per-address cap leaves alone.
+var loopback = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 
 func orDefault[T int | time.Duration](v, def T) T {
 	switch {

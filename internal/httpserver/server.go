@@ -5,13 +5,13 @@ import (
 	"net/http"
 )
 
-// NewServer returns an http.Server for h with l's timeouts (after
-// [Limits.WithDefaults]): ReadHeaderTimeout and IdleTimeout on the server,
-// and BodyTimeout per request through [BodyDeadline]. It sets no
+// NewServer returns an http.Server for h with l's timeouts (zero fields mean
+// their defaults): ReadHeaderTimeout and IdleTimeout on the server, and
+// BodyTimeout per request through [BodyDeadline]. It sets no
 // ReadTimeout and no WriteTimeout, which would cut event streams. Serve it
 // on a listener from [Listen] to enforce the connection caps.
 func NewServer(h http.Handler, l Limits, logger *slog.Logger) *http.Server {
-	l = l.WithDefaults()
+	l = l.resolve()
 	if logger == nil {
 		logger = slog.Default()
 	}
@@ -25,7 +25,7 @@ func NewServer(h http.Handler, l Limits, logger *slog.Logger) *http.Server {
 
 // LogValue describes the limits in effect, for start-up logs.
 func (l Limits) LogValue() slog.Value {
-	l = l.WithDefaults()
+	l = l.resolve()
 	return slog.GroupValue(
 		slog.Duration("read_header_timeout", l.ReadHeaderTimeout),
 		slog.Duration("body_timeout", l.BodyTimeout),
