@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcp-obs/mcp-obs/internal/secret"
 )
 
 // shortBody is the body deadline of these tests: short, so that waiting past
@@ -92,7 +94,8 @@ func TestRun_ConnectionsOverThePerAddressCapAreRefusedWhileAnotherAddressIsServe
 
 func TestRun_EventStreamsOutliveTheBodyDeadline(t *testing.T) {
 	p := startPlatformFake(t)
-	p.issue("good", "user-1", "user@example.com", "read", "write")
+	token := secret.New("mcpobs_at_") // an access token as the platform makes them
+	p.issue(token, "user-1", "user@example.com", "read", "write")
 	release := make(chan struct{})
 	ra := startApp(t, p, func(o *Options) {
 		o.Limits.BodyTimeout = shortBody
@@ -121,7 +124,7 @@ func TestRun_EventStreamsOutliveTheBodyDeadline(t *testing.T) {
 			}
 		},
 	})
-	var streamGets countingTransport
+	streamGets := countingTransport{token: token}
 	cs, err := client.Connect(ctx, &mcp.StreamableClientTransport{
 		Endpoint:   ra.base + "/mcp",
 		HTTPClient: &http.Client{Transport: &streamGets},
@@ -165,13 +168,14 @@ func TestRun_EventStreamsOutliveTheBodyDeadline(t *testing.T) {
 
 // countingTransport adds the bearer token and counts GET requests.
 type countingTransport struct {
-	mu sync.Mutex
-	n  int
+	token string
+	mu    sync.Mutex
+	n     int
 }
 
 func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	r = r.Clone(r.Context())
-	r.Header.Set("Authorization", "Bearer good")
+	r.Header.Set("Authorization", "Bearer "+c.token)
 	if r.Method == http.MethodGet {
 		c.mu.Lock()
 		c.n++

@@ -13,6 +13,8 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/mcp-obs/mcp-obs/internal/secret"
 )
 
 // initializeRaw opens an MCP session the way a looping client does: one
@@ -76,7 +78,8 @@ func liveHeap() uint64 {
 
 func TestApp_IdleSessionsEndAndTheirMemoryReturns(t *testing.T) {
 	p := startPlatformFake(t)
-	p.issue("looper", "user-loop", "loop@example.com", "read", "write")
+	looper := secret.New("mcpobs_at_") // an access token as the platform makes them
+	p.issue(looper, "user-loop", "loop@example.com", "read", "write")
 	ra := startApp(t, p, func(o *Options) {
 		o.SessionIdleTimeout = 3 * time.Second
 		o.MaxSessionsPerUser = -1  // this test is about the timeout alone
@@ -84,7 +87,7 @@ func TestApp_IdleSessionsEndAndTheirMemoryReturns(t *testing.T) {
 	}, addWhoami)
 	waitHealthy(t, ra.base)
 	ctx := context.Background()
-	if _, err := initializeRaw(ctx, ra.base, "looper"); err != nil { // warm caches and pools
+	if _, err := initializeRaw(ctx, ra.base, looper); err != nil { // warm caches and pools
 		t.Fatal(err)
 	}
 	waitSessions(t, ra.app, 0)
@@ -94,7 +97,7 @@ func TestApp_IdleSessionsEndAndTheirMemoryReturns(t *testing.T) {
 	var g errgroup.Group
 	g.SetLimit(8)
 	for range sessions {
-		g.Go(func() error { _, err := initializeRaw(ctx, ra.base, "looper"); return err })
+		g.Go(func() error { _, err := initializeRaw(ctx, ra.base, looper); return err })
 	}
 	if err := g.Wait(); err != nil {
 		t.Fatal(err)
@@ -118,8 +121,9 @@ func TestApp_IdleSessionsEndAndTheirMemoryReturns(t *testing.T) {
 
 func TestApp_SessionsOverTheUserCapCloseThatUsersLeastRecentlyUsed(t *testing.T) {
 	p := startPlatformFake(t)
-	p.issue("alice", "user-alice", "alice@example.com", "read", "write")
-	p.issue("bob", "user-bob", "bob@example.com", "read", "write")
+	aliceToken, bobToken := secret.New("mcpobs_at_"), secret.New("mcpobs_at_")
+	p.issue(aliceToken, "user-alice", "alice@example.com", "read", "write")
+	p.issue(bobToken, "user-bob", "bob@example.com", "read", "write")
 	const maxPerUser = 3
 	ra := startApp(t, p, func(o *Options) { o.MaxSessionsPerUser = maxPerUser }, addWhoami)
 	waitHealthy(t, ra.base)
@@ -127,9 +131,14 @@ func TestApp_SessionsOverTheUserCapCloseThatUsersLeastRecentlyUsed(t *testing.T)
 	defer cancel()
 	connect := func(token string) *mcp.ClientSession {
 		t.Helper()
-		cs, _, err := connectAs(ctx, ra.base, token)
+		cs, err := mcp.NewClient(&mcp.Implementation{Name: "c", Version: "1"}, nil).Connect(ctx, &mcp.StreamableClientTransport{
+			Endpoint:             ra.base + "/mcp",
+			HTTPClient:           &http.Client{Transport: &bearerTransport{token: token}},
+			DisableStandaloneSSE: true,
+			MaxRetries:           -1,
+		}, nil)
 		if err != nil {
-			t.Fatalf("connect as %s: %v", token, err)
+			t.Fatalf("connect: %v", err)
 		}
 		t.Cleanup(func() { cs.Close() })
 		return cs
@@ -139,12 +148,12 @@ func TestApp_SessionsOverTheUserCapCloseThatUsersLeastRecentlyUsed(t *testing.T)
 		return err == nil
 	}
 
-	bob := []*mcp.ClientSession{connect("bob"), connect("bob")}
-	alice := []*mcp.ClientSession{connect("alice"), connect("alice"), connect("alice")}
+	bob := []*mcp.ClientSession{connect(bobToken), connect(bobToken)}
+	alice := []*mcp.ClientSession{connect(aliceToken), connect(aliceToken), connect(aliceToken)}
 	if !works(alice[0]) { // alice[1] is now her least recently used session
 		t.Fatal("alice's first session does not work")
 	}
-	alice = append(alice, connect("alice"))
+	alice = append(alice, connect(aliceToken))
 
 	// alice[1] is closed (asynchronously: it may have had calls in flight).
 	deadline := time.Now().Add(30 * time.Second)
@@ -168,7 +177,7 @@ func TestApp_SessionsOverTheUserCapCloseThatUsersLeastRecentlyUsed(t *testing.T)
 	for range 12 {
 		g.Go(func() error {
 			start.Wait()
-			_, err := initializeRaw(ctx, ra.base, "alice")
+			_, err := initializeRaw(ctx, ra.base, aliceToken)
 			return err
 		})
 	}

@@ -45,11 +45,19 @@ func binary(t *testing.T) string {
 		return bin
 	}
 	bin := filepath.Join(t.TempDir(), "mcp-obs")
-	cmd := exec.Command("go", "build", "-o", bin, "github.com/mcp-obs/mcp-obs/cmd/mcp-obs")
+	cmd := exec.Command(goCommand(), "build", "-o", bin, "github.com/mcp-obs/mcp-obs/cmd/mcp-obs")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	return bin
+}
+
+// goCommand is the go command, also when /usr/local/go/bin is not on PATH.
+func goCommand() string {
+	if p, err := exec.LookPath("go"); err == nil {
+		return p
+	}
+	return "/usr/local/go/bin/go"
 }
 
 // hasLimitFlags reports whether the binary knows the HTTP limit flags (an

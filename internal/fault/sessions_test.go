@@ -18,7 +18,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/mcp-obs/mcp-obs/internal/platform"
+	platformsrv "github.com/mcp-obs/mcp-obs/internal/platform"
 	"github.com/mcp-obs/mcp-obs/internal/platform/endpoints"
 	"github.com/mcp-obs/mcp-obs/internal/platform/servers"
 	"github.com/mcp-obs/mcp-obs/internal/secret"
@@ -55,7 +55,7 @@ func startSessionRig(t *testing.T, users int) *sessionRig {
 	quiet := slog.New(slog.DiscardHandler)
 	ps := httptest.NewUnstartedServer(nil)
 	base := endpoints.Base("http://" + ps.Listener.Addr().String())
-	ps.Config.Handler = platform.New(platform.Config{Base: base, Logger: quiet}, st).Handler()
+	ps.Config.Handler = platformsrv.New(platformsrv.Config{Base: base, Logger: quiet}, st).Handler()
 	ps.Start()
 	t.Cleanup(ps.Close)
 
@@ -75,7 +75,7 @@ func startSessionRig(t *testing.T, users int) *sessionRig {
 		if err := st.CreateUser(ctx, u); err != nil {
 			t.Fatal(err)
 		}
-		raw := secret.New("fault_at")
+		raw := secret.New("mcpobs_at_") // an access token as the platform makes them
 		if err := st.IssueTokens(ctx, &store.Token{Hash: secret.Hash(raw), Kind: store.KindAccess, ServerID: tenant.ID, ClientID: "fault-client",
 			UserID: u.ID, Scopes: []string{"read"}, Resource: mcpURL, FamilyID: secret.ID(), IssuedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
 			t.Fatal(err)
