@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -152,7 +153,8 @@ func TestServe_RevocationFeedOutlivesTheBodyDeadline(t *testing.T) {
 
 	time.Sleep(5 * 150 * time.Millisecond) // well past the body and header deadlines
 
-	// A token of the tenant is revoked; the open feed must carry the news.
+	// A token of the tenant is revoked (by the tenant's resource server, at
+	// the revocation endpoint); the open feed must carry the news.
 	ctx := context.Background()
 	st, err := openStore(ctx, p.db)
 	if err != nil {
@@ -164,13 +166,19 @@ func TestServe_RevocationFeedOutlivesTheBodyDeadline(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now().UTC()
-	hash := secret.Hash("an-access-token")
+	raw := secret.New("mcpobs_at_")
+	hash := secret.Hash(raw)
 	if err := st.IssueTokens(ctx, &store.Token{Hash: hash, Kind: store.KindAccess, ServerID: srv.ID, ClientID: "c", UserID: "u",
 		FamilyID: "f", IssuedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.RevokeToken(ctx, hash, now); err != nil {
-		t.Fatal(err)
+	rev, _ := http.NewRequest("POST", p.base+"/t/test/oauth/revoke", strings.NewReader(url.Values{"token": {raw}}.Encode()))
+	rev.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	rev.SetBasicAuth(p.clientID, p.clientSecr)
+	if resp, err := http.DefaultClient.Do(rev); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("revoke: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
 	}
 	got := make(chan string, 1)
 	go func() {
