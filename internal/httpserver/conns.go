@@ -15,19 +15,30 @@ import (
 // not turn into a flood of log lines.
 const refusalLogInterval = time.Minute
 
-// refusalBudget bounds how long a refused connection is kept: to read the
-// client's request head, so that the 503 answers a request rather than
-// arriving unsolicited, and after the answer to let the client read it
-// before the socket closes (closing a socket with unread request bytes sends
-// a reset, which can destroy the answer in flight). maxPatientRefusals bounds
-// how many refused connections get that treatment at once, so that refusals
-// cannot pile up descriptors; beyond it a refused connection is answered and
-// closed at once.
+// A refused connection is kept briefly: to read the client's request head
+// (at most headWait), so that the 503 answers a request rather than arriving
+// unsolicited, which clients drop; and after the answer and a half-close, to
+// let the client read it (at most lingerWait, less if the client closes
+// first), since closing a socket with unread request bytes sends a reset
+// that can destroy the answer in flight. Such patient refusals hold a
+// descriptor each, so there are at most patientRefusals(l) at once, taken
+// from the descriptors DefaultMaxConns keeps in reserve; beyond them a
+// refused connection is answered and closed at once.
 const (
-	refusalBudget      = time.Second
-	maxPatientRefusals = 64
-	maxRequestHead     = 8 << 10 // bytes read looking for the end of the request head
+	headWait       = 500 * time.Millisecond
+	lingerWait     = 250 * time.Millisecond
+	maxRequestHead = 8 << 10 // bytes read looking for the end of the request head
 )
+
+// patientRefusals is how many refusals may wait at once: half of what the
+// open-file limit leaves beyond MaxConns, between 16 and 512.
+func patientRefusals(l Limits) int {
+	spare := 128
+	if n := openFileLimit(); n > 0 && l.MaxConns > 0 {
+		spare = (n - l.MaxConns) / 2
+	}
+	return min(max(spare, 16), 512)
+}
 
 // refusalBody is the body of the answer to a connection over a cap.
 const refusalBody = "too many connections; retry in a moment\n"
@@ -61,7 +72,7 @@ func Listen(ln net.Listener, l Limits, logger *slog.Logger) net.Listener {
 		limits:   l,
 		log:      logger,
 		perAddr:  map[netip.Prefix]int{},
-		patient:  make(chan struct{}, maxPatientRefusals),
+		patient:  make(chan struct{}, patientRefusals(l)),
 		refusal:  refusalResponse(),
 	}
 }
@@ -160,21 +171,23 @@ func (ll *limitListener) release(key netip.Prefix, keyed bool) {
 // the write cannot block for long: the answer fits in an empty socket buffer,
 // and the write has a deadline anyway.
 func (ll *limitListener) refuse(c net.Conn) {
-	_ = c.SetDeadline(time.Now().Add(refusalBudget))
 	select {
 	case ll.patient <- struct{}{}:
 		go func() {
 			defer func() { <-ll.patient }()
 			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(headWait))
 			readRequestHead(c)
+			_ = c.SetDeadline(time.Now().Add(lingerWait))
 			if _, err := c.Write(ll.refusal); err != nil {
 				return
 			}
 			if cw, ok := c.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
-				_, _ = io.CopyN(io.Discard, c, 64<<10) // until the client closes or the budget ends
+				_, _ = io.CopyN(io.Discard, c, 64<<10) // until the client closes or lingerWait ends
 			}
 		}()
 	default:
+		_ = c.SetDeadline(time.Now().Add(headWait))
 		_, _ = c.Write(ll.refusal)
 		c.Close()
 	}
