@@ -9,11 +9,14 @@
 //   - A request body must arrive within BodyTimeout. The deadline is set per
 //     request with http.ResponseController.SetReadDeadline only when the
 //     request has a body, and cleared as soon as the body has been read to
-//     its end. http.Server.ReadTimeout is never used: it leaves a read
-//     deadline on the connection after the body, the server's background
-//     read then fails and cancels the request context, which ends every
-//     long-lived response (the revocation feed, MCP event streams, a tool
-//     call answered as a stream) at that deadline.
+//     its end, so that long-lived responses (the revocation feed, MCP event
+//     streams, a tool call answered as a stream) never run under it: a read
+//     deadline that fires while net/http reads the connection in the
+//     background cancels the request context (golang/go#70834). Go 1.26's
+//     net/http happens to clear the deadline itself when a body ends, which
+//     would make http.Server.ReadTimeout safe for streams too; it is still
+//     not used, because it would also count the headers into the body's
+//     budget and rely on that internal detail.
 //   - No write deadline either, for the same reason: streams write for hours.
 //   - Connections beyond MaxConnsPerAddr from one client address, or beyond
 //     MaxConns in total, are accepted, answered "503 Service Unavailable"
