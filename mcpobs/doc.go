@@ -61,7 +61,11 @@
 //	...
 //	err = sdk.Initialize(ctx)
 //	sdk.Mount(mux)
-//	mux.Handle("/mcp", sdk.Middleware(mcp.NewStreamableHTTPHandler(getServer, nil)))
+//	mux.Handle("/mcp", sdk.Middleware(mcp.NewStreamableHTTPHandler(getServer,
+//		&mcp.StreamableHTTPOptions{SessionTimeout: 30 * time.Minute})))
+//
+// Serve it with timeouts and connection caps as [Limits] describes: [App.Run]
+// applies them for you.
 //
 // # Debugging
 //

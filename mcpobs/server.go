@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcp-obs/mcp-obs/internal/httpserver"
 )
 
 // DefaultPort is the port [App.Run] listens on when [Options.Port] is zero.
@@ -45,15 +47,33 @@ type Options struct {
 	// Listener, if set, is served instead of listening on Port: for tests,
 	// and for embedding in a process that owns its sockets.
 	Listener net.Listener
+	// Limits bounds what HTTP clients can hold of the server [App.Run]
+	// serves: header, body and idle timeouts, and connection caps. The zero
+	// value is the defaults.
+	Limits Limits
+	// SessionIdleTimeout closes an MCP session that has received no request
+	// for this long, freeing its memory; the client starts a new session
+	// when it comes back. An open event stream alone is not activity:
+	// clients that only listen are expected to ping. Zero means 30 minutes;
+	// negative, never (sessions then live until the client deletes them or
+	// the process ends).
+	SessionIdleTimeout time.Duration
+	// MaxSessionsPerUser caps the live MCP sessions of one verified user.
+	// Opening one more closes that user's least recently used session, so
+	// a client that lost its session id can always reconnect, and one token
+	// cannot fill the server's memory with sessions. Zero means 32;
+	// negative, no cap.
+	MaxSessionsPerUser int
 }
 
 // App is an MCP server protected by mcp-obs, built by [NewServer]: an
 // official [mcp.Server] behind the [SDK]'s endpoints and bearer check.
 type App struct {
-	opts   Options
-	sdk    *SDK
-	err    error // configuration error, reported by Run
-	server *mcp.Server
+	opts     Options
+	sdk      *SDK
+	err      error // configuration error, reported by Run
+	server   *mcp.Server
+	sessions *sessionLimiter
 
 	handlerOnce sync.Once
 	handler     http.Handler
@@ -105,6 +125,8 @@ func NewServer(opts Options) *App {
 	}
 	server := mcp.NewServer(&mcp.Implementation{Name: name, Version: sdk.cfg.Version}, nil)
 	server.AddReceivingMiddleware(sdk.ToolScopeMiddleware())
+	sessions := newSessionLimiter(orDefault(opts.MaxSessionsPerUser, defaultMaxSessionsPerUser))
+	server.AddReceivingMiddleware(sessions.middleware)
 	err := sdk.cfg.validate()
 	if err != nil {
 		// The caller wrote Options, not Config: name the field they know.
@@ -115,6 +137,7 @@ func NewServer(opts Options) *App {
 		sdk:           sdk,
 		err:           err,
 		server:        server,
+		sessions:      sessions,
 		initRetryBase: time.Second,
 	}
 }
@@ -154,16 +177,21 @@ func (a *App) MCP() *mcp.Server { return a.server }
 func (a *App) SDK() *SDK { return a.sdk }
 
 // Handler returns the whole HTTP surface: the MCP endpoint (streamable HTTP,
-// behind [SDK.Middleware]) and the endpoints of [SDK.Mount]. [App.Run] serves
-// it and connects to the platform; to serve it yourself, also call
+// behind [SDK.Middleware], with [Options.SessionIdleTimeout] and
+// [Options.MaxSessionsPerUser]) and the endpoints of [SDK.Mount]. [App.Run]
+// serves it and connects to the platform; to serve it yourself, also call
 // app.SDK().Initialize (until then /health reports "degraded" and the other
-// endpoints answer 503 with Retry-After).
+// endpoints answer 503 with Retry-After), and configure your http.Server as
+// [Limits] describes.
 func (a *App) Handler() http.Handler {
 	a.handlerOnce.Do(func() {
 		mux := http.NewServeMux()
 		a.sdk.Mount(mux)
 		streamable := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return a.server },
-			&mcp.StreamableHTTPOptions{Logger: a.sdk.cfg.Logger})
+			&mcp.StreamableHTTPOptions{
+				Logger:         a.sdk.cfg.Logger,
+				SessionTimeout: orDefault(a.opts.SessionIdleTimeout, defaultSessionIdleTimeout),
+			})
 		mux.Handle(a.sdk.mcpPath, a.sdk.Middleware(streamable))
 		a.handler = mux
 	})
@@ -174,7 +202,7 @@ func (a *App) Handler() http.Handler {
 // the platform in the background, retrying with backoff while it is
 // unreachable (meanwhile /health reports "degraded" and the MCP endpoint
 // answers 503 with Retry-After), and serves until ctx is cancelled, then
-// shuts down gracefully and returns nil.
+// shuts down gracefully and returns nil. It enforces [Options.Limits].
 func (a *App) Run(ctx context.Context) error {
 	if a.err != nil {
 		return a.err
@@ -191,12 +219,9 @@ func (a *App) Run(ctx context.Context) error {
 			return fmt.Errorf("mcpobs: listen on port %d: %w", a.opts.Port, err)
 		}
 	}
-	srv := &http.Server{
-		Handler:           a.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	limits := a.opts.Limits.internal()
+	srv := httpserver.NewServer(a.Handler(), limits, log)
+	ln = httpserver.Listen(ln, limits, log)
 	srv.RegisterOnShutdown(func() {
 		// Ends open event streams, which Shutdown would otherwise wait for.
 		for ss := range a.server.Sessions() {
@@ -208,7 +233,7 @@ func (a *App) Run(ctx context.Context) error {
 	var initDone sync.WaitGroup
 	initDone.Go(func() { a.initialize(runCtx) })
 
-	log.Info("mcp-obs: MCP server listening", "server", a.sdk.name(), "url", a.sdk.cfg.ServerURL, "addr", ln.Addr().String())
+	log.Info("mcp-obs: MCP server listening", "server", a.sdk.name(), "url", a.sdk.cfg.ServerURL, "addr", ln.Addr().String(), "limits", limits)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 
@@ -265,4 +290,16 @@ func (a *App) initialize(ctx context.Context) {
 		}
 		delay = min(delay*2, 30*time.Second)
 	}
+}
+
+// orDefault reads an option where zero means def and a negative value means
+// off (returned as zero).
+func orDefault[T int | time.Duration](v, def T) T {
+	switch {
+	case v == 0:
+		return def
+	case v < 0:
+		return 0
+	}
+	return v
 }

@@ -34,6 +34,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	email := fs.String("email", "demo@example.com", "email of the demo end user")
 	password := fs.String("password", "demo-password", "password of the demo end user")
 	logLevel := fs.String("log-level", "debug", "log level: debug, info, warn or error")
+	limits := addLimitFlags(fs) // for both servers
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -85,12 +86,19 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		Debug:          *logLevel == "debug",
 		Logger:         logger.With("part", "mcp-server"),
 		Listener:       mcpLn,
+		Limits: mcpobs.Limits{
+			ReadHeaderTimeout: limits.ReadHeaderTimeout,
+			BodyTimeout:       limits.BodyTimeout,
+			IdleTimeout:       limits.IdleTimeout,
+			MaxConns:          limits.MaxConns,
+			MaxConnsPerAddr:   limits.MaxConnsPerAddr,
+		},
 	})
 	addDemoTools(app)
 
 	printBanner(stdout, string(platformBase), resourceURL, *email, *password, creds)
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return servePlatform(ctx, platformLn, p, logger) })
+	g.Go(func() error { return servePlatform(ctx, platformLn, p, *limits, logger) })
 	g.Go(func() error { return app.Run(ctx) })
 	err = g.Wait()
 	if errors.Is(err, context.Canceled) {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/mcp-obs/mcp-obs/internal/httpserver"
 	"github.com/mcp-obs/mcp-obs/internal/platform/web"
 )
 
@@ -67,4 +68,22 @@ func (p *proxiesFlag) Set(v string) error {
 	}
 	*p = prefixes
 	return nil
+}
+
+// addLimitFlags registers the HTTP limit flags (timeouts and connection caps,
+// see package httpserver) on fs. As in the SDK's mcpobs.Limits, zero means
+// the default and a negative value turns a limit off.
+func addLimitFlags(fs *flag.FlagSet) *httpserver.Limits {
+	l := &httpserver.Limits{}
+	fs.DurationVar(&l.ReadHeaderTimeout, "read-header-timeout", httpserver.DefaultReadHeaderTimeout,
+		"time a client has to send a request's headers (negative: no limit)")
+	fs.DurationVar(&l.BodyTimeout, "body-timeout", httpserver.DefaultBodyTimeout,
+		"time a client has to send a request body; requests without a body and the event streams are not affected (negative: no limit)")
+	fs.DurationVar(&l.IdleTimeout, "idle-timeout", httpserver.DefaultIdleTimeout,
+		"close kept-alive connections idle this long (negative: never)")
+	fs.IntVar(&l.MaxConns, "max-conns", 0,
+		"cap on open connections; more are answered 503 with Retry-After (0: 3/4 of the open-file limit, at most 4096; negative: no cap)")
+	fs.IntVar(&l.MaxConnsPerAddr, "max-conns-per-addr", 0,
+		"cap on open connections from one client address (IPv6: one /64); --trusted-proxies are exempt (0: 128, and loopback peers exempt too; negative: no cap)")
+	return l
 }

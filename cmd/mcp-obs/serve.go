@@ -7,11 +7,11 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/mcp-obs/mcp-obs/internal/httpserver"
 	"github.com/mcp-obs/mcp-obs/internal/platform"
 	"github.com/mcp-obs/mcp-obs/internal/platform/endpoints"
 	"github.com/mcp-obs/mcp-obs/internal/platform/web"
@@ -26,6 +26,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	dev := fs.Bool("dev", false, "development mode: allow client metadata documents on localhost and private addresses")
 	var trusted proxiesFlag
 	fs.Var(&trusted, "trusted-proxies", "comma-separated `CIDRs` of reverse proxies whose X-Forwarded-For is believed for per-address limits (default: none, the header is ignored)")
+	limits := addLimitFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -49,25 +50,25 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	defer st.Close()
 
 	p := platform.New(platform.Config{Base: base, Dev: *dev, Logger: logger, ClientAddr: web.ClientAddr{Trusted: trusted}}, st)
+	// Connections from the reverse proxies carry every client: they count
+	// toward the total cap only.
+	limits.Exempt = trusted
 	logger.Info("mcp-obs platform listening", "addr", ln.Addr().String(), "base_url", string(base), "db", redactDSN(*db), "dev", *dev,
-		"trusted_proxies", trusted.String())
-	return servePlatform(ctx, ln, p, logger)
+		"trusted_proxies", trusted.String(), "limits", *limits)
+	return servePlatform(ctx, ln, p, *limits, logger)
 }
 
-// servePlatform serves p on ln until ctx is done, then shuts down gracefully.
-func servePlatform(ctx context.Context, ln net.Listener, p *platform.Platform, logger *slog.Logger) error {
+// servePlatform serves p on ln within limits until ctx is done, then shuts
+// down gracefully.
+func servePlatform(ctx context.Context, ln net.Listener, p *platform.Platform, limits httpserver.Limits, logger *slog.Logger) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go p.RunMaintenance(ctx, 10*time.Minute)
 	streams, endStreams := context.WithCancel(context.Background())
 	defer endStreams()
-	srv := &http.Server{
-		Handler:           endStreamsOnShutdown(p.Handler(), streams),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
+	srv := httpserver.NewServer(endStreamsOnShutdown(p.Handler(), streams), limits, logger)
 	srv.RegisterOnShutdown(endStreams)
+	ln = httpserver.Listen(ln, limits, logger)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

@@ -77,10 +77,15 @@ func main() {
 	// 401 with a challenge that starts the client's OAuth flow, a token
 	// without "read" gives 403 insufficient_scope, a good token reaches the
 	// tools with its user attached.
+	// Idle sessions end after 30 minutes, so that their memory comes back.
 	mux.Handle("/mcp", sdk.Middleware(mcp.NewStreamableHTTPHandler(
-		func(*http.Request) *mcp.Server { return server }, nil)))
+		func(*http.Request) *mcp.Server { return server },
+		&mcp.StreamableHTTPOptions{SessionTimeout: 30 * time.Minute})))
 
-	srv := &http.Server{Addr: ":3005", Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	// No ReadTimeout or WriteTimeout: they would cut the MCP event streams.
+	// For body deadlines and connection caps, see mcpobs.Limits (app.Run
+	// applies them for you).
+	srv := &http.Server{Addr: ":3005", Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	go func() {
 		<-ctx.Done()
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
