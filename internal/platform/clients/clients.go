@@ -114,11 +114,11 @@ func New(opts Options) *Registry {
 	if r.perMinute == 0 {
 		r.perMinute = defaultRegistrationsPerMinute
 	}
-	r.limiter = ratelimit.New(r.perMinute, max(r.perMinute, 1))
-	r.newDocs = ratelimit.New(newDocumentsPerMinute, newDocumentsPerMinute)
 	if r.now == nil {
 		r.now = time.Now
 	}
+	r.limiter = ratelimit.New(r.perMinute, max(r.perMinute, 1)).WithClock(r.now)
+	r.newDocs = ratelimit.New(newDocumentsPerMinute, newDocumentsPerMinute).WithClock(r.now)
 	if opts.HTTPClient != nil {
 		c := *opts.HTTPClient
 		c.CheckRedirect = refuseRedirects

@@ -63,6 +63,16 @@ func New(perMinute, burst int) *Limiter {
 	return l
 }
 
+// WithClock makes the limiter read the time from now instead of time.Now, so
+// that it refills on the same clock as the service using it (and as that
+// service's tests). It returns l; call it before the limiter is shared.
+func (l *Limiter) WithClock(now func() time.Time) *Limiter {
+	if now != nil {
+		l.now = now
+	}
+	return l
+}
+
 // Allow reports whether one more event for key may happen now, and counts it
 // if so.
 func (l *Limiter) Allow(key string) bool {

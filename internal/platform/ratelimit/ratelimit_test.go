@@ -157,3 +157,21 @@ func TestIPKey_GroupsIPv6By64AndKeepsIPv4(t *testing.T) {
 		}
 	}
 }
+
+func TestWithClock_RefillsOnTheGivenClockOnly(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	l := New(60, 2).WithClock(func() time.Time { return now })
+	if !l.Allow("k") || !l.Allow("k") {
+		t.Fatal("the burst of 2 was not allowed")
+	}
+	if l.Allow("k") {
+		t.Fatal("a third event with the clock standing still was allowed")
+	}
+	now = now.Add(time.Second) // 60 a minute: one more
+	if !l.Allow("k") {
+		t.Fatal("no event allowed after the given clock moved a second")
+	}
+	if l.Allow("k") {
+		t.Fatal("two events allowed after one second at 60 a minute")
+	}
+}
