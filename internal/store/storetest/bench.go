@@ -1,0 +1,191 @@
+package storetest
+
+import (
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mcp-obs/mcp-obs/internal/secret"
+	"github.com/mcp-obs/mcp-obs/internal/store"
+)
+
+// benchTokens is how many access tokens the lookup benchmarks choose from.
+const benchTokens = 10000
+
+// Bench runs the store's hot paths as sub-benchmarks, the same for every
+// backend, so their figures compare (benchstat): the lookups of an
+// introspection, a code redemption with its token issue, and a refresh
+// rotation. open must return a fresh, empty store; it is called with b, the
+// parent benchmark, once per sub-benchmark (not once per b.N round), and the
+// store is closed when b ends.
+func Bench(b *testing.B, open func(b *testing.B) store.Store) {
+	for _, bm := range []struct {
+		name   string
+		tokens int
+		run    func(b *testing.B, f *benchFixture)
+	}{
+		{"Token", benchTokens, benchToken},
+		{"Introspection", benchTokens, benchIntrospection},
+		{"RedeemAndIssue", 0, benchRedeemAndIssue},
+		{"RotateRefreshToken", 0, benchRotate},
+	} {
+		var f *benchFixture
+		b.Run(bm.name, func(sub *testing.B) {
+			if f == nil {
+				f = &benchFixture{s: open(b)}
+				b.Cleanup(func() { f.s.Close() })
+				f.hashes = seedBench(sub, f.s, bm.tokens)
+			}
+			sub.ResetTimer()
+			bm.run(sub, f)
+		})
+	}
+}
+
+// benchFixture is one sub-benchmark's store, kept across its rounds.
+type benchFixture struct {
+	s      store.Store
+	hashes []string      // the access tokens seedBench stored
+	ids    atomic.Uint64 // names no earlier round used, for the rows a round writes
+}
+
+// seedBench stores one server, one user and n access tokens, and returns
+// the tokens' hashes.
+func seedBench(b *testing.B, s store.Store, n int) []string {
+	b.Helper()
+	ctx := b.Context()
+	now := time.Now()
+	if err := s.CreateServer(ctx, &store.Server{ID: "s1", Slug: "acme", Scopes: []string{"read", "write"}, AccessTokenTTL: time.Hour}); err != nil {
+		b.Fatal(err)
+	}
+	if err := s.CreateUser(ctx, &store.User{ID: "u1", ServerID: "s1", Email: "a@example.com", PasswordHash: "h"}); err != nil {
+		b.Fatal(err)
+	}
+	hashes := make([]string, n)
+	batch := make([]*store.Token, 0, 500)
+	for i := range n {
+		hashes[i] = secret.Hash(secret.New(secret.PrefixAccessToken))
+		batch = append(batch, &store.Token{Hash: hashes[i], Kind: store.KindAccess, ServerID: "s1", ClientID: "c1", UserID: "u1",
+			Scopes: []string{"read", "write"}, Resource: "http://localhost:3006/mcp", FamilyID: secret.ID(), CodeHash: secret.ID(),
+			IssuedAt: now, ExpiresAt: now.Add(time.Hour)})
+		if len(batch) == cap(batch) || i == n-1 {
+			if err := s.IssueTokens(ctx, batch...); err != nil {
+				b.Fatal(err)
+			}
+			batch = batch[:0]
+		}
+	}
+	return hashes
+}
+
+// benchToken measures the token lookup alone, from parallel readers.
+func benchToken(b *testing.B, f *benchFixture) {
+	s, hashes := f.s, f.hashes
+	var next atomic.Uint64
+	b.RunParallel(func(pb *testing.PB) {
+		ctx := b.Context()
+		for pb.Next() {
+			if _, err := s.Token(ctx, "s1", hashes[next.Add(1)%uint64(len(hashes))]); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// benchIntrospection measures the three reads one introspection makes
+// (server by slug, token, user), from parallel readers; 1e9/(ns/op) is the
+// introspections per second the store sustains.
+func benchIntrospection(b *testing.B, f *benchFixture) {
+	s, hashes := f.s, f.hashes
+	var next atomic.Uint64
+	b.RunParallel(func(pb *testing.PB) {
+		ctx := b.Context()
+		for pb.Next() {
+			if _, err := s.ServerBySlug(ctx, "acme"); err != nil {
+				b.Error(err)
+				return
+			}
+			tok, err := s.Token(ctx, "s1", hashes[next.Add(1)%uint64(len(hashes))])
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			if _, err := s.User(ctx, tok.ServerID, tok.UserID); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// benchRedeemAndIssue measures the write side of a token request: create a
+// code, redeem it, issue an access and a refresh token.
+func benchRedeemAndIssue(b *testing.B, f *benchFixture) {
+	s := f.s
+	now := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		ctx := b.Context()
+		for pb.Next() {
+			i := f.ids.Add(1)
+			code := fmt.Sprintf("code-%d", i)
+			if err := s.CreateAuthCode(ctx, &store.AuthCode{Hash: code, ServerID: "s1", ClientID: "c1", UserID: "u1",
+				Scopes: []string{"read"}, CreatedAt: now, ExpiresAt: now.Add(10 * time.Minute)}); err != nil {
+				b.Error(err)
+				return
+			}
+			c, err := s.RedeemAuthCode(ctx, "s1", code, now)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			family := fmt.Sprintf("fam-%d", i)
+			if err := s.IssueCodeTokens(ctx, "s1", code,
+				&store.Token{Hash: fmt.Sprintf("at-%d", i), Kind: store.KindAccess, ServerID: "s1", ClientID: c.ClientID, UserID: c.UserID,
+					Scopes: c.Scopes, FamilyID: family, CodeHash: code, IssuedAt: now, ExpiresAt: now.Add(time.Hour)},
+				&store.Token{Hash: fmt.Sprintf("rt-%d", i), Kind: store.KindRefresh, ServerID: "s1", ClientID: c.ClientID, UserID: c.UserID,
+					Scopes: c.Scopes, FamilyID: family, CodeHash: code, IssuedAt: now, ExpiresAt: now.Add(720 * time.Hour)},
+			); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// benchRotate measures a refresh: the first use of a refresh token, which
+// marks it rotated and issues its successors (an access and a refresh
+// token). Each goroutine walks its own chain, using the refresh token the
+// previous round issued.
+func benchRotate(b *testing.B, f *benchFixture) {
+	s := f.s
+	now := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		ctx := b.Context()
+		family := fmt.Sprintf("chain-%d", f.ids.Add(1))
+		token := func(kind store.TokenKind, parent string) *store.Token {
+			return &store.Token{Hash: fmt.Sprintf("%s-%d", kind, f.ids.Add(1)), Kind: kind, ServerID: "s1", ClientID: "c1",
+				UserID: "u1", Scopes: []string{"read"}, FamilyID: family, CodeHash: "code-" + family, ParentHash: parent,
+				IssuedAt: now, ExpiresAt: now.Add(720 * time.Hour)}
+		}
+		current := token(store.KindRefresh, "")
+		if err := s.IssueTokens(ctx, current); err != nil {
+			b.Error(err)
+			return
+		}
+		for pb.Next() {
+			access, refresh := token(store.KindAccess, current.Hash), token(store.KindRefresh, current.Hash)
+			rot, err := s.RotateRefreshToken(ctx, "s1", current.Hash, "c1", now, 10*time.Second, access, refresh)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			if rot.Outcome != store.RotationFirstUse {
+				b.Errorf("rotation outcome %d, want first use", rot.Outcome)
+				return
+			}
+			current = refresh
+		}
+	})
+}
