@@ -15,9 +15,9 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"embed"
 	"errors"
 	"fmt"
-	"embed"
 	"io/fs"
 	"net/url"
 	"os"

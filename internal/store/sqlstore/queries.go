@@ -80,14 +80,14 @@ type queries struct {
 
 	createCode, redeemCode, code, codeRevokedForUpdate, markCodeRevoked string
 
-	insertTokens                                   [maxTokenRows + 1]string // by number of rows
-	tokenForUpdate, usedSuccessors, markRotated    string
-	revoke                                         [numRevocationSets]string
-	tokenExists                                    string // byHash, revoked or not
-	lockFeed                                       string // empty if the dialect needs none
-	appendFeed                                     [maxFeedRows + 1]string // by number of rows
-	revocations, latestRevocationSeq               string
-	purge                                          []string
+	insertTokens                                [maxTokenRows + 1]string // by number of rows
+	tokenForUpdate, usedSuccessors, markRotated string
+	revoke                                      [numRevocationSets]string
+	tokenExists                                 string                  // byHash, revoked or not
+	lockFeed                                    string                  // empty if the dialect needs none
+	appendFeed                                  [maxFeedRows + 1]string // by number of rows
+	revocations, latestRevocationSeq            string
+	purge                                       []string
 }
 
 func newQueries(d Dialect) *queries {
