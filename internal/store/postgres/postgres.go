@@ -46,6 +46,7 @@ var dialect = sqlstore.Dialect{
 	LockFeed:         `LOCK TABLE revocations IN EXCLUSIVE MODE`,
 	LockMigrations:   fmt.Sprintf(`SELECT pg_advisory_xact_lock(%d)`, migrationLockKey),
 	RepeatRevocation: true,
+	QueryRow:         queryRow,
 	Classify:         classify,
 	Retryable:        retryable,
 }

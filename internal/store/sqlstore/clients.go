@@ -15,7 +15,7 @@ func clientArgs(c *store.Client) []any {
 		c.Source, millis(c.IssuedAt), millis(c.LastUsedAt), millis(c.CachedUntil)}
 }
 
-func scanClient(sc scanner) (*store.Client, error) {
+func scanClient(sc Row) (*store.Client, error) {
 	var (
 		c                           store.Client
 		uris, grants, responses     string

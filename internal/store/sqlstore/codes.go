@@ -10,7 +10,7 @@ import (
 	"github.com/mcp-obs/mcp-obs/internal/store"
 )
 
-func scanCode(sc scanner) (*store.AuthCode, error) {
+func scanCode(sc Row) (*store.AuthCode, error) {
 	var (
 		c                               store.AuthCode
 		scopes                          string
@@ -50,14 +50,14 @@ func (s *Store) RedeemAuthCode(ctx context.Context, serverID, hash string, now t
 	if now.IsZero() {
 		return nil, fmt.Errorf("%s: %s: zero time would leave the code redeemable", s.d.Name, op)
 	}
-	c, err := scanCode(s.write.QueryRowContext(ctx, s.q.redeemCode, now.UnixMilli(), hash, serverID))
+	c, err := scanCode(s.queryRow(ctx, s.write, s.q.redeemCode, now.UnixMilli(), hash, serverID))
 	if err == nil {
 		return c, nil
 	}
 	if !errors.Is(err, sql.ErrNoRows) {
 		return nil, s.wrap(op, err)
 	}
-	c, err = scanCode(s.read.QueryRowContext(ctx, s.q.code, hash, serverID))
+	c, err = scanCode(s.queryRow(ctx, s.read, s.q.code, hash, serverID))
 	if err != nil {
 		return nil, s.wrap(op, err)
 	}

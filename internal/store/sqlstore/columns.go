@@ -55,8 +55,3 @@ func fromList(s string) ([]string, error) {
 	}
 	return ss, nil
 }
-
-// scanner is what *sql.Row and *sql.Rows have in common.
-type scanner interface {
-	Scan(dest ...any) error
-}

@@ -52,7 +52,7 @@ func mergeScopes(a, b []string) []string {
 func (s *Store) Consent(ctx context.Context, serverID, userID, clientID string) ([]string, error) {
 	const op = "consent"
 	var scopes string
-	if err := s.read.QueryRowContext(ctx, s.q.consent, serverID, userID, clientID).Scan(&scopes); err != nil {
+	if err := s.queryRow(ctx, s.read, s.q.consent, serverID, userID, clientID).Scan(&scopes); err != nil {
 		return nil, s.wrap(op, err)
 	}
 	out, err := fromList(scopes)

@@ -1,6 +1,8 @@
 package sqlstore
 
 import (
+	"context"
+	"database/sql"
 	"strconv"
 	"strings"
 )
@@ -55,6 +57,15 @@ type Dialect struct {
 	// an in-process database, whose primary-key probes end in microseconds:
 	// a lookup over a network must stay cancellable.
 	DetachLookups bool
+
+	// QueryRow, when not nil, runs the single-row queries made outside a
+	// transaction (the hot lookups that are not prepared, a code's
+	// redemption, a consent, a session) on db through the driver's own
+	// interface, for speed: database/sql costs each query a goroutine
+	// watching its context and a conversion of every column to a
+	// driver.Value. It must honour ctx, and the Row's error for a missing row
+	// must match sql.ErrNoRows under errors.Is.
+	QueryRow func(ctx context.Context, db *sql.DB, query string, args ...any) Row
 
 	// Classify says which constraint a driver error reports violated, if any.
 	Classify func(error) Violation

@@ -39,6 +39,7 @@ func TestQueryPlans_HotAndRevocationQueriesUseIndexes(t *testing.T) {
 		{"Session", q.session, []any{"x", "s"}, ""},
 		{"RedeemAuthCode", q.redeemCode, []any{1, "x", "s"}, ""},
 		{"IssueCodeTokens", q.codeRevokedForUpdate, []any{"x", "s"}, ""},
+		{"RotateRefreshToken/first use", q.firstUse, []any{1, "x", "s", "c"}, ""},
 		{"RotateRefreshToken", q.tokenForUpdate, []any{"x", "s"}, ""},
 		{"RotateRefreshToken/successor used", q.usedSuccessors, []any{"x", "s"}, "parent_hash"},
 		{"RevokeToken", q.revoke[byHash], []any{1, "s", "x"}, ""},

@@ -80,14 +80,14 @@ type queries struct {
 
 	createCode, redeemCode, code, codeRevokedForUpdate, markCodeRevoked string
 
-	insertTokens                                [maxTokenRows + 1]string // by number of rows
-	tokenForUpdate, usedSuccessors, markRotated string
-	revoke                                      [numRevocationSets]string
-	tokenExists                                 string                  // byHash, revoked or not
-	lockFeed                                    string                  // empty if the dialect needs none
-	appendFeed                                  [maxFeedRows + 1]string // by number of rows
-	revocations, latestRevocationSeq            string
-	purge                                       []string
+	insertTokens                                          [maxTokenRows + 1]string // by number of rows
+	firstUse, tokenForUpdate, usedSuccessors, markRotated string
+	revoke                                                [numRevocationSets]string
+	tokenExists                                           string                  // byHash, revoked or not
+	lockFeed                                              string                  // empty if the dialect needs none
+	appendFeed                                            [maxFeedRows + 1]string // by number of rows
+	revocations, latestRevocationSeq                      string
+	purge                                                 []string
 }
 
 func newQueries(d Dialect) *queries {
@@ -140,6 +140,9 @@ func newQueries(d Dialect) *queries {
 		codeRevokedForUpdate: r(`SELECT revoked_at FROM auth_codes WHERE hash = ? AND server_id = ?` + d.LockRows),
 		markCodeRevoked:      r(`UPDATE auth_codes SET revoked_at = ? WHERE hash = ? AND server_id = ? AND revoked_at IS NULL`),
 
+		firstUse: r(`UPDATE tokens SET rotated_at = ?
+	WHERE hash = ? AND server_id = ? AND kind = 'refresh' AND client_id = ? AND revoked_at IS NULL AND rotated_at IS NULL
+	RETURNING ` + tokenColumns),
 		tokenForUpdate: r(`SELECT ` + tokenColumns + ` FROM tokens WHERE hash = ? AND server_id = ?` + d.LockRows),
 		usedSuccessors: r(`SELECT COUNT(*) FROM tokens
 	WHERE parent_hash = ? AND server_id = ? AND kind = 'refresh' AND rotated_at IS NOT NULL`),

@@ -190,6 +190,6 @@ func (s *Store) Revocations(ctx context.Context, serverID string, after int64, l
 // LatestRevocationSeq returns the highest Seq of the server's feed, 0 if empty.
 func (s *Store) LatestRevocationSeq(ctx context.Context, serverID string) (int64, error) {
 	var seq int64
-	err := s.read.QueryRowContext(ctx, s.q.latestRevocationSeq, serverID).Scan(&seq)
+	err := s.queryRow(ctx, s.read, s.q.latestRevocationSeq, serverID).Scan(&seq)
 	return seq, s.wrap("latest revocation seq", err)
 }

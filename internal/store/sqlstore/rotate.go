@@ -3,20 +3,27 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/mcp-obs/mcp-obs/internal/store"
 )
 
-// RotateRefreshToken applies the rotation rule of [store.Store] in one
+// RotateRefreshToken applies the rotation rule of [store.Grants] in one
 // transaction: reading the token, marking it rotated or revoking, and storing
 // the new tokens all commit together or not at all, so a crash or a failed
 // insert leaves the token as it was and the client's retry is still a first
-// use. The transaction starts by reading the token's row with
-// [Dialect.LockRows] (or, on SQLite, as the single writer), so concurrent
-// calls for one token, in any number of processes, run one after the other,
-// and each sees what the previous one committed.
+// use. The transaction starts by locking the token's row (or, on SQLite, as
+// the single writer), so concurrent calls for one token, in any number of
+// processes, run one after the other, and each sees what the previous one
+// committed.
+//
+// The common case, a live refresh token's first use by its own client, takes
+// one statement: an UPDATE that marks the token rotated only under those
+// conditions and returns it, locking the row as it does. Anything else (an
+// unknown, revoked or used token, another client's) matches nothing, and the
+// token is then read with [Dialect.LockRows] and the rule applied in full.
 func (s *Store) RotateRefreshToken(ctx context.Context, serverID, hash, clientID string, now time.Time, grace time.Duration,
 	next ...*store.Token) (*store.Rotation, error) {
 	const op = "rotate refresh token"
@@ -31,7 +38,16 @@ func (s *Store) RotateRefreshToken(ctx context.Context, serverID, hash, clientID
 	at := now.UnixMilli()
 	var rot *store.Rotation
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		tok, err := scanToken(tx.QueryRowContext(ctx, s.q.tokenForUpdate, hash, serverID))
+		tok, err := scanToken(tx.QueryRowContext(ctx, s.q.firstUse, at, hash, serverID, clientID))
+		switch {
+		case err == nil:
+			tok.RotatedAt = time.Time{} // as it was before this call
+			rot = &store.Rotation{Outcome: store.RotationFirstUse, Token: tok}
+			return s.insertTokens(ctx, tx, next)
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
+		}
+		tok, err = scanToken(tx.QueryRowContext(ctx, s.q.tokenForUpdate, hash, serverID))
 		if err != nil {
 			return err
 		}

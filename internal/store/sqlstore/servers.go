@@ -9,7 +9,7 @@ import (
 	"github.com/mcp-obs/mcp-obs/internal/store"
 )
 
-func scanServer(sc scanner) (*store.Server, error) {
+func scanServer(sc Row) (*store.Server, error) {
 	var (
 		s                     store.Server
 		scopes, defaults      string

@@ -21,7 +21,7 @@ func (s *Store) Session(ctx context.Context, serverID, idHash string) (*store.Se
 		se               store.Session
 		created, expires sql.NullInt64
 	)
-	err := s.read.QueryRowContext(ctx, s.q.session, idHash, serverID).
+	err := s.queryRow(ctx, s.read, s.q.session, idHash, serverID).
 		Scan(&se.IDHash, &se.ServerID, &se.UserID, &created, &expires)
 	if err != nil {
 		return nil, s.wrap("session", err)

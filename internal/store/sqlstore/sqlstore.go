@@ -34,6 +34,12 @@ type Config struct {
 	Migrations fs.FS
 }
 
+// Row is one row of a query's result: what *sql.Row, *sql.Rows and
+// pgx.Row have in common.
+type Row interface {
+	Scan(dest ...any) error
+}
+
 // Store is a [store.Store] on one SQL database. It is safe for concurrent
 // use, by any number of Stores in any number of processes on one database.
 type Store struct {
@@ -110,7 +116,7 @@ func (s *Store) closeLookups() error {
 // [Dialect.PrepareLookups] and [Dialect.DetachLookups]; the latter halved
 // the CPU cost of SQLite's primary-key probes, measured by the
 // Introspection benchmark). A context already done fails before the query.
-func (s *Store) lookupRow(ctx context.Context, l lookup, args ...any) (*sql.Row, error) {
+func (s *Store) lookupRow(ctx context.Context, l lookup, args ...any) (Row, error) {
 	if s.d.DetachLookups {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -120,7 +126,16 @@ func (s *Store) lookupRow(ctx context.Context, l lookup, args ...any) (*sql.Row,
 	if st := s.lookups[l]; st != nil {
 		return st.QueryRowContext(ctx, args...), nil
 	}
-	return s.read.QueryRowContext(ctx, s.q.lookups[l], args...), nil
+	return s.queryRow(ctx, s.read, s.q.lookups[l], args...), nil
+}
+
+// queryRow runs a single-row query outside a transaction on db, through
+// [Dialect.QueryRow] where the dialect has one.
+func (s *Store) queryRow(ctx context.Context, db *sql.DB, query string, args ...any) Row {
+	if s.d.QueryRow != nil {
+		return s.d.QueryRow(ctx, db, query, args...)
+	}
+	return db.QueryRowContext(ctx, query, args...)
 }
 
 // maxTxAttempts bounds how often [Store.inTx] runs a transaction that the

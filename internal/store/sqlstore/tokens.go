@@ -7,7 +7,7 @@ import (
 	"github.com/mcp-obs/mcp-obs/internal/store"
 )
 
-func scanToken(sc scanner) (*store.Token, error) {
+func scanToken(sc Row) (*store.Token, error) {
 	var (
 		t                                 store.Token
 		kind, scopes                      string

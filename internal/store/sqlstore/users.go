@@ -8,7 +8,7 @@ import (
 	"github.com/mcp-obs/mcp-obs/internal/store"
 )
 
-func scanUser(sc scanner) (*store.User, error) {
+func scanUser(sc Row) (*store.User, error) {
 	var (
 		u       store.User
 		created sql.NullInt64
@@ -41,7 +41,7 @@ func (s *Store) User(ctx context.Context, serverID, userID string) (*store.User,
 
 // UserByEmail returns a server's user by (already lower-cased) email.
 func (s *Store) UserByEmail(ctx context.Context, serverID, email string) (*store.User, error) {
-	u, err := scanUser(s.read.QueryRowContext(ctx, s.q.userByEmail, serverID, email))
+	u, err := scanUser(s.queryRow(ctx, s.read, s.q.userByEmail, serverID, email))
 	if err != nil {
 		return nil, s.wrap("user by email", err)
 	}
