@@ -56,6 +56,7 @@ var dialect = sqlstore.Dialect{
 // processes on one database; create it with [Open], release it with [Store.Close].
 type Store struct {
 	*sqlstore.Store
+	db *sql.DB
 }
 
 var _ store.Store = (*Store)(nil)
@@ -89,7 +90,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
-	return &Store{Store: core}, nil
+	return &Store{Store: core, db: db}, nil
 }
 
 // openCore migrates the database and builds the SQL core on the pool.

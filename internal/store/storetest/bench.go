@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"fmt"
 	"sync/atomic"
 	"testing"
@@ -19,7 +20,7 @@ const benchTokens = 10000
 // rotation. open must return a fresh, empty store; it is called with b, the
 // parent benchmark, once per sub-benchmark (not once per b.N round), and the
 // store is closed when b ends.
-func Bench(b *testing.B, open func(b *testing.B) store.Store) {
+func Bench(b *testing.B, open func(tb testing.TB) store.Store) {
 	for _, bm := range []struct {
 		name   string
 		tokens int
@@ -79,18 +80,48 @@ func seedBench(b *testing.B, s store.Store, n int) []string {
 	return hashes
 }
 
-// benchToken measures the token lookup alone, from parallel readers.
-func benchToken(b *testing.B, f *benchFixture) {
-	s, hashes := f.s, f.hashes
-	var next atomic.Uint64
+// round is one operation of a benchmark, run by one of its goroutines.
+type round func(ctx context.Context) error
+
+// runRounds runs rounds from parallel goroutines, b.N in all, and fails the
+// benchmark on the first error. Each goroutine gets its rounds from start
+// (which may keep state across them, and prepare with ctx).
+func runRounds(b *testing.B, start func(ctx context.Context) (round, error)) {
 	b.RunParallel(func(pb *testing.PB) {
 		ctx := b.Context()
-		for pb.Next() {
-			if _, err := s.Token(ctx, "s1", hashes[next.Add(1)%uint64(len(hashes))]); err != nil {
-				b.Error(err)
-				return
-			}
+		r, err := start(ctx)
+		for err == nil && pb.Next() {
+			err = r(ctx)
 		}
+		if err != nil {
+			b.Error(err)
+		}
+	})
+}
+
+// nextHash returns the seeded access tokens in turn.
+func (f *benchFixture) nextHash() string {
+	return f.hashes[f.ids.Add(1)%uint64(len(f.hashes))]
+}
+
+// tokenPair returns the access and refresh token a code or a refresh
+// (parent, "" for a code) issues in family at now, under fresh names.
+func (f *benchFixture) tokenPair(family, code, parent string, now time.Time) (access, refresh *store.Token) {
+	token := func(kind store.TokenKind) *store.Token {
+		return &store.Token{Hash: fmt.Sprintf("%s-%d", kind, f.ids.Add(1)), Kind: kind, ServerID: "s1", ClientID: "c1",
+			UserID: "u1", Scopes: []string{"read"}, FamilyID: family, CodeHash: code, ParentHash: parent,
+			IssuedAt: now, ExpiresAt: now.Add(720 * time.Hour)}
+	}
+	return token(store.KindAccess), token(store.KindRefresh)
+}
+
+// benchToken measures the token lookup alone, from parallel readers.
+func benchToken(b *testing.B, f *benchFixture) {
+	runRounds(b, func(context.Context) (round, error) {
+		return func(ctx context.Context) error {
+			_, err := f.s.Token(ctx, "s1", f.nextHash())
+			return err
+		}, nil
 	})
 }
 
@@ -98,59 +129,37 @@ func benchToken(b *testing.B, f *benchFixture) {
 // (server by slug, token, user), from parallel readers; 1e9/(ns/op) is the
 // introspections per second the store sustains.
 func benchIntrospection(b *testing.B, f *benchFixture) {
-	s, hashes := f.s, f.hashes
-	var next atomic.Uint64
-	b.RunParallel(func(pb *testing.PB) {
-		ctx := b.Context()
-		for pb.Next() {
-			if _, err := s.ServerBySlug(ctx, "acme"); err != nil {
-				b.Error(err)
-				return
+	runRounds(b, func(context.Context) (round, error) {
+		return func(ctx context.Context) error {
+			if _, err := f.s.ServerBySlug(ctx, "acme"); err != nil {
+				return err
 			}
-			tok, err := s.Token(ctx, "s1", hashes[next.Add(1)%uint64(len(hashes))])
-			if err != nil {
-				b.Error(err)
-				return
+			tok, err := f.s.Token(ctx, "s1", f.nextHash())
+			if err == nil {
+				_, err = f.s.User(ctx, tok.ServerID, tok.UserID)
 			}
-			if _, err := s.User(ctx, tok.ServerID, tok.UserID); err != nil {
-				b.Error(err)
-				return
-			}
-		}
+			return err
+		}, nil
 	})
 }
 
 // benchRedeemAndIssue measures the write side of a token request: create a
 // code, redeem it, issue an access and a refresh token.
 func benchRedeemAndIssue(b *testing.B, f *benchFixture) {
-	s := f.s
 	now := time.Now()
-	b.RunParallel(func(pb *testing.PB) {
-		ctx := b.Context()
-		for pb.Next() {
-			i := f.ids.Add(1)
-			code := fmt.Sprintf("code-%d", i)
-			if err := s.CreateAuthCode(ctx, &store.AuthCode{Hash: code, ServerID: "s1", ClientID: "c1", UserID: "u1",
+	runRounds(b, func(context.Context) (round, error) {
+		return func(ctx context.Context) error {
+			code := fmt.Sprintf("code-%d", f.ids.Add(1))
+			if err := f.s.CreateAuthCode(ctx, &store.AuthCode{Hash: code, ServerID: "s1", ClientID: "c1", UserID: "u1",
 				Scopes: []string{"read"}, CreatedAt: now, ExpiresAt: now.Add(10 * time.Minute)}); err != nil {
-				b.Error(err)
-				return
+				return err
 			}
-			c, err := s.RedeemAuthCode(ctx, "s1", code, now)
-			if err != nil {
-				b.Error(err)
-				return
+			if _, err := f.s.RedeemAuthCode(ctx, "s1", code, now); err != nil {
+				return err
 			}
-			family := fmt.Sprintf("fam-%d", i)
-			if err := s.IssueCodeTokens(ctx, "s1", code,
-				&store.Token{Hash: fmt.Sprintf("at-%d", i), Kind: store.KindAccess, ServerID: "s1", ClientID: c.ClientID, UserID: c.UserID,
-					Scopes: c.Scopes, FamilyID: family, CodeHash: code, IssuedAt: now, ExpiresAt: now.Add(time.Hour)},
-				&store.Token{Hash: fmt.Sprintf("rt-%d", i), Kind: store.KindRefresh, ServerID: "s1", ClientID: c.ClientID, UserID: c.UserID,
-					Scopes: c.Scopes, FamilyID: family, CodeHash: code, IssuedAt: now, ExpiresAt: now.Add(720 * time.Hour)},
-			); err != nil {
-				b.Error(err)
-				return
-			}
-		}
+			access, refresh := f.tokenPair("fam-"+code, code, "", now)
+			return f.s.IssueCodeTokens(ctx, "s1", code, access, refresh)
+		}, nil
 	})
 }
 
@@ -159,33 +168,24 @@ func benchRedeemAndIssue(b *testing.B, f *benchFixture) {
 // token). Each goroutine walks its own chain, using the refresh token the
 // previous round issued.
 func benchRotate(b *testing.B, f *benchFixture) {
-	s := f.s
 	now := time.Now()
-	b.RunParallel(func(pb *testing.PB) {
-		ctx := b.Context()
+	runRounds(b, func(ctx context.Context) (round, error) {
 		family := fmt.Sprintf("chain-%d", f.ids.Add(1))
-		token := func(kind store.TokenKind, parent string) *store.Token {
-			return &store.Token{Hash: fmt.Sprintf("%s-%d", kind, f.ids.Add(1)), Kind: kind, ServerID: "s1", ClientID: "c1",
-				UserID: "u1", Scopes: []string{"read"}, FamilyID: family, CodeHash: "code-" + family, ParentHash: parent,
-				IssuedAt: now, ExpiresAt: now.Add(720 * time.Hour)}
+		_, current := f.tokenPair(family, "code-"+family, "", now)
+		if err := f.s.IssueTokens(ctx, current); err != nil {
+			return nil, err
 		}
-		current := token(store.KindRefresh, "")
-		if err := s.IssueTokens(ctx, current); err != nil {
-			b.Error(err)
-			return
-		}
-		for pb.Next() {
-			access, refresh := token(store.KindAccess, current.Hash), token(store.KindRefresh, current.Hash)
-			rot, err := s.RotateRefreshToken(ctx, "s1", current.Hash, "c1", now, 10*time.Second, access, refresh)
+		return func(ctx context.Context) error {
+			access, refresh := f.tokenPair(family, "code-"+family, current.Hash, now)
+			rot, err := f.s.RotateRefreshToken(ctx, "s1", current.Hash, "c1", now, 10*time.Second, access, refresh)
 			if err != nil {
-				b.Error(err)
-				return
+				return err
 			}
 			if rot.Outcome != store.RotationFirstUse {
-				b.Errorf("rotation outcome %d, want first use", rot.Outcome)
-				return
+				return fmt.Errorf("rotation outcome %d, want first use", rot.Outcome)
 			}
 			current = refresh
-		}
+			return nil
+		}, nil
 	})
 }

@@ -33,7 +33,7 @@ import (
 
 // Run runs the suite. open must return a fresh, empty store for each
 // subtest; Run closes it when the subtest ends.
-func Run(t *testing.T, open func(t *testing.T) store.Store) {
+func Run(t *testing.T, open func(tb testing.TB) store.Store) {
 	t.Helper()
 	groups := [][]testCase{
 		serverCases, clientCases, userCases, sessionCases, consentCases,
