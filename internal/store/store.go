@@ -1,9 +1,13 @@
 // Package store defines the persistence contract of the mcp-obs platform.
 //
 // The authorization server, the end-user pages and the admin commands speak to
-// storage only through [Store]. Implementations (SQLite in package
-// store/sqlite, PostgreSQL later) must pass the shared conformance suite in
-// package store/storetest, so either drops in without touching callers.
+// storage only through the role interfaces composed into [Store] ([Servers],
+// [Clients], [Users], [Sessions], [Grants], [Revocations]), each taking only
+// the roles it uses. Package store/sqlstore implements them once, in SQL;
+// packages store/sqlite (embedded, the default) and store/postgres (several
+// replicas on one database) configure it for their database. Every
+// implementation must pass the shared conformance suite in package
+// store/storetest, so either drops in without touching callers.
 //
 // Secrets never reach the store in clear text: tokens, codes, session ids and
 // client secrets arrive already hashed (see package secret), and passwords as
@@ -152,7 +156,7 @@ type Token struct {
 	RotatedAt  time.Time // refresh tokens: when first exchanged; zero before
 }
 
-// RotationOutcome says what [Store.RotateRefreshToken] did.
+// RotationOutcome says what [Grants.RotateRefreshToken] did.
 type RotationOutcome int
 
 // Rotation outcomes. Only RotationFirstUse and RotationRetry store new tokens.
@@ -173,7 +177,7 @@ const (
 	RotationRevoked
 )
 
-// Rotation is what [Store.RotateRefreshToken] did.
+// Rotation is what [Grants.RotateRefreshToken] did.
 type Rotation struct {
 	Outcome RotationOutcome
 	// Token is the presented refresh token as it was before the call: its
@@ -192,14 +196,31 @@ type Revocation struct {
 	RevokedAt time.Time
 }
 
-// Store is everything the platform persists. Methods are safe for concurrent
-// use. Unless stated otherwise, a missing row yields an error wrapping ErrNotFound.
+// Store is everything the platform persists: one value of each role, on
+// one database. Platform services take only the roles they use (a handler
+// that only redeems codes takes a [Grants]), so each names its dependencies
+// and a new role (telemetry, operators, tickets) grows the store without
+// touching them. Methods are safe for concurrent use. Unless stated
+// otherwise, a missing row yields an error wrapping ErrNotFound.
 type Store interface {
+	Servers
+	Clients
+	Users
+	Sessions
+	Grants
+	Revocations
+
 	// Ping reports whether the database is reachable.
 	Ping(ctx context.Context) error
 	// Close releases the database.
 	Close() error
+	// PurgeExpired deletes codes, sessions and tokens that expired before cutoff,
+	// and feed entries older than cutoff. It returns how many rows it removed.
+	PurgeExpired(ctx context.Context, cutoff time.Time) (int, error)
+}
 
+// Servers keeps the tenants: one row per MCP server the platform protects.
+type Servers interface {
 	// CreateServer adds a server; a duplicate slug wraps ErrConflict.
 	CreateServer(ctx context.Context, s *Server) error
 	// ServerBySlug returns the server with the slug.
@@ -209,14 +230,20 @@ type Store interface {
 	// UpdateServer replaces the mutable fields of the server with s.ID
 	// (everything but ID, Slug and CreatedAt).
 	UpdateServer(ctx context.Context, s *Server) error
+}
 
+// Clients keeps each server's OAuth clients, registered (DCR) or cached
+// from a metadata document (CIMD), through their whole life: registration,
+// use, and removal together with the tokens they hold.
+type Clients interface {
 	// CreateClient adds a client; a duplicate (ServerID, ClientID) wraps ErrConflict.
 	CreateClient(ctx context.Context, c *Client) error
 	// PutClient inserts or replaces a client (used to cache CIMD documents).
 	PutClient(ctx context.Context, c *Client) error
 	// Client returns a server's client.
 	Client(ctx context.Context, serverID, clientID string) (*Client, error)
-	// DeleteClient removes a client and revokes nothing else (callers revoke first).
+	// DeleteClient removes a client and revokes nothing else (callers revoke
+	// first, with RevokeClientTokens).
 	DeleteClient(ctx context.Context, serverID, clientID string) error
 	// TouchClient records that the client completed an authorization at time at.
 	TouchClient(ctx context.Context, serverID, clientID string, at time.Time) error
@@ -224,7 +251,14 @@ type Store interface {
 	// document) never used and issued before the cutoff, and returns how many
 	// it removed. A removed metadata-document client is simply fetched again.
 	DeleteUnusedClients(ctx context.Context, issuedBefore time.Time) (int, error)
+	// RevokeClientTokens revokes every live token of a client, as when it is
+	// deleted, and appends them to the revocation feed, returning the hashes
+	// it newly revoked.
+	RevokeClientTokens(ctx context.Context, serverID, clientID string, now time.Time) ([]string, error)
+}
 
+// Users keeps the end-user accounts of each server.
+type Users interface {
 	// CreateUser adds an end user; a duplicate (ServerID, Email) wraps ErrConflict.
 	CreateUser(ctx context.Context, u *User) error
 	// User returns a server's user by id.
@@ -233,14 +267,22 @@ type Store interface {
 	UserByEmail(ctx context.Context, serverID, email string) (*User, error)
 	// UpdateUserPassword replaces a user's password hash.
 	UpdateUserPassword(ctx context.Context, serverID, userID, passwordHash string) error
+}
 
+// Sessions keeps the signed-in browser sessions of end users.
+type Sessions interface {
 	// CreateSession stores a browser session.
 	CreateSession(ctx context.Context, s *Session) error
 	// Session returns a server's session by the hash of its cookie value, expired or not.
 	Session(ctx context.Context, serverID, idHash string) (*Session, error)
 	// DeleteSession removes a server's session; deleting a missing session is not an error.
 	DeleteSession(ctx context.Context, serverID, idHash string) error
+}
 
+// Grants keeps what the authorization server grants: consents, authorization
+// codes and the tokens issued from them, and their revocation (which feeds
+// [Revocations]).
+type Grants interface {
 	// SaveConsent records that the user granted the client these scopes,
 	// merged with what was granted before.
 	SaveConsent(ctx context.Context, serverID, userID, clientID string, scopes []string) error
@@ -292,15 +334,13 @@ type Store interface {
 	// from now on) and revokes every live token issued from it (whole
 	// families), in one transaction, returning the hashes it newly revoked.
 	RevokeByCode(ctx context.Context, serverID, codeHash string, now time.Time) ([]string, error)
-	// RevokeClientTokens revokes every live token of a client, as when it is deleted.
-	RevokeClientTokens(ctx context.Context, serverID, clientID string, now time.Time) ([]string, error)
+}
 
+// Revocations is the revocation feed: every token revoked, in order, for
+// resource servers to follow and drop what they cached.
+type Revocations interface {
 	// Revocations returns a server's feed entries with Seq > after, oldest first, at most limit.
 	Revocations(ctx context.Context, serverID string, after int64, limit int) ([]Revocation, error)
 	// LatestRevocationSeq returns the highest Seq of the server's feed, 0 if empty.
 	LatestRevocationSeq(ctx context.Context, serverID string) (int64, error)
-
-	// PurgeExpired deletes codes, sessions and tokens that expired before cutoff,
-	// and feed entries older than cutoff. It returns how many rows it removed.
-	PurgeExpired(ctx context.Context, cutoff time.Time) (int, error)
 }

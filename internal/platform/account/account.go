@@ -23,9 +23,17 @@ import (
 	"github.com/mcp-obs/mcp-obs/internal/store"
 )
 
+// Store is what the account pages keep: the tenants they serve, the end
+// users' accounts and their browser sessions.
+type Store interface {
+	store.Servers
+	store.Users
+	store.Sessions
+}
+
 // Options configures a [Service]. Zero values are the defaults.
 type Options struct {
-	Store  store.Store
+	Store  Store
 	Base   endpoints.Base
 	Logger *slog.Logger
 	// SessionTTL is how long a browser session lasts; default 12 hours.
@@ -59,7 +67,7 @@ const (
 
 // Service serves the account pages and answers who is signed in.
 type Service struct {
-	store      store.Store
+	store      Store
 	base       endpoints.Base
 	log        *slog.Logger
 	sessionTTL time.Duration

@@ -69,6 +69,13 @@ func (s *Service) CreateUser(ctx context.Context, srv *store.Server, email, pass
 	return u, nil
 }
 
+// User returns srv's user with the id, as the store has it: an unknown
+// user (or another server's) wraps store.ErrNotFound. The authorization
+// server names a token's subject with it.
+func (s *Service) User(ctx context.Context, srv *store.Server, userID string) (*store.User, error) {
+	return s.store.User(ctx, srv.ID, userID)
+}
+
 // authenticate checks an email and password on srv. It returns the account
 // the email names (nil if none) and whether the password is right. It does the
 // same bcrypt work either way, so timing does not tell which emails exist.

@@ -38,9 +38,16 @@ const (
 	newDocumentsPerMinute = 60
 )
 
+// Store is what the registry keeps: the tenants it registers clients
+// with, and their clients.
+type Store interface {
+	store.Servers
+	store.Clients
+}
+
 // Options configures a [Registry]. Zero values are the defaults.
 type Options struct {
-	Store  store.Store
+	Store  Store
 	Base   endpoints.Base
 	Logger *slog.Logger
 	// Dev allows CIMD documents on loopback and private addresses and over http.
@@ -71,7 +78,7 @@ type Options struct {
 
 // Registry registers and resolves clients. It is safe for concurrent use.
 type Registry struct {
-	store     store.Store
+	store     Store
 	base      endpoints.Base
 	log       *slog.Logger
 	dev       bool
@@ -157,6 +164,12 @@ func (r *Registry) Lookup(ctx context.Context, srv *store.Server, clientID strin
 		return nil, fmt.Errorf("client %q of server %q: %w", clientID, srv.Slug, err)
 	}
 	return c, nil
+}
+
+// Touch records that clientID completed an authorization at srv at time at,
+// which keeps it from [Registry.ExpireUnused] for good.
+func (r *Registry) Touch(ctx context.Context, srv *store.Server, clientID string, at time.Time) error {
+	return r.store.TouchClient(ctx, srv.ID, clientID, at)
 }
 
 // ExpireUnused deletes clients that were never used within UnusedClientTTL.

@@ -310,7 +310,7 @@ func (h *Handler) issueCode(w http.ResponseWriter, r *http.Request, srv *store.S
 		h.failServer(w, r, srv, req, "oauth: storing authorization code", err)
 		return
 	}
-	if err := h.store.TouchClient(ctx, srv.ID, req.client.ClientID, now); err != nil {
+	if err := h.clients.Touch(ctx, srv, req.client.ClientID, now); err != nil {
 		// Only the expiry of unused registrations depends on it.
 		h.log.WarnContext(ctx, "oauth: recording client use", "server", srv.Slug, "client_id", req.client.ClientID, "err", err)
 	}

@@ -82,7 +82,7 @@ func (h *Handler) serveIntrospect(w http.ResponseWriter, r *http.Request) {
 		writeInactive(w)
 		return
 	}
-	user, err := h.store.User(ctx, srv.ID, tok.UserID)
+	user, err := h.accounts.User(ctx, srv, tok.UserID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		writeInactive(w)

@@ -5,7 +5,7 @@
 // Every URL it hands out is built from the configured [endpoints.Base], never
 // from the request's Host header, so a forged Host cannot move an issuer or a
 // redirect. The handlers speak OAuth; everything they remember goes through
-// [store.Store], so several replicas can serve one tenant.
+// the store (see [Store]), so several replicas can serve one tenant.
 package oauth
 
 import (
@@ -30,9 +30,19 @@ const (
 	feedPingInterval         = 15 * time.Second
 )
 
+// Store is what the authorization server keeps itself: the tenants it
+// serves, the grants it makes (consents, codes, tokens) and the revocation
+// feed. Clients and end users it reaches through their own services
+// ([clients.Registry], [account.Service]).
+type Store interface {
+	store.Servers
+	store.Grants
+	store.Revocations
+}
+
 // Options configures a [Handler]. Zero values are the defaults.
 type Options struct {
-	Store    store.Store
+	Store    Store
 	Base     endpoints.Base
 	Clients  *clients.Registry
 	Accounts *account.Service
@@ -46,7 +56,7 @@ type Options struct {
 
 // Handler serves the authorization server endpoints of every tenant.
 type Handler struct {
-	store    store.Store
+	store    Store
 	base     endpoints.Base
 	clients  *clients.Registry
 	accounts *account.Service

@@ -24,7 +24,7 @@ import (
 // or after the window, is reuse: the whole family is revoked.
 //
 // Marking R0 used and storing its successors is one store transaction
-// ([store.Store.RotateRefreshToken]): a crash or a failed write in between
+// ([store.Grants.RotateRefreshToken]): a crash or a failed write in between
 // leaves R0 unused, so the client's retry, whenever it comes, is a first use
 // rather than reuse that would cost the user their sign-in.
 //

@@ -114,7 +114,7 @@ func clientGrants(c *store.Client) []string {
 // §4.1.2), however the two requests interleave: the replay marks the code
 // revoked as it revokes, and the first redemption stores its tokens only if
 // the mark is not set, both in one transaction holding the code (see
-// [store.Store.IssueCodeTokens]). A redemption that loses that race answers
+// [store.Grants.IssueCodeTokens]). A redemption that loses that race answers
 // invalid_grant, as the replay does.
 func (h *Handler) exchangeCode(ctx context.Context, srv *store.Server, client *store.Client, p *params) (*tokenResponse, *oauthError) {
 	code := p.get("code")

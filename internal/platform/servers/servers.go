@@ -111,7 +111,7 @@ type Change struct {
 // Update applies change to the server with the slug and returns it. Tokens
 // already issued keep their audience and scopes: after a resource URL change
 // the MCP server refuses the old ones and clients sign in again.
-func Update(ctx context.Context, st store.Store, slug string, change Change) (*store.Server, error) {
+func Update(ctx context.Context, st store.Servers, slug string, change Change) (*store.Server, error) {
 	srv, err := Get(ctx, st, slug)
 	if err != nil {
 		return nil, err
@@ -152,7 +152,7 @@ type Credentials struct {
 
 // Create validates spec, stores the server and returns it with its new
 // credentials. A duplicate slug wraps store.ErrConflict.
-func Create(ctx context.Context, st store.Store, spec Spec, now time.Time) (*store.Server, Credentials, error) {
+func Create(ctx context.Context, st store.Servers, spec Spec, now time.Time) (*store.Server, Credentials, error) {
 	if err := ValidateSlug(spec.Slug); err != nil {
 		return nil, Credentials{}, err
 	}
@@ -195,7 +195,7 @@ func Create(ctx context.Context, st store.Store, spec Spec, now time.Time) (*sto
 }
 
 // Get returns the server with the slug, with an error that names the slug when it is unknown.
-func Get(ctx context.Context, st store.Store, slug string) (*store.Server, error) {
+func Get(ctx context.Context, st store.Servers, slug string) (*store.Server, error) {
 	srv, err := st.ServerBySlug(ctx, slug)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, &plainError{msg: fmt.Sprintf("no server with slug %q (see `mcp-obs server list`)", slug), kind: store.ErrNotFound}
@@ -208,7 +208,7 @@ func Get(ctx context.Context, st store.Store, slug string) (*store.Server, error
 
 // RotateSecret gives the server new resource-server credentials; the old
 // secret stops working at once.
-func RotateSecret(ctx context.Context, st store.Store, slug string) (Credentials, error) {
+func RotateSecret(ctx context.Context, st store.Servers, slug string) (Credentials, error) {
 	srv, err := Get(ctx, st, slug)
 	if err != nil {
 		return Credentials{}, err

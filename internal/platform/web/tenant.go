@@ -12,7 +12,7 @@ import (
 // TenantJSON resolves the request's {slug} path value to its server for a
 // JSON endpoint. When it returns nil it has already answered: 404 JSON for an
 // unknown slug, 500 (logged) when the store fails.
-func TenantJSON(w http.ResponseWriter, r *http.Request, st store.Store, log *slog.Logger) *store.Server {
+func TenantJSON(w http.ResponseWriter, r *http.Request, st store.Servers, log *slog.Logger) *store.Server {
 	srv, err := loadTenant(r, st, log)
 	switch {
 	case err == nil:
@@ -26,7 +26,7 @@ func TenantJSON(w http.ResponseWriter, r *http.Request, st store.Store, log *slo
 }
 
 // TenantHTML is [TenantJSON] for pages: it answers with an HTML error page.
-func TenantHTML(w http.ResponseWriter, r *http.Request, st store.Store, log *slog.Logger) *store.Server {
+func TenantHTML(w http.ResponseWriter, r *http.Request, st store.Servers, log *slog.Logger) *store.Server {
 	srv, err := loadTenant(r, st, log)
 	switch {
 	case err == nil:
@@ -39,7 +39,7 @@ func TenantHTML(w http.ResponseWriter, r *http.Request, st store.Store, log *slo
 	return nil
 }
 
-func loadTenant(r *http.Request, st store.Store, log *slog.Logger) (*store.Server, error) {
+func loadTenant(r *http.Request, st store.Servers, log *slog.Logger) (*store.Server, error) {
 	slug := r.PathValue("slug")
 	srv, err := st.ServerBySlug(r.Context(), slug)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {

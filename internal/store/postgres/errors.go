@@ -5,10 +5,9 @@ import (
 	"fmt"
 	"net/url"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/mcp-obs/mcp-obs/internal/store"
+	"github.com/mcp-obs/mcp-obs/internal/store/sqlstore"
 )
 
 // PostgreSQL error codes the store contract gives a meaning
@@ -20,28 +19,20 @@ const (
 	codeDeadlockDetected     = "40P01"
 )
 
-// wrap gives a driver error the operation's context and, where the store
-// contract names one, the sentinel a caller tests with errors.Is: missing
-// rows become store.ErrNotFound, unique and primary-key violations
-// store.ErrConflict, and a reference to a server that does not exist
-// store.ErrNotFound. The driver error stays in the chain.
-func wrap(op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, pgx.ErrNoRows) {
-		return fmt.Errorf("postgres: %s: %w", op, store.ErrNotFound)
-	}
+// classify tells the store which constraint a driver error reports
+// violated: unique and primary-key violations are conflicts, foreign-key
+// violations a reference to a server that does not exist.
+func classify(err error) sqlstore.Violation {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		switch pe.Code {
 		case codeUniqueViolation:
-			return fmt.Errorf("postgres: %s: %w (%w)", op, store.ErrConflict, err)
+			return sqlstore.UniqueViolation
 		case codeForeignKeyViolation:
-			return fmt.Errorf("postgres: %s: referenced server %w (%w)", op, store.ErrNotFound, err)
+			return sqlstore.ForeignKeyViolation
 		}
 	}
-	return fmt.Errorf("postgres: %s: %w", op, err)
+	return sqlstore.NoViolation
 }
 
 // retryable reports whether PostgreSQL aborted the transaction to break a
@@ -49,22 +40,6 @@ func wrap(op string, err error) error {
 func retryable(err error) bool {
 	var pe *pgconn.PgError
 	return errors.As(err, &pe) && (pe.Code == codeDeadlockDetected || pe.Code == codeSerializationFailure)
-}
-
-// notFound is the error for an operation that matched no row.
-func notFound(op string) error {
-	return fmt.Errorf("postgres: %s: %w", op, store.ErrNotFound)
-}
-
-// affected turns an UPDATE or DELETE that touched no row into ErrNotFound.
-func affected(op string, tag pgconn.CommandTag, err error) error {
-	if err != nil {
-		return wrap(op, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return notFound(op)
-	}
-	return nil
 }
 
 // redactParseError replaces a connection-string parse error, whose text may

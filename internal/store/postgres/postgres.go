@@ -1,88 +1,103 @@
 // Package postgres is the [store.Store] for running several platform
-// replicas against one PostgreSQL database.
+// replicas against one PostgreSQL database. It is a configuration of the SQL
+// core in package sqlstore, through pgx's database/sql driver: the pool, the
+// migrations and the [sqlstore.Dialect] of PostgreSQL.
 //
 // Every operation that must be atomic (code redemption, first use of a
 // refresh token, revocation with its feed entries, consent merging) is one
 // statement or one transaction in the database, never an in-process lock,
-// so it holds across replicas. The schema and its encoding are those of the
-// SQLite store: times as UTC unix milliseconds, string lists as JSON arrays.
+// so it holds across replicas: rows read to be changed are locked (SELECT …
+// FOR UPDATE), feed appends are serialised by a table lock, migrations by an
+// advisory lock, and transactions PostgreSQL aborts to break a deadlock run
+// again. The schema and its encoding are those of the SQLite store: times
+// as UTC unix milliseconds, string lists as JSON arrays.
 package postgres
 
 import (
 	"context"
+	"database/sql"
+	"embed"
 	"fmt"
+	"io/fs"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/mcp-obs/mcp-obs/internal/store"
+	"github.com/mcp-obs/mcp-obs/internal/store/sqlstore"
 )
+
+// migrationFiles holds the schema, one file per version, named NNNN_what.sql.
+// Files are append-only: a released migration is never edited, a change is a new file.
+//
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// migrationLockKey is the advisory lock (an arbitrary constant, "mcpobs" in
+// ASCII) that serializes migrations between processes opening one database.
+const migrationLockKey int64 = 0x6d63706f6273
+
+// dialect is how PostgreSQL differs from plain SQL, for the core.
+var dialect = sqlstore.Dialect{
+	Name:           "postgres",
+	NumberedParams: true,
+	LockRows:       " FOR UPDATE",
+	// See sqlstore's revokeTx: feed sequence numbers must become visible in order.
+	LockFeed:         `LOCK TABLE revocations IN EXCLUSIVE MODE`,
+	LockMigrations:   fmt.Sprintf(`SELECT pg_advisory_xact_lock(%d)`, migrationLockKey),
+	RepeatRevocation: true,
+	QueryRow:         queryRow,
+	Classify:         classify,
+	Retryable:        retryable,
+}
 
 // Store is a [store.Store] backed by a PostgreSQL connection pool. It is
 // safe for concurrent use, by any number of Stores in any number of
 // processes on one database; create it with [Open], release it with [Store.Close].
 type Store struct {
-	pool *pgxpool.Pool
+	*sqlstore.Store
+	db *sql.DB
 }
 
 var _ store.Store = (*Store)(nil)
 
 // Open connects to the PostgreSQL database at url (postgres://… or
-// postgresql://…, any parameter pgx accepts, e.g. search_path=myschema) and
-// applies pending schema migrations. Replicas starting together migrate
-// once: migrations run under an advisory lock. Errors never quote url, which
-// may carry a password.
+// postgresql://…, any parameter pgx accepts, e.g. search_path=myschema, and
+// pgxpool's pool_max_conns, pool_max_conn_lifetime and
+// pool_max_conn_idle_time, which size the pool) and applies pending schema
+// migrations. Replicas starting together migrate once: migrations run under
+// an advisory lock. Errors never quote url, which may carry a password.
 func Open(ctx context.Context, url string) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open: parse URL: %w", redactParseError(err))
 	}
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: open: %w", err)
-	}
-	if err := pool.Ping(ctx); err != nil {
-		pool.Close()
+	db := stdlib.OpenDB(*cfg.ConnConfig)
+	// The pool keeps as many connections as pgxpool would, and keeps them
+	// idle rather than closing all but two (database/sql's default): a new
+	// connection costs a handshake, and each carries pgx's cache of prepared
+	// statements.
+	db.SetMaxOpenConns(int(cfg.MaxConns))
+	db.SetMaxIdleConns(int(cfg.MaxConns))
+	db.SetConnMaxLifetime(cfg.MaxConnLifetime)
+	db.SetConnMaxIdleTime(cfg.MaxConnIdleTime)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
 		return nil, fmt.Errorf("postgres: open: connect: %w", err)
 	}
-	if err := migrate(ctx, pool); err != nil {
-		pool.Close()
+	core, err := openCore(ctx, db)
+	if err != nil {
+		db.Close()
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
-	return &Store{pool: pool}, nil
+	return &Store{Store: core, db: db}, nil
 }
 
-// Ping reports whether the database answers.
-func (s *Store) Ping(ctx context.Context) error {
-	if err := s.pool.Ping(ctx); err != nil {
-		return fmt.Errorf("postgres: ping: %w", err)
+// openCore migrates the database and builds the SQL core on the pool.
+func openCore(ctx context.Context, db *sql.DB) (*sqlstore.Store, error) {
+	migrations, err := fs.Sub(migrationFiles, "migrations")
+	if err != nil {
+		return nil, fmt.Errorf("migrations: %w", err)
 	}
-	return nil
-}
-
-// Close waits for queries in flight and closes every connection. The store
-// must not be used afterwards.
-func (s *Store) Close() error {
-	s.pool.Close()
-	return nil
-}
-
-// maxTxAttempts bounds how often [Store.inTx] runs a transaction that
-// PostgreSQL aborted to break a deadlock.
-const maxTxAttempts = 3
-
-// inTx runs fn in a transaction, again (up to maxTxAttempts in all) when
-// PostgreSQL aborted it to break a deadlock or a serialization conflict.
-// Transactions that lock several token rows (a refresh revoking what an
-// earlier use issued, a family revocation) can deadlock with one another
-// when they meet the same rows in another order; PostgreSQL then cancels
-// one, and running it again is correct because it changed nothing. fn must
-// set everything it returns afresh on each run.
-func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
-	for attempt := 1; ; attempt++ {
-		err := pgx.BeginFunc(ctx, s.pool, fn)
-		if err == nil || attempt == maxTxAttempts || !retryable(err) {
-			return err
-		}
-	}
+	return sqlstore.Open(ctx, sqlstore.Config{Dialect: dialect, Writer: db, Reader: db, Migrations: migrations})
 }

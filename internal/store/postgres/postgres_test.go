@@ -19,7 +19,7 @@ import (
 	"github.com/mcp-obs/mcp-obs/internal/store/storetest"
 )
 
-func open(t *testing.T, dbURL string) *postgres.Store {
+func open(t testing.TB, dbURL string) *postgres.Store {
 	t.Helper()
 	s, err := postgres.Open(t.Context(), dbURL)
 	if err != nil {
@@ -30,9 +30,12 @@ func open(t *testing.T, dbURL string) *postgres.Store {
 
 func TestStore_PassesConformanceSuite(t *testing.T) {
 	pgtest.ServerURL(t)
-	storetest.Run(t, func(t *testing.T) store.Store {
-		return open(t, pgtest.FreshSchema(t))
-	})
+	storetest.Run(t, openFresh)
+}
+
+// openFresh opens a store on a new schema, for the suites every backend runs.
+func openFresh(tb testing.TB) store.Store {
+	return open(tb, pgtest.FreshSchema(tb))
 }
 
 func TestOpen_ConcurrentReplicasMigrateExactlyOnce(t *testing.T) {
@@ -80,46 +83,23 @@ func TestOpen_ConcurrentReplicasMigrateExactlyOnce(t *testing.T) {
 // upgrade: its tokens have no parent, its codes no revoked mark, and its
 // refresh tokens rotate.
 func TestOpen_UpgradesAVersion1DatabaseKeepingItsGrantsUsable(t *testing.T) {
-	ctx := t.Context()
 	dbURL := pgtest.FreshSchema(t)
 	v1, err := os.ReadFile("migrations/0001_init.sql")
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn, err := pgx.Connect(ctx, dbURL)
+	conn, err := pgx.Connect(t.Context(), dbURL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	steps := []string{
-		`CREATE TABLE schema_migrations (version BIGINT NOT NULL PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`,
-		string(v1),
-		`INSERT INTO schema_migrations VALUES (1, '0001_init.sql', 0)`,
-		`INSERT INTO servers VALUES ('s1', 'acme', 'Acme', 'http://localhost:3006/mcp', '[]', '[]', false, 0, 0, 'rs', 'h', 0)`,
-		`INSERT INTO auth_codes VALUES ('code', 's1', 'c1', 'u1', 'http://127.0.0.1/cb', 'ch', 'r', '[]', 0, 4102444800000, NULL)`,
-		`INSERT INTO tokens VALUES ('rt', 'refresh', 's1', 'c1', 'u1', '["read"]', 'r', 'f1', 'code', 0, 4102444800000, NULL, NULL)`,
-	}
-	for _, q := range steps {
-		if _, err := conn.Exec(ctx, q); err != nil {
-			conn.Close(ctx)
-			t.Fatalf("%.60s: %v", q, err)
-		}
-	}
-	conn.Close(ctx)
-
-	s := open(t, dbURL)
-	defer s.Close()
-	rt, err := s.Token(ctx, "s1", "rt")
-	if err != nil || rt.ParentHash != "" {
-		t.Fatalf("version 1 refresh token after the upgrade: %+v, %v", rt, err)
-	}
-	if c, err := s.RedeemAuthCode(ctx, "s1", "code", time.Now()); err != nil || !c.RevokedAt.IsZero() {
-		t.Fatalf("version 1 code after the upgrade: %+v, %v", c, err)
-	}
-	next := &store.Token{Hash: "rt2", Kind: store.KindRefresh, ServerID: "s1", ClientID: "c1", FamilyID: "f1", ParentHash: "rt"}
-	rot, err := s.RotateRefreshToken(ctx, "s1", "rt", "c1", time.Now(), time.Second, next)
-	if err != nil || rot.Outcome != store.RotationFirstUse {
-		t.Fatalf("rotating a version 1 refresh token: %+v, %v", rot, err)
-	}
+	defer conn.Close(context.Background())
+	storetest.UpgradeFromV1(t, string(v1),
+		func(q string) error { _, err := conn.Exec(t.Context(), q); return err },
+		func() store.Store {
+			s := open(t, dbURL)
+			t.Cleanup(func() { s.Close() })
+			return s
+		})
 }
 
 func TestOpen_ReopeningAppliesNothingAndKeepsData(t *testing.T) {
@@ -160,6 +140,25 @@ func twoReplicas(t *testing.T) (a, b *postgres.Store) {
 	return a, b
 }
 
+// onBothReplicas runs call for callers 0..n-1 at once, after a barrier,
+// the even ones on a and the odd ones on b.
+func onBothReplicas(a, b *postgres.Store, n int, call func(i int, replica *postgres.Store)) {
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		replica := a
+		if i%2 == 1 {
+			replica = b
+		}
+		wg.Go(func() {
+			<-start
+			call(i, replica)
+		})
+	}
+	close(start)
+	wg.Wait()
+}
+
 func TestRedeemAuthCode_AtomicAcrossReplicas(t *testing.T) {
 	a, b := twoReplicas(t)
 	ctx := t.Context()
@@ -171,21 +170,10 @@ func TestRedeemAuthCode_AtomicAcrossReplicas(t *testing.T) {
 		t.Fatal(err)
 	}
 	const callers = 16
-	var wg sync.WaitGroup
-	start := make(chan struct{})
 	errs := make([]error, callers)
-	for i := range callers {
-		replica := a
-		if i%2 == 1 {
-			replica = b
-		}
-		wg.Go(func() {
-			<-start
-			_, errs[i] = replica.RedeemAuthCode(ctx, "srv", "code", t0.Add(time.Duration(i+1)*time.Millisecond))
-		})
-	}
-	close(start)
-	wg.Wait()
+	onBothReplicas(a, b, callers, func(i int, replica *postgres.Store) {
+		_, errs[i] = replica.RedeemAuthCode(ctx, "srv", "code", t0.Add(time.Duration(i+1)*time.Millisecond))
+	})
 	wins := 0
 	for i, err := range errs {
 		switch {
@@ -213,28 +201,17 @@ func TestRotateRefreshToken_ConcurrentUsesAcrossReplicasLeaveOneLiveChain(t *tes
 		t.Fatal(err)
 	}
 	const callers = 16
-	var wg sync.WaitGroup
-	start := make(chan struct{})
 	outcomes := make([]store.RotationOutcome, callers)
-	for i := range callers {
-		replica := a
-		if i%2 == 1 {
-			replica = b
+	onBothReplicas(a, b, callers, func(i int, replica *postgres.Store) {
+		next := &store.Token{Hash: fmt.Sprintf("rt-%d", i), Kind: store.KindRefresh, ServerID: "srv", ClientID: "c1",
+			FamilyID: "f", ParentHash: "rt", IssuedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+		rot, err := replica.RotateRefreshToken(ctx, "srv", "rt", "c1", t0.Add(time.Minute), 10*time.Second, next)
+		if err != nil {
+			t.Errorf("caller %d: %v", i, err)
+			return
 		}
-		wg.Go(func() {
-			<-start
-			next := &store.Token{Hash: fmt.Sprintf("rt-%d", i), Kind: store.KindRefresh, ServerID: "srv", ClientID: "c1",
-				FamilyID: "f", ParentHash: "rt", IssuedAt: t0, ExpiresAt: t0.Add(time.Hour)}
-			rot, err := replica.RotateRefreshToken(ctx, "srv", "rt", "c1", t0.Add(time.Minute), 10*time.Second, next)
-			if err != nil {
-				t.Errorf("caller %d: %v", i, err)
-				return
-			}
-			outcomes[i] = rot.Outcome
-		})
-	}
-	close(start)
-	wg.Wait()
+		outcomes[i] = rot.Outcome
+	})
 	firsts, live := 0, 0
 	for i, o := range outcomes {
 		if o == store.RotationFirstUse {

@@ -1,17 +1,21 @@
 // Package sqlite is the embedded [store.Store] of the platform: one SQLite
 // file, no server to run, no cgo (it uses the pure-Go modernc.org/sqlite).
+// It is a configuration of the SQL core in package sqlstore: the pools, the
+// migrations and the [sqlstore.Dialect] of SQLite.
 //
 // The file is opened twice. A writer pool of exactly one connection carries
 // every write, so writers queue in Go instead of fighting over SQLite's lock
-// and read-modify-write transactions (BEGIN IMMEDIATE) never deadlock. A
-// reader pool of several connections serves reads concurrently, which WAL
-// mode allows alongside the writer. The hot-path lookups (server by slug,
-// token, user, client) are prepared once at [Open].
+// and read-modify-write transactions (BEGIN IMMEDIATE) never deadlock; for
+// the same reason the store needs no row locks. A reader pool of several
+// connections serves reads concurrently, which WAL mode allows alongside
+// the writer. The hot-path lookups (server by slug, token, user, client) are
+// prepared once at [Open] and run without their context's cancellation.
 package sqlite
 
 import (
 	"context"
 	"database/sql"
+	"embed"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -24,7 +28,25 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
 	"github.com/mcp-obs/mcp-obs/internal/store"
+	"github.com/mcp-obs/mcp-obs/internal/store/sqlstore"
 )
+
+// migrationFiles holds the schema, one file per version, named NNNN_what.sql.
+// Files are append-only: a released migration is never edited, a change is a new file.
+//
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// dialect is how SQLite differs from plain SQL, for the core: ? placeholders,
+// one writer at a time (so no row, table or migration locks, and a
+// revocation sees every row in one pass), and in-process lookups worth
+// preparing and not worth cancelling.
+var dialect = sqlstore.Dialect{
+	Name:           "sqlite",
+	PrepareLookups: true,
+	DetachLookups:  true,
+	Classify:       classify,
+}
 
 // busyTimeoutMillis is how long a connection waits for another process's lock
 // (an admin command, a second platform process) before giving up with SQLITE_BUSY.
@@ -33,10 +55,10 @@ const busyTimeoutMillis = 10000
 // Store is a [store.Store] backed by one SQLite file. It is safe for
 // concurrent use; create it with [Open] and release it with [Store.Close].
 type Store struct {
+	*sqlstore.Store
 	path   string
 	writer *sql.DB // exactly one connection; every write goes through it
 	reader *sql.DB // several read-only connections
-	hot    *hotStatements
 }
 
 var _ store.Store = (*Store)(nil)
@@ -68,11 +90,6 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		writer.Close()
 		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
 	}
-	if err := migrate(ctx, writer); err != nil {
-		writer.Close()
-		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
-	}
-
 	reader, err := sql.Open("sqlite", dsn(path, true))
 	if err != nil {
 		writer.Close()
@@ -89,13 +106,22 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: open %q: reader: %w", path, err)
 	}
 
-	hot, err := prepareHot(ctx, reader)
+	core, err := openCore(ctx, writer, reader)
 	if err != nil {
 		reader.Close()
 		writer.Close()
 		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
 	}
-	return &Store{path: path, writer: writer, reader: reader, hot: hot}, nil
+	return &Store{Store: core, path: path, writer: writer, reader: reader}, nil
+}
+
+// openCore migrates the database and builds the SQL core on the two pools.
+func openCore(ctx context.Context, writer, reader *sql.DB) (*sqlstore.Store, error) {
+	migrations, err := fs.Sub(migrationFiles, "migrations")
+	if err != nil {
+		return nil, fmt.Errorf("migrations: %w", err)
+	}
+	return sqlstore.Open(ctx, sqlstore.Config{Dialect: dialect, Writer: writer, Reader: reader, Migrations: migrations})
 }
 
 // dsn builds the driver's data source name. Pragmas run on every new
@@ -155,31 +181,14 @@ func checkWritable(ctx context.Context, db *sql.DB) error {
 // Path returns the database file the store was opened on.
 func (s *Store) Path() string { return s.path }
 
-// Ping reports whether both connection pools can reach the database.
-func (s *Store) Ping(ctx context.Context) error {
-	if err := s.writer.PingContext(ctx); err != nil {
-		return fmt.Errorf("sqlite: ping writer: %w", err)
-	}
-	if err := s.reader.PingContext(ctx); err != nil {
-		return fmt.Errorf("sqlite: ping reader: %w", err)
-	}
-	return nil
-}
-
 // Close lets SQLite refresh its query-planner statistics, then releases
 // every connection. The store must not be used afterwards.
 func (s *Store) Close() error {
 	var errs []error
-	errs = append(errs, s.hot.close())
 	if _, err := s.writer.Exec("PRAGMA optimize"); err != nil {
 		errs = append(errs, fmt.Errorf("optimize: %w", err))
 	}
-	if err := s.reader.Close(); err != nil {
-		errs = append(errs, fmt.Errorf("close reader: %w", err))
-	}
-	if err := s.writer.Close(); err != nil {
-		errs = append(errs, fmt.Errorf("close writer: %w", err))
-	}
+	errs = append(errs, s.Store.Close())
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("sqlite: close %q: %w", s.path, err)
 	}

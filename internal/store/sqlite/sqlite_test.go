@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,7 +18,7 @@ import (
 	"github.com/mcp-obs/mcp-obs/internal/store/storetest"
 )
 
-func openTemp(t *testing.T) (*Store, string) {
+func openTemp(t testing.TB) (*Store, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "db.sqlite")
 	s, err := Open(t.Context(), path)
@@ -27,11 +28,24 @@ func openTemp(t *testing.T) (*Store, string) {
 	return s, path
 }
 
+// migrationCount is how many migrations the store embeds.
+func migrationCount(t *testing.T) int {
+	t.Helper()
+	entries, err := fs.ReadDir(migrationFiles, "migrations")
+	if err != nil || len(entries) == 0 {
+		t.Fatalf("embedded migrations: %v, %v", entries, err)
+	}
+	return len(entries)
+}
+
 func TestSQLiteStore_PassesConformanceSuite(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) store.Store {
-		s, _ := openTemp(t)
-		return s
-	})
+	storetest.Run(t, openFresh)
+}
+
+// openFresh opens a store on a new file, for the suites every backend runs.
+func openFresh(tb testing.TB) store.Store {
+	s, _ := openTemp(tb)
+	return s
 }
 
 func TestOpen_CreatesMissingParentDirectories(t *testing.T) {
@@ -153,16 +167,13 @@ func TestOpen_MigrationsAreIdempotent(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Open #%d: %v", i+1, err)
 		}
-		ms, err := loadMigrations()
-		if err != nil {
-			t.Fatal(err)
-		}
+		want := int64(migrationCount(t))
 		var n, maxVersion int64
 		if err := s.reader.QueryRow(`SELECT COUNT(*), MAX(version) FROM schema_migrations`).Scan(&n, &maxVersion); err != nil {
 			t.Fatal(err)
 		}
-		if n != int64(len(ms)) || maxVersion != int64(len(ms)) {
-			t.Errorf("after Open #%d: %d migrations recorded up to version %d, want %d", i+1, n, maxVersion, len(ms))
+		if n != want || maxVersion != want {
+			t.Errorf("after Open #%d: %d migrations recorded up to version %d, want %d", i+1, n, maxVersion, want)
 		}
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
@@ -174,9 +185,8 @@ func TestOpen_MigrationsAreIdempotent(t *testing.T) {
 // upgrade: its tokens have no parent, its codes no revoked mark, and its
 // refresh tokens rotate.
 func TestOpen_UpgradesAVersion1DatabaseKeepingItsGrantsUsable(t *testing.T) {
-	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "db.sqlite")
-	ms, err := loadMigrations()
+	v1, err := fs.ReadFile(migrationFiles, "migrations/0001_init.sql")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,38 +194,17 @@ func TestOpen_UpgradesAVersion1DatabaseKeepingItsGrantsUsable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	steps := []string{
-		`CREATE TABLE schema_migrations (version BIGINT NOT NULL PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`,
-		ms[0].sql,
-		`INSERT INTO schema_migrations VALUES (1, '0001_init.sql', 0)`,
-		`INSERT INTO servers VALUES ('s1', 'acme', 'Acme', 'http://localhost:3006/mcp', '[]', '[]', 0, 0, 0, 'rs', 'h', 0)`,
-		`INSERT INTO auth_codes VALUES ('code', 's1', 'c1', 'u1', 'http://127.0.0.1/cb', 'ch', 'r', '[]', 0, 4102444800000, NULL)`,
-		`INSERT INTO tokens VALUES ('rt', 'refresh', 's1', 'c1', 'u1', '["read"]', 'r', 'f1', 'code', 0, 4102444800000, NULL, NULL)`,
-	}
-	for _, q := range steps {
-		if _, err := db.ExecContext(ctx, q); err != nil {
-			t.Fatalf("%.60s: %v", q, err)
-		}
-	}
-	db.Close()
-
-	s, err := Open(ctx, path)
-	if err != nil {
-		t.Fatalf("Open of a version 1 database: %v", err)
-	}
-	defer s.Close()
-	rt, err := s.Token(ctx, "s1", "rt")
-	if err != nil || rt.ParentHash != "" {
-		t.Fatalf("version 1 refresh token after the upgrade: %+v, %v", rt, err)
-	}
-	if c, err := s.RedeemAuthCode(ctx, "s1", "code", time.Now()); err != nil || !c.RevokedAt.IsZero() {
-		t.Fatalf("version 1 code after the upgrade: %+v, %v", c, err)
-	}
-	next := &store.Token{Hash: "rt2", Kind: store.KindRefresh, ServerID: "s1", ClientID: "c1", FamilyID: "f1", ParentHash: "rt"}
-	rot, err := s.RotateRefreshToken(ctx, "s1", "rt", "c1", time.Now(), time.Second, next)
-	if err != nil || rot.Outcome != store.RotationFirstUse {
-		t.Fatalf("rotating a version 1 refresh token: %+v, %v", rot, err)
-	}
+	defer db.Close()
+	storetest.UpgradeFromV1(t, string(v1),
+		func(q string) error { _, err := db.ExecContext(t.Context(), q); return err },
+		func() store.Store {
+			s, err := Open(t.Context(), path)
+			if err != nil {
+				t.Fatalf("Open of a version 1 database: %v", err)
+			}
+			t.Cleanup(func() { s.Close() })
+			return s
+		})
 }
 
 func TestOpen_ConcurrentOpensOfNewFileApplyMigrationsOnce(t *testing.T) {
@@ -238,9 +227,8 @@ func TestOpen_ConcurrentOpensOfNewFileApplyMigrationsOnce(t *testing.T) {
 	if err := stores[0].reader.QueryRow(`SELECT COUNT(*) FROM schema_migrations`).Scan(&count); err != nil {
 		t.Fatal(err)
 	}
-	ms, _ := loadMigrations()
-	if count != len(ms) {
-		t.Errorf("%d migration rows, want %d", count, len(ms))
+	if want := migrationCount(t); count != want {
+		t.Errorf("%d migration rows, want %d", count, want)
 	}
 }
 
@@ -257,16 +245,6 @@ func TestOpen_RefusesDatabaseFromNewerSchema(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "newer") {
 		t.Errorf("error %q does not say the schema is newer", err)
-	}
-}
-
-func TestMigrations_NamedAndNumberedInSequence(t *testing.T) {
-	ms, err := loadMigrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(ms) == 0 || ms[0].name != "0001_init.sql" {
-		t.Fatalf("migrations = %v, want 0001_init.sql first", ms)
 	}
 }
 

@@ -7,8 +7,8 @@ import (
 	"github.com/mcp-obs/mcp-obs/internal/store"
 )
 
-var clientCases = []testCase{
-	{"Client/RoundTripsEveryField", func(t *testing.T, s store.Store) {
+var clientCases = rules([]rule[clientRoles]{
+	{"Client/RoundTripsEveryField", func(t *testing.T, s clientRoles) {
 		sv := newServer(t, s, "acme")
 		dcr := &store.Client{
 			ServerID: sv.ID, ClientID: "c-dcr", Name: "Claude",
@@ -39,13 +39,13 @@ var clientCases = []testCase{
 			equal(t, "client "+c.ClientID, got, &want)
 		}
 	}},
-	{"Client/DuplicateIDOnOneServerConflicts", func(t *testing.T, s store.Store) {
+	{"Client/DuplicateIDOnOneServerConflicts", func(t *testing.T, s clientRoles) {
 		sv := newServer(t, s, "acme")
 		newClient(t, s, sv.ID, "c1")
 		err := s.CreateClient(t.Context(), &store.Client{ServerID: sv.ID, ClientID: "c1", Source: store.SourceDCR})
 		wantErr(t, "second CreateClient", err, store.ErrConflict)
 	}},
-	{"Client/IsolatedPerServer", func(t *testing.T, s store.Store) {
+	{"Client/IsolatedPerServer", func(t *testing.T, s clientRoles) {
 		a, b := newServer(t, s, "a"), newServer(t, s, "b")
 		newClient(t, s, a.ID, "shared-id")
 		_, err := s.Client(t.Context(), b.ID, "shared-id")
@@ -60,7 +60,7 @@ var clientCases = []testCase{
 			t.Error("writing server B's client changed server A's")
 		}
 	}},
-	{"Client/PutInsertsThenReplacesEveryField", func(t *testing.T, s store.Store) {
+	{"Client/PutInsertsThenReplacesEveryField", func(t *testing.T, s clientRoles) {
 		sv := newServer(t, s, "acme")
 		c := &store.Client{
 			ServerID: sv.ID, ClientID: "https://app.example.com/client.json", Name: "v1",
@@ -84,7 +84,7 @@ var clientCases = []testCase{
 		noErr(t, "Client", err)
 		equal(t, "replaced", got, v2)
 	}},
-	{"Client/DeleteRemovesOnlyThatClient", func(t *testing.T, s store.Store) {
+	{"Client/DeleteRemovesOnlyThatClient", func(t *testing.T, s clientRoles) {
 		sv := newServer(t, s, "acme")
 		newClient(t, s, sv.ID, "c1")
 		newClient(t, s, sv.ID, "c2")
@@ -95,7 +95,7 @@ var clientCases = []testCase{
 		noErr(t, "the other client", err)
 		wantErr(t, "DeleteClient(missing)", s.DeleteClient(t.Context(), sv.ID, "c1"), store.ErrNotFound)
 	}},
-	{"Client/DeleteKeepsItsTokens", func(t *testing.T, s store.Store) {
+	{"Client/DeleteKeepsItsTokens", func(t *testing.T, s clientRoles) {
 		sv := newServer(t, s, "acme")
 		newClient(t, s, sv.ID, "c1")
 		tok := newToken(tokenFixture{serverID: sv.ID, clientID: "c1", family: "f1"})
@@ -106,7 +106,7 @@ var clientCases = []testCase{
 			t.Error("DeleteClient revoked a token; callers revoke first")
 		}
 	}},
-	{"Client/TouchSetsLastUsedAt", func(t *testing.T, s store.Store) {
+	{"Client/TouchSetsLastUsedAt", func(t *testing.T, s clientRoles) {
 		sv := newServer(t, s, "acme")
 		newClient(t, s, sv.ID, "c1")
 		noErr(t, "TouchClient", s.TouchClient(t.Context(), sv.ID, "c1", at(time.Minute)))
@@ -115,7 +115,7 @@ var clientCases = []testCase{
 		equal(t, "LastUsedAt", got.LastUsedAt, at(time.Minute))
 		wantErr(t, "TouchClient(missing)", s.TouchClient(t.Context(), sv.ID, "nope", t0), store.ErrNotFound)
 	}},
-	{"Client/DeleteUnusedRemovesOnlyNeverUsedClientsOlderThanCutoff", func(t *testing.T, s store.Store) {
+	{"Client/DeleteUnusedRemovesOnlyNeverUsedClientsOlderThanCutoff", func(t *testing.T, s clientRoles) {
 		a, b := newServer(t, s, "a"), newServer(t, s, "b")
 		cutoff := at(-24 * time.Hour)
 		type row struct {
@@ -152,4 +152,4 @@ var clientCases = []testCase{
 			}
 		}
 	}},
-}
+})

@@ -10,7 +10,7 @@ import (
 	"github.com/mcp-obs/mcp-obs/internal/store"
 )
 
-func newCode(t *testing.T, s store.Store, serverID string) *store.AuthCode {
+func newCode(t *testing.T, s store.Grants, serverID string) *store.AuthCode {
 	t.Helper()
 	c := &store.AuthCode{
 		Hash:          secret.Hash(secret.New(secret.PrefixCode)),
@@ -30,8 +30,8 @@ func newCode(t *testing.T, s store.Store, serverID string) *store.AuthCode {
 	return c
 }
 
-var codeCases = []testCase{
-	{"AuthCode/RedeemReturnsEveryFieldWithUsedAt", func(t *testing.T, s store.Store) {
+var codeCases = rules([]rule[grantRoles]{
+	{"AuthCode/RedeemReturnsEveryFieldWithUsedAt", func(t *testing.T, s grantRoles) {
 		sv := newServer(t, s, "acme")
 		c := newCode(t, s, sv.ID)
 		got, err := s.RedeemAuthCode(t.Context(), sv.ID, c.Hash, at(time.Minute))
@@ -40,7 +40,7 @@ var codeCases = []testCase{
 		want.UsedAt = at(time.Minute)
 		equal(t, "redeemed code", got, &want)
 	}},
-	{"AuthCode/EmptyScopesRoundTrip", func(t *testing.T, s store.Store) {
+	{"AuthCode/EmptyScopesRoundTrip", func(t *testing.T, s grantRoles) {
 		sv := newServer(t, s, "acme")
 		c := &store.AuthCode{Hash: "h", ServerID: sv.ID, CreatedAt: t0, ExpiresAt: at(time.Minute)}
 		noErr(t, "CreateAuthCode", s.CreateAuthCode(t.Context(), c))
@@ -48,12 +48,12 @@ var codeCases = []testCase{
 		noErr(t, "RedeemAuthCode", err)
 		equal(t, "scopes", got.Scopes, []string{})
 	}},
-	{"AuthCode/DuplicateHashConflicts", func(t *testing.T, s store.Store) {
+	{"AuthCode/DuplicateHashConflicts", func(t *testing.T, s grantRoles) {
 		sv := newServer(t, s, "acme")
 		c := newCode(t, s, sv.ID)
 		wantErr(t, "second CreateAuthCode", s.CreateAuthCode(t.Context(), c), store.ErrConflict)
 	}},
-	{"AuthCode/SecondRedeemGetsCodeAndErrCodeUsed", func(t *testing.T, s store.Store) {
+	{"AuthCode/SecondRedeemGetsCodeAndErrCodeUsed", func(t *testing.T, s grantRoles) {
 		sv := newServer(t, s, "acme")
 		c := newCode(t, s, sv.ID)
 		_, err := s.RedeemAuthCode(t.Context(), sv.ID, c.Hash, at(time.Minute))
@@ -67,18 +67,18 @@ var codeCases = []testCase{
 		want.UsedAt = at(time.Minute) // the first redemption's time, not overwritten
 		equal(t, "code returned with ErrCodeUsed", got, &want)
 	}},
-	{"AuthCode/UnknownNotFound", func(t *testing.T, s store.Store) {
+	{"AuthCode/UnknownNotFound", func(t *testing.T, s grantRoles) {
 		sv := newServer(t, s, "acme")
 		_, err := s.RedeemAuthCode(t.Context(), sv.ID, "nope", t0)
 		wantErr(t, "RedeemAuthCode(unknown)", err, store.ErrNotFound)
 	}},
-	{"AuthCode/ExpiredCodeStillRedeemsExpiryIsTheCallers", func(t *testing.T, s store.Store) {
+	{"AuthCode/ExpiredCodeStillRedeemsExpiryIsTheCallers", func(t *testing.T, s grantRoles) {
 		sv := newServer(t, s, "acme")
 		c := newCode(t, s, sv.ID)
 		_, err := s.RedeemAuthCode(t.Context(), sv.ID, c.Hash, at(time.Hour))
 		noErr(t, "RedeemAuthCode after expiry", err)
 	}},
-	{"AuthCode/ConcurrentRedeemExactlyOneSucceeds", func(t *testing.T, s store.Store) {
+	{"AuthCode/ConcurrentRedeemExactlyOneSucceeds", func(t *testing.T, s grantRoles) {
 		sv := newServer(t, s, "acme")
 		c := newCode(t, s, sv.ID)
 		const n = 32
@@ -120,7 +120,7 @@ var codeCases = []testCase{
 			}
 		}
 	}},
-	{"AuthCode/AnotherServersCodeIsUnknownAndNotBurned", func(t *testing.T, s store.Store) {
+	{"AuthCode/AnotherServersCodeIsUnknownAndNotBurned", func(t *testing.T, s grantRoles) {
 		a, b := newServer(t, s, "a"), newServer(t, s, "b")
 		c := newCode(t, s, a.ID)
 		got, err := s.RedeemAuthCode(t.Context(), b.ID, c.Hash, at(time.Minute))
@@ -131,7 +131,7 @@ var codeCases = []testCase{
 		_, err = s.RedeemAuthCode(t.Context(), a.ID, c.Hash, at(2*time.Minute))
 		noErr(t, "RedeemAuthCode under its own server after another server's attempt", err)
 	}},
-	{"AuthCode/AnotherServersUsedCodeIsUnknown", func(t *testing.T, s store.Store) {
+	{"AuthCode/AnotherServersUsedCodeIsUnknown", func(t *testing.T, s grantRoles) {
 		a, b := newServer(t, s, "a"), newServer(t, s, "b")
 		c := newCode(t, s, a.ID)
 		_, err := s.RedeemAuthCode(t.Context(), a.ID, c.Hash, at(time.Minute))
@@ -142,7 +142,7 @@ var codeCases = []testCase{
 			t.Errorf("another server learned the code was used: %v, %+v", err, got)
 		}
 	}},
-	{"AuthCode/IssueCodeTokensStoresThem", func(t *testing.T, s store.Store) {
+	{"AuthCode/IssueCodeTokensStoresThem", func(t *testing.T, s grantRoles) {
 		sv := newServer(t, s, "acme")
 		c := newCode(t, s, sv.ID)
 		_, err := s.RedeemAuthCode(t.Context(), sv.ID, c.Hash, at(time.Minute))
@@ -153,7 +153,7 @@ var codeCases = []testCase{
 		equal(t, "access token", mustToken(t, s, sv.ID, access.Hash), access)
 		equal(t, "refresh token", mustToken(t, s, sv.ID, refresh.Hash), refresh)
 	}},
-	{"AuthCode/IssueCodeTokensIsAllOrNothing", func(t *testing.T, s store.Store) {
+	{"AuthCode/IssueCodeTokensIsAllOrNothing", func(t *testing.T, s grantRoles) {
 		sv := newServer(t, s, "acme")
 		c := newCode(t, s, sv.ID)
 		existing := newToken(tokenFixture{serverID: sv.ID, family: "f0"})
@@ -163,7 +163,7 @@ var codeCases = []testCase{
 		_, err := s.Token(t.Context(), sv.ID, fresh.Hash)
 		wantErr(t, "the batch's other token", err, store.ErrNotFound)
 	}},
-	{"AuthCode/IssueAfterRevokeByCodeIsRefused", func(t *testing.T, s store.Store) {
+	{"AuthCode/IssueAfterRevokeByCodeIsRefused", func(t *testing.T, s grantRoles) {
 		sv := newServer(t, s, "acme")
 		c := newCode(t, s, sv.ID)
 		_, err := s.RedeemAuthCode(t.Context(), sv.ID, c.Hash, at(time.Minute))
@@ -186,7 +186,7 @@ var codeCases = []testCase{
 		got, _ = s.RedeemAuthCode(t.Context(), sv.ID, c.Hash, at(5*time.Minute))
 		equal(t, "RevokedAt after a second RevokeByCode", got.RevokedAt, at(2*time.Minute))
 	}},
-	{"AuthCode/IssueForAnotherServersCodeIsNotFound", func(t *testing.T, s store.Store) {
+	{"AuthCode/IssueForAnotherServersCodeIsNotFound", func(t *testing.T, s grantRoles) {
 		a, b := newServer(t, s, "a"), newServer(t, s, "b")
 		c := newCode(t, s, a.ID)
 		tok := newToken(tokenFixture{serverID: b.ID, family: "f1", code: c.Hash})
@@ -195,7 +195,7 @@ var codeCases = []testCase{
 		wantErr(t, "token refused by IssueCodeTokens", err, store.ErrNotFound)
 		wantErr(t, "IssueCodeTokens of an unknown code", s.IssueCodeTokens(t.Context(), a.ID, "nope", tok), store.ErrNotFound)
 	}},
-	{"AuthCode/ConcurrentIssueAndRevokeByCodeLeaveNothingLive", func(t *testing.T, s store.Store) {
+	{"AuthCode/ConcurrentIssueAndRevokeByCodeLeaveNothingLive", func(t *testing.T, s grantRoles) {
 		sv := newServer(t, s, "acme")
 		for round := range 30 {
 			c := newCode(t, s, sv.ID)
@@ -229,4 +229,4 @@ var codeCases = []testCase{
 			}
 		}
 	}},
-}
+})

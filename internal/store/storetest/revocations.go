@@ -10,7 +10,7 @@ import (
 
 // feedHashes returns the token hashes of a server's whole feed, checking on
 // the way that Seq strictly increases and every entry is the server's.
-func feedHashes(t *testing.T, s store.Store, serverID string) []string {
+func feedHashes(t *testing.T, s store.Revocations, serverID string) []string {
 	t.Helper()
 	feed, err := s.Revocations(t.Context(), serverID, 0, 0)
 	noErr(t, "Revocations", err)
@@ -30,7 +30,7 @@ func feedHashes(t *testing.T, s store.Store, serverID string) []string {
 }
 
 // revokedSet reports for each token whether it is revoked.
-func revokedSet(t *testing.T, s store.Store, tokens ...*store.Token) map[string]bool {
+func revokedSet(t *testing.T, s store.Grants, tokens ...*store.Token) map[string]bool {
 	t.Helper()
 	out := map[string]bool{}
 	for _, tok := range tokens {

@@ -34,7 +34,7 @@ func successors(rt *store.Token, when time.Time) []*store.Token {
 }
 
 // rotate uses rt as client c1 at when, issuing next, and fails the test on an error.
-func rotate(t *testing.T, s store.Store, rt *store.Token, when time.Time, next []*store.Token) *store.Rotation {
+func rotate(t *testing.T, s store.Grants, rt *store.Token, when time.Time, next []*store.Token) *store.Rotation {
 	t.Helper()
 	rot, err := s.RotateRefreshToken(t.Context(), rt.ServerID, rt.Hash, "c1", when, grace, next...)
 	noErr(t, "RotateRefreshToken", err)
@@ -51,7 +51,7 @@ func hashes(tokens ...*store.Token) []string {
 }
 
 // wantStored fails unless each token is stored (stored) or not (!stored).
-func wantStored(t *testing.T, s store.Store, stored bool, tokens ...*store.Token) {
+func wantStored(t *testing.T, s store.Grants, stored bool, tokens ...*store.Token) {
 	t.Helper()
 	for _, tok := range tokens {
 		_, err := s.Token(t.Context(), tok.ServerID, tok.Hash)
@@ -65,7 +65,7 @@ func wantStored(t *testing.T, s store.Store, stored bool, tokens ...*store.Token
 }
 
 // liveCount counts the tokens that are stored and not revoked.
-func liveCount(t *testing.T, s store.Store, tokens ...*store.Token) int {
+func liveCount(t *testing.T, s store.Grants, tokens ...*store.Token) int {
 	t.Helper()
 	n := 0
 	for _, tok := range tokens {
@@ -81,8 +81,8 @@ func liveCount(t *testing.T, s store.Store, tokens ...*store.Token) int {
 	return n
 }
 
-var rotationCases = []testCase{
-	{"RefreshRotation/FirstUseMarksRotatedAndStoresTheNewTokens", func(t *testing.T, s store.Store) {
+var rotationCases = rules([]rule[feedRoles]{
+	{"RefreshRotation/FirstUseMarksRotatedAndStoresTheNewTokens", func(t *testing.T, s feedRoles) {
 		sv := newServer(t, s, "acme")
 		rt := refreshToken(sv.ID, "f1")
 		issue(t, s, rt)
@@ -96,7 +96,7 @@ var rotationCases = []testCase{
 			equal(t, "new token", mustToken(t, s, sv.ID, n.Hash), n)
 		}
 	}},
-	{"RefreshRotation/RetryWithinGraceRevokesWhatTheEarlierUseIssued", func(t *testing.T, s store.Store) {
+	{"RefreshRotation/RetryWithinGraceRevokesWhatTheEarlierUseIssued", func(t *testing.T, s feedRoles) {
 		sv := newServer(t, s, "acme")
 		rt := refreshToken(sv.ID, "f1")
 		issue(t, s, rt)
@@ -127,7 +127,7 @@ var rotationCases = []testCase{
 		}
 		equal(t, "live tokens after two retries", liveCount(t, s, append(append(first, retry...), again...)...), 2)
 	}},
-	{"RefreshRotation/RepeatIsReuseOnlyAfterTheGraceWindow", func(t *testing.T, s store.Store) {
+	{"RefreshRotation/RepeatIsReuseOnlyAfterTheGraceWindow", func(t *testing.T, s feedRoles) {
 		for _, c := range []struct {
 			name  string
 			after time.Duration
@@ -154,7 +154,7 @@ var rotationCases = []testCase{
 			}
 		}
 	}},
-	{"RefreshRotation/RetryAfterTheSuccessorWasUsedIsReuse", func(t *testing.T, s store.Store) {
+	{"RefreshRotation/RetryAfterTheSuccessorWasUsedIsReuse", func(t *testing.T, s feedRoles) {
 		sv := newServer(t, s, "acme")
 		rt := refreshToken(sv.ID, "f1")
 		other := refreshToken(sv.ID, "f2")
@@ -175,7 +175,7 @@ var rotationCases = []testCase{
 		}
 		equal(t, "another family's token live", liveCount(t, s, other), 1)
 	}},
-	{"RefreshRotation/RevokedTokenChangesNothing", func(t *testing.T, s store.Store) {
+	{"RefreshRotation/RevokedTokenChangesNothing", func(t *testing.T, s feedRoles) {
 		sv := newServer(t, s, "acme")
 		rt := refreshToken(sv.ID, "f1")
 		issue(t, s, rt)
@@ -188,7 +188,7 @@ var rotationCases = []testCase{
 		equal(t, "RotatedAt", mustToken(t, s, sv.ID, rt.Hash).RotatedAt.IsZero(), true)
 		equal(t, "feed", feedHashes(t, s, sv.ID), []string{rt.Hash})
 	}},
-	{"RefreshRotation/IsAllOrNothing", func(t *testing.T, s store.Store) {
+	{"RefreshRotation/IsAllOrNothing", func(t *testing.T, s feedRoles) {
 		sv := newServer(t, s, "acme")
 		rt := refreshToken(sv.ID, "f1")
 		existing := newToken(tokenFixture{serverID: sv.ID, family: "f0"})
@@ -215,7 +215,7 @@ var rotationCases = []testCase{
 		wantStored(t, s, false, retry[0])
 		equal(t, "feed", len(feedHashes(t, s, sv.ID)), 0)
 	}},
-	{"RefreshRotation/AnotherServersOrClientsTokenOrAnAccessTokenIsUnknown", func(t *testing.T, s store.Store) {
+	{"RefreshRotation/AnotherServersOrClientsTokenOrAnAccessTokenIsUnknown", func(t *testing.T, s feedRoles) {
 		a, b := newServer(t, s, "a"), newServer(t, s, "b")
 		rt := refreshToken(a.ID, "f1")
 		access := newToken(tokenFixture{serverID: a.ID, clientID: "c1", family: "f1"})
@@ -239,7 +239,7 @@ var rotationCases = []testCase{
 		equal(t, "access token after the attempts", mustToken(t, s, a.ID, access.Hash), access)
 		equal(t, "A's feed", len(feedHashes(t, s, a.ID)), 0)
 	}},
-	{"RefreshRotation/NewTokensMustNameTheUsedTokenAsParent", func(t *testing.T, s store.Store) {
+	{"RefreshRotation/NewTokensMustNameTheUsedTokenAsParent", func(t *testing.T, s feedRoles) {
 		sv := newServer(t, s, "acme")
 		rt := refreshToken(sv.ID, "f1")
 		issue(t, s, rt)
@@ -251,7 +251,7 @@ var rotationCases = []testCase{
 		equal(t, "RotatedAt", mustToken(t, s, sv.ID, rt.Hash).RotatedAt.IsZero(), true)
 		wantStored(t, s, false, next...)
 	}},
-	{"RefreshRotation/ConcurrentUsesLeaveExactlyOneLiveChain", func(t *testing.T, s store.Store) {
+	{"RefreshRotation/ConcurrentUsesLeaveExactlyOneLiveChain", func(t *testing.T, s feedRoles) {
 		sv := newServer(t, s, "acme")
 		rt := refreshToken(sv.ID, "f1")
 		issue(t, s, rt)
@@ -291,7 +291,7 @@ var rotationCases = []testCase{
 		equal(t, "first uses", firsts, 1)
 		equal(t, "live tokens issued by the concurrent uses", liveCount(t, s, issued...), 2)
 	}},
-	{"RefreshRotation/ConcurrentWithFamilyRevocationLeavesNothingLive", func(t *testing.T, s store.Store) {
+	{"RefreshRotation/ConcurrentWithFamilyRevocationLeavesNothingLive", func(t *testing.T, s feedRoles) {
 		sv := newServer(t, s, "acme")
 		for round := range 30 {
 			family := "f" + secret.ID()
@@ -318,4 +318,4 @@ var rotationCases = []testCase{
 			}
 		}
 	}},
-}
+})

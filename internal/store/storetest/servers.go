@@ -7,8 +7,8 @@ import (
 	"github.com/mcp-obs/mcp-obs/internal/store"
 )
 
-var serverCases = []testCase{
-	{"Server/RoundTripsEveryField", func(t *testing.T, s store.Store) {
+var serverCases = rules([]rule[store.Servers]{
+	{"Server/RoundTripsEveryField", func(t *testing.T, s store.Servers) {
 		want := &store.Server{
 			ID: "srv-1", Slug: "acme", Name: "Acme Tools", ResourceURL: "http://localhost:3006/mcp",
 			Scopes: []string{"tools:read", "tools:write", "admin"}, DefaultScopes: []string{"tools:read"},
@@ -21,7 +21,7 @@ var serverCases = []testCase{
 		noErr(t, "ServerBySlug", err)
 		equal(t, "server", got, want)
 	}},
-	{"Server/ZeroTimeAndEmptyListsRoundTrip", func(t *testing.T, s store.Store) {
+	{"Server/ZeroTimeAndEmptyListsRoundTrip", func(t *testing.T, s store.Servers) {
 		nilLists := &store.Server{ID: "a", Slug: "nil-lists"}
 		emptyLists := &store.Server{ID: "b", Slug: "empty-lists", Scopes: []string{}, DefaultScopes: []string{}}
 		for _, sv := range []*store.Server{nilLists, emptyLists} {
@@ -36,7 +36,7 @@ var serverCases = []testCase{
 			}
 		}
 	}},
-	{"Server/TimesComeBackUTCInMilliseconds", func(t *testing.T, s store.Store) {
+	{"Server/TimesComeBackUTCInMilliseconds", func(t *testing.T, s store.Servers) {
 		local := time.Date(2026, 3, 14, 16, 9, 26, 535_999_999, time.FixedZone("CET", 3600))
 		noErr(t, "CreateServer", s.CreateServer(t.Context(), &store.Server{ID: "a", Slug: "a", CreatedAt: local}))
 		got, err := s.ServerBySlug(t.Context(), "a")
@@ -48,17 +48,17 @@ var serverCases = []testCase{
 			t.Errorf("CreatedAt = %v, want %v (same instant, truncated to the millisecond)", got.CreatedAt, t0)
 		}
 	}},
-	{"Server/DuplicateSlugConflicts", func(t *testing.T, s store.Store) {
+	{"Server/DuplicateSlugConflicts", func(t *testing.T, s store.Servers) {
 		newServer(t, s, "acme")
 		err := s.CreateServer(t.Context(), &store.Server{ID: "other-id", Slug: "acme"})
 		wantErr(t, "second CreateServer with the same slug", err, store.ErrConflict)
 	}},
-	{"Server/UnknownSlugNotFound", func(t *testing.T, s store.Store) {
+	{"Server/UnknownSlugNotFound", func(t *testing.T, s store.Servers) {
 		newServer(t, s, "acme")
 		_, err := s.ServerBySlug(t.Context(), "acme2")
 		wantErr(t, "ServerBySlug(unknown)", err, store.ErrNotFound)
 	}},
-	{"Server/ListOrderedBySlug", func(t *testing.T, s store.Store) {
+	{"Server/ListOrderedBySlug", func(t *testing.T, s store.Servers) {
 		got, err := s.ListServers(t.Context())
 		noErr(t, "ListServers(empty)", err)
 		if len(got) != 0 {
@@ -75,7 +75,7 @@ var serverCases = []testCase{
 		}
 		equal(t, "slugs", slugs, []string{"apple", "kiwi", "mango", "zebra"})
 	}},
-	{"Server/UpdateReplacesMutableFieldsButNotSlugOrCreatedAt", func(t *testing.T, s store.Store) {
+	{"Server/UpdateReplacesMutableFieldsButNotSlugOrCreatedAt", func(t *testing.T, s store.Servers) {
 		orig := newServer(t, s, "acme")
 		upd := &store.Server{
 			ID: orig.ID, Slug: "renamed", Name: "New name", ResourceURL: "https://mcp.example.com/mcp",
@@ -93,8 +93,8 @@ var serverCases = []testCase{
 			t.Error("UpdateServer changed the slug")
 		}
 	}},
-	{"Server/UpdateUnknownNotFound", func(t *testing.T, s store.Store) {
+	{"Server/UpdateUnknownNotFound", func(t *testing.T, s store.Servers) {
 		err := s.UpdateServer(t.Context(), &store.Server{ID: "missing", Slug: "x"})
 		wantErr(t, "UpdateServer(unknown)", err, store.ErrNotFound)
 	}},
-}
+})

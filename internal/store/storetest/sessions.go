@@ -7,8 +7,8 @@ import (
 	"github.com/mcp-obs/mcp-obs/internal/store"
 )
 
-var sessionCases = []testCase{
-	{"Session/RoundTripsEvenWhenExpired", func(t *testing.T, s store.Store) {
+var sessionCases = rules([]rule[sessionRoles]{
+	{"Session/RoundTripsEvenWhenExpired", func(t *testing.T, s sessionRoles) {
 		sv := newServer(t, s, "acme")
 		u := newUser(t, s, sv.ID, "ada@example.com")
 		live := &store.Session{IDHash: "live", ServerID: sv.ID, UserID: u.ID, CreatedAt: t0, ExpiresAt: at(time.Hour)}
@@ -20,12 +20,12 @@ var sessionCases = []testCase{
 			equal(t, "session "+se.IDHash, got, se)
 		}
 	}},
-	{"Session/UnknownNotFound", func(t *testing.T, s store.Store) {
+	{"Session/UnknownNotFound", func(t *testing.T, s sessionRoles) {
 		sv := newServer(t, s, "acme")
 		_, err := s.Session(t.Context(), sv.ID, "nope")
 		wantErr(t, "Session(unknown)", err, store.ErrNotFound)
 	}},
-	{"Session/DeleteRemovesAndMissingIsNotAnError", func(t *testing.T, s store.Store) {
+	{"Session/DeleteRemovesAndMissingIsNotAnError", func(t *testing.T, s sessionRoles) {
 		sv := newServer(t, s, "acme")
 		u := newUser(t, s, sv.ID, "ada@example.com")
 		for _, h := range []string{"s1", "s2"} {
@@ -38,7 +38,7 @@ var sessionCases = []testCase{
 		noErr(t, "the other session", err)
 		noErr(t, "DeleteSession(already deleted)", s.DeleteSession(t.Context(), sv.ID, "s1"))
 	}},
-	{"Session/AnotherServersSessionIsUnknownAndNotDeleted", func(t *testing.T, s store.Store) {
+	{"Session/AnotherServersSessionIsUnknownAndNotDeleted", func(t *testing.T, s sessionRoles) {
 		a, b := newServer(t, s, "a"), newServer(t, s, "b")
 		u := newUser(t, s, a.ID, "ada@example.com")
 		se := &store.Session{IDHash: "s1", ServerID: a.ID, UserID: u.ID, CreatedAt: t0, ExpiresAt: at(time.Hour)}
@@ -50,15 +50,15 @@ var sessionCases = []testCase{
 		noErr(t, "Session under its own server after another server's delete", err)
 		equal(t, "session", got, se)
 	}},
-}
+})
 
-var consentCases = []testCase{
-	{"Consent/NoneIsNotFound", func(t *testing.T, s store.Store) {
+var consentCases = rules([]rule[grantRoles]{
+	{"Consent/NoneIsNotFound", func(t *testing.T, s grantRoles) {
 		sv := newServer(t, s, "acme")
 		_, err := s.Consent(t.Context(), sv.ID, "u1", "c1")
 		wantErr(t, "Consent before any SaveConsent", err, store.ErrNotFound)
 	}},
-	{"Consent/SaveMergesScopes", func(t *testing.T, s store.Store) {
+	{"Consent/SaveMergesScopes", func(t *testing.T, s grantRoles) {
 		sv := newServer(t, s, "acme")
 		noErr(t, "SaveConsent", s.SaveConsent(t.Context(), sv.ID, "u1", "c1", []string{"read"}))
 		got, err := s.Consent(t.Context(), sv.ID, "u1", "c1")
@@ -79,14 +79,14 @@ var consentCases = []testCase{
 			t.Errorf("a grant of fewer scopes took some away: %v", got)
 		}
 	}},
-	{"Consent/EmptyGrantIsRecorded", func(t *testing.T, s store.Store) {
+	{"Consent/EmptyGrantIsRecorded", func(t *testing.T, s grantRoles) {
 		sv := newServer(t, s, "acme")
 		noErr(t, "SaveConsent", s.SaveConsent(t.Context(), sv.ID, "u1", "c1", nil))
 		got, err := s.Consent(t.Context(), sv.ID, "u1", "c1")
 		noErr(t, "Consent", err)
 		equal(t, "scopes", got, []string{})
 	}},
-	{"Consent/PerServerUserAndClient", func(t *testing.T, s store.Store) {
+	{"Consent/PerServerUserAndClient", func(t *testing.T, s grantRoles) {
 		a, b := newServer(t, s, "a"), newServer(t, s, "b")
 		noErr(t, "SaveConsent", s.SaveConsent(t.Context(), a.ID, "u1", "c1", []string{"read"}))
 		for _, k := range []struct{ server, user, client string }{
@@ -96,4 +96,4 @@ var consentCases = []testCase{
 			wantErr(t, "Consent of another server, user or client", err, store.ErrNotFound)
 		}
 	}},
-}
+})

@@ -1,6 +1,9 @@
 // Package storetest is the conformance suite every [store.Store]
 // implementation must pass, so the SQLite and PostgreSQL stores behave the
-// same for every caller.
+// same for every caller. It is a list of named rules in groups, one group per
+// role of the store (servers, clients, users, sessions, consents, codes,
+// tokens, rotation, revocations, purge); a group whose rules need only some
+// roles takes only those. [Bench] holds the benchmarks every backend runs.
 //
 // Beyond what package store documents, the suite pins down choices callers
 // rely on:
@@ -30,7 +33,7 @@ import (
 
 // Run runs the suite. open must return a fresh, empty store for each
 // subtest; Run closes it when the subtest ends.
-func Run(t *testing.T, open func(t *testing.T) store.Store) {
+func Run(t *testing.T, open func(tb testing.TB) store.Store) {
 	t.Helper()
 	groups := [][]testCase{
 		serverCases, clientCases, userCases, sessionCases, consentCases,
@@ -51,18 +54,61 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	}
 }
 
-// testCase is one rule of the contract.
+// testCase is one rule of the contract, run on a whole store.
 type testCase struct {
 	name string
 	run  func(t *testing.T, s store.Store)
 }
+
+// rule is one rule of the contract about the roles S of a store: a group
+// whose rules need only some roles says so by its S.
+type rule[S any] struct {
+	name string
+	run  func(t *testing.T, s S)
+}
+
+// rules makes test cases of rules about roles S, which every store.Store has.
+func rules[S any](rs []rule[S]) []testCase {
+	out := make([]testCase, len(rs))
+	for i, r := range rs {
+		out[i] = testCase{name: r.name, run: func(t *testing.T, s store.Store) { r.run(t, any(s).(S)) }}
+	}
+	return out
+}
+
+// The roles the groups need besides store.Servers, on which every row hangs.
+type (
+	userRoles interface {
+		store.Servers
+		store.Users
+	}
+	sessionRoles interface {
+		store.Servers
+		store.Users
+		store.Sessions
+	}
+	clientRoles interface {
+		store.Servers
+		store.Clients
+		store.Grants
+	}
+	grantRoles interface {
+		store.Servers
+		store.Grants
+	}
+	feedRoles interface {
+		store.Servers
+		store.Grants
+		store.Revocations
+	}
+)
 
 // t0 is the suite's reference time: UTC, millisecond precision.
 var t0 = time.Date(2026, 3, 14, 15, 9, 26, 535_000_000, time.UTC)
 
 func at(d time.Duration) time.Time { return t0.Add(d) }
 
-func newServer(t *testing.T, s store.Store, slug string) *store.Server {
+func newServer(t *testing.T, s store.Servers, slug string) *store.Server {
 	t.Helper()
 	sv := &store.Server{
 		ID:               secret.ID(),
@@ -83,7 +129,7 @@ func newServer(t *testing.T, s store.Store, slug string) *store.Server {
 	return sv
 }
 
-func newClient(t *testing.T, s store.Store, serverID, clientID string) *store.Client {
+func newClient(t *testing.T, s store.Clients, serverID, clientID string) *store.Client {
 	t.Helper()
 	c := &store.Client{
 		ServerID:                serverID,
@@ -102,7 +148,7 @@ func newClient(t *testing.T, s store.Store, serverID, clientID string) *store.Cl
 	return c
 }
 
-func newUser(t *testing.T, s store.Store, serverID, email string) *store.User {
+func newUser(t *testing.T, s store.Users, serverID, email string) *store.User {
 	t.Helper()
 	u := &store.User{ID: secret.ID(), ServerID: serverID, Email: email, PasswordHash: "$2a$10$abcdefghijklmnopqrstuv", CreatedAt: t0}
 	if err := s.CreateUser(t.Context(), u); err != nil {
@@ -140,14 +186,14 @@ func newToken(f tokenFixture) *store.Token {
 	}
 }
 
-func issue(t *testing.T, s store.Store, tokens ...*store.Token) {
+func issue(t *testing.T, s store.Grants, tokens ...*store.Token) {
 	t.Helper()
 	if err := s.IssueTokens(t.Context(), tokens...); err != nil {
 		t.Fatalf("IssueTokens: %v", err)
 	}
 }
 
-func mustToken(t *testing.T, s store.Store, serverID, hash string) *store.Token {
+func mustToken(t *testing.T, s store.Grants, serverID, hash string) *store.Token {
 	t.Helper()
 	tok, err := s.Token(t.Context(), serverID, hash)
 	if err != nil {

@@ -7,8 +7,8 @@ import (
 	"github.com/mcp-obs/mcp-obs/internal/store"
 )
 
-var tokenCases = []testCase{
-	{"Token/RoundTripsEveryField", func(t *testing.T, s store.Store) {
+var tokenCases = rules([]rule[grantRoles]{
+	{"Token/RoundTripsEveryField", func(t *testing.T, s grantRoles) {
 		sv := newServer(t, s, "acme")
 		access := &store.Token{
 			Hash: "a1", Kind: store.KindAccess, ServerID: sv.ID, ClientID: "c1", UserID: "u1",
@@ -25,7 +25,7 @@ var tokenCases = []testCase{
 		equal(t, "access token", mustToken(t, s, sv.ID, "a1"), access)
 		equal(t, "refresh token", mustToken(t, s, sv.ID, "r1"), refresh)
 	}},
-	{"Token/ZeroTimesAndEmptyScopesRoundTrip", func(t *testing.T, s store.Store) {
+	{"Token/ZeroTimesAndEmptyScopesRoundTrip", func(t *testing.T, s grantRoles) {
 		sv := newServer(t, s, "acme")
 		tok := &store.Token{Hash: "a1", Kind: store.KindAccess, ServerID: sv.ID, FamilyID: "f1"}
 		issue(t, s, tok)
@@ -33,12 +33,12 @@ var tokenCases = []testCase{
 		want.Scopes = []string{}
 		equal(t, "token", mustToken(t, s, sv.ID, "a1"), &want)
 	}},
-	{"Token/UnknownNotFound", func(t *testing.T, s store.Store) {
+	{"Token/UnknownNotFound", func(t *testing.T, s grantRoles) {
 		sv := newServer(t, s, "acme")
 		_, err := s.Token(t.Context(), sv.ID, "nope")
 		wantErr(t, "Token(unknown)", err, store.ErrNotFound)
 	}},
-	{"Token/IssueIsAllOrNothing", func(t *testing.T, s store.Store) {
+	{"Token/IssueIsAllOrNothing", func(t *testing.T, s grantRoles) {
 		sv := newServer(t, s, "acme")
 		existing := newToken(tokenFixture{serverID: sv.ID, family: "f0"})
 		issue(t, s, existing)
@@ -48,10 +48,10 @@ var tokenCases = []testCase{
 		_, err = s.Token(t.Context(), sv.ID, fresh.Hash)
 		wantErr(t, "the batch's other token", err, store.ErrNotFound)
 	}},
-	{"Token/IssueNothingIsNoError", func(t *testing.T, s store.Store) {
+	{"Token/IssueNothingIsNoError", func(t *testing.T, s grantRoles) {
 		noErr(t, "IssueTokens()", s.IssueTokens(t.Context()))
 	}},
-	{"Token/AnotherServersTokenIsUnknown", func(t *testing.T, s store.Store) {
+	{"Token/AnotherServersTokenIsUnknown", func(t *testing.T, s grantRoles) {
 		a, b := newServer(t, s, "a"), newServer(t, s, "b")
 		tok := newToken(tokenFixture{serverID: a.ID, family: "f1"})
 		issue(t, s, tok)
@@ -59,4 +59,4 @@ var tokenCases = []testCase{
 		wantErr(t, "server A's token looked up under server B", err, store.ErrNotFound)
 		equal(t, "under its own server", mustToken(t, s, a.ID, tok.Hash), tok)
 	}},
-}
+})

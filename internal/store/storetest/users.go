@@ -6,8 +6,8 @@ import (
 	"github.com/mcp-obs/mcp-obs/internal/store"
 )
 
-var userCases = []testCase{
-	{"User/RoundTripsByIDAndEmail", func(t *testing.T, s store.Store) {
+var userCases = rules([]rule[userRoles]{
+	{"User/RoundTripsByIDAndEmail", func(t *testing.T, s userRoles) {
 		sv := newServer(t, s, "acme")
 		want := &store.User{ID: "u1", ServerID: sv.ID, Email: "ada@example.com", PasswordHash: "$2a$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy", CreatedAt: t0}
 		noErr(t, "CreateUser", s.CreateUser(t.Context(), want))
@@ -18,7 +18,7 @@ var userCases = []testCase{
 		noErr(t, "UserByEmail", err)
 		equal(t, "UserByEmail", got, want)
 	}},
-	{"User/ZeroCreatedAtRoundTrips", func(t *testing.T, s store.Store) {
+	{"User/ZeroCreatedAtRoundTrips", func(t *testing.T, s userRoles) {
 		sv := newServer(t, s, "acme")
 		want := &store.User{ID: "u1", ServerID: sv.ID, Email: "a@example.com", PasswordHash: "h"}
 		noErr(t, "CreateUser", s.CreateUser(t.Context(), want))
@@ -26,13 +26,13 @@ var userCases = []testCase{
 		noErr(t, "User", err)
 		equal(t, "User", got, want)
 	}},
-	{"User/DuplicateEmailOnOneServerConflicts", func(t *testing.T, s store.Store) {
+	{"User/DuplicateEmailOnOneServerConflicts", func(t *testing.T, s userRoles) {
 		sv := newServer(t, s, "acme")
 		newUser(t, s, sv.ID, "ada@example.com")
 		err := s.CreateUser(t.Context(), &store.User{ID: "another", ServerID: sv.ID, Email: "ada@example.com", PasswordHash: "h"})
 		wantErr(t, "second CreateUser with the same email", err, store.ErrConflict)
 	}},
-	{"User/SameEmailOnTwoServersIsTwoAccounts", func(t *testing.T, s store.Store) {
+	{"User/SameEmailOnTwoServersIsTwoAccounts", func(t *testing.T, s userRoles) {
 		a, b := newServer(t, s, "a"), newServer(t, s, "b")
 		ua := newUser(t, s, a.ID, "ada@example.com")
 		ub := newUser(t, s, b.ID, "ada@example.com")
@@ -50,7 +50,7 @@ var userCases = []testCase{
 		noErr(t, "User(a)", err)
 		equal(t, "A's password after changing B's", got.PasswordHash, ua.PasswordHash)
 	}},
-	{"User/IsolatedPerServer", func(t *testing.T, s store.Store) {
+	{"User/IsolatedPerServer", func(t *testing.T, s userRoles) {
 		a, b := newServer(t, s, "a"), newServer(t, s, "b")
 		u := newUser(t, s, a.ID, "ada@example.com")
 		_, err := s.User(t.Context(), b.ID, u.ID)
@@ -63,7 +63,7 @@ var userCases = []testCase{
 		noErr(t, "User", err)
 		equal(t, "password after cross-tenant update attempt", got.PasswordHash, u.PasswordHash)
 	}},
-	{"User/UnknownNotFound", func(t *testing.T, s store.Store) {
+	{"User/UnknownNotFound", func(t *testing.T, s userRoles) {
 		sv := newServer(t, s, "acme")
 		_, err := s.User(t.Context(), sv.ID, "nope")
 		wantErr(t, "User(unknown)", err, store.ErrNotFound)
@@ -71,7 +71,7 @@ var userCases = []testCase{
 		wantErr(t, "UserByEmail(unknown)", err, store.ErrNotFound)
 		wantErr(t, "UpdateUserPassword(unknown)", s.UpdateUserPassword(t.Context(), sv.ID, "nope", "h"), store.ErrNotFound)
 	}},
-	{"User/UpdatePasswordReplacesHash", func(t *testing.T, s store.Store) {
+	{"User/UpdatePasswordReplacesHash", func(t *testing.T, s userRoles) {
 		sv := newServer(t, s, "acme")
 		u := newUser(t, s, sv.ID, "ada@example.com")
 		noErr(t, "UpdateUserPassword", s.UpdateUserPassword(t.Context(), sv.ID, u.ID, "$2a$10$new"))
@@ -81,4 +81,4 @@ var userCases = []testCase{
 		want.PasswordHash = "$2a$10$new"
 		equal(t, "user", got, &want)
 	}},
-}
+})

@@ -1,18 +1,17 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
+	"database/sql"
 
 	"github.com/mcp-obs/mcp-obs/internal/store"
 )
 
-const sessionColumns = `id_hash, server_id, user_id, created_at, expires_at`
-
 // CreateSession stores a browser session; a duplicate hash wraps store.ErrConflict.
 func (s *Store) CreateSession(ctx context.Context, se *store.Session) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO sessions (`+sessionColumns+`) VALUES ($1, $2, $3, $4, $5)`,
+	_, err := s.write.ExecContext(ctx, s.q.createSession,
 		se.IDHash, se.ServerID, se.UserID, millis(se.CreatedAt), millis(se.ExpiresAt))
-	return wrap("create session", err)
+	return s.wrap("create session", err)
 }
 
 // Session returns the server's session by the hash of its cookie value,
@@ -20,12 +19,12 @@ func (s *Store) CreateSession(ctx context.Context, se *store.Session) error {
 func (s *Store) Session(ctx context.Context, serverID, idHash string) (*store.Session, error) {
 	var (
 		se               store.Session
-		created, expires *int64
+		created, expires sql.NullInt64
 	)
-	err := s.pool.QueryRow(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id_hash = $1 AND server_id = $2`, idHash, serverID).
+	err := s.queryRow(ctx, s.read, s.q.session, idHash, serverID).
 		Scan(&se.IDHash, &se.ServerID, &se.UserID, &created, &expires)
 	if err != nil {
-		return nil, wrap("session", err)
+		return nil, s.wrap("session", err)
 	}
 	se.CreatedAt, se.ExpiresAt = fromMillis(created), fromMillis(expires)
 	return &se, nil
@@ -34,6 +33,6 @@ func (s *Store) Session(ctx context.Context, serverID, idHash string) (*store.Se
 // DeleteSession removes the server's session; a missing session, or
 // another server's (which it leaves alone), is not an error.
 func (s *Store) DeleteSession(ctx context.Context, serverID, idHash string) error {
-	_, err := s.pool.Exec(ctx, `DELETE FROM sessions WHERE id_hash = $1 AND server_id = $2`, idHash, serverID)
-	return wrap("delete session", err)
+	_, err := s.write.ExecContext(ctx, s.q.deleteSession, idHash, serverID)
+	return s.wrap("delete session", err)
 }

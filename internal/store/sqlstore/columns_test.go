@@ -1,4 +1,4 @@
-package columns
+package sqlstore
 
 import (
 	"slices"
@@ -16,16 +16,16 @@ func TestListRoundTrip_EmptyComesBackNonNil(t *testing.T) {
 		{[]string{`a "quoted" scope`}, `["a \"quoted\" scope"]`},
 	}
 	for _, tt := range tests {
-		enc := List(tt.in)
+		enc := list(tt.in)
 		if enc != tt.want {
-			t.Errorf("List(%q) = %s, want %s", tt.in, enc, tt.want)
+			t.Errorf("list(%q) = %s, want %s", tt.in, enc, tt.want)
 		}
-		got, err := FromList(enc)
+		got, err := fromList(enc)
 		if err != nil || got == nil || !slices.Equal(got, append([]string{}, tt.in...)) {
-			t.Errorf("FromList(%s) = %#v, %v; want %q, non-nil", enc, got, err, tt.in)
+			t.Errorf("fromList(%s) = %#v, %v; want %q, non-nil", enc, got, err, tt.in)
 		}
 	}
-	if _, err := FromList("not json"); err == nil {
-		t.Error("FromList accepted a column that is not a JSON array")
+	if _, err := fromList("not json"); err == nil {
+		t.Error("fromList accepted a column that is not a JSON array")
 	}
 }
