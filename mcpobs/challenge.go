@@ -36,7 +36,9 @@ func writeUnavailable(w http.ResponseWriter, description string) {
 
 // bearerChallenge formats a WWW-Authenticate Bearer challenge (RFC 6750 §3)
 // from name/value pairs, skipping empty values. Quotes and backslashes are
-// dropped from values so that no value can break out of its quoted string.
+// dropped from values so that no value can break out of its quoted string,
+// and control characters so that the header stays valid (some values, the
+// tenant's default scopes, come from the platform).
 func bearerChallenge(pairs ...string) string {
 	var b strings.Builder
 	b.WriteString("Bearer")
@@ -48,11 +50,20 @@ func bearerChallenge(pairs ...string) string {
 		b.WriteString(sep)
 		b.WriteString(pairs[i])
 		b.WriteString(`="`)
-		b.WriteString(strings.NewReplacer(`"`, "", `\`, "").Replace(pairs[i+1]))
+		b.WriteString(strings.Map(challengeChar, pairs[i+1]))
 		b.WriteString(`"`)
 		sep = ", "
 	}
 	return b.String()
+}
+
+// challengeChar keeps r in a challenge's quoted-string value, or drops it
+// (-1): quotes, backslashes and control characters.
+func challengeChar(r rune) rune {
+	if r == '"' || r == '\\' || r < 0x20 || r == 0x7f {
+		return -1
+	}
+	return r
 }
 
 // writeNoToken answers a request without a usable Authorization header: 401
