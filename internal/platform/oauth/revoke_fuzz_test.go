@@ -13,9 +13,9 @@ import (
 // and Authorization header. Whatever it gets, it answers no-store and never
 // 5xx (but for unfetchable metadata documents), and every error is an RFC
 // 6749 JSON error. It revokes only what the caller may revoke: the
-// confidential client's token only with that client's secret or the resource
-// server's (neither of which this target's corpus knows), the other tenant's
-// token never. And a revocation it answers 200 really revokes: the public
+// confidential client's token only with that client's secret (which this
+// target's corpus does not know) or the resource server's, the other
+// tenant's token never, not even by this tenant's resource server. And a revocation it answers 200 really revokes: the public
 // client's token is dead after that client (or the resource server) revoked
 // it, and revoking a refresh token kills its family's access token too.
 //
