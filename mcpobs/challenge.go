@@ -39,7 +39,9 @@ func writeUnavailable(w http.ResponseWriter, description string) {
 
 // bearerChallenge formats a WWW-Authenticate Bearer challenge (RFC 6750 §3)
 // from name/value pairs, skipping empty values. Quotes and backslashes are
-// dropped from values so that no value can break out of its quoted string.
+// dropped from values so that no value can break out of its quoted string,
+// and control characters so that the header stays valid (some values, the
+// tenant's default scopes, come from the platform).
 func bearerChallenge(pairs ...string) string {
 	var b strings.Builder
 	b.WriteString("Bearer")
@@ -51,18 +53,19 @@ func bearerChallenge(pairs ...string) string {
 		b.WriteString(sep)
 		b.WriteString(pairs[i])
 		b.WriteString(`="`)
-		b.WriteString(strings.Map(dropQuoting, pairs[i+1]))
+		b.WriteString(strings.Map(challengeChar, pairs[i+1]))
 		b.WriteString(`"`)
 		sep = ", "
 	}
 	return b.String()
 }
 
-// dropQuoting removes quotes and backslashes (strings.Map drops runes mapped
-// to -1 and returns the string itself, without allocating, when none is there:
-// every 401 a flood of garbage tokens gets goes through here).
-func dropQuoting(r rune) rune {
-	if r == '"' || r == '\\' {
+// challengeChar keeps r in a challenge's quoted-string value, or drops it
+// (-1): quotes, backslashes and control characters. strings.Map returns the
+// string itself, without allocating, when nothing is dropped: every 401 a
+// flood of garbage tokens gets goes through here.
+func challengeChar(r rune) rune {
+	if r == '"' || r == '\\' || r < 0x20 || r == 0x7f {
 		return -1
 	}
 	return r

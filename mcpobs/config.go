@@ -127,7 +127,9 @@ func (c Config) validate() error {
 	return nil
 }
 
-// checkAbsoluteURL accepts absolute http(s) URLs without fragment or user info.
+// checkAbsoluteURL accepts absolute http(s) URLs without fragment or user
+// info. A bare trailing "#" counts as a fragment: url.URL does not record an
+// empty one, and a query appended after it would never be sent.
 func checkAbsoluteURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -139,7 +141,7 @@ func checkAbsoluteURL(raw string) error {
 	if u.Host == "" {
 		return errors.New("the URL has no host")
 	}
-	if u.Fragment != "" || u.User != nil {
+	if u.Fragment != "" || strings.Contains(raw, "#") || u.User != nil {
 		return errors.New("the URL must not carry a fragment or user info")
 	}
 	return nil

@@ -148,3 +148,20 @@ func TestInitialize_DebugSummaryNamesServerPlatformIssuerScopes(t *testing.T) {
 		}
 	}
 }
+
+// An endpoint ending in a bare "#" has an empty fragment, which url.URL does
+// not record: the SDK would append the authorization request's query after
+// the "#", where the browser never sends it. Every URL the SDK takes
+// (configuration and platform endpoints alike) is refused with any fragment.
+func TestCheckAbsoluteURL_EmptyFragmentIsAFragmentToo(t *testing.T) {
+	tc := &tenantConfig{Issuer: "http://platform.test/t/x", AuthorizationEndpoint: "http://platform.test/t/x/oauth/authorize#",
+		TokenEndpoint: "http://platform.test/t/x/oauth/token", IntrospectionEndpoint: "http://platform.test/t/x/oauth/introspect"}
+	if err := tc.check(); err == nil {
+		t.Error("a configuration whose authorization endpoint ends in # was accepted")
+	}
+	c := validConfig()
+	c.ServerURL = "http://localhost:3005/mcp#"
+	if _, err := New(c); err == nil {
+		t.Error("a ServerURL ending in # was accepted (RFC 8707: a resource has no fragment)")
+	}
+}

@@ -2,6 +2,8 @@ package mcpobs
 
 import (
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -30,5 +32,22 @@ func TestParseScopes_AcceptsSpacesAndCommasDropsEmptiesAndDuplicates(t *testing.
 				t.Errorf("parseScopes(%q) = %#v, want %#v", tt.in, got, tt.want)
 			}
 		})
+	}
+}
+
+// The SDK reads scope strings from the platform's introspection answers and
+// from its own configuration: repeats are dropped with a set, so a long
+// string takes linear work. Comparing each scope with every earlier one would
+// take hours here, so on such a parser this test does not finish; it asserts
+// no time, only the answer.
+func TestParseScopes_MegabytesOfDistinctScopesTakeLinearWork(t *testing.T) {
+	var b strings.Builder
+	n := 0
+	for ; b.Len() < 4<<20; n++ {
+		b.WriteString(strconv.FormatInt(int64(n), 16))
+		b.WriteByte(' ')
+	}
+	if got := parseScopes(b.String() + b.String()); len(got) != n {
+		t.Fatalf("parseScopes of %d distinct scopes, each given twice, gave %d", n, len(got))
 	}
 }

@@ -1,6 +1,7 @@
 // Package testkit holds the small helpers the test suites share: a clock
-// tests move by hand and a buffer that goroutines may write to while a test
-// reads it.
+// tests move by hand, a buffer that goroutines may write to while a test
+// reads it, and the reference readings (scopes) that fuzz targets in several
+// packages compare the real parsers with.
 package testkit
 
 import (

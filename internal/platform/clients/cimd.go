@@ -259,18 +259,22 @@ func offered(values []string, allowed ...string) []string {
 
 // checkDocumentURL applies the draft's rules for a client ID URL: https (http
 // too in dev mode), a host, a path other than "/", no fragment, no user
-// information, no "." or ".." path segments. It returns why the URL is
-// refused, or "".
+// information, no "." or ".." path segments; and, as for redirect URIs,
+// visible ASCII only (the consent page may show it). It returns why the URL
+// is refused, or "".
 func (r *Registry) checkDocumentURL(clientID string) string {
 	if len(clientID) > maxURILength {
 		return fmt.Sprintf("the client ID URL is longer than %d bytes", maxURILength)
 	}
-	if strings.ContainsFunc(clientID, isSpaceOrControl) || strings.Contains(clientID, "#") {
-		return "the client ID URL must not contain spaces, control characters or a fragment"
+	if strings.ContainsFunc(clientID, notVisibleASCII) || strings.Contains(clientID, "#") {
+		return "the client ID URL must be visible ASCII (no spaces, control or non-ASCII characters) without a fragment"
 	}
 	u, err := url.Parse(clientID)
 	if err != nil {
 		return "the client ID is not a valid URL"
+	}
+	if strings.ContainsFunc(u.Host, notVisibleASCII) {
+		return "the client ID URL's host must be visible ASCII once decoded (use punycode)"
 	}
 	if u.Scheme != "https" && !(r.dev && u.Scheme == "http") {
 		return "the client ID URL must use https"

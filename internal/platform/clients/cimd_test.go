@@ -258,6 +258,9 @@ func TestLookupDocument_ClientIDURLRules(t *testing.T) {
 		"https://client.example/client.json#frag",
 		"https://client.example/client json",
 		"https:///client.json",
+		"https://client.example/\u202enosj.json",
+		"https://%E2%80%AEclient.example/client.json",
+		"https://cl\u0456ent.example/client.json",
 	} {
 		_, err := h.lookup(t, id)
 		var de *DocumentError

@@ -243,9 +243,10 @@ func checkDisplayName(name string) *metadataError {
 	return nil
 }
 
-// checkWebURI accepts an empty value or an absolute http(s) URL with a host:
-// client_uri and logo_uri end up as links and images on the consent page, so
-// javascript: and data: URIs must never get there.
+// checkWebURI accepts an empty value or an absolute http(s) URL with a host,
+// in visible ASCII as for redirect URIs: client_uri and logo_uri end up as
+// links and images on the consent page, so javascript: and data: URIs, and
+// hosts that read as another, must never get there.
 func checkWebURI(raw string) error {
 	if raw == "" {
 		return nil
@@ -253,12 +254,15 @@ func checkWebURI(raw string) error {
 	if len(raw) > maxURILength {
 		return fmt.Errorf("longer than %d bytes", maxURILength)
 	}
-	if strings.ContainsFunc(raw, isSpaceOrControl) {
-		return errors.New("must not contain spaces or control characters")
+	if strings.ContainsFunc(raw, notVisibleASCII) {
+		return errors.New("must be visible ASCII: no spaces, control or non-ASCII characters (percent-encode them)")
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
 		return fmt.Errorf("not a valid URL: %w", err)
+	}
+	if strings.ContainsFunc(u.Host, notVisibleASCII) {
+		return errors.New("the host must be visible ASCII once decoded (use punycode for international names)")
 	}
 	if (u.Scheme != "https" && u.Scheme != "http") || u.Hostname() == "" || u.Opaque != "" {
 		return errors.New("must be an absolute http or https URL")

@@ -20,6 +20,11 @@ const maxURILength = 2048
 //   - The URI is absolute, at most 2048 bytes, and has neither a fragment
 //     (RFC 6749 §3.1.2) nor user information (which only serves to disguise
 //     the real host, as in https://trusted.example@evil.example/).
+//   - It is visible ASCII, as RFC 3986 URIs are (other characters are
+//     percent-encoded), and so is the host it decodes to (punycode for
+//     international names): the consent page shows that host, and a
+//     right-to-left override or a look-alike character in it would show
+//     the user another host than the one receiving the code.
 //   - https needs a host.
 //   - http is allowed only on a loopback host spelled exactly 127.0.0.1,
 //     [::1] or localhost (RFC 8252 §7.3 and §8.3): the redirect never leaves
@@ -43,12 +48,15 @@ func ValidateRedirectURI(uri string) error {
 	if strings.Contains(uri, "#") {
 		return errors.New("must not contain a fragment")
 	}
-	if strings.ContainsFunc(uri, isSpaceOrControl) {
-		return errors.New("must not contain spaces or control characters")
+	if strings.ContainsFunc(uri, notVisibleASCII) {
+		return errors.New("must be visible ASCII: no spaces, control or non-ASCII characters (percent-encode them)")
 	}
 	u, err := url.Parse(uri)
 	if err != nil {
 		return fmt.Errorf("not a valid URI: %w", err)
+	}
+	if strings.ContainsFunc(u.Host, notVisibleASCII) {
+		return errors.New("the host must be visible ASCII once decoded (use punycode for international names)")
 	}
 	if u.Scheme == "" {
 		return errors.New("must be an absolute URI")
@@ -83,9 +91,9 @@ func ValidateRedirectURI(uri string) error {
 //
 // Comparison is by exact string, never case-folded or normalised, except that a
 // loopback redirect may carry any port: native apps bind an ephemeral port at
-// run time. The loopback host must be spelled as registered (localhost does not
-// match 127.0.0.1), and the path and query must be identical. Private-use
-// schemes and https match only exactly.
+// run time. The scheme and the loopback host must be spelled as registered
+// (localhost does not match 127.0.0.1), and the path and query must be
+// identical as written. Private-use schemes and https match only exactly.
 func RedirectURIAllowed(registered []string, requested string) bool {
 	for _, r := range registered {
 		if r == requested {
@@ -95,23 +103,37 @@ func RedirectURIAllowed(registered []string, requested string) bool {
 	if ValidateRedirectURI(requested) != nil {
 		return false
 	}
-	req, err := url.Parse(requested)
-	if err != nil || req.Scheme != "http" || !isLoopbackHost(req.Hostname()) {
+	reqHead, reqRest, ok := cutLoopbackPort(requested)
+	if !ok {
 		return false
 	}
 	for _, r := range registered {
-		reg, err := url.Parse(r)
-		if err != nil || reg.Scheme != "http" || reg.User != nil || !isLoopbackHost(reg.Hostname()) {
-			continue
-		}
-		if reg.Hostname() == req.Hostname() &&
-			reg.EscapedPath() == req.EscapedPath() &&
-			reg.RawQuery == req.RawQuery &&
-			reg.ForceQuery == req.ForceQuery {
+		if head, rest, ok := cutLoopbackPort(r); ok && head == reqHead && rest == reqRest {
 			return true
 		}
 	}
 	return false
+}
+
+// cutLoopbackPort splits an http loopback redirect URI, as written, into
+// "scheme://host" and what follows the port (path and query), so that two
+// URIs can be compared byte for byte but for the port. ok is false for any
+// other URI.
+func cutLoopbackPort(uri string) (head, rest string, ok bool) {
+	u, err := url.Parse(uri)
+	if err != nil || u.Scheme != "http" || u.User != nil || !isLoopbackHost(u.Hostname()) {
+		return "", "", false
+	}
+	scheme, after, _ := strings.Cut(uri, "://")
+	authority := after
+	if i := strings.IndexAny(after, "/?"); i >= 0 {
+		authority, rest = after[:i], after[i:]
+	}
+	host := authority
+	if i := strings.LastIndexByte(authority, ':'); i >= 0 && !strings.Contains(authority[i:], "]") {
+		host = authority[:i]
+	}
+	return scheme + "://" + host, rest, true
 }
 
 // IsLoopbackRedirect reports whether uri is an http redirect to this machine,
@@ -137,7 +159,8 @@ func forbiddenScheme(scheme string) bool {
 	return false
 }
 
-// isSpaceOrControl reports characters that have no place in a URI as sent.
-func isSpaceOrControl(r rune) bool {
-	return r <= ' ' || r == 0x7f
+// notVisibleASCII reports characters that have no place in a URI as sent:
+// spaces, control characters and anything outside ASCII (RFC 3986 §2).
+func notVisibleASCII(r rune) bool {
+	return r <= ' ' || r >= 0x7f
 }

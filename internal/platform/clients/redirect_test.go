@@ -128,3 +128,56 @@ func TestIsLoopbackRedirect(t *testing.T) {
 		}
 	}
 }
+
+// The consent page names the host a redirect URI sends the code to. A URI is
+// ASCII (RFC 3986); a host with a right-to-left override or another invisible
+// or look-alike character, raw or percent-encoded, would show the user a
+// different host than the one receiving the code, so only visible ASCII is
+// accepted, in the URI and in the host it decodes to.
+func TestValidateRedirectURI_OnlyVisibleASCIISoTheConsentPageShowsTheRealHost(t *testing.T) {
+	for _, uri := range []string{
+		"https://\u202eelgoog.com/cb",
+		"https://%E2%80%AEelgoog.com/cb",
+		"https://%C3%A9xample.example/cb",
+		"https://exämple.example/cb",
+		"https://app.example/cb\u2028",
+		"https://app.example/cb\u0085",
+		"https://app.example/\u00a0cb",
+		"cursor://anysphere.cursor-mcp/callback\u200b",
+		"http://localhost/cb\x7f",
+	} {
+		if err := ValidateRedirectURI(uri); err == nil {
+			t.Errorf("ValidateRedirectURI(%q) accepted it", uri)
+		}
+	}
+	for _, uri := range []string{"https://app.example/caf%C3%A9", "https://xn--exmple-cua.example/cb"} {
+		if err := ValidateRedirectURI(uri); err != nil {
+			t.Errorf("ValidateRedirectURI(%q) = %v: percent-encoded paths and punycode hosts are plain ASCII", uri, err)
+		}
+	}
+}
+
+// A loopback redirect may differ from the registered one in its port only:
+// the rest is compared as written, with no case folding of the scheme and no
+// re-escaping of the path (RFC 8252 §7.3 and the exact matching of OAuth 2.1).
+func TestRedirectURIAllowed_LoopbackComparesTheURIAsWrittenButThePort(t *testing.T) {
+	tests := []struct {
+		registered, requested string
+		want                  bool
+	}{
+		{"http://127.0.0.1/cb", "HTTP://127.0.0.1:8080/cb", false},
+		{"HTTP://127.0.0.1/cb", "http://127.0.0.1:8080/cb", false},
+		{"HTTP://127.0.0.1/cb", "HTTP://127.0.0.1:8080/cb", true},
+		{"http://127.0.0.1/a%22b", `http://127.0.0.1:5/a"b`, false},
+		{`http://127.0.0.1/a"b`, "http://127.0.0.1:5/a%22b", false},
+		{"http://127.0.0.1/a%2fb", "http://127.0.0.1:5/a%2Fb", false},
+		{"http://127.0.0.1/caf%C3%A9", "http://127.0.0.1:5/caf%C3%A9", true},
+		{"http://[::1]:1/cb?x=%41", "http://[::1]:2/cb?x=A", false},
+		{"http://localhost:/cb", "http://localhost:7/cb", true},
+	}
+	for _, tt := range tests {
+		if got := RedirectURIAllowed([]string{tt.registered}, tt.requested); got != tt.want {
+			t.Errorf("RedirectURIAllowed([%q], %q) = %v, want %v", tt.registered, tt.requested, got, tt.want)
+		}
+	}
+}

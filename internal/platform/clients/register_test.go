@@ -356,3 +356,20 @@ func TestRegister_OfficialGoSDKRegisterClientParsesAnswers(t *testing.T) {
 		t.Fatalf("RegisterClient(evil redirect) error = %v, want ClientRegistrationError invalid_redirect_uri", err)
 	}
 }
+
+// client_uri and logo_uri become a link and an image on the consent page:
+// like redirect URIs they must be visible ASCII, host included, so that no
+// right-to-left override or look-alike letter disguises where they point.
+func TestRegister_ClientAndLogoURIMustBeVisibleASCII(t *testing.T) {
+	h := newHarness(t, Options{RegistrationsPerMinute: -1})
+	for _, member := range []string{
+		`"client_uri":"https://\u202eelgoog.com"`,
+		`"client_uri":"https://%E2%80%AEelgoog.com"`,
+		`"logo_uri":"https://cl\u0456ent.example/logo.png"`,
+		`"logo_uri":"https://client.example/logo\u00a0.png"`,
+	} {
+		resp, body := h.do(t, http.MethodPost, "/t/acme/oauth/register",
+			`{"redirect_uris":["https://app.example/cb"],`+member+`}`, http.Header{"Content-Type": {"application/json"}})
+		wantOAuthError(t, resp, body, http.StatusBadRequest, "invalid_client_metadata")
+	}
+}

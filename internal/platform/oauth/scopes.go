@@ -9,12 +9,17 @@ import (
 
 // parseScopes splits a scope parameter. RFC 6749 delimits scopes with spaces;
 // some clients send commas, which are tolerated. Duplicates are dropped and
-// the order of first appearance is kept.
+// the order of first appearance is kept. The parameter is the client's to
+// choose and may be as long as a request line, so repeats are found with a
+// set: comparing each scope with every earlier one would cost minutes of CPU
+// for one long request.
 func parseScopes(s string) []string {
 	fields := strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == ',' || r == '\t' || r == '\n' || r == '\r' })
 	var out []string
+	seen := make(map[string]struct{}, len(fields))
 	for _, f := range fields {
-		if !slices.Contains(out, f) {
+		if _, dup := seen[f]; !dup {
+			seen[f] = struct{}{}
 			out = append(out, f)
 		}
 	}

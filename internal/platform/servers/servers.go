@@ -66,11 +66,14 @@ func ValidateResourceURL(raw string) error {
 	return nil
 }
 
-// ParseScopes splits a scope list on spaces and commas, dropping empties and duplicates.
+// ParseScopes splits a scope list on spaces and commas, dropping empties and
+// duplicates (found with a set, so a long list costs linear work).
 func ParseScopes(s string) []string {
 	var out []string
+	seen := make(map[string]struct{})
 	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == ',' || r == '\t' }) {
-		if !slices.Contains(out, f) {
+		if _, dup := seen[f]; !dup {
+			seen[f] = struct{}{}
 			out = append(out, f)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -168,5 +169,22 @@ func TestUpdate_ChangesOnlyWhatIsGivenAndValidates(t *testing.T) {
 	}
 	if _, err := Update(ctx, st, "nope", Change{}); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("unknown slug: err = %v", err)
+	}
+}
+
+// Scope lists reach ParseScopes from operators (the CLI, the admin API), who
+// may paste anything: repeats are dropped with a set, so a list of a million
+// scopes takes linear work. Comparing each scope with every earlier one would
+// take hours here, so on such a parser this test does not finish; it asserts
+// no time, only the answer.
+func TestParseScopes_MegabytesOfDistinctScopesTakeLinearWork(t *testing.T) {
+	var b strings.Builder
+	n := 0
+	for ; b.Len() < 4<<20; n++ {
+		b.WriteString(strconv.FormatInt(int64(n), 16))
+		b.WriteByte(',')
+	}
+	if got := ParseScopes(b.String() + b.String()); len(got) != n {
+		t.Fatalf("ParseScopes of %d distinct scopes, each given twice, gave %d", n, len(got))
 	}
 }
