@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -456,5 +457,44 @@ func TestMiddleware_IntrospectionAnswering400RefusesTheTokenWithoutCachingTheAns
 	}
 	if n := p.introspected.Load() - before; n != 1 {
 		t.Errorf("introspections after the 400 = %d, want 1", n)
+	}
+}
+
+// BenchmarkMiddleware_CachedToken measures the bearer check of one request
+// whose token is cached and whose feed vouches for it: the per-request cost
+// of the middleware itself, handoff to the official SDK included.
+func BenchmarkMiddleware_CachedToken(b *testing.B) {
+	p := startPlatformFake(b)
+	s, err := New(Config{ServerSlug: "test", PlatformURL: p.URL(), ServerURL: "http://localhost:3005/mcp",
+		RequiredScopes: []string{"read"}, ClientID: fakeClientID, ClientSecret: fakeClientSecret, Logger: discardLogger()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	p.setResource("http://localhost:3005/mcp")
+	if err := s.Initialize(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	token := accessToken("bench")
+	p.issue(token, "user-1", "user@example.com", "read", "write")
+	var seen atomic.Int64
+	h := s.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if UserFromContext(r.Context()) != nil {
+			seen.Add(1)
+		}
+	}))
+	req := httptest.NewRequest(http.MethodPost, "/mcp", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req) // warm the cache
+	if w.Code != http.StatusOK {
+		b.Fatalf("status %d, want 200", w.Code)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		h.ServeHTTP(httptest.NewRecorder(), req)
+	}
+	if int(seen.Load()) < b.N {
+		b.Fatalf("%d of %d requests reached the handler with a user", seen.Load(), b.N)
 	}
 }
