@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/mcp-obs/mcp-obs/internal/scope"
 )
 
 // retryAfterSeconds is what a client is told to wait when the platform is
@@ -73,7 +75,7 @@ func dropQuoting(r rune) rune {
 func (s *SDK) writeNoToken(w http.ResponseWriter, scopes []string) {
 	w.Header().Set("WWW-Authenticate", bearerChallenge(
 		"resource_metadata", s.resourceMetadata,
-		"scope", strings.Join(scopes, " ")))
+		"scope", scope.Join(scopes)))
 	writeJSONError(w, http.StatusUnauthorized, "invalid_request",
 		"Authorization header required: send Authorization: Bearer <access token>")
 }
@@ -85,7 +87,7 @@ func (s *SDK) writeInvalidToken(w http.ResponseWriter, description string, scope
 		"error", "invalid_token",
 		"error_description", description,
 		"resource_metadata", s.resourceMetadata,
-		"scope", strings.Join(scopes, " ")))
+		"scope", scope.Join(scopes)))
 	writeJSONError(w, http.StatusUnauthorized, "invalid_token", description)
 }
 
@@ -94,10 +96,10 @@ func (s *SDK) writeInvalidToken(w http.ResponseWriter, description string, scope
 func (s *SDK) writeInsufficientScope(w http.ResponseWriter, scopes []string) {
 	w.Header().Set("WWW-Authenticate", bearerChallenge(
 		"error", "insufficient_scope",
-		"scope", strings.Join(scopes, " "),
+		"scope", scope.Join(scopes),
 		"resource_metadata", s.resourceMetadata))
 	writeJSONError(w, http.StatusForbidden, "insufficient_scope",
-		"the access token lacks a scope this request needs: "+strings.Join(scopes, " "))
+		"the access token lacks a scope this request needs: "+scope.Join(scopes))
 }
 
 // credentialsRejectedDescription answers a request when the platform refused

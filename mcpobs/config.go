@@ -9,6 +9,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/mcp-obs/mcp-obs/internal/scope"
 )
 
 // Environment variables read when [Config.ClientID] or [Config.ClientSecret]
@@ -91,7 +93,7 @@ func (c Config) resolved() Config {
 	if c.Version == "" {
 		c.Version = "dev"
 	}
-	c.RequiredScopes = splitScopeList(c.RequiredScopes)
+	c.RequiredScopes = scope.ParseList(c.RequiredScopes)
 	c.Logger = chooseLogger(c.Logger, c.Debug)
 	return c
 }
@@ -144,7 +146,3 @@ func checkAbsoluteURL(raw string) error {
 	}
 	return nil
 }
-
-// splitScopeList flattens scope lists written as "read write" or "read,write"
-// into single scopes, dropping empties and duplicates and keeping order.
-func splitScopeList(in []string) []string { return parseScopes(strings.Join(in, " ")) }

@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/sync/singleflight"
 
+	"github.com/mcp-obs/mcp-obs/internal/scope"
 	"github.com/mcp-obs/mcp-obs/internal/secret"
 )
 
@@ -402,7 +403,7 @@ func (in *introspector) introspect(ctx context.Context, token string) (*User, er
 		Subject:  ans.Sub,
 		Email:    cmp.Or(ans.Email, ans.Username),
 		ClientID: ans.ClientID,
-		Scopes:   parseScopes(ans.Scope),
+		Scopes:   scope.Parse(ans.Scope),
 	}
 	if ans.Exp > 0 {
 		u.ExpiresAt = time.UnixMilli(int64(ans.Exp * 1000))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/auth"
 
+	"github.com/mcp-obs/mcp-obs/internal/scope"
 	"github.com/mcp-obs/mcp-obs/internal/secret"
 )
 
@@ -95,12 +96,12 @@ func (s *SDK) serveProtected(w http.ResponseWriter, r *http.Request, next http.H
 			return
 		}
 	}
-	if missing := missingScopes(needed, user.Scopes); len(missing) > 0 {
+	if missing := scope.Missing(needed, user.Scopes); len(missing) > 0 {
 		log.Debug(fmt.Sprintf("Insufficient scope: Required %v, Got %v", needed, user.Scopes),
 			"user", user.Email, "missing", missing)
 		// Name everything needed plus what the token already holds, so the
 		// stepped-up token does not lose a scope another tool needs.
-		s.writeInsufficientScope(w, appendNew(slices.Clone(needed), user.Scopes...))
+		s.writeInsufficientScope(w, scope.Union(needed, user.Scopes))
 		return
 	}
 

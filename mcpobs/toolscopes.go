@@ -9,10 +9,11 @@ import (
 	"io"
 	"maps"
 	"net/http"
-	"slices"
 	"sync"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcp-obs/mcp-obs/internal/scope"
 )
 
 // maxPeekBytes bounds how much of a POST /mcp body is read to find the tools
@@ -61,7 +62,7 @@ func (r *toolScopeRegistry) empty() bool {
 // A scope the tenant does not offer is logged as a warning (at
 // [SDK.Initialize], or now if it already ran): no token could ever carry it.
 func (s *SDK) RequireToolScopes(tool string, scopes ...string) {
-	scopes = splitScopeList(scopes)
+	scopes = scope.ParseList(scopes)
 	s.toolScopes.set(tool, scopes)
 	if st := s.loaded(); st != nil {
 		s.warnUnsupportedScopes(st.tenant, nil, map[string][]string{tool: scopes})
@@ -76,9 +77,9 @@ func (s *SDK) neededScopes(body []byte) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	needed := slices.Clone(s.cfg.RequiredScopes)
+	needed := s.cfg.RequiredScopes
 	for _, tool := range tools {
-		needed = appendNew(needed, s.toolScopes.get(tool)...)
+		needed = scope.Union(needed, s.toolScopes.get(tool))
 	}
 	return needed, nil
 }
@@ -170,31 +171,10 @@ func (s *SDK) ToolScopeMiddleware() mcp.Middleware {
 			if u == nil {
 				return nil, errors.New("mcpobs: tool " + call.Params.Name + " requires an authenticated user")
 			}
-			if missing := missingScopes(need, u.Scopes); len(missing) > 0 {
+			if missing := scope.Missing(need, u.Scopes); len(missing) > 0 {
 				return nil, fmt.Errorf("mcpobs: tool %s requires scopes %v; the token has %v", call.Params.Name, need, u.Scopes)
 			}
 			return next(ctx, method, req)
 		}
 	}
-}
-
-// appendNew appends each scope of add that dst does not hold yet.
-func appendNew(dst []string, add ...string) []string {
-	for _, s := range add {
-		if !slices.Contains(dst, s) {
-			dst = append(dst, s)
-		}
-	}
-	return dst
-}
-
-// missingScopes returns the scopes of need that granted lacks.
-func missingScopes(need, granted []string) []string {
-	var missing []string
-	for _, s := range need {
-		if !slices.Contains(granted, s) {
-			missing = append(missing, s)
-		}
-	}
-	return missing
 }
