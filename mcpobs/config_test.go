@@ -27,7 +27,7 @@ func TestNew_ConfigErrorsNameTheFieldAndTheFix(t *testing.T) {
 		want   string // the whole message, or a distinctive part of it
 	}{
 		{"no credentials", func(c *Config) { c.ClientID, c.ClientSecret = "", "" },
-			"mcpobs: no resource-server credentials: set MCP_OBS_CLIENT_ID and MCP_OBS_CLIENT_SECRET (printed by `mcp-obs server create`)"},
+			"mcpobs: no resource-server credentials: set MCP_OBS_CLIENT_ID and MCP_OBS_CLIENT_SECRET (printed by `go run ./cmd/mcp-obs server create`)"},
 		{"secret only", func(c *Config) { c.ClientID = "" }, "no resource-server credentials"},
 		{"no slug", func(c *Config) { c.ServerSlug = "" }, "Config.ServerSlug is empty"},
 		{"slug with a slash", func(c *Config) { c.ServerSlug = "a/b" }, `Config.ServerSlug "a/b" is not a slug`},
@@ -145,6 +145,52 @@ func TestInitialize_DebugSummaryNamesServerPlatformIssuerScopes(t *testing.T) {
 	for _, want := range []string{"Created server with OAuth", "Demo Server with OAuth", ps.mcpURL(), p.URL(), p.issuer(), "[read write]"} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("start-up summary lacks %q:\n%s", want, logs)
+		}
+	}
+}
+
+func TestFieldNamer_ServerURLFixNamesTheFieldTheURLCameFrom(t *testing.T) {
+	const want = "http://localhost:9999/mcp"
+	tests := []struct {
+		name     string
+		fields   fieldNamer
+		has, not []string
+	}{
+		{"Config", configFields, []string{`set Config.ServerURL to "http://localhost:9999/mcp"`}, []string{"Port", "Listener", "Options"}},
+		{"Options with ServerURL set", fieldNamer{owner: "Options"}, []string{`set Options.ServerURL to "http://localhost:9999/mcp"`}, []string{"Port", "Listener"}},
+		{"Options with ServerURL from Port", fieldNamer{owner: "Options", serverURLFrom: "Port"}, []string{"Options.ServerURL", "http://localhost:{Port}/mcp", "Options.Port"}, []string{"Listener"}},
+		{"Options with ServerURL from Listener", fieldNamer{owner: "Options", serverURLFrom: "Listener"}, []string{"Options.ServerURL", "Options.Listener"}, []string{"Port"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := tt.fields.serverURLFix(want)
+			for _, s := range tt.has {
+				if !strings.Contains(got, s) {
+					t.Errorf("serverURLFix = %q, want it to contain %q", got, s)
+				}
+			}
+			for _, s := range tt.not {
+				if strings.Contains(got, s) {
+					t.Errorf("serverURLFix = %q, want no %q", got, s)
+				}
+			}
+		})
+	}
+}
+
+// A server whose credentials were rotated on the platform cannot fix them
+// with `server create` (the slug exists): the message names the command that
+// issues new ones for this slug, written as the README runs it.
+func TestInitialize_RejectedCredentialsPointAtRotateSecretForThisSlug(t *testing.T) {
+	p := startPlatformFake(t)
+	ps := startProtectedUninitialized(t, p, okHandler(), func(c *Config) { c.ClientSecret = "rotated-away" })
+	err := ps.sdk.Initialize(t.Context())
+	if !errors.Is(err, ErrCredentialsRejected) {
+		t.Fatalf("Initialize = %v, want ErrCredentialsRejected", err)
+	}
+	for _, want := range []string{"`go run ./cmd/mcp-obs server rotate-secret --slug test`", "MCP_OBS_CLIENT_ID", "MCP_OBS_CLIENT_SECRET"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Initialize error = %v\nwant it to name %s", err, want)
 		}
 	}
 }

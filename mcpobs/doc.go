@@ -52,9 +52,9 @@
 //
 // # By hand
 //
-// To add mcp-obs to an existing net/http server, create an [SDK] with [New],
-// call [SDK.Initialize], register its endpoints with [SDK.Mount] and wrap the
-// MCP handler with [SDK.Middleware]:
+// To add mcp-obs to an existing net/http server, create an [Integration] with [New],
+// call [Integration.Initialize], register its endpoints with [Integration.Mount] and wrap the
+// MCP handler with [Integration.Middleware]:
 //
 //	sdk, err := mcpobs.New(mcpobs.Config{ServerSlug: "test",
 //		PlatformURL: "http://localhost:3000", ServerURL: "http://localhost:3005/mcp"})
@@ -64,7 +64,7 @@
 //	mux.Handle("/mcp", sdk.Middleware(mcp.NewStreamableHTTPHandler(getServer,
 //		&mcp.StreamableHTTPOptions{SessionTimeout: 30 * time.Minute})))
 //
-// Serve it with timeouts and connection caps as [Limits] describes: [App.Run]
+// Serve it with timeouts and connection caps as [Limits] describes: [Server.Run]
 // applies them for you.
 //
 // # Debugging

@@ -67,7 +67,7 @@ func ExampleNew() {
 
 // A plain handler behind the middleware reads the caller from its context.
 func ExampleUserFromContext() {
-	var sdk *mcpobs.SDK // from mcpobs.New
+	var sdk *mcpobs.Integration // from mcpobs.New
 	mux := http.NewServeMux()
 	mux.Handle("/me", sdk.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		user := mcpobs.UserFromContext(r.Context())

@@ -8,7 +8,7 @@ import (
 )
 
 // UserFromContext returns the verified caller of a request that passed
-// [SDK.Middleware], from the request's context (r.Context() in a plain
+// [Integration.Middleware], from the request's context (r.Context() in a plain
 // http.Handler). It returns nil for unauthenticated requests.
 func UserFromContext(ctx context.Context) *User {
 	if u := userFromContext(ctx); u != nil {
@@ -28,7 +28,7 @@ func UserFromContext(ctx context.Context) *User {
 // It reads the identity the official SDK carries in the request
 // (RequestExtra.TokenInfo), so each call sees its own caller even when many
 // users share the server. It returns nil when the request was not
-// authenticated by [SDK.Middleware].
+// authenticated by [Integration.Middleware].
 func UserFromRequest(req mcp.Request) *User {
 	if req == nil {
 		return nil
@@ -40,7 +40,7 @@ func UserFromRequest(req mcp.Request) *User {
 	return userFromTokenInfo(extra.TokenInfo)
 }
 
-// userFromTokenInfo returns the User that SDK.Middleware stored in info.
+// userFromTokenInfo returns the User that Integration.Middleware stored in info.
 func userFromTokenInfo(info *auth.TokenInfo) *User {
 	if info == nil {
 		return nil

@@ -144,12 +144,12 @@ func newTestIntrospector(t *testing.T, fp *fakePlatform, edit func(*introspector
 	t.Helper()
 	logs := &testkit.Buffer{}
 	cfg := introspectorConfig{
-		Endpoint:     fp.introspectURL(),
-		ClientID:     testClientID,
-		ClientSecret: testClientSecret,
-		Resource:     testResource,
-		Issuer:       fp.issuer(),
-		Logger:       slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Platform: newPlatformClient(nil, testClientID, testClientSecret),
+		Endpoint: fp.introspectURL(),
+		Resource: testResource,
+		Issuer:   fp.issuer(),
+		CacheTTL: DefaultCacheTTL, // as Config resolves it
+		Logger:   slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 	if edit != nil {
 		edit(&cfg)
@@ -588,7 +588,7 @@ func TestVerify_NegativeVerdictIsCachedBrieflyNeverLongerThanCacheTTL(t *testing
 		cacheTTL time.Duration
 		wantTTL  time.Duration
 	}{
-		{"a few seconds with the default budget", 0, negativeCacheTTL},
+		{"a few seconds with the default budget", DefaultCacheTTL, negativeCacheTTL},
 		{"never longer than a shorter budget", 500 * time.Millisecond, 500 * time.Millisecond},
 	}
 	for _, tt := range tests {
@@ -789,8 +789,8 @@ func TestVerify_DebugLogsFollowTheSeedAndNeverShowTheToken(t *testing.T) {
 func BenchmarkVerifyCached(b *testing.B) {
 	fp := newFakePlatform(b)
 	in := newIntrospector(introspectorConfig{
-		Endpoint: fp.introspectURL(), ClientID: testClientID, ClientSecret: testClientSecret,
-		Resource: testResource, Issuer: fp.issuer(),
+		Platform: newPlatformClient(nil, testClientID, testClientSecret),
+		Endpoint: fp.introspectURL(), Resource: testResource, Issuer: fp.issuer(), CacheTTL: DefaultCacheTTL,
 	})
 	feedConnected(in) // revocations are pushed: the cached answer is trusted
 	token := newToken()

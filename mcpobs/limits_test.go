@@ -100,7 +100,7 @@ func TestRun_EventStreamsOutliveTheBodyDeadline(t *testing.T) {
 	ra := startApp(t, p, func(o *Options) {
 		o.Limits.BodyTimeout = shortBody
 		o.Limits.ReadHeaderTimeout = shortBody
-	}, func(app *App) {
+	}, func(app *Server) {
 		AddTool(app, &mcp.Tool{Name: "slow", Description: "Answers when the test says so"},
 			func(ctx context.Context, req *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, struct{}, error) {
 				select {

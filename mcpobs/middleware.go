@@ -29,7 +29,7 @@ const tokenInfoUserKey = "mcpobs.user"
 //   - a token that is unknown, expired, revoked, a refresh token or for
 //     another resource: 401 error="invalid_token";
 //   - a token without a required scope (or a scope of a tool the request
-//     calls, see [SDK.RequireToolScopes]): 403 error="insufficient_scope";
+//     calls, see [Integration.RequireToolScopes]): 403 error="insufficient_scope";
 //   - too many tokens from one client address that the platform does not
 //     know (50 at once, then 5 a second): 429 with Retry-After, without
 //     asking the platform; tokens already verified are never refused so;
@@ -39,13 +39,13 @@ const tokenInfoUserKey = "mcpobs.user"
 // success the [User] reaches plain handlers through [UserFromContext] and MCP
 // tool handlers through [UserFromRequest]; the official SDK also binds each
 // MCP session to its user, so a session id cannot be replayed by someone else.
-func (s *SDK) Middleware(next http.Handler) http.Handler {
+func (s *Integration) Middleware(next http.Handler) http.Handler {
 	return withCORS(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.serveProtected(w, r, next)
 	}))
 }
 
-func (s *SDK) serveProtected(w http.ResponseWriter, r *http.Request, next http.Handler) {
+func (s *Integration) serveProtected(w http.ResponseWriter, r *http.Request, next http.Handler) {
 	st := s.loaded()
 	if st == nil {
 		writeUnavailable(w, "this server has not reached the authorization platform yet; retry shortly")

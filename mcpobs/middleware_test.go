@@ -183,7 +183,7 @@ func TestMiddleware_RejectedServerCredentialsGet503SayingTheOperatorMustFixThem(
 	if e.Error != "temporarily_unavailable" {
 		t.Errorf("error = %q, want temporarily_unavailable", e.Error)
 	}
-	for _, want := range []string{"rejected this MCP server's credentials", "operator", "MCP_OBS_CLIENT_ID", "MCP_OBS_CLIENT_SECRET", "mcp-obs server rotate-secret"} {
+	for _, want := range []string{"rejected this MCP server's credentials", "operator", "MCP_OBS_CLIENT_ID", "MCP_OBS_CLIENT_SECRET", "`go run ./cmd/mcp-obs server rotate-secret --slug test`"} {
 		if !strings.Contains(e.Description, want) {
 			t.Errorf("error_description %q lacks %q", e.Description, want)
 		}

@@ -16,8 +16,8 @@ import "net/http"
 //   - GET /health: public status of the server and its platform.
 //
 // Mount does not register the MCP endpoint itself: wrap it with
-// [SDK.Middleware] and register it at the path of [Config.ServerURL].
-func (s *SDK) Mount(mux *http.ServeMux) {
+// [Integration.Middleware] and register it at the path of [Config.ServerURL].
+func (s *Integration) Mount(mux *http.ServeMux) {
 	for _, p := range s.resourceMetaPaths {
 		mux.Handle(p, withCORS(http.HandlerFunc(s.serveResourceMetadata)))
 	}

@@ -269,7 +269,7 @@ func newTestLogger() (*slog.Logger, *logBuffer) {
 // mux served by httptest, with the MCP endpoint replaced by next.
 type protectedServer struct {
 	srv  *httptest.Server
-	sdk  *SDK
+	sdk  *Integration
 	logs *logBuffer
 }
 

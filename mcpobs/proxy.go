@@ -50,14 +50,10 @@ type proxyTargetKey struct{}
 // without this header): set r.RemoteAddr to the end client's address before
 // requests reach these handlers, reading your proxy's header only for
 // connections from your proxy.
-func (s *SDK) newOAuthProxy() *httputil.ReverseProxy {
-	transport := s.client.Transport
-	if transport == nil {
-		transport = http.DefaultTransport
-	}
+func (s *Integration) newOAuthProxy() *httputil.ReverseProxy {
 	vouch := forwarded.Credentials(s.cfg.ClientID, s.cfg.ClientSecret)
 	return &httputil.ReverseProxy{
-		Transport: transport,
+		Transport: s.proxyTransport,
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			t := pr.In.Context().Value(proxyTargetKey{}).(*proxyTarget)
 			out := *t.url
@@ -116,7 +112,7 @@ func (s *SDK) newOAuthProxy() *httputil.ReverseProxy {
 
 // logRegistration logs the client id of a successful registration, reading
 // the start of the small JSON answer and handing it on unchanged.
-func (s *SDK) logRegistration(resp *http.Response) error {
+func (s *Integration) logRegistration(resp *http.Response) error {
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		s.cfg.Logger.Debug("DCR failed", "status", resp.Status)
 		return nil
@@ -140,7 +136,7 @@ func (s *SDK) logRegistration(resp *http.Response) error {
 
 // proxyTo returns a handler forwarding method requests to the platform
 // endpoint that pick selects from the tenant configuration.
-func (s *SDK) proxyTo(kind, method string, pick func(*tenantConfig) string) http.Handler {
+func (s *Integration) proxyTo(kind, method string, pick func(*tenantConfig) string) http.Handler {
 	rp := s.newOAuthProxy()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != method {
@@ -182,7 +178,7 @@ func (s *SDK) proxyTo(kind, method string, pick func(*tenantConfig) string) http
 // serveAuthorize redirects the browser to the platform's authorization
 // endpoint with the query unchanged: the sign-in and consent pages live on
 // the platform, never on this server.
-func (s *SDK) serveAuthorize(w http.ResponseWriter, r *http.Request) {
+func (s *Integration) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		writeJSONError(w, http.StatusMethodNotAllowed, "invalid_request", "use GET")
@@ -210,7 +206,7 @@ func (s *SDK) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 // clients that look for the authorization server on the MCP origin. It is the
 // tenant's RFC 8414 document with the issuer kept as is and the endpoints a
 // client calls rewritten to this server's proxies.
-func (s *SDK) serveAuthServerMetadata(w http.ResponseWriter, r *http.Request) {
+func (s *Integration) serveAuthServerMetadata(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD, OPTIONS")
 		writeJSONError(w, http.StatusMethodNotAllowed, "invalid_request", "use GET")
@@ -243,28 +239,14 @@ func (s *SDK) serveAuthServerMetadata(w http.ResponseWriter, r *http.Request) {
 
 // fetchAuthServerMetadata reads the tenant's RFC 8414 document, keeping every
 // member (known or not) as the platform wrote it.
-func (s *SDK) fetchAuthServerMetadata(ctx context.Context, metadataURL string) (map[string]json.RawMessage, error) {
+func (s *Integration) fetchAuthServerMetadata(ctx context.Context, metadataURL string) (map[string]json.RawMessage, error) {
 	if metadataURL == "" {
 		return nil, errors.New("the platform's configuration has no authorization_server_metadata URL")
 	}
-	ctx, cancel := context.WithTimeout(ctx, platformCallTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, metadataURL, nil)
-	if err != nil {
-		return nil, fmt.Errorf("authorization server metadata request: %w", err)
-	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := s.client.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", metadataURL, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: %s", metadataURL, resp.Status)
-	}
 	var meta map[string]json.RawMessage
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&meta); err != nil {
-		return nil, fmt.Errorf("GET %s: decoding: %w", metadataURL, err)
+	call := platformCall{method: http.MethodGet, url: metadataURL, accept: "application/json", timeout: platformCallTimeout}
+	if err := s.platform.fetchJSON(ctx, call, &meta); err != nil {
+		return nil, err
 	}
 	if _, ok := meta["issuer"]; !ok {
 		return nil, fmt.Errorf("GET %s: the document has no issuer", metadataURL)

@@ -11,7 +11,7 @@ import (
 // document an MCP client reads after a 401 to learn where to sign in.
 // resource is Config.ServerURL byte for byte; clients compare it with the URL
 // they connected to and send it back as the RFC 8707 resource of the token.
-func (s *SDK) serveResourceMetadata(w http.ResponseWriter, r *http.Request) {
+func (s *Integration) serveResourceMetadata(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD, OPTIONS")
 		writeJSONError(w, http.StatusMethodNotAllowed, "invalid_request", "use GET")

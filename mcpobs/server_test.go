@@ -19,7 +19,7 @@ import (
 
 // runningApp is an App served by Run on a loopback listener.
 type runningApp struct {
-	app  *App
+	app  *Server
 	base string // http://127.0.0.1:port
 	logs *logBuffer
 	stop func() error // cancels Run's context and returns Run's result
@@ -27,7 +27,7 @@ type runningApp struct {
 
 // startApp builds an App for platform p (tweaked by change), adds tools with
 // addTools, and runs it until the test ends.
-func startApp(t *testing.T, p *platformFake, change func(*Options), addTools func(*App)) *runningApp {
+func startApp(t *testing.T, p *platformFake, change func(*Options), addTools func(*Server)) *runningApp {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -141,7 +141,7 @@ type whoamiOut struct {
 }
 
 // addWhoami adds a tool returning the caller as the SDK sees it.
-func addWhoami(app *App) {
+func addWhoami(app *Server) {
 	AddTool(app, &mcp.Tool{Name: "whoami", Description: "Who is calling"},
 		func(ctx context.Context, req *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, whoamiOut, error) {
 			u := UserFromRequest(req)
@@ -233,7 +233,7 @@ func TestAddTool_RequireScopesMakesTheRealClientSeeAStepUpChallenge(t *testing.T
 	p := startPlatformFake(t)
 	p.issue(accessToken("rw"), "user-1", "user@example.com", "read", "write")
 	p.issue(accessToken("admin"), "user-2", "admin@example.com", "read", "write", "admin")
-	ra := startApp(t, p, nil, func(app *App) {
+	ra := startApp(t, p, nil, func(app *Server) {
 		addWhoami(app)
 		AddTool(app, &mcp.Tool{Name: "delete_all", Description: "Dangerous"},
 			func(context.Context, *mcp.CallToolRequest, struct{}) (*mcp.CallToolResult, struct{}, error) {
@@ -274,7 +274,7 @@ func TestAddTool_RequireScopesMakesTheRealClientSeeAStepUpChallenge(t *testing.T
 }
 
 func TestToolScopeMiddleware_FailsClosedInsideTheMCPServer(t *testing.T) {
-	sdk := newSDK(validConfig())
+	sdk := newIntegration(validConfig(), configFields)
 	sdk.RequireToolScopes("delete_all", "admin")
 	server := mcp.NewServer(&mcp.Implementation{Name: "s", Version: "1"}, nil)
 	server.AddReceivingMiddleware(sdk.ToolScopeMiddleware())
@@ -390,7 +390,7 @@ func TestRun_RetryLogAsksWhetherThePlatformRunsAndPlatformURLIsRightWhenNothingA
 		{"connection refused", func(_ *platformFake, o *Options) { o.PlatformURL = gone.URL }, true},
 		{"platform answering 503", func(p *platformFake, _ *Options) { p.down.Store(true) }, false},
 	}
-	const hint = "is `mcp-obs serve` running there, and is Options.PlatformURL right?"
+	const hint = "is `go run ./cmd/mcp-obs serve` running there, and is Options.PlatformURL right?"
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := startPlatformFake(t)
@@ -439,7 +439,9 @@ func TestNewServer_RuntimeMessagesNameTheOptionsFieldsTheCallerWrote(t *testing.
 		{"not the platform", func(_ *platformFake, o *Options) { o.PlatformURL = teapot.URL },
 			"418", []string{"is Options.PlatformURL the mcp-obs platform?"}},
 		{"resource URL mismatch", func(p *platformFake, _ *Options) { p.setResource("http://localhost:9999/mcp") },
-			"tokens issued for one will be rejected by the other", []string{"Options.ServerURL", "Options.Port"}},
+			// ServerURL was left empty and comes from the Listener (Port
+			// is ignored then): the message names both, and not Port.
+			"tokens issued for one will be rejected by the other", []string{"Options.ServerURL", "Options.Listener"}},
 		{"required scope not offered", func(_ *platformFake, o *Options) { o.RequiredScopes = []string{"read", "billing"} },
 			"scopes_supported", []string{"Options.RequiredScopes needs billing"}},
 	}
@@ -492,5 +494,39 @@ func TestRun_ShutsDownGracefullyWithOpenSessions(t *testing.T) {
 	}
 	if _, err := http.Get(ra.base + "/health"); err == nil {
 		t.Fatal("the server still answers after Run returned")
+	}
+}
+
+// Options are checked as the Config they become, but each message names the
+// Options field the caller wrote, and Options' own fields are checked too.
+func TestNewServer_ConfigErrorsNameTheOptionsFieldAtFault(t *testing.T) {
+	valid := func() Options {
+		return Options{ServerSlug: "test", PlatformURL: "http://localhost:3000", ClientID: "a", ClientSecret: "b", Logger: discardLogger()}
+	}
+	tests := []struct {
+		name   string
+		change func(*Options)
+		want   string
+	}{
+		{"no slug", func(o *Options) { o.ServerSlug = "" }, "Options.ServerSlug is empty"},
+		{"no platform URL", func(o *Options) { o.PlatformURL = "" }, "Options.PlatformURL is empty"},
+		{"relative server URL", func(o *Options) { o.ServerURL = "/mcp" }, `Options.ServerURL "/mcp"`},
+		{"quote in a scope", func(o *Options) { o.RequiredScopes = []string{`re"ad`} }, "Options.RequiredScopes"},
+		// The server URL is derived from the port: the port is at fault.
+		{"negative port", func(o *Options) { o.Port = -1 }, "Options.Port -1 is not a TCP port"},
+		{"port beyond 65535", func(o *Options) { o.Port = 70000 }, "Options.Port 70000 is not a TCP port"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := valid()
+			tt.change(&o)
+			err := NewServer(o).Run(t.Context())
+			if err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "Config.") {
+				t.Fatalf("Run = %v, want an error naming %q and no Config field", err, tt.want)
+			}
+			if strings.Contains(tt.name, "port") && strings.Contains(err.Error(), "ServerURL") {
+				t.Fatalf("Run = %v: names ServerURL, which the caller never set", err)
+			}
+		})
 	}
 }

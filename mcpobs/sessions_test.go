@@ -42,7 +42,7 @@ func initializeRaw(ctx context.Context, base, token string) (string, error) {
 }
 
 // liveSessions counts the MCP server's sessions.
-func liveSessions(app *App) int {
+func liveSessions(app *Server) int {
 	n := 0
 	for range app.MCP().Sessions() {
 		n++
@@ -51,7 +51,7 @@ func liveSessions(app *App) int {
 }
 
 // waitSessions polls until the server has want sessions, or fails the test.
-func waitSessions(t *testing.T, app *App, want int) {
+func waitSessions(t *testing.T, app *Server, want int) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {

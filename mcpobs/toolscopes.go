@@ -60,8 +60,8 @@ func (r *toolScopeRegistry) empty() bool {
 // naming every scope needed, which makes MCP clients step up (ask the user to
 // consent to more) and retry. Comma- or space-separated entries are split.
 // A scope the tenant does not offer is logged as a warning (at
-// [SDK.Initialize], or now if it already ran): no token could ever carry it.
-func (s *SDK) RequireToolScopes(tool string, scopes ...string) {
+// [Integration.Initialize], or now if it already ran): no token could ever carry it.
+func (s *Integration) RequireToolScopes(tool string, scopes ...string) {
 	scopes = scope.ParseList(scopes)
 	s.toolScopes.set(tool, scopes)
 	if st := s.loaded(); st != nil {
@@ -72,7 +72,7 @@ func (s *SDK) RequireToolScopes(tool string, scopes ...string) {
 // neededScopes returns the required scopes plus those of every tool the
 // JSON-RPC body calls (a single message or a batch). An error means the body
 // is not JSON the scope check can read.
-func (s *SDK) neededScopes(body []byte) ([]string, error) {
+func (s *Integration) neededScopes(body []byte) ([]string, error) {
 	tools, err := calledTools(body)
 	if err != nil {
 		return nil, err
@@ -150,13 +150,13 @@ func peekBody(r *http.Request) (body []byte, ok bool, err error) {
 }
 
 // ToolScopeMiddleware returns MCP middleware that enforces the scopes set with
-// [SDK.RequireToolScopes] inside the MCP server, on the tool call the server
-// actually dispatches. [SDK.Middleware] already answers missing tool scopes
+// [Integration.RequireToolScopes] inside the MCP server, on the tool call the server
+// actually dispatches. [Integration.Middleware] already answers missing tool scopes
 // with 403 at the HTTP layer; this is the second lock on the same door, and
-// it fails closed when a request did not come through [SDK.Middleware].
+// it fails closed when a request did not come through [Integration.Middleware].
 // [NewServer] installs it; with [New], add it with
 // server.AddReceivingMiddleware(sdk.ToolScopeMiddleware()).
-func (s *SDK) ToolScopeMiddleware() mcp.Middleware {
+func (s *Integration) ToolScopeMiddleware() mcp.Middleware {
 	return func(next mcp.MethodHandler) mcp.MethodHandler {
 		return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
 			call, ok := req.(*mcp.CallToolRequest)

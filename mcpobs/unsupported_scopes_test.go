@@ -94,7 +94,7 @@ func TestRequireToolScopes_AfterInitializeWarnsWhenTheTenantDoesNotOfferTheScope
 
 func TestAddTool_RequireScopesNotOfferedByTheTenantIsWarnedAtStartUp(t *testing.T) {
 	p := startPlatformFake(t)
-	ra := startApp(t, p, nil, func(app *App) {
+	ra := startApp(t, p, nil, func(app *Server) {
 		AddTool(app, &mcp.Tool{Name: "export"}, func(context.Context, *mcp.CallToolRequest, struct{}) (*mcp.CallToolResult, struct{}, error) {
 			return &mcp.CallToolResult{}, struct{}{}, nil
 		}, RequireScopes("export"))

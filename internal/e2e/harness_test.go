@@ -262,7 +262,7 @@ type adminResult struct {
 
 // addTools registers the tools the tests call: whoami reports the caller,
 // echo needs only the server's required scopes, admin_action also needs admin.
-func addTools(app *mcpobs.App) {
+func addTools(app *mcpobs.Server) {
 	mcpobs.AddTool(app, &mcp.Tool{Name: "whoami", Description: "Who is calling: email, subject and scopes of the verified token"},
 		func(ctx context.Context, req *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, whoamiResult, error) {
 			u := mcpobs.UserFromRequest(req)
