@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
@@ -14,9 +13,6 @@ import (
 	"github.com/mcp-obs/mcp-obs/internal/scope"
 	"github.com/mcp-obs/mcp-obs/internal/secret"
 )
-
-// tokenInfoUserKey is the key of the verified [User] in auth.TokenInfo.Extra.
-const tokenInfoUserKey = "mcpobs.user"
 
 // Middleware protects next (the MCP endpoint) with the bearer-token check of
 // the MCP authorization spec:
@@ -40,17 +36,22 @@ const tokenInfoUserKey = "mcpobs.user"
 // tool handlers through [UserFromRequest]; the official SDK also binds each
 // MCP session to its user, so a session id cannot be replayed by someone else.
 func (s *Integration) Middleware(next http.Handler) http.Handler {
-	return withCORS(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.serveProtected(w, r, next)
+	// The official SDK reads the caller with auth.TokenInfoFromContext, whose
+	// context key only auth.RequireBearerToken can set. Its wrapper is built
+	// once, here; per request it only hands over the identity serveProtected
+	// verified (see handOver).
+	handoff := auth.RequireBearerToken(handOver, &auth.RequireBearerTokenOptions{
+		ResourceMetadataURL:    s.resourceMetadata,
+		AllowMissingExpiration: true,
+	})(next)
+	return withCORS(s.withTenant(func(w http.ResponseWriter, r *http.Request, st *tenantState) {
+		s.serveProtected(w, r, st, handoff)
 	}))
 }
 
-func (s *Integration) serveProtected(w http.ResponseWriter, r *http.Request, next http.Handler) {
-	st := s.loaded()
-	if st == nil {
-		writeUnavailable(w, "this server has not reached the authorization platform yet; retry shortly")
-		return
-	}
+// serveProtected checks the request's bearer token and, if it passes, serves
+// it with handoff (next behind the official SDK's RequireBearerToken).
+func (s *Integration) serveProtected(w http.ResponseWriter, r *http.Request, st *tenantState, handoff http.Handler) {
 	log := s.cfg.Logger
 	token, ok := bearerToken(r)
 	if !ok {
@@ -108,19 +109,22 @@ func (s *Integration) serveProtected(w http.ResponseWriter, r *http.Request, nex
 	// The check passed. Hand the identity to the official SDK, which puts it
 	// in every tool call's RequestExtra.TokenInfo and binds the session to the
 	// user. Verify returns this request's own copy of the user.
-	u := user
-	info := &auth.TokenInfo{
-		Scopes:     slices.Clone(u.Scopes),
-		Expiration: u.ExpiresAt,
-		UserID:     u.Subject,
-		Extra:      map[string]any{tokenInfoUserKey: u},
+	handoff.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), handoffKey{}, tokenInfoOf(user))))
+}
+
+// handoffKey carries the *auth.TokenInfo of a verified request from
+// serveProtected to handOver, and nowhere else: the identity is read from
+// the TokenInfo the official SDK stores (see [UserFromContext]).
+type handoffKey struct{}
+
+// handOver is the auth.TokenVerifier of the official SDK's RequireBearerToken
+// behind the bearer check: the token was verified already, and the
+// TokenInfo built from the verdict is in the request's context.
+func handOver(ctx context.Context, _ string, _ *http.Request) (*auth.TokenInfo, error) {
+	if info, ok := ctx.Value(handoffKey{}).(*auth.TokenInfo); ok {
+		return info, nil
 	}
-	verified := func(context.Context, string, *http.Request) (*auth.TokenInfo, error) { return info, nil }
-	handoff := auth.RequireBearerToken(verified, &auth.RequireBearerTokenOptions{
-		ResourceMetadataURL:    s.resourceMetadata,
-		AllowMissingExpiration: true,
-	})
-	handoff(next).ServeHTTP(w, r.WithContext(withUser(r.Context(), u)))
+	return nil, fmt.Errorf("%w: the request did not pass the mcp-obs bearer check", auth.ErrInvalidToken)
 }
 
 // maxAuthorizationHeader is the longest Authorization header that is parsed.

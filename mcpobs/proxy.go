@@ -134,21 +134,11 @@ func (s *Integration) logRegistration(resp *http.Response) error {
 	return nil
 }
 
-// proxyTo returns a handler forwarding method requests to the platform
+// proxyTo returns a handler forwarding POST requests to the platform
 // endpoint that pick selects from the tenant configuration.
-func (s *Integration) proxyTo(kind, method string, pick func(*tenantConfig) string) http.Handler {
+func (s *Integration) proxyTo(kind string, pick func(*tenantConfig) string) http.Handler {
 	rp := s.newOAuthProxy()
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != method {
-			w.Header().Set("Allow", method+", OPTIONS")
-			writeJSONError(w, http.StatusMethodNotAllowed, "invalid_request", "use "+method)
-			return
-		}
-		st := s.loaded()
-		if st == nil {
-			writeUnavailable(w, "this server has not reached the authorization platform yet; retry shortly")
-			return
-		}
+	return allowMethods("POST, OPTIONS", http.MethodPost)(s.withTenant(func(w http.ResponseWriter, r *http.Request, st *tenantState) {
 		endpoint := pick(st.tenant)
 		target, err := url.Parse(endpoint)
 		if endpoint == "" || err != nil {
@@ -172,23 +162,13 @@ func (s *Integration) proxyTo(kind, method string, pick func(*tenantConfig) stri
 		defer cancel()
 		ctx = context.WithValue(ctx, proxyTargetKey{}, &proxyTarget{url: target, kind: kind})
 		rp.ServeHTTP(w, r.WithContext(ctx))
-	})
+	}))
 }
 
 // serveAuthorize redirects the browser to the platform's authorization
 // endpoint with the query unchanged: the sign-in and consent pages live on
 // the platform, never on this server.
-func (s *Integration) serveAuthorize(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		writeJSONError(w, http.StatusMethodNotAllowed, "invalid_request", "use GET")
-		return
-	}
-	st := s.loaded()
-	if st == nil {
-		writeUnavailable(w, "this server has not reached the authorization platform yet; retry shortly")
-		return
-	}
+func (s *Integration) serveAuthorize(w http.ResponseWriter, r *http.Request, st *tenantState) {
 	target := st.tenant.AuthorizationEndpoint
 	if q := r.URL.RawQuery; q != "" {
 		if strings.Contains(target, "?") {
@@ -206,17 +186,7 @@ func (s *Integration) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 // clients that look for the authorization server on the MCP origin. It is the
 // tenant's RFC 8414 document with the issuer kept as is and the endpoints a
 // client calls rewritten to this server's proxies.
-func (s *Integration) serveAuthServerMetadata(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD, OPTIONS")
-		writeJSONError(w, http.StatusMethodNotAllowed, "invalid_request", "use GET")
-		return
-	}
-	st := s.loaded()
-	if st == nil {
-		writeUnavailable(w, "this server has not reached the authorization platform yet; retry shortly")
-		return
-	}
+func (s *Integration) serveAuthServerMetadata(w http.ResponseWriter, r *http.Request, st *tenantState) {
 	meta, err := s.fetchAuthServerMetadata(r.Context(), st.tenant.AuthorizationServerMetadata)
 	if err != nil {
 		s.cfg.Logger.Warn("Fetching authorization server metadata failed", "error", err)
