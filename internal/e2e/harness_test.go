@@ -41,8 +41,8 @@ var (
 )
 
 // revocationCacheTTL is the SDK's cache lifetime in the harness: far longer
-// than any test, so a revoked token that stops working within a second can
-// only have been evicted by the platform's revocation feed.
+// than any test, so a revoked token that stops working during a test can
+// only have been evicted by the platform's revocation feed (or re-verified).
 const revocationCacheTTL = 10 * time.Minute
 
 // harness is a running platform and a protected MCP server on loopback.
