@@ -155,7 +155,7 @@ func peekBody(r *http.Request) (body []byte, ok bool, err error) {
 // with 403 at the HTTP layer; this is the second lock on the same door, and
 // it fails closed when a request did not come through [Integration.Middleware].
 // [NewServer] installs it; with [New], add it with
-// server.AddReceivingMiddleware(sdk.ToolScopeMiddleware()).
+// server.AddReceivingMiddleware(obs.ToolScopeMiddleware()).
 func (s *Integration) ToolScopeMiddleware() mcp.Middleware {
 	return func(next mcp.MethodHandler) mcp.MethodHandler {
 		return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
