@@ -266,17 +266,7 @@ func TestMiddleware_ForwardedForHeaderCannotEscapeTheBudget(t *testing.T) {
 // platform: the whole middleware, from header to 401 with its challenge.
 func BenchmarkMiddleware_RejectsMalformedTokenLocally(b *testing.B) {
 	p := startPlatformFake(b)
-	s, err := New(Config{ServerSlug: "test", PlatformURL: p.URL(), ServerURL: "http://localhost:3005/mcp",
-		ClientID: fakeClientID, ClientSecret: fakeClientSecret, Logger: discardLogger()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	p.setResource("http://localhost:3005/mcp")
-	if err := s.Initialize(context.Background()); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { s.Close() })
-	h := s.Middleware(okHandler())
+	h := initializedFor(b, p, nil).Middleware(okHandler())
 	good := secret.New(secret.PrefixAccessToken)
 	for _, bc := range []struct{ name, token string }{
 		{"garbage", "not-a-token"},

@@ -465,16 +465,7 @@ func TestMiddleware_IntrospectionAnswering400RefusesTheTokenWithoutCachingTheAns
 // of the middleware itself, handoff to the official SDK included.
 func BenchmarkMiddleware_CachedToken(b *testing.B) {
 	p := startPlatformFake(b)
-	s, err := New(Config{ServerSlug: "test", PlatformURL: p.URL(), ServerURL: "http://localhost:3005/mcp",
-		RequiredScopes: []string{"read"}, ClientID: fakeClientID, ClientSecret: fakeClientSecret, Logger: discardLogger()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	p.setResource("http://localhost:3005/mcp")
-	if err := s.Initialize(context.Background()); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { s.Close() })
+	s := initializedFor(b, p, []string{"read"})
 	token := accessToken("bench")
 	p.issue(token, "user-1", "user@example.com", "read", "write")
 	var seen atomic.Int64

@@ -315,6 +315,24 @@ func startProtectedUninitialized(t *testing.T, p *platformFake, next http.Handle
 	return &protectedServer{srv: srv, sdk: sdk, logs: logs}
 }
 
+// initializedFor returns an initialized Integration for p requiring scopes,
+// not mounted anywhere: benchmarks call its handlers directly.
+func initializedFor(tb testing.TB, p *platformFake, scopes []string) *Integration {
+	tb.Helper()
+	const serverURL = "http://localhost:3005/mcp"
+	s, err := New(Config{ServerSlug: "test", PlatformURL: p.URL(), ServerURL: serverURL, RequiredScopes: scopes,
+		ClientID: fakeClientID, ClientSecret: fakeClientSecret, Logger: discardLogger()})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	p.setResource(serverURL)
+	if err := s.Initialize(context.Background()); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	return s
+}
+
 // okHandler answers 200 "ok" and is what the middleware protects in unit tests.
 func okHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
