@@ -3,6 +3,7 @@ package mcpobs
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -487,5 +488,21 @@ func BenchmarkMiddleware_CachedToken(b *testing.B) {
 	}
 	if int(seen.Load()) < b.N {
 		b.Fatalf("%d of %d requests reached the handler with a user", seen.Load(), b.N)
+	}
+}
+
+// The official SDK's RequireBearerToken behind the bearer check passes only
+// what the check verified: a request that reaches it any other way is
+// refused, never waved through with an empty identity.
+func TestHandOver_RefusesARequestTheBearerCheckDidNotVerify(t *testing.T) {
+	info, err := handOver(t.Context(), "any-token", httptest.NewRequest(http.MethodPost, "/mcp", nil))
+	if info != nil || !errors.Is(err, auth.ErrInvalidToken) {
+		t.Fatalf("handOver without a verified identity = %v, %v; want auth.ErrInvalidToken", info, err)
+	}
+	u := &User{Subject: "user-1", Email: "user@example.com", Scopes: []string{"read"}}
+	ctx := context.WithValue(t.Context(), handoffKey{}, tokenInfoOf(u))
+	info, err = handOver(ctx, "any-token", nil)
+	if err != nil || info.UserID != "user-1" || userFromTokenInfo(info) != u {
+		t.Fatalf("handOver with a verified identity = %+v, %v; want user-1's TokenInfo", info, err)
 	}
 }

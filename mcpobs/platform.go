@@ -65,9 +65,11 @@ const (
 
 // platformClient makes every call the SDK makes to the platform: the
 // tenant's configuration and metadata, introspection and the credential
-// check, the revocation feed. It is the one place that applies the
-// resource-server credentials, bounds each call in time and size, and turns
-// the platform's answers into the SDK's errors ([platformError]).
+// check, the revocation feed (and, next, telemetry and support tickets). It
+// is the one place that applies the resource-server credentials to the SDK's
+// own calls, bounds each call in time and size, and turns the platform's
+// answers into the SDK's errors ([platformError]). The OAuth proxies are not
+// SDK calls: they forward the MCP clients' own requests (proxy.go).
 type platformClient struct {
 	calls                  *http.Client // bounded calls
 	stream                 *http.Client // the same without an overall Timeout: the feed stays open
