@@ -106,3 +106,15 @@ func TestHealth_IsPublic(t *testing.T) {
 		t.Fatalf("status %d, challenge %q: /health must not check tokens", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
 	}
 }
+
+// /health says what failed, as it always has: the request and the answer
+// ("reachable" already says that the platform could not be reached).
+func TestHealth_PlatformErrorNamesTheRequestAndTheAnswer(t *testing.T) {
+	p := startPlatformFake(t)
+	ps := startProtected(t, p, okHandler(), nil)
+	p.down.Store(true)
+	rep := getHealth(t, ps.srv.URL)
+	if want := "GET " + p.URL() + "/api/v1/servers/test/config: 503 Service Unavailable"; rep.Platform.Error != want {
+		t.Fatalf("platform.error = %q, want %q", rep.Platform.Error, want)
+	}
+}
