@@ -57,27 +57,27 @@ func TestNew_CredentialsDefaultFromEnvironment(t *testing.T) {
 	t.Setenv(EnvClientSecret, "env-secret")
 	c := validConfig()
 	c.ClientID, c.ClientSecret = "", ""
-	sdk, err := New(c)
+	obs, err := New(c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sdk.cfg.ClientID != "mcp_test_env" || sdk.cfg.ClientSecret != "env-secret" {
-		t.Fatalf("credentials = %q/%q, want the environment's", sdk.cfg.ClientID, sdk.cfg.ClientSecret)
+	if obs.cfg.ClientID != "mcp_test_env" || obs.cfg.ClientSecret != "env-secret" {
+		t.Fatalf("credentials = %q/%q, want the environment's", obs.cfg.ClientID, obs.cfg.ClientSecret)
 	}
 }
 
 func TestNew_ScopeListsAreSplitAndDefaultsApplied(t *testing.T) {
 	c := validConfig()
 	c.RequiredScopes = []string{"read,write", "read admin"}
-	sdk, err := New(c)
+	obs, err := New(c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(sdk.cfg.RequiredScopes, " "); got != "read write admin" {
+	if got := strings.Join(obs.cfg.RequiredScopes, " "); got != "read write admin" {
 		t.Errorf("RequiredScopes = %q, want read write admin", got)
 	}
-	if sdk.cfg.CacheTTL != DefaultCacheTTL {
-		t.Errorf("CacheTTL = %v, want %v", sdk.cfg.CacheTTL, DefaultCacheTTL)
+	if obs.cfg.CacheTTL != DefaultCacheTTL {
+		t.Errorf("CacheTTL = %v, want %v", obs.cfg.CacheTTL, DefaultCacheTTL)
 	}
 }
 
@@ -113,7 +113,7 @@ func TestInitialize_ErrorsSayWhatWentWrong(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			p := startPlatformFake(t)
 			ps := startProtectedUninitialized(t, p, okHandler(), func(c *Config) { tt.change(c, p) })
-			err := ps.sdk.Initialize(context.Background())
+			err := ps.obs.Initialize(context.Background())
 			if !errors.Is(err, tt.wantErr) || !strings.Contains(err.Error(), tt.wantMsg) {
 				t.Fatalf("Initialize = %v, want %v mentioning %q", err, tt.wantErr, tt.wantMsg)
 			}
@@ -128,7 +128,7 @@ func TestInitialize_WarnsWhenPlatformResourceDiffersFromServerURL(t *testing.T) 
 	p := startPlatformFake(t)
 	ps := startProtectedUninitialized(t, p, okHandler(), nil)
 	p.setResource("http://localhost:9999/mcp")
-	if err := ps.sdk.Initialize(context.Background()); err != nil {
+	if err := ps.obs.Initialize(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if logs := ps.logs.String(); !strings.Contains(logs, "level=WARN") || !strings.Contains(logs, "tokens issued for one will be rejected by the other") ||
@@ -184,7 +184,7 @@ func TestFieldNamer_ServerURLFixNamesTheFieldTheURLCameFrom(t *testing.T) {
 func TestInitialize_RejectedCredentialsPointAtRotateSecretForThisSlug(t *testing.T) {
 	p := startPlatformFake(t)
 	ps := startProtectedUninitialized(t, p, okHandler(), func(c *Config) { c.ClientSecret = "rotated-away" })
-	err := ps.sdk.Initialize(t.Context())
+	err := ps.obs.Initialize(t.Context())
 	if !errors.Is(err, ErrCredentialsRejected) {
 		t.Fatalf("Initialize = %v, want ErrCredentialsRejected", err)
 	}

@@ -55,7 +55,7 @@ func TestEndpoints_WrongMethodIs405ThenUninitializedIs503(t *testing.T) {
 		}
 	}
 	t.Run("before Initialize", func(t *testing.T) { check(t, false) })
-	if err := ps.sdk.Initialize(t.Context()); err != nil {
+	if err := ps.obs.Initialize(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	t.Run("after Initialize", func(t *testing.T) { check(t, true) })

@@ -30,7 +30,7 @@ func getHealth(t *testing.T, base string) healthReport {
 func TestHealth_OKWithServiceAndIssuerWhenPlatformReachable(t *testing.T) {
 	p := startPlatformFake(t)
 	ps := startProtected(t, p, okHandler(), func(c *Config) { c.Name, c.Version = "Demo", "1.2.3" })
-	in := ps.sdk.loaded().verifier.(*introspector)
+	in := ps.obs.loaded().verifier.(*introspector)
 	waitFor(t, 10*time.Second, "the revocation feed to connect", func() bool { return in.feedConnects.Load() == 1 })
 	rep := getHealth(t, ps.srv.URL)
 	want := healthReport{
@@ -72,7 +72,7 @@ func TestHealth_DegradedButStill200WhenPlatformUnreachable(t *testing.T) {
 func TestHealth_UnknownSlugIsReachableAndDegradedNamingTheSlugAndTheFix(t *testing.T) {
 	p := startPlatformFake(t)
 	ps := startProtectedUninitialized(t, p, okHandler(), func(c *Config) { c.ServerSlug = "mytool" })
-	if err := ps.sdk.Initialize(t.Context()); !errors.Is(err, ErrServerNotFound) {
+	if err := ps.obs.Initialize(t.Context()); !errors.Is(err, ErrServerNotFound) {
 		t.Fatalf("Initialize = %v, want ErrServerNotFound", err)
 	}
 	rep := getHealth(t, ps.srv.URL)

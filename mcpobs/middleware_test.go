@@ -231,7 +231,7 @@ func TestMiddleware_ToolScopeMissingGets403NamingRequiredAndToolScopes(t *testin
 		io.WriteString(w, "ok")
 	})
 	ps := startProtected(t, p, echoBody, nil)
-	ps.sdk.RequireToolScopes("delete_all", "admin")
+	ps.obs.RequireToolScopes("delete_all", "admin")
 	p.issue(accessToken("rw"), "user-1", "user@example.com", "read", "write")
 	p.issue(accessToken("rw-extra"), "user-2", "other@example.com", "read", "write", "extra")
 	p.issue(accessToken("admin"), "user-3", "admin@example.com", "read", "write", "admin")
@@ -275,7 +275,7 @@ func TestMiddleware_ToolScopeMissingGets403NamingRequiredAndToolScopes(t *testin
 func TestMiddleware_OversizedBodyGets413WhenToolScopesAreChecked(t *testing.T) {
 	p := startPlatformFake(t)
 	ps := startProtected(t, p, okHandler(), nil)
-	ps.sdk.RequireToolScopes("delete_all", "admin")
+	ps.obs.RequireToolScopes("delete_all", "admin")
 	p.issue(accessToken("rw"), "user-1", "user@example.com", "read", "write")
 	big := `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"delete_all","arguments":{"x":"` + strings.Repeat("a", maxPeekBytes) + `"}}}`
 	resp, body := doMCP(t, ps, http.MethodPost, "Bearer "+accessToken("rw"), big)
@@ -341,7 +341,7 @@ func TestMiddleware_ToolScopeCheckCannotBeSkippedWithTrailingDataOrUnreadableJSO
 	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return server },
 		&mcp.StreamableHTTPOptions{Stateless: true, JSONResponse: true})
 	ps := startProtected(t, p, h, nil)
-	ps.sdk.RequireToolScopes("delete_all", "admin")
+	ps.obs.RequireToolScopes("delete_all", "admin")
 	p.issue(accessToken("rw"), "user-1", "user@example.com", "read", "write")
 
 	call := `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"delete_all","arguments":{}}}`
