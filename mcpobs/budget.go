@@ -11,7 +11,7 @@ import (
 
 	"golang.org/x/time/rate"
 
-	"github.com/mcp-obs/mcp-obs/internal/platform/ratelimit"
+	"github.com/mcp-obs/mcp-obs/internal/netaddr"
 )
 
 // Defaults of the unknown-token budget: per client address, how many
@@ -176,5 +176,5 @@ func budgetKey(remoteAddr string) string {
 	if err != nil {
 		host = remoteAddr
 	}
-	return ratelimit.IPKey(host)
+	return netaddr.Key(host)
 }

@@ -38,13 +38,13 @@ func postFrom(t *testing.T, client *http.Client, ps *protectedServer, token stri
 func startProtectedWithClock(t *testing.T, p *platformFake, clock *fakeClock, tune func(*introspector)) *protectedServer {
 	t.Helper()
 	ps := startProtectedUninitialized(t, p, okHandler(), nil)
-	ps.sdk.tuneVerifier = func(in *introspector) {
+	ps.obs.tuneVerifier = func(in *introspector) {
 		in.now = clock.now
 		if tune != nil {
 			tune(in)
 		}
 	}
-	if err := ps.sdk.Initialize(t.Context()); err != nil {
+	if err := ps.obs.Initialize(t.Context()); err != nil {
 		t.Fatalf("Initialize: %v", err)
 	}
 	return ps
@@ -54,7 +54,7 @@ func TestMiddleware_FloodOfUnknownTokensFromOneAddressIsBoundedWhileOthersAndCac
 	p := startPlatformFake(t)
 	clock := newFakeClock()
 	ps := startProtectedWithClock(t, p, clock, nil)
-	in := ps.sdk.loaded().verifier.(*introspector)
+	in := ps.obs.loaded().verifier.(*introspector)
 	feedConnected(in) // this test is about the budget, not about freshness
 	attacker, other := clientFrom(t, "127.0.0.1"), clientFrom(t, "127.0.0.2")
 
@@ -266,17 +266,7 @@ func TestMiddleware_ForwardedForHeaderCannotEscapeTheBudget(t *testing.T) {
 // platform: the whole middleware, from header to 401 with its challenge.
 func BenchmarkMiddleware_RejectsMalformedTokenLocally(b *testing.B) {
 	p := startPlatformFake(b)
-	s, err := New(Config{ServerSlug: "test", PlatformURL: p.URL(), ServerURL: "http://localhost:3005/mcp",
-		ClientID: fakeClientID, ClientSecret: fakeClientSecret, Logger: discardLogger()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	p.setResource("http://localhost:3005/mcp")
-	if err := s.Initialize(context.Background()); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { s.Close() })
-	h := s.Middleware(okHandler())
+	h := initializedFor(b, p, nil).Middleware(okHandler())
 	good := secret.New(secret.PrefixAccessToken)
 	for _, bc := range []struct{ name, token string }{
 		{"garbage", "not-a-token"},

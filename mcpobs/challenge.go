@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/mcp-obs/mcp-obs/internal/scope"
 )
 
 // retryAfterSeconds is what a client is told to wait when the platform is
@@ -73,42 +75,44 @@ func challengeChar(r rune) rune {
 
 // writeNoToken answers a request without a usable Authorization header: 401
 // with no error code (RFC 6750 §3.1), pointing the client at the metadata.
-func (s *SDK) writeNoToken(w http.ResponseWriter, scopes []string) {
+func (s *Integration) writeNoToken(w http.ResponseWriter, scopes []string) {
 	w.Header().Set("WWW-Authenticate", bearerChallenge(
 		"resource_metadata", s.resourceMetadata,
-		"scope", strings.Join(scopes, " ")))
+		"scope", scope.Join(scopes)))
 	writeJSONError(w, http.StatusUnauthorized, "invalid_request",
 		"Authorization header required: send Authorization: Bearer <access token>")
 }
 
 // writeInvalidToken answers a token that is unknown, expired, revoked, a
 // refresh token, or for another resource: 401 invalid_token.
-func (s *SDK) writeInvalidToken(w http.ResponseWriter, description string, scopes []string) {
+func (s *Integration) writeInvalidToken(w http.ResponseWriter, description string, scopes []string) {
 	w.Header().Set("WWW-Authenticate", bearerChallenge(
 		"error", "invalid_token",
 		"error_description", description,
 		"resource_metadata", s.resourceMetadata,
-		"scope", strings.Join(scopes, " ")))
+		"scope", scope.Join(scopes)))
 	writeJSONError(w, http.StatusUnauthorized, "invalid_token", description)
 }
 
 // writeInsufficientScope answers 403 insufficient_scope naming every scope the
 // request needs, so that clients step up to a token that can do it.
-func (s *SDK) writeInsufficientScope(w http.ResponseWriter, scopes []string) {
+func (s *Integration) writeInsufficientScope(w http.ResponseWriter, scopes []string) {
 	w.Header().Set("WWW-Authenticate", bearerChallenge(
 		"error", "insufficient_scope",
-		"scope", strings.Join(scopes, " "),
+		"scope", scope.Join(scopes),
 		"resource_metadata", s.resourceMetadata))
 	writeJSONError(w, http.StatusForbidden, "insufficient_scope",
-		"the access token lacks a scope this request needs: "+strings.Join(scopes, " "))
+		"the access token lacks a scope this request needs: "+scope.Join(scopes))
 }
 
 // credentialsRejectedDescription answers a request when the platform refused
 // this server's resource-server credentials: the client can do nothing about
 // it, so it is told who must act and how.
-const credentialsRejectedDescription = "the authorization platform rejected this MCP server's credentials; " +
-	"the server's operator must fix " + EnvClientID + " / " + EnvClientSecret +
-	" (e.g. get new ones with `mcp-obs server rotate-secret`) and restart it; retry later"
+func (s *Integration) credentialsRejectedDescription() string {
+	return "the authorization platform rejected this MCP server's credentials; " +
+		"the server's operator must fix " + EnvClientID + " / " + EnvClientSecret +
+		" (e.g. get new ones with `" + cli + " server rotate-secret --slug " + s.cfg.ServerSlug + "`) and restart it; retry later"
+}
 
 // writeTooManyUnknownTokens answers a client address that spent its budget of
 // unknown tokens: 429 with Retry-After (whole seconds, at least 1), never 401,
@@ -123,7 +127,7 @@ func writeTooManyUnknownTokens(w http.ResponseWriter, retryAfter time.Duration) 
 // writeVerifyError maps a verification error to its HTTP answer: the one
 // place where errTokenInactive, errWrongAudience, errTooManyUnknownTokens and
 // errPlatformUnavailable become status codes.
-func (s *SDK) writeVerifyError(w http.ResponseWriter, err error, scopes []string) {
+func (s *Integration) writeVerifyError(w http.ResponseWriter, err error, scopes []string) {
 	var over *overBudgetError
 	switch {
 	case errors.As(err, &over):
@@ -133,7 +137,7 @@ func (s *SDK) writeVerifyError(w http.ResponseWriter, err error, scopes []string
 	case errors.Is(err, errWrongAudience):
 		s.writeInvalidToken(w, "The access token was issued for another resource", scopes)
 	case errors.Is(err, ErrCredentialsRejected): // 503 all the same: not the client's fault
-		writeUnavailable(w, credentialsRejectedDescription)
+		writeUnavailable(w, s.credentialsRejectedDescription())
 	default: // errPlatformUnavailable, or anything unexpected: not the client's fault
 		writeUnavailable(w, "the authorization platform is unreachable; retry shortly")
 	}

@@ -9,6 +9,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/mcp-obs/mcp-obs/internal/scope"
 )
 
 // Environment variables read when [Config.ClientID] or [Config.ClientSecret]
@@ -26,7 +28,7 @@ const DefaultCacheTTL = 60 * time.Second
 // optional field is the common, safe choice.
 type Config struct {
 	// ServerSlug names this MCP server on the platform (the slug given to
-	// `mcp-obs server create`). Required.
+	// `go run ./cmd/mcp-obs server create`). Required.
 	ServerSlug string
 	// PlatformURL is the platform's base URL, e.g. "http://localhost:3000".
 	// The SDK learns the issuer and every endpoint from it. Required.
@@ -91,37 +93,38 @@ func (c Config) resolved() Config {
 	if c.Version == "" {
 		c.Version = "dev"
 	}
-	c.RequiredScopes = splitScopeList(c.RequiredScopes)
+	c.RequiredScopes = scope.ParseList(c.RequiredScopes)
 	c.Logger = chooseLogger(c.Logger, c.Debug)
 	return c
 }
 
-// validate reports the first configuration problem, naming the field and the fix.
-func (c Config) validate() error {
+// validate reports the first configuration problem, naming the field (as
+// fields names it: the caller may have written an [Options]) and the fix.
+func (c Config) validate(fields fieldNamer) error {
 	if c.ServerSlug == "" {
-		return errors.New("mcpobs: Config.ServerSlug is empty: set it to your server's slug on the platform (the one given to `mcp-obs server create`)")
+		return fmt.Errorf("mcpobs: %s is empty: set it to your server's slug on the platform (the one given to `%s server create`)", fields.of("ServerSlug"), cli)
 	}
 	if strings.ContainsAny(c.ServerSlug, "/?#% \t\r\n") {
-		return fmt.Errorf("mcpobs: Config.ServerSlug %q is not a slug: use the short name shown by `mcp-obs server list`, e.g. \"test\"", c.ServerSlug)
+		return fmt.Errorf("mcpobs: %s %q is not a slug: use the short name shown by `%s server list`, e.g. \"test\"", fields.of("ServerSlug"), c.ServerSlug, cli)
 	}
 	if c.PlatformURL == "" {
-		return errors.New("mcpobs: Config.PlatformURL is empty: set it to the platform's base URL, e.g. http://localhost:3000")
+		return fmt.Errorf("mcpobs: %s is empty: set it to the platform's base URL, e.g. http://localhost:3000", fields.of("PlatformURL"))
 	}
 	if err := checkAbsoluteURL(c.PlatformURL); err != nil {
-		return fmt.Errorf("mcpobs: Config.PlatformURL %q: %w", c.PlatformURL, err)
+		return fmt.Errorf("mcpobs: %s %q: %w", fields.of("PlatformURL"), c.PlatformURL, err)
 	}
 	if c.ServerURL == "" {
-		return errors.New("mcpobs: Config.ServerURL is empty: set it to the URL clients use for your MCP endpoint, e.g. http://localhost:3005/mcp")
+		return fmt.Errorf("mcpobs: %s is empty: set it to the URL clients use for your MCP endpoint, e.g. http://localhost:3005/mcp", fields.of("ServerURL"))
 	}
 	if err := checkAbsoluteURL(c.ServerURL); err != nil {
-		return fmt.Errorf("mcpobs: Config.ServerURL %q: %w", c.ServerURL, err)
+		return fmt.Errorf("mcpobs: %s %q: %w", fields.of("ServerURL"), c.ServerURL, err)
 	}
 	if c.ClientID == "" || c.ClientSecret == "" {
-		return fmt.Errorf("mcpobs: no resource-server credentials: set %s and %s (printed by `mcp-obs server create`)", EnvClientID, EnvClientSecret)
+		return fmt.Errorf("mcpobs: no resource-server credentials: set %s and %s (printed by `%s server create`)", EnvClientID, EnvClientSecret, cli)
 	}
 	for _, s := range c.RequiredScopes {
 		if strings.ContainsAny(s, "\"\\") {
-			return fmt.Errorf("mcpobs: Config.RequiredScopes: %q is not a valid scope (RFC 6749 forbids quotes and backslashes)", s)
+			return fmt.Errorf("mcpobs: %s: %q is not a valid scope (RFC 6749 forbids quotes and backslashes)", fields.of("RequiredScopes"), s)
 		}
 	}
 	return nil
@@ -146,7 +149,3 @@ func checkAbsoluteURL(raw string) error {
 	}
 	return nil
 }
-
-// splitScopeList flattens scope lists written as "read write" or "read,write"
-// into single scopes, dropping empties and duplicates and keeping order.
-func splitScopeList(in []string) []string { return parseScopes(strings.Join(in, " ")) }

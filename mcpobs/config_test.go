@@ -27,7 +27,7 @@ func TestNew_ConfigErrorsNameTheFieldAndTheFix(t *testing.T) {
 		want   string // the whole message, or a distinctive part of it
 	}{
 		{"no credentials", func(c *Config) { c.ClientID, c.ClientSecret = "", "" },
-			"mcpobs: no resource-server credentials: set MCP_OBS_CLIENT_ID and MCP_OBS_CLIENT_SECRET (printed by `mcp-obs server create`)"},
+			"mcpobs: no resource-server credentials: set MCP_OBS_CLIENT_ID and MCP_OBS_CLIENT_SECRET (printed by `go run ./cmd/mcp-obs server create`)"},
 		{"secret only", func(c *Config) { c.ClientID = "" }, "no resource-server credentials"},
 		{"no slug", func(c *Config) { c.ServerSlug = "" }, "Config.ServerSlug is empty"},
 		{"slug with a slash", func(c *Config) { c.ServerSlug = "a/b" }, `Config.ServerSlug "a/b" is not a slug`},
@@ -57,27 +57,27 @@ func TestNew_CredentialsDefaultFromEnvironment(t *testing.T) {
 	t.Setenv(EnvClientSecret, "env-secret")
 	c := validConfig()
 	c.ClientID, c.ClientSecret = "", ""
-	sdk, err := New(c)
+	obs, err := New(c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sdk.cfg.ClientID != "mcp_test_env" || sdk.cfg.ClientSecret != "env-secret" {
-		t.Fatalf("credentials = %q/%q, want the environment's", sdk.cfg.ClientID, sdk.cfg.ClientSecret)
+	if obs.cfg.ClientID != "mcp_test_env" || obs.cfg.ClientSecret != "env-secret" {
+		t.Fatalf("credentials = %q/%q, want the environment's", obs.cfg.ClientID, obs.cfg.ClientSecret)
 	}
 }
 
 func TestNew_ScopeListsAreSplitAndDefaultsApplied(t *testing.T) {
 	c := validConfig()
 	c.RequiredScopes = []string{"read,write", "read admin"}
-	sdk, err := New(c)
+	obs, err := New(c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(sdk.cfg.RequiredScopes, " "); got != "read write admin" {
+	if got := strings.Join(obs.cfg.RequiredScopes, " "); got != "read write admin" {
 		t.Errorf("RequiredScopes = %q, want read write admin", got)
 	}
-	if sdk.cfg.CacheTTL != DefaultCacheTTL {
-		t.Errorf("CacheTTL = %v, want %v", sdk.cfg.CacheTTL, DefaultCacheTTL)
+	if obs.cfg.CacheTTL != DefaultCacheTTL {
+		t.Errorf("CacheTTL = %v, want %v", obs.cfg.CacheTTL, DefaultCacheTTL)
 	}
 }
 
@@ -113,7 +113,7 @@ func TestInitialize_ErrorsSayWhatWentWrong(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			p := startPlatformFake(t)
 			ps := startProtectedUninitialized(t, p, okHandler(), func(c *Config) { tt.change(c, p) })
-			err := ps.sdk.Initialize(context.Background())
+			err := ps.obs.Initialize(context.Background())
 			if !errors.Is(err, tt.wantErr) || !strings.Contains(err.Error(), tt.wantMsg) {
 				t.Fatalf("Initialize = %v, want %v mentioning %q", err, tt.wantErr, tt.wantMsg)
 			}
@@ -128,7 +128,7 @@ func TestInitialize_WarnsWhenPlatformResourceDiffersFromServerURL(t *testing.T) 
 	p := startPlatformFake(t)
 	ps := startProtectedUninitialized(t, p, okHandler(), nil)
 	p.setResource("http://localhost:9999/mcp")
-	if err := ps.sdk.Initialize(context.Background()); err != nil {
+	if err := ps.obs.Initialize(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if logs := ps.logs.String(); !strings.Contains(logs, "level=WARN") || !strings.Contains(logs, "tokens issued for one will be rejected by the other") ||
@@ -163,5 +163,51 @@ func TestCheckAbsoluteURL_EmptyFragmentIsAFragmentToo(t *testing.T) {
 	c.ServerURL = "http://localhost:3005/mcp#"
 	if _, err := New(c); err == nil {
 		t.Error("a ServerURL ending in # was accepted (RFC 8707: a resource has no fragment)")
+	}
+}
+
+func TestFieldNamer_ServerURLFixNamesTheFieldTheURLCameFrom(t *testing.T) {
+	const want = "http://localhost:9999/mcp"
+	tests := []struct {
+		name     string
+		fields   fieldNamer
+		has, not []string
+	}{
+		{"Config", configFields, []string{`set Config.ServerURL to "http://localhost:9999/mcp"`}, []string{"Port", "Listener", "Options"}},
+		{"Options with ServerURL set", fieldNamer{owner: "Options"}, []string{`set Options.ServerURL to "http://localhost:9999/mcp"`}, []string{"Port", "Listener"}},
+		{"Options with ServerURL from Port", fieldNamer{owner: "Options", serverURLFrom: "Port"}, []string{"Options.ServerURL", "http://localhost:{Port}/mcp", "Options.Port"}, []string{"Listener"}},
+		{"Options with ServerURL from Listener", fieldNamer{owner: "Options", serverURLFrom: "Listener"}, []string{"Options.ServerURL", "Options.Listener"}, []string{"Port"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := tt.fields.serverURLFix(want)
+			for _, s := range tt.has {
+				if !strings.Contains(got, s) {
+					t.Errorf("serverURLFix = %q, want it to contain %q", got, s)
+				}
+			}
+			for _, s := range tt.not {
+				if strings.Contains(got, s) {
+					t.Errorf("serverURLFix = %q, want no %q", got, s)
+				}
+			}
+		})
+	}
+}
+
+// A server whose credentials were rotated on the platform cannot fix them
+// with `server create` (the slug exists): the message names the command that
+// issues new ones for this slug, written as the README runs it.
+func TestInitialize_RejectedCredentialsPointAtRotateSecretForThisSlug(t *testing.T) {
+	p := startPlatformFake(t)
+	ps := startProtectedUninitialized(t, p, okHandler(), func(c *Config) { c.ClientSecret = "rotated-away" })
+	err := ps.obs.Initialize(t.Context())
+	if !errors.Is(err, ErrCredentialsRejected) {
+		t.Fatalf("Initialize = %v, want ErrCredentialsRejected", err)
+	}
+	for _, want := range []string{"`go run ./cmd/mcp-obs server rotate-secret --slug test`", "MCP_OBS_CLIENT_ID", "MCP_OBS_CLIENT_SECRET"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Initialize error = %v\nwant it to name %s", err, want)
+		}
 	}
 }

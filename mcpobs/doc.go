@@ -22,50 +22,63 @@
 //   - the verified caller in every tool handler ([UserFromRequest]);
 //   - a public /health, which also says how fast revocations take effect.
 //
-// # Revocation
-//
-// A token revoked on the platform is refused within a second (plus the time
-// the platform takes to answer). While the
-// platform's revocation feed is connected, it evicts revoked tokens from the
-// cache as they are announced; while it is not (a platform restart, a network
-// cut, the moment after a reconnection), a cached token verified more than a
-// second ago is verified again before it is served. If the platform cannot be
-// reached for that, the cached answer is served until [Config.CacheTTL] ends
-// rather than refusing every user, and /health reports
-// "revocations": {"feed": "disconnected", "freshness": "up to 1m0s"} (with
-// the default CacheTTL) and status "degraded" until the platform answers again.
-//
 // # Three statements
 //
-// [NewServer] builds an official [github.com/modelcontextprotocol/go-sdk/mcp.Server]
-// with everything above:
+// [NewServer] returns a [Server]: an official
+// [github.com/modelcontextprotocol/go-sdk/mcp.Server] with everything above,
+// served over streamable HTTP by [Server.Run]:
 //
-//	app := mcpobs.NewServer(mcpobs.Options{
+//	srv := mcpobs.NewServer(mcpobs.Options{
 //		Name: "Demo Server", ServerSlug: "test", PlatformURL: "http://localhost:3000",
 //		Port: 3006, RequiredScopes: []string{"read", "write"},
 //	})
-//	mcpobs.AddTool(app, &mcp.Tool{Name: "echo", Description: "Echo a message"}, echo)
-//	if err := app.Run(ctx); err != nil { log.Fatal(err) }
+//	mcpobs.AddTool(srv, &mcp.Tool{Name: "echo", Description: "Echo a message"}, echo)
+//	if err := srv.Run(ctx); err != nil { log.Fatal(err) }
 //
 // The resource-server credentials come from MCP_OBS_CLIENT_ID and
-// MCP_OBS_CLIENT_SECRET, printed by `mcp-obs server create`.
+// MCP_OBS_CLIENT_SECRET, printed by `go run ./cmd/mcp-obs server create`.
 //
 // # By hand
 //
-// To add mcp-obs to an existing net/http server, create an [SDK] with [New],
-// call [SDK.Initialize], register its endpoints with [SDK.Mount] and wrap the
-// MCP handler with [SDK.Middleware]:
+// To add mcp-obs to a net/http server of your own, create an [Integration]
+// with [New], call [Integration.Initialize], register its endpoints with
+// [Integration.Mount] and wrap the MCP handler with [Integration.Middleware]:
 //
-//	sdk, err := mcpobs.New(mcpobs.Config{ServerSlug: "test",
+//	obs, err := mcpobs.New(mcpobs.Config{ServerSlug: "test",
 //		PlatformURL: "http://localhost:3000", ServerURL: "http://localhost:3005/mcp"})
 //	...
-//	err = sdk.Initialize(ctx)
-//	sdk.Mount(mux)
-//	mux.Handle("/mcp", sdk.Middleware(mcp.NewStreamableHTTPHandler(getServer,
+//	err = obs.Initialize(ctx)
+//	obs.Mount(mux)
+//	mux.Handle("/mcp", obs.Middleware(mcp.NewStreamableHTTPHandler(getServer,
 //		&mcp.StreamableHTTPOptions{SessionTimeout: 30 * time.Minute})))
 //
-// Serve it with timeouts and connection caps as [Limits] describes: [App.Run]
+// Serve it with timeouts and connection caps as [Limits] describes: [Server.Run]
 // applies them for you.
+//
+// # Names
+//
+// A [Server] is the MCP server you run: NewServer returns one, as
+// mcp.NewServer returns an mcp.Server, and it holds one. An [Integration] is
+// what connects a server you already serve to the platform: the discovery and
+// proxy endpoints, the bearer check, /health, the connection that keeps
+// revocations fresh, and the platform calls that telemetry and the support
+// tool add. It is not the MCP server, nor a client of one (in MCP, "client"
+// is the application calling the tools), nor the platform: it is the part of
+// mcp-obs that lives in your server, and every [Server] has one
+// ([Server.Integration]).
+//
+// # Revocation
+//
+// A token revoked on the platform is refused within a second (plus the time
+// the platform takes to answer). While the platform's revocation feed is
+// connected, it evicts revoked tokens from the cache as they are announced;
+// while it is not (a platform restart, a network cut, the moment after a
+// reconnection), a cached token verified more than a second ago is verified
+// again before it is served. If the platform cannot be reached for that, the
+// cached answer is served until [Config.CacheTTL] ends rather than refusing
+// every user, and /health reports
+// "revocations": {"feed": "disconnected", "freshness": "up to 1m0s"} (with
+// the default CacheTTL) and status "degraded" until the platform answers again.
 //
 // # Debugging
 //

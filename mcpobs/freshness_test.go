@@ -169,7 +169,7 @@ func TestHealth_ReportsRevocationFeedAndFreshnessAndServesCachedTokensWhileFeedA
 	p := startPlatformFake(t)
 	clock := newFakeClock()
 	ps := startProtectedWithClock(t, p, clock, nil)
-	in := ps.sdk.loaded().verifier.(*introspector)
+	in := ps.obs.loaded().verifier.(*introspector)
 	waitFor(t, 10*time.Second, "the feed to connect", func() bool { return in.feedConn.Load() != nil })
 	if rep := getHealth(t, ps.srv.URL); rep.Status != "ok" || rep.Revocations != (healthRevocations{Feed: "connected", Freshness: "1s"}) {
 		t.Fatalf("health with the feed up = %+v, want ok, connected, 1s", rep)
@@ -204,7 +204,7 @@ func TestHealth_FeedDownButPlatformAnsweringKeepsTheOneSecondPromise(t *testing.
 	ps := startProtectedWithClock(t, p, clock, func(in *introspector) {
 		in.feed = feedSettings{minBackoff: time.Hour, maxBackoff: time.Hour, idleTimeout: time.Hour}
 	})
-	in := ps.sdk.loaded().verifier.(*introspector)
+	in := ps.obs.loaded().verifier.(*introspector)
 	waitFor(t, 10*time.Second, "the feed to connect", func() bool { return in.feedConn.Load() != nil })
 	p.dropFeeds() // and no reconnection for an hour
 	waitFor(t, 10*time.Second, "the feed to notice", func() bool { return in.feedConn.Load() == nil })

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"net/http"
 	"sync"
 	"time"
@@ -68,12 +66,7 @@ type healthPlatform struct {
 // the platform is reachable and the server initialized, and still 200 with
 // "degraded" otherwise, so that an orchestrator does not restart a server
 // whose only problem is the platform.
-func (s *SDK) serveHealth(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		writeJSONError(w, http.StatusMethodNotAllowed, "invalid_request", "use GET")
-		return
-	}
+func (s *Integration) serveHealth(w http.ResponseWriter, r *http.Request) {
 	rep := healthReport{
 		Status:      "ok",
 		Service:     s.name(),
@@ -88,7 +81,7 @@ func (s *SDK) serveHealth(w http.ResponseWriter, r *http.Request) {
 		// A platform that says it has no such server answered: the slug
 		// is wrong, not the network.
 		rep.Platform.Reachable = errors.Is(probeErr, ErrServerNotFound)
-		rep.Platform.Error = probeErr.Error()
+		rep.Platform.Error = probeMessage(probeErr)
 	}
 	if st := s.loaded(); st != nil {
 		rep.OAuth.Issuer = st.tenant.Issuer
@@ -116,7 +109,7 @@ func (s *SDK) serveHealth(w http.ResponseWriter, r *http.Request) {
 
 // probePlatform reports whether the platform answers this server's
 // configuration URL, reusing a result younger than healthProbeTTL.
-func (s *SDK) probePlatform(ctx context.Context) error {
+func (s *Integration) probePlatform(ctx context.Context) error {
 	p := &s.health
 	p.mu.Lock()
 	if !p.checkedAt.IsZero() && time.Since(p.checkedAt) < healthProbeTTL {
@@ -128,9 +121,7 @@ func (s *SDK) probePlatform(ctx context.Context) error {
 	ch := p.group.DoChan("probe", func() (any, error) {
 		// Detached from the caller: a client hanging up must not cancel the
 		// probe other callers wait for.
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), healthProbeTimeout)
-		defer cancel()
-		err := s.checkPlatform(ctx)
+		err := s.checkPlatform(context.WithoutCancel(ctx))
 		p.mu.Lock()
 		p.checkedAt, p.err = time.Now(), err
 		p.mu.Unlock()
@@ -154,22 +145,20 @@ func (p *healthProbe) forget() {
 
 // checkPlatform makes one request to the configuration URL. A 404 gives an
 // error wrapping ErrServerNotFound.
-func (s *SDK) checkPlatform(ctx context.Context) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.platformConfigURL, nil)
-	if err != nil {
-		return fmt.Errorf("probe request: %w", err)
-	}
-	resp, err := s.client.Do(req)
-	if err != nil {
-		return err // a *url.Error: names the method and URL
-	}
-	defer resp.Body.Close()
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-	if resp.StatusCode == http.StatusNotFound {
+func (s *Integration) checkPlatform(ctx context.Context) error {
+	_, err := s.platform.fetch(ctx, s.configCall(healthProbeTimeout))
+	if errors.Is(err, ErrServerNotFound) {
 		return s.unknownSlug()
 	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s", s.platformConfigURL, resp.Status)
+	return err
+}
+
+// probeMessage is what /health says about a failed probe: what failed,
+// without the kind of failure ("mcp-obs platform unreachable"), which
+// "reachable" already tells.
+func probeMessage(err error) string {
+	if pe, ok := errors.AsType[*platformError](err); ok {
+		return pe.detail()
 	}
-	return nil
+	return err.Error()
 }

@@ -30,7 +30,7 @@ func getHealth(t *testing.T, base string) healthReport {
 func TestHealth_OKWithServiceAndIssuerWhenPlatformReachable(t *testing.T) {
 	p := startPlatformFake(t)
 	ps := startProtected(t, p, okHandler(), func(c *Config) { c.Name, c.Version = "Demo", "1.2.3" })
-	in := ps.sdk.loaded().verifier.(*introspector)
+	in := ps.obs.loaded().verifier.(*introspector)
 	waitFor(t, 10*time.Second, "the revocation feed to connect", func() bool { return in.feedConnects.Load() == 1 })
 	rep := getHealth(t, ps.srv.URL)
 	want := healthReport{
@@ -72,7 +72,7 @@ func TestHealth_DegradedButStill200WhenPlatformUnreachable(t *testing.T) {
 func TestHealth_UnknownSlugIsReachableAndDegradedNamingTheSlugAndTheFix(t *testing.T) {
 	p := startPlatformFake(t)
 	ps := startProtectedUninitialized(t, p, okHandler(), func(c *Config) { c.ServerSlug = "mytool" })
-	if err := ps.sdk.Initialize(t.Context()); !errors.Is(err, ErrServerNotFound) {
+	if err := ps.obs.Initialize(t.Context()); !errors.Is(err, ErrServerNotFound) {
 		t.Fatalf("Initialize = %v, want ErrServerNotFound", err)
 	}
 	rep := getHealth(t, ps.srv.URL)
@@ -84,7 +84,10 @@ func TestHealth_UnknownSlugIsReachableAndDegradedNamingTheSlugAndTheFix(t *testi
 			t.Errorf("platform.error = %q, want it to mention %q", rep.Platform.Error, want)
 		}
 	}
-	if strings.Contains(rep.Platform.Error, "404") {
+	// The URLs in the message hold random loopback ports, which may contain
+	// "404" (40465): look for the status without them.
+	rest := strings.NewReplacer(p.URL(), "{platform}", ps.mcpURL(), "{server}").Replace(rep.Platform.Error)
+	if strings.Contains(rest, "404") || strings.Contains(rest, "Not Found") {
 		t.Errorf("platform.error = %q: the status code is not the explanation", rep.Platform.Error)
 	}
 }
@@ -101,5 +104,17 @@ func TestHealth_IsPublic(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || resp.Header.Get("WWW-Authenticate") != "" {
 		t.Fatalf("status %d, challenge %q: /health must not check tokens", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+	}
+}
+
+// /health says what failed, as it always has: the request and the answer
+// ("reachable" already says that the platform could not be reached).
+func TestHealth_PlatformErrorNamesTheRequestAndTheAnswer(t *testing.T) {
+	p := startPlatformFake(t)
+	ps := startProtected(t, p, okHandler(), nil)
+	p.down.Store(true)
+	rep := getHealth(t, ps.srv.URL)
+	if want := "GET " + p.URL() + "/api/v1/servers/test/config: 503 Service Unavailable"; rep.Platform.Error != want {
+		t.Fatalf("platform.error = %q, want %q", rep.Platform.Error, want)
 	}
 }

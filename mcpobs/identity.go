@@ -2,18 +2,47 @@ package mcpobs
 
 import (
 	"context"
+	"slices"
 
 	"github.com/modelcontextprotocol/go-sdk/auth"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
-// UserFromContext returns the verified caller of a request that passed
-// [SDK.Middleware], from the request's context (r.Context() in a plain
-// http.Handler). It returns nil for unauthenticated requests.
-func UserFromContext(ctx context.Context) *User {
-	if u := userFromContext(ctx); u != nil {
-		return u
+// The identity of a verified request travels one way: [Integration.Middleware]
+// builds an auth.TokenInfo holding the [User] (tokenInfoOf), the official SDK
+// stores it in the request's context and copies it into every MCP request's
+// RequestExtra.TokenInfo, and the readers below take the User back out of it
+// (userFromTokenInfo). The official SDK also binds each session to
+// TokenInfo.UserID, the user's subject.
+
+// tokenInfoUserKey is the key of the verified [User] in auth.TokenInfo.Extra.
+const tokenInfoUserKey = "mcpobs.user"
+
+// tokenInfoOf is the TokenInfo of a verified user, for the official SDK. u
+// must be the request's own copy; the scopes are copied again, so that a
+// handler changing one list does not change the other.
+func tokenInfoOf(u *User) *auth.TokenInfo {
+	return &auth.TokenInfo{
+		Scopes:     slices.Clone(u.Scopes),
+		Expiration: u.ExpiresAt,
+		UserID:     u.Subject,
+		Extra:      map[string]any{tokenInfoUserKey: u},
 	}
+}
+
+// userFromTokenInfo returns the User that tokenInfoOf stored in info, or nil.
+func userFromTokenInfo(info *auth.TokenInfo) *User {
+	if info == nil {
+		return nil
+	}
+	u, _ := info.Extra[tokenInfoUserKey].(*User)
+	return u
+}
+
+// UserFromContext returns the verified caller of a request that passed
+// [Integration.Middleware], from the request's context (r.Context() in a
+// plain http.Handler). It returns nil for unauthenticated requests.
+func UserFromContext(ctx context.Context) *User {
 	return userFromTokenInfo(auth.TokenInfoFromContext(ctx))
 }
 
@@ -28,7 +57,7 @@ func UserFromContext(ctx context.Context) *User {
 // It reads the identity the official SDK carries in the request
 // (RequestExtra.TokenInfo), so each call sees its own caller even when many
 // users share the server. It returns nil when the request was not
-// authenticated by [SDK.Middleware].
+// authenticated by [Integration.Middleware].
 func UserFromRequest(req mcp.Request) *User {
 	if req == nil {
 		return nil
@@ -38,13 +67,4 @@ func UserFromRequest(req mcp.Request) *User {
 		return nil
 	}
 	return userFromTokenInfo(extra.TokenInfo)
-}
-
-// userFromTokenInfo returns the User that SDK.Middleware stored in info.
-func userFromTokenInfo(info *auth.TokenInfo) *User {
-	if info == nil {
-		return nil
-	}
-	u, _ := info.Extra[tokenInfoUserKey].(*User)
-	return u
 }

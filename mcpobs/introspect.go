@@ -6,9 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -18,10 +16,14 @@ import (
 
 	"golang.org/x/sync/singleflight"
 
+	"github.com/mcp-obs/mcp-obs/internal/scope"
 	"github.com/mcp-obs/mcp-obs/internal/secret"
 )
 
-// Verification errors, mapped to HTTP answers by the middleware.
+// Verification errors, mapped to HTTP answers by the middleware (with
+// errPlatformUnavailable: introspection could not be completed, never cached,
+// answered 503; wrapping [ErrCredentialsRejected] too when the platform
+// refused this server's own credentials, so the answer can say so).
 var (
 	// errTokenInactive: the platform says the token is not active (unknown,
 	// expired, revoked, a refresh token). Answered 401 invalid_token.
@@ -29,11 +31,6 @@ var (
 	// errWrongAudience: the token is active but bound to another resource.
 	// Answered 401 invalid_token.
 	errWrongAudience = errors.New("token audience is another resource")
-	// errPlatformUnavailable: introspection could not be completed (network,
-	// 5xx, bad answer). Never cached. Answered 503 temporarily_unavailable.
-	// When the platform refused this server's own credentials (401/403), the
-	// error also wraps [ErrCredentialsRejected] so the answer can say so.
-	errPlatformUnavailable = errors.New("platform unavailable")
 	// errMalformedToken: the token does not have the shape of an mcp-obs
 	// access token (see package secret): garbage, a typo, a refresh token or
 	// code used as a bearer token, anything of another length, which
@@ -52,8 +49,6 @@ var (
 
 // Defaults and bounds of token verification.
 const (
-	// defaultCacheTTL is the cache lifetime when the config leaves it zero.
-	defaultCacheTTL = 60 * time.Second
 	// defaultMaxEntries bounds the cache of verified tokens.
 	defaultMaxEntries = 10000
 	// negativeCacheTTL is how long a "not active" or "wrong audience" verdict
@@ -67,29 +62,20 @@ const (
 	// separate so that a flood of distinct made-up tokens can never push the
 	// verified tokens of real users out of the positive cache.
 	maxNegativeEntries = 1000
-	// introspectionTimeout bounds one introspection call, including when the
-	// operator's own HTTPClient has no timeout.
-	introspectionTimeout = 5 * time.Second
-	// maxIntrospectionBody bounds how much of an introspection answer is read.
-	maxIntrospectionBody = 1 << 20
 )
 
 // introspectorConfig configures an introspector.
 type introspectorConfig struct {
-	Endpoint     string // RFC 7662 introspection endpoint of the tenant
-	ClientID     string // resource-server credentials (HTTP Basic)
-	ClientSecret string
+	// Platform makes the calls, with the resource-server credentials.
+	Platform *platformClient
+	Endpoint string // RFC 7662 introspection endpoint of the tenant
 	// Resource is this server's canonical resource URL; aud must contain it.
 	// Left empty, every token is rejected with errWrongAudience (fail closed).
 	Resource string
 	Issuer   string // expected iss, when the platform reports one
-	// HTTPClient calls the platform. Nil means a dedicated client with
-	// keep-alive pooling and a 5 s timeout. The revocation feed uses a copy
-	// without the overall timeout (the stream is meant to stay open).
-	HTTPClient *http.Client
-	// CacheTTL is the longest a positive answer is reused (see
-	// Config.CacheTTL and fresh for when it is re-verified sooner). Zero
-	// means 60 s; negative disables caching (every request introspects).
+	// CacheTTL is the longest a positive answer is reused (see fresh for
+	// when it is re-verified sooner): Config.CacheTTL with its default
+	// applied. Zero or negative disables caching (every request introspects).
 	CacheTTL   time.Duration
 	MaxEntries int // bound of the cache; default 10000
 	Logger     *slog.Logger
@@ -102,11 +88,10 @@ type introspectorConfig struct {
 // keyed by the token's SHA-256, collapsed concurrent misses, and eviction
 // driven by the platform's revocation feed.
 type introspector struct {
-	cfg        introspectorConfig // defaults applied
-	client     *http.Client       // introspection calls
-	feedClient *http.Client       // the long-lived revocation stream: no overall timeout
-	log        *slog.Logger
-	now        func() time.Time
+	cfg      introspectorConfig // defaults applied
+	platform *platformClient
+	log      *slog.Logger
+	now      func() time.Time
 
 	// positive holds verified users by token hash; the revocation feed
 	// deletes from it. Users are never handed out, only copies.
@@ -142,12 +127,7 @@ type verified struct {
 
 // newIntrospector returns an introspector for cfg, applying its defaults.
 func newIntrospector(cfg introspectorConfig) *introspector {
-	switch {
-	case cfg.CacheTTL == 0:
-		cfg.CacheTTL = defaultCacheTTL
-	case cfg.CacheTTL < 0:
-		cfg.CacheTTL = 0
-	}
+	cfg.CacheTTL = max(cfg.CacheTTL, 0)
 	if cfg.MaxEntries <= 0 {
 		cfg.MaxEntries = defaultMaxEntries
 	}
@@ -155,44 +135,18 @@ func newIntrospector(cfg introspectorConfig) *introspector {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	client := cfg.HTTPClient
-	if client == nil {
-		client = newPlatformClient()
-	}
-	feedClient := *client
-	feedClient.Timeout = 0
 	in := &introspector{
-		cfg:        cfg,
-		client:     client,
-		feedClient: &feedClient,
-		log:        log,
-		now:        time.Now,
-		feed:       defaultFeedSettings(),
-		budget:     newUnknownTokenBudget(cfg.Budget),
-		staleWait:  staleWait,
+		cfg:       cfg,
+		platform:  cfg.Platform,
+		log:       log,
+		now:       time.Now,
+		feed:      defaultFeedSettings(),
+		budget:    newUnknownTokenBudget(cfg.Budget),
+		staleWait: staleWait,
 	}
 	in.positive = newTTLCache[verified](cfg.MaxEntries, func() time.Time { return in.now() })
 	in.negative = newTTLCache[error](min(cfg.MaxEntries, maxNegativeEntries), func() time.Time { return in.now() })
 	return in
-}
-
-// newPlatformClient returns the default client for calls to the platform: its
-// own transport, so that many concurrent introspections reuse warm
-// connections (the default transport keeps only 2 idle per host) without
-// sharing a pool with the operator's other traffic.
-func newPlatformClient() *http.Client {
-	tr := &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          128,
-		MaxIdleConnsPerHost:   64,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   5 * time.Second,
-		ResponseHeaderTimeout: introspectionTimeout,
-		ExpectContinueTimeout: time.Second,
-	}
-	return &http.Client{Transport: tr, Timeout: introspectionTimeout}
 }
 
 // Verify returns the user a token belongs to, from the cache or the platform.
@@ -312,8 +266,7 @@ func (in *introspector) reverify(ctx context.Context, key, token string, cached 
 // the same token share. It caches what it learns, unless a revocation arrived
 // while it was in flight.
 func (in *introspector) verifyShared(ctx context.Context, key, token string) (*User, error) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), introspectionTimeout)
-	defer cancel()
+	ctx = context.WithoutCancel(ctx) // the platform client bounds the call
 	// A flight for this key may have finished between our cache miss and the
 	// start of this one; its answer is as good as a new call.
 	if v, ok := in.positive.get(key); ok && in.fresh(v.asked, in.now()) {
@@ -402,7 +355,7 @@ func (in *introspector) introspect(ctx context.Context, token string) (*User, er
 		Subject:  ans.Sub,
 		Email:    cmp.Or(ans.Email, ans.Username),
 		ClientID: ans.ClientID,
-		Scopes:   parseScopes(ans.Scope),
+		Scopes:   scope.Parse(ans.Scope),
 	}
 	if ans.Exp > 0 {
 		u.ExpiresAt = time.UnixMilli(int64(ans.Exp * 1000))
@@ -413,50 +366,30 @@ func (in *introspector) introspect(ctx context.Context, token string) (*User, er
 	return u, nil
 }
 
-// post sends the introspection request and decodes a 200 answer. A 400
-// gives errIntrospectionRefused; every other failure wraps
-// errPlatformUnavailable: none of them says anything about the token.
+// post sends the introspection request and decodes its answer. A 400 gives
+// errIntrospectionRefused; every other failure wraps errPlatformUnavailable:
+// none of them says anything about the token.
 func (in *introspector) post(ctx context.Context, token string) (*introspectionResponse, error) {
-	form := url.Values{"token": {token}, "token_type_hint": {"access_token"}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, in.cfg.Endpoint, strings.NewReader(form.Encode()))
-	if err != nil {
-		return nil, fmt.Errorf("%w: build introspection request: %w", errPlatformUnavailable, err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	// RFC 6749 §2.3.1: both parts are form-urlencoded before Basic encoding.
-	req.SetBasicAuth(url.QueryEscape(in.cfg.ClientID), url.QueryEscape(in.cfg.ClientSecret))
-
-	resp, err := in.client.Do(req)
-	if err != nil {
-		// *url.Error holds the URL, not the body: the token is not in it.
-		return nil, fmt.Errorf("%w: introspection request: %w", errPlatformUnavailable, err)
-	}
-	defer func() {
-		// Drain a little so the connection goes back to the pool.
-		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		resp.Body.Close()
-	}()
-	switch resp.StatusCode {
-	case http.StatusOK:
-	case http.StatusBadRequest:
+	var ans introspectionResponse
+	err := in.platform.fetchJSON(ctx, platformCall{
+		method: http.MethodPost, url: in.cfg.Endpoint, accept: "application/json", auth: true, timeout: introspectionTimeout,
+		form: url.Values{"token": {token}, "token_type_hint": {"access_token"}},
+	}, &ans)
+	switch {
+	case errors.Is(err, errPlatformRefused):
 		// Well-formed tokens are far below any form limit: a 400 points at a
 		// proxy or a platform that speaks another protocol version.
 		in.log.WarnContext(ctx, "the platform answered 400 to an introspection request; refusing the token",
-			"endpoint", in.cfg.Endpoint, "status", resp.Status)
-		return nil, fmt.Errorf("verify token: introspection answered %s: %w", resp.Status, errIntrospectionRefused)
-	case http.StatusUnauthorized, http.StatusForbidden:
-		in.log.ErrorContext(ctx, "the platform rejected this server's credentials: check MCP_OBS_CLIENT_ID / MCP_OBS_CLIENT_SECRET",
-			"endpoint", in.cfg.Endpoint, "client_id", in.cfg.ClientID, "status", resp.StatusCode)
+			"endpoint", in.cfg.Endpoint, "error", err)
+		return nil, fmt.Errorf("verify token: %w: %w", err, errIntrospectionRefused)
+	case errors.Is(err, ErrCredentialsRejected):
 		// Still unavailable (never cached, never the client's fault), but
 		// distinguishable so the answer can name the operator's fix.
-		return nil, fmt.Errorf("%w: %w: introspection answered %s", errPlatformUnavailable, ErrCredentialsRejected, resp.Status)
-	default:
-		return nil, fmt.Errorf("%w: introspection answered %s", errPlatformUnavailable, resp.Status)
-	}
-	var ans introspectionResponse
-	if err := json.NewDecoder(io.LimitReader(resp.Body, maxIntrospectionBody)).Decode(&ans); err != nil {
-		return nil, fmt.Errorf("%w: decode introspection answer: %w", errPlatformUnavailable, err)
+		in.log.ErrorContext(ctx, "the platform rejected this server's credentials: check MCP_OBS_CLIENT_ID / MCP_OBS_CLIENT_SECRET",
+			"endpoint", in.cfg.Endpoint, "client_id", in.platform.clientID, "error", err)
+		return nil, err
+	case err != nil:
+		return nil, err
 	}
 	return &ans, nil
 }

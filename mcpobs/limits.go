@@ -6,7 +6,7 @@ import (
 	"github.com/mcp-obs/mcp-obs/internal/httpserver"
 )
 
-// Limits bounds what HTTP clients can hold of the server [App.Run] serves, so
+// Limits bounds what HTTP clients can hold of the server [Server.Run] serves, so
 // that clients which connect and stall, or open connections by the
 // thousand, cannot exhaust the process's file descriptors and memory. The
 // zero value of each field is its default, which suits most servers; a
@@ -19,8 +19,8 @@ import (
 //
 // # Serving the handler yourself
 //
-// The limits apply to [App.Run]. When you serve [App.Handler], or [SDK.Mount]
-// and [SDK.Middleware] on your own mux, configure your http.Server the same
+// The limits apply to [Server.Run]. When you serve [Server.Handler], or [Integration.Mount]
+// and [Integration.Middleware] on your own mux, configure your http.Server the same
 // way:
 //
 //   - ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute;

@@ -22,7 +22,7 @@ import (
 // it is cheap; the tests wait for events, not for durations.
 const shortBody = 150 * time.Millisecond
 
-// dialFrom opens a TCP connection to the app from the loopback address src
+// dialFrom opens a TCP connection to the server from the loopback address src
 // (127.0.0.1, 127.0.0.2, ...: Linux routes all of 127/8 to the loopback).
 func dialFrom(t *testing.T, src, base string) net.Conn {
 	t.Helper()
@@ -51,7 +51,7 @@ func roundTrip(t *testing.T, c net.Conn, br *bufio.Reader, path string) *http.Re
 
 func TestRun_SlowBodyClientIsDisconnectedAfterTheBodyTimeout(t *testing.T) {
 	p := startPlatformFake(t)
-	ra := startApp(t, p, func(o *Options) { o.Limits.BodyTimeout = shortBody }, nil)
+	ra := startServer(t, p, func(o *Options) { o.Limits.BodyTimeout = shortBody }, nil)
 	waitHealthy(t, ra.base)
 	for _, path := range []string{"/mcp", "/token", "/register"} {
 		t.Run(path, func(t *testing.T) {
@@ -72,7 +72,7 @@ func TestRun_SlowBodyClientIsDisconnectedAfterTheBodyTimeout(t *testing.T) {
 func TestRun_ConnectionsOverThePerAddressCapAreRefusedWhileAnotherAddressIsServed(t *testing.T) {
 	p := startPlatformFake(t)
 	const perAddr = 2
-	ra := startApp(t, p, func(o *Options) { o.Limits.MaxConnsPerAddr = perAddr }, nil)
+	ra := startServer(t, p, func(o *Options) { o.Limits.MaxConnsPerAddr = perAddr }, nil)
 	waitHealthy(t, ra.base) // from 127.0.0.1, whose kept-alive connections hold slots there
 	for range perAddr {
 		c := dialFrom(t, "127.0.0.3", ra.base)
@@ -97,11 +97,11 @@ func TestRun_EventStreamsOutliveTheBodyDeadline(t *testing.T) {
 	token := secret.New("mcpobs_at_") // an access token as the platform makes them
 	p.issue(token, "user-1", "user@example.com", "read", "write")
 	release := make(chan struct{})
-	ra := startApp(t, p, func(o *Options) {
+	ra := startServer(t, p, func(o *Options) {
 		o.Limits.BodyTimeout = shortBody
 		o.Limits.ReadHeaderTimeout = shortBody
-	}, func(app *App) {
-		AddTool(app, &mcp.Tool{Name: "slow", Description: "Answers when the test says so"},
+	}, func(srv *Server) {
+		AddTool(srv, &mcp.Tool{Name: "slow", Description: "Answers when the test says so"},
 			func(ctx context.Context, req *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, struct{}, error) {
 				select {
 				case <-release:
@@ -152,7 +152,7 @@ func TestRun_EventStreamsOutliveTheBodyDeadline(t *testing.T) {
 	}
 
 	// The standalone GET stream, open for as long, still delivers.
-	ra.app.MCP().AddTool(&mcp.Tool{Name: "late", Description: "Added later", InputSchema: map[string]any{"type": "object"}},
+	ra.srv.MCP().AddTool(&mcp.Tool{Name: "late", Description: "Added later", InputSchema: map[string]any{"type": "object"}},
 		func(context.Context, *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 			return &mcp.CallToolResult{}, nil
 		})

@@ -5,17 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/auth"
 
+	"github.com/mcp-obs/mcp-obs/internal/scope"
 	"github.com/mcp-obs/mcp-obs/internal/secret"
 )
-
-// tokenInfoUserKey is the key of the verified [User] in auth.TokenInfo.Extra.
-const tokenInfoUserKey = "mcpobs.user"
 
 // Middleware protects next (the MCP endpoint) with the bearer-token check of
 // the MCP authorization spec:
@@ -28,7 +25,7 @@ const tokenInfoUserKey = "mcpobs.user"
 //   - a token that is unknown, expired, revoked, a refresh token or for
 //     another resource: 401 error="invalid_token";
 //   - a token without a required scope (or a scope of a tool the request
-//     calls, see [SDK.RequireToolScopes]): 403 error="insufficient_scope";
+//     calls, see [Integration.RequireToolScopes]): 403 error="insufficient_scope";
 //   - too many tokens from one client address that the platform does not
 //     know (50 at once, then 5 a second): 429 with Retry-After, without
 //     asking the platform; tokens already verified are never refused so;
@@ -38,18 +35,23 @@ const tokenInfoUserKey = "mcpobs.user"
 // success the [User] reaches plain handlers through [UserFromContext] and MCP
 // tool handlers through [UserFromRequest]; the official SDK also binds each
 // MCP session to its user, so a session id cannot be replayed by someone else.
-func (s *SDK) Middleware(next http.Handler) http.Handler {
-	return withCORS(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.serveProtected(w, r, next)
+func (s *Integration) Middleware(next http.Handler) http.Handler {
+	// The official SDK reads the caller with auth.TokenInfoFromContext, whose
+	// context key only auth.RequireBearerToken can set. Its wrapper is built
+	// once, here; per request it only hands over the identity serveProtected
+	// verified (see handOver).
+	handoff := auth.RequireBearerToken(handOver, &auth.RequireBearerTokenOptions{
+		ResourceMetadataURL:    s.resourceMetadata,
+		AllowMissingExpiration: true,
+	})(next)
+	return withCORS(s.withTenant(func(w http.ResponseWriter, r *http.Request, st *tenantState) {
+		s.serveProtected(w, r, st, handoff)
 	}))
 }
 
-func (s *SDK) serveProtected(w http.ResponseWriter, r *http.Request, next http.Handler) {
-	st := s.loaded()
-	if st == nil {
-		writeUnavailable(w, "this server has not reached the authorization platform yet; retry shortly")
-		return
-	}
+// serveProtected checks the request's bearer token and, if it passes, serves
+// it with handoff (next behind the official SDK's RequireBearerToken).
+func (s *Integration) serveProtected(w http.ResponseWriter, r *http.Request, st *tenantState, handoff http.Handler) {
 	log := s.cfg.Logger
 	token, ok := bearerToken(r)
 	if !ok {
@@ -95,31 +97,34 @@ func (s *SDK) serveProtected(w http.ResponseWriter, r *http.Request, next http.H
 			return
 		}
 	}
-	if missing := missingScopes(needed, user.Scopes); len(missing) > 0 {
+	if missing := scope.Missing(needed, user.Scopes); len(missing) > 0 {
 		log.Debug(fmt.Sprintf("Insufficient scope: Required %v, Got %v", needed, user.Scopes),
 			"user", user.Email, "missing", missing)
 		// Name everything needed plus what the token already holds, so the
 		// stepped-up token does not lose a scope another tool needs.
-		s.writeInsufficientScope(w, appendNew(slices.Clone(needed), user.Scopes...))
+		s.writeInsufficientScope(w, scope.Union(needed, user.Scopes))
 		return
 	}
 
 	// The check passed. Hand the identity to the official SDK, which puts it
 	// in every tool call's RequestExtra.TokenInfo and binds the session to the
 	// user. Verify returns this request's own copy of the user.
-	u := user
-	info := &auth.TokenInfo{
-		Scopes:     slices.Clone(u.Scopes),
-		Expiration: u.ExpiresAt,
-		UserID:     u.Subject,
-		Extra:      map[string]any{tokenInfoUserKey: u},
+	handoff.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), handoffKey{}, tokenInfoOf(user))))
+}
+
+// handoffKey carries the *auth.TokenInfo of a verified request from
+// serveProtected to handOver, and nowhere else: the identity is read from
+// the TokenInfo the official SDK stores (see [UserFromContext]).
+type handoffKey struct{}
+
+// handOver is the auth.TokenVerifier of the official SDK's RequireBearerToken
+// behind the bearer check: the token was verified already, and the
+// TokenInfo built from the verdict is in the request's context.
+func handOver(ctx context.Context, _ string, _ *http.Request) (*auth.TokenInfo, error) {
+	if info, ok := ctx.Value(handoffKey{}).(*auth.TokenInfo); ok {
+		return info, nil
 	}
-	verified := func(context.Context, string, *http.Request) (*auth.TokenInfo, error) { return info, nil }
-	handoff := auth.RequireBearerToken(verified, &auth.RequireBearerTokenOptions{
-		ResourceMetadataURL:    s.resourceMetadata,
-		AllowMissingExpiration: true,
-	})
-	handoff(next).ServeHTTP(w, r.WithContext(withUser(r.Context(), u)))
+	return nil, fmt.Errorf("%w: the request did not pass the mcp-obs bearer check", auth.ErrInvalidToken)
 }
 
 // maxAuthorizationHeader is the longest Authorization header that is parsed.

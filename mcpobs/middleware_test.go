@@ -3,8 +3,10 @@ package mcpobs
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -182,7 +184,7 @@ func TestMiddleware_RejectedServerCredentialsGet503SayingTheOperatorMustFixThem(
 	if e.Error != "temporarily_unavailable" {
 		t.Errorf("error = %q, want temporarily_unavailable", e.Error)
 	}
-	for _, want := range []string{"rejected this MCP server's credentials", "operator", "MCP_OBS_CLIENT_ID", "MCP_OBS_CLIENT_SECRET", "mcp-obs server rotate-secret"} {
+	for _, want := range []string{"rejected this MCP server's credentials", "operator", "MCP_OBS_CLIENT_ID", "MCP_OBS_CLIENT_SECRET", "`go run ./cmd/mcp-obs server rotate-secret --slug test`"} {
 		if !strings.Contains(e.Description, want) {
 			t.Errorf("error_description %q lacks %q", e.Description, want)
 		}
@@ -229,7 +231,7 @@ func TestMiddleware_ToolScopeMissingGets403NamingRequiredAndToolScopes(t *testin
 		io.WriteString(w, "ok")
 	})
 	ps := startProtected(t, p, echoBody, nil)
-	ps.sdk.RequireToolScopes("delete_all", "admin")
+	ps.obs.RequireToolScopes("delete_all", "admin")
 	p.issue(accessToken("rw"), "user-1", "user@example.com", "read", "write")
 	p.issue(accessToken("rw-extra"), "user-2", "other@example.com", "read", "write", "extra")
 	p.issue(accessToken("admin"), "user-3", "admin@example.com", "read", "write", "admin")
@@ -273,7 +275,7 @@ func TestMiddleware_ToolScopeMissingGets403NamingRequiredAndToolScopes(t *testin
 func TestMiddleware_OversizedBodyGets413WhenToolScopesAreChecked(t *testing.T) {
 	p := startPlatformFake(t)
 	ps := startProtected(t, p, okHandler(), nil)
-	ps.sdk.RequireToolScopes("delete_all", "admin")
+	ps.obs.RequireToolScopes("delete_all", "admin")
 	p.issue(accessToken("rw"), "user-1", "user@example.com", "read", "write")
 	big := `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"delete_all","arguments":{"x":"` + strings.Repeat("a", maxPeekBytes) + `"}}}`
 	resp, body := doMCP(t, ps, http.MethodPost, "Bearer "+accessToken("rw"), big)
@@ -339,7 +341,7 @@ func TestMiddleware_ToolScopeCheckCannotBeSkippedWithTrailingDataOrUnreadableJSO
 	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return server },
 		&mcp.StreamableHTTPOptions{Stateless: true, JSONResponse: true})
 	ps := startProtected(t, p, h, nil)
-	ps.sdk.RequireToolScopes("delete_all", "admin")
+	ps.obs.RequireToolScopes("delete_all", "admin")
 	p.issue(accessToken("rw"), "user-1", "user@example.com", "read", "write")
 
 	call := `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"delete_all","arguments":{}}}`
@@ -456,5 +458,51 @@ func TestMiddleware_IntrospectionAnswering400RefusesTheTokenWithoutCachingTheAns
 	}
 	if n := p.introspected.Load() - before; n != 1 {
 		t.Errorf("introspections after the 400 = %d, want 1", n)
+	}
+}
+
+// BenchmarkMiddleware_CachedToken measures the bearer check of one request
+// whose token is cached and whose feed vouches for it: the per-request cost
+// of the middleware itself, handoff to the official SDK included.
+func BenchmarkMiddleware_CachedToken(b *testing.B) {
+	p := startPlatformFake(b)
+	s := initializedFor(b, p, []string{"read"})
+	token := accessToken("bench")
+	p.issue(token, "user-1", "user@example.com", "read", "write")
+	var seen atomic.Int64
+	h := s.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if UserFromContext(r.Context()) != nil {
+			seen.Add(1)
+		}
+	}))
+	req := httptest.NewRequest(http.MethodPost, "/mcp", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req) // warm the cache
+	if w.Code != http.StatusOK {
+		b.Fatalf("status %d, want 200", w.Code)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		h.ServeHTTP(httptest.NewRecorder(), req)
+	}
+	if int(seen.Load()) < b.N {
+		b.Fatalf("%d of %d requests reached the handler with a user", seen.Load(), b.N)
+	}
+}
+
+// The official SDK's RequireBearerToken behind the bearer check passes only
+// what the check verified: a request that reaches it any other way is
+// refused, never waved through with an empty identity.
+func TestHandOver_RefusesARequestTheBearerCheckDidNotVerify(t *testing.T) {
+	info, err := handOver(t.Context(), "any-token", httptest.NewRequest(http.MethodPost, "/mcp", nil))
+	if info != nil || !errors.Is(err, auth.ErrInvalidToken) {
+		t.Fatalf("handOver without a verified identity = %v, %v; want auth.ErrInvalidToken", info, err)
+	}
+	u := &User{Subject: "user-1", Email: "user@example.com", Scopes: []string{"read"}}
+	ctx := context.WithValue(t.Context(), handoffKey{}, tokenInfoOf(u))
+	info, err = handOver(ctx, "any-token", nil)
+	if err != nil || info.UserID != "user-1" || userFromTokenInfo(info) != u {
+		t.Fatalf("handOver with a verified identity = %+v, %v; want user-1's TokenInfo", info, err)
 	}
 }

@@ -16,18 +16,17 @@ import "net/http"
 //   - GET /health: public status of the server and its platform.
 //
 // Mount does not register the MCP endpoint itself: wrap it with
-// [SDK.Middleware] and register it at the path of [Config.ServerURL].
-func (s *SDK) Mount(mux *http.ServeMux) {
+// [Integration.Middleware] and register it at the path of [Config.ServerURL].
+func (s *Integration) Mount(mux *http.ServeMux) {
+	metadata := allowMethods("GET, HEAD, OPTIONS", http.MethodGet, http.MethodHead)
 	for _, p := range s.resourceMetaPaths {
-		mux.Handle(p, withCORS(http.HandlerFunc(s.serveResourceMetadata)))
+		mux.Handle(p, withCORS(metadata(s.withTenant(s.serveResourceMetadata))))
 	}
-	mux.Handle("/.well-known/oauth-authorization-server", withCORS(http.HandlerFunc(s.serveAuthServerMetadata)))
-	mux.Handle("/register", withCORS(s.proxyTo("register", http.MethodPost,
-		func(tc *tenantConfig) string { return tc.RegistrationEndpoint })))
-	mux.Handle("/authorize", withCORS(http.HandlerFunc(s.serveAuthorize)))
-	mux.Handle("/token", withCORS(s.proxyTo("token", http.MethodPost,
-		func(tc *tenantConfig) string { return tc.TokenEndpoint })))
-	mux.Handle("/revoke", withCORS(s.proxyTo("revoke", http.MethodPost,
-		func(tc *tenantConfig) string { return tc.RevocationEndpoint })))
-	mux.Handle("/health", withCORS(http.HandlerFunc(s.serveHealth)))
+	mux.Handle("/.well-known/oauth-authorization-server", withCORS(metadata(s.withTenant(s.serveAuthServerMetadata))))
+	mux.Handle("/register", withCORS(s.proxyTo("register", func(tc *tenantConfig) string { return tc.RegistrationEndpoint })))
+	get := allowMethods("GET, HEAD", http.MethodGet, http.MethodHead)
+	mux.Handle("/authorize", withCORS(get(s.withTenant(s.serveAuthorize))))
+	mux.Handle("/token", withCORS(s.proxyTo("token", func(tc *tenantConfig) string { return tc.TokenEndpoint })))
+	mux.Handle("/revoke", withCORS(s.proxyTo("revoke", func(tc *tenantConfig) string { return tc.RevocationEndpoint })))
+	mux.Handle("/health", withCORS(get(http.HandlerFunc(s.serveHealth))))
 }

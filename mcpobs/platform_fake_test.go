@@ -269,7 +269,7 @@ func newTestLogger() (*slog.Logger, *logBuffer) {
 // mux served by httptest, with the MCP endpoint replaced by next.
 type protectedServer struct {
 	srv  *httptest.Server
-	sdk  *SDK
+	obs  *Integration
 	logs *logBuffer
 }
 
@@ -283,7 +283,7 @@ func startProtected(t *testing.T, p *platformFake, next http.Handler, cfg func(*
 	ps := startProtectedUninitialized(t, p, next, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := ps.sdk.Initialize(ctx); err != nil {
+	if err := ps.obs.Initialize(ctx); err != nil {
 		t.Fatalf("Initialize: %v", err)
 	}
 	return ps
@@ -305,14 +305,32 @@ func startProtectedUninitialized(t *testing.T, p *platformFake, next http.Handle
 		cfg(&c)
 	}
 	p.setResource(c.ServerURL)
-	sdk, err := New(c)
+	obs, err := New(c)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	t.Cleanup(func() { sdk.Close() })
-	sdk.Mount(mux)
-	mux.Handle("/mcp", sdk.Middleware(next))
-	return &protectedServer{srv: srv, sdk: sdk, logs: logs}
+	t.Cleanup(func() { obs.Close() })
+	obs.Mount(mux)
+	mux.Handle("/mcp", obs.Middleware(next))
+	return &protectedServer{srv: srv, obs: obs, logs: logs}
+}
+
+// initializedFor returns an initialized Integration for p requiring scopes,
+// not mounted anywhere: benchmarks call its handlers directly.
+func initializedFor(tb testing.TB, p *platformFake, scopes []string) *Integration {
+	tb.Helper()
+	const serverURL = "http://localhost:3005/mcp"
+	s, err := New(Config{ServerSlug: "test", PlatformURL: p.URL(), ServerURL: serverURL, RequiredScopes: scopes,
+		ClientID: fakeClientID, ClientSecret: fakeClientSecret, Logger: discardLogger()})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	p.setResource(serverURL)
+	if err := s.Initialize(context.Background()); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	return s
 }
 
 // okHandler answers 200 "ok" and is what the middleware protects in unit tests.

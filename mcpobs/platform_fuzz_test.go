@@ -38,10 +38,10 @@ func startPlatformDocument(tb testing.TB) *platformDocument {
 
 func (d *platformDocument) serve(body []byte) { d.body.Store(&body) }
 
-// newFuzzSDK is an SDK for tenant "fuzz" of the platform at platformURL, with
+// newFuzzSDK is an Integration for tenant "fuzz" of the platform at platformURL, with
 // no required scopes (its challenges name the tenant's default scopes) and
 // its logs discarded, mounted on a mux with a protected /mcp.
-func newFuzzSDK(tb testing.TB, platformURL string) (*SDK, *http.ServeMux) {
+func newFuzzSDK(tb testing.TB, platformURL string) (*Integration, *http.ServeMux) {
 	tb.Helper()
 	sdk, err := New(Config{ServerSlug: "fuzz", PlatformURL: platformURL, ServerURL: "http://localhost:3006/mcp",
 		ClientID: "rs_fuzz", ClientSecret: "secret", Logger: slog.New(slog.DiscardHandler)})

@@ -50,14 +50,10 @@ type proxyTargetKey struct{}
 // without this header): set r.RemoteAddr to the end client's address before
 // requests reach these handlers, reading your proxy's header only for
 // connections from your proxy.
-func (s *SDK) newOAuthProxy() *httputil.ReverseProxy {
-	transport := s.client.Transport
-	if transport == nil {
-		transport = http.DefaultTransport
-	}
+func (s *Integration) newOAuthProxy() *httputil.ReverseProxy {
 	vouch := forwarded.Credentials(s.cfg.ClientID, s.cfg.ClientSecret)
 	return &httputil.ReverseProxy{
-		Transport: transport,
+		Transport: s.proxyTransport,
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			t := pr.In.Context().Value(proxyTargetKey{}).(*proxyTarget)
 			out := *t.url
@@ -116,7 +112,7 @@ func (s *SDK) newOAuthProxy() *httputil.ReverseProxy {
 
 // logRegistration logs the client id of a successful registration, reading
 // the start of the small JSON answer and handing it on unchanged.
-func (s *SDK) logRegistration(resp *http.Response) error {
+func (s *Integration) logRegistration(resp *http.Response) error {
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		s.cfg.Logger.Debug("DCR failed", "status", resp.Status)
 		return nil
@@ -138,21 +134,11 @@ func (s *SDK) logRegistration(resp *http.Response) error {
 	return nil
 }
 
-// proxyTo returns a handler forwarding method requests to the platform
+// proxyTo returns a handler forwarding POST requests to the platform
 // endpoint that pick selects from the tenant configuration.
-func (s *SDK) proxyTo(kind, method string, pick func(*tenantConfig) string) http.Handler {
+func (s *Integration) proxyTo(kind string, pick func(*tenantConfig) string) http.Handler {
 	rp := s.newOAuthProxy()
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != method {
-			w.Header().Set("Allow", method+", OPTIONS")
-			writeJSONError(w, http.StatusMethodNotAllowed, "invalid_request", "use "+method)
-			return
-		}
-		st := s.loaded()
-		if st == nil {
-			writeUnavailable(w, "this server has not reached the authorization platform yet; retry shortly")
-			return
-		}
+	return allowMethods("POST, OPTIONS", http.MethodPost)(s.withTenant(func(w http.ResponseWriter, r *http.Request, st *tenantState) {
 		endpoint := pick(st.tenant)
 		target, err := url.Parse(endpoint)
 		if endpoint == "" || err != nil {
@@ -176,23 +162,13 @@ func (s *SDK) proxyTo(kind, method string, pick func(*tenantConfig) string) http
 		defer cancel()
 		ctx = context.WithValue(ctx, proxyTargetKey{}, &proxyTarget{url: target, kind: kind})
 		rp.ServeHTTP(w, r.WithContext(ctx))
-	})
+	}))
 }
 
 // serveAuthorize redirects the browser to the platform's authorization
 // endpoint with the query unchanged: the sign-in and consent pages live on
 // the platform, never on this server.
-func (s *SDK) serveAuthorize(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		writeJSONError(w, http.StatusMethodNotAllowed, "invalid_request", "use GET")
-		return
-	}
-	st := s.loaded()
-	if st == nil {
-		writeUnavailable(w, "this server has not reached the authorization platform yet; retry shortly")
-		return
-	}
+func (s *Integration) serveAuthorize(w http.ResponseWriter, r *http.Request, st *tenantState) {
 	target := st.tenant.AuthorizationEndpoint
 	if q := r.URL.RawQuery; q != "" {
 		if strings.Contains(target, "?") {
@@ -210,17 +186,7 @@ func (s *SDK) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 // clients that look for the authorization server on the MCP origin. It is the
 // tenant's RFC 8414 document with the issuer kept as is and the endpoints a
 // client calls rewritten to this server's proxies.
-func (s *SDK) serveAuthServerMetadata(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD, OPTIONS")
-		writeJSONError(w, http.StatusMethodNotAllowed, "invalid_request", "use GET")
-		return
-	}
-	st := s.loaded()
-	if st == nil {
-		writeUnavailable(w, "this server has not reached the authorization platform yet; retry shortly")
-		return
-	}
+func (s *Integration) serveAuthServerMetadata(w http.ResponseWriter, r *http.Request, st *tenantState) {
 	meta, err := s.fetchAuthServerMetadata(r.Context(), st.tenant.AuthorizationServerMetadata)
 	if err != nil {
 		s.cfg.Logger.Warn("Fetching authorization server metadata failed", "error", err)
@@ -243,28 +209,14 @@ func (s *SDK) serveAuthServerMetadata(w http.ResponseWriter, r *http.Request) {
 
 // fetchAuthServerMetadata reads the tenant's RFC 8414 document, keeping every
 // member (known or not) as the platform wrote it.
-func (s *SDK) fetchAuthServerMetadata(ctx context.Context, metadataURL string) (map[string]json.RawMessage, error) {
+func (s *Integration) fetchAuthServerMetadata(ctx context.Context, metadataURL string) (map[string]json.RawMessage, error) {
 	if metadataURL == "" {
 		return nil, errors.New("the platform's configuration has no authorization_server_metadata URL")
 	}
-	ctx, cancel := context.WithTimeout(ctx, platformCallTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, metadataURL, nil)
-	if err != nil {
-		return nil, fmt.Errorf("authorization server metadata request: %w", err)
-	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := s.client.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", metadataURL, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: %s", metadataURL, resp.Status)
-	}
 	var meta map[string]json.RawMessage
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&meta); err != nil {
-		return nil, fmt.Errorf("GET %s: decoding: %w", metadataURL, err)
+	call := platformCall{method: http.MethodGet, url: metadataURL, accept: "application/json", timeout: platformCallTimeout}
+	if err := s.platform.fetchJSON(ctx, call, &meta); err != nil {
+		return nil, err
 	}
 	if _, ok := meta["issuer"]; !ok {
 		return nil, fmt.Errorf("GET %s: the document has no issuer", metadataURL)

@@ -11,17 +11,7 @@ import (
 // document an MCP client reads after a 401 to learn where to sign in.
 // resource is Config.ServerURL byte for byte; clients compare it with the URL
 // they connected to and send it back as the RFC 8707 resource of the token.
-func (s *SDK) serveResourceMetadata(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD, OPTIONS")
-		writeJSONError(w, http.StatusMethodNotAllowed, "invalid_request", "use GET")
-		return
-	}
-	st := s.loaded()
-	if st == nil {
-		writeUnavailable(w, "this server has not reached the authorization platform yet; retry shortly")
-		return
-	}
+func (s *Integration) serveResourceMetadata(w http.ResponseWriter, r *http.Request, st *tenantState) {
 	meta := oauthex.ProtectedResourceMetadata{
 		Resource:               s.cfg.ServerURL,
 		AuthorizationServers:   []string{st.tenant.Issuer},

@@ -11,7 +11,6 @@ import (
 	"math/rand/v2"
 	"mime"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -57,13 +56,6 @@ const maxSSELine = 1 << 20
 
 // errFeedIdle is the cause of dropping a feed connection that went silent.
 var errFeedIdle = errors.New("revocation feed sent nothing for too long")
-
-// feedStatusError is a revocation feed that answered something other than 200.
-type feedStatusError struct{ status int }
-
-func (e *feedStatusError) Error() string {
-	return fmt.Sprintf("revocation feed answered %d %s", e.status, http.StatusText(e.status))
-}
 
 // feedCursor is what one connection to the feed passes to the next.
 type feedCursor struct {
@@ -167,14 +159,11 @@ func (b *backoff) next(worked bool, retry time.Duration) time.Duration {
 // feedWarning is the message an operator needs for a failed connection.
 func (in *introspector) feedWarning(feedURL string, err error) string {
 	budget := fmt.Sprintf("cached tokens are verified again once a second old, and served for up to the cache TTL (%s) when the platform cannot answer", in.cfg.CacheTTL)
-	var se *feedStatusError
-	if errors.As(err, &se) {
-		switch se.status {
-		case http.StatusUnauthorized, http.StatusForbidden:
-			return "the platform rejected this server's credentials for the revocation feed: check MCP_OBS_CLIENT_ID / MCP_OBS_CLIENT_SECRET; " + budget
-		case http.StatusNotFound:
-			return "revocation feed not found at " + feedURL + ": check the platform URL and server slug; " + budget
-		}
+	switch {
+	case errors.Is(err, ErrCredentialsRejected):
+		return "the platform rejected this server's credentials for the revocation feed: check MCP_OBS_CLIENT_ID / MCP_OBS_CLIENT_SECRET; " + budget
+	case errors.Is(err, ErrServerNotFound):
+		return "revocation feed not found at " + feedURL + ": check the platform URL and server slug; " + budget
 	}
 	return "revocation feed unavailable, retrying; meanwhile " + budget
 }
@@ -195,24 +184,18 @@ func jitter(d time.Duration) time.Duration {
 func (in *introspector) followOnce(ctx context.Context, feedURL string, cur *feedCursor) (connected bool, err error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, feedURL, nil)
-	if err != nil {
-		return false, fmt.Errorf("build revocation feed request: %w", err)
+	call := platformCall{
+		method: http.MethodGet, url: feedURL, accept: "text/event-stream", auth: true, timeout: feedConnectTimeout,
+		header: http.Header{"Cache-Control": {"no-cache"}},
 	}
-	req.Header.Set("Accept", "text/event-stream")
-	req.Header.Set("Cache-Control", "no-cache")
-	req.SetBasicAuth(url.QueryEscape(in.cfg.ClientID), url.QueryEscape(in.cfg.ClientSecret))
 	if cur.lastID != "" {
-		req.Header.Set("Last-Event-ID", cur.lastID)
+		call.header.Set("Last-Event-ID", cur.lastID)
 	}
-	resp, err := in.feedClient.Do(req)
+	resp, err := in.platform.open(ctx, call)
 	if err != nil {
 		return false, fmt.Errorf("connect to revocation feed: %w", err)
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return false, &feedStatusError{status: resp.StatusCode}
-	}
 	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != "text/event-stream" {
 		return false, fmt.Errorf("revocation feed answered Content-Type %q, want text/event-stream", resp.Header.Get("Content-Type"))
 	}

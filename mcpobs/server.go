@@ -19,7 +19,7 @@ import (
 	"github.com/mcp-obs/mcp-obs/internal/httpserver"
 )
 
-// DefaultPort is the port [App.Run] listens on when [Options.Port] is zero.
+// DefaultPort is the port [Server.Run] listens on when [Options.Port] is zero.
 const DefaultPort = 3006
 
 // Options configures [NewServer], the three-statement integration. The zero
@@ -47,7 +47,7 @@ type Options struct {
 	// Listener, if set, is served instead of listening on Port: for tests,
 	// and for embedding in a process that owns its sockets.
 	Listener net.Listener
-	// Limits bounds what HTTP clients can hold of the server [App.Run]
+	// Limits bounds what HTTP clients can hold of the server [Server.Run]
 	// serves: header, body and idle timeouts, and connection caps. The zero
 	// value is the defaults.
 	Limits Limits
@@ -66,11 +66,13 @@ type Options struct {
 	MaxSessionsPerUser int
 }
 
-// App is an MCP server protected by mcp-obs, built by [NewServer]: an
-// official [mcp.Server] behind the [SDK]'s endpoints and bearer check.
-type App struct {
+// Server is an MCP server protected by mcp-obs, built by [NewServer]: an
+// official [mcp.Server] served over streamable HTTP behind an
+// [Integration]'s endpoints and bearer check, with the HTTP limits of
+// [Limits] and the session limits of [Options].
+type Server struct {
 	opts     Options
-	sdk      *SDK
+	obs      *Integration
 	err      error // configuration error, reported by Run
 	server   *mcp.Server
 	sessions *sessionLimiter
@@ -83,28 +85,33 @@ type App struct {
 }
 
 // NewServer returns an MCP server protected by mcp-obs. Add tools with
-// [AddTool] (or anything else through [App.MCP]) and start it with [App.Run]:
+// [AddTool] (or anything else through [Server.MCP]) and start it with
+// [Server.Run]:
 //
-//	app := mcpobs.NewServer(mcpobs.Options{Name: "My Server", ServerSlug: "test", PlatformURL: "http://localhost:3000"})
-//	mcpobs.AddTool(app, &mcp.Tool{Name: "echo", Description: "Echo a message"}, echo)
-//	if err := app.Run(ctx); err != nil {
+//	srv := mcpobs.NewServer(mcpobs.Options{Name: "My Server", ServerSlug: "test", PlatformURL: "http://localhost:3000"})
+//	mcpobs.AddTool(srv, &mcp.Tool{Name: "echo", Description: "Echo a message"}, echo)
+//	if err := srv.Run(ctx); err != nil {
 //		log.Fatal(err)
 //	}
 //
-// Configuration errors are reported by [App.Run], so the three statements stay
-// three.
-func NewServer(opts Options) *App {
+// Configuration errors are reported by [Server.Run], so the three statements
+// stay three.
+func NewServer(opts Options) *Server {
+	fields := fieldNamer{owner: "Options"}
+	err := opts.check()
 	if opts.Port == 0 {
 		opts.Port = DefaultPort
 	}
 	if opts.ServerURL == "" {
 		if opts.Listener != nil {
 			opts.ServerURL = "http://" + opts.Listener.Addr().String() + "/mcp"
+			fields.serverURLFrom = "Listener"
 		} else {
 			opts.ServerURL = "http://localhost:" + strconv.Itoa(opts.Port) + "/mcp"
+			fields.serverURLFrom = "Port"
 		}
 	}
-	sdk := newSDK(Config{
+	obs := newIntegration(Config{
 		ServerSlug:     opts.ServerSlug,
 		PlatformURL:    opts.PlatformURL,
 		ServerURL:      opts.ServerURL,
@@ -117,29 +124,35 @@ func NewServer(opts Options) *App {
 		Debug:          opts.Debug,
 		Logger:         opts.Logger,
 		HTTPClient:     opts.HTTPClient,
-	})
-	sdk.field = optionsFields // the caller wrote Options: messages name its fields
-	name := sdk.cfg.Name
-	if name == "" {
-		name = sdk.cfg.ServerSlug
+	}, fields)
+	if err == nil {
+		err = obs.cfg.validate(fields)
 	}
-	server := mcp.NewServer(&mcp.Implementation{Name: name, Version: sdk.cfg.Version}, nil)
-	server.AddReceivingMiddleware(sdk.ToolScopeMiddleware())
+	name := obs.cfg.Name
+	if name == "" {
+		name = obs.cfg.ServerSlug
+	}
+	server := mcp.NewServer(&mcp.Implementation{Name: name, Version: obs.cfg.Version}, nil)
+	server.AddReceivingMiddleware(obs.ToolScopeMiddleware())
 	sessions := newSessionLimiter(orDefault(opts.MaxSessionsPerUser, defaultMaxSessionsPerUser))
 	server.AddReceivingMiddleware(sessions.middleware)
-	err := sdk.cfg.validate()
-	if err != nil {
-		// The caller wrote Options, not Config: name the field they know.
-		err = errors.New(strings.ReplaceAll(err.Error(), configFields, optionsFields))
-	}
-	return &App{
+	return &Server{
 		opts:          opts,
-		sdk:           sdk,
+		obs:           obs,
 		err:           err,
 		server:        server,
 		sessions:      sessions,
 		initRetryBase: time.Second,
 	}
+}
+
+// check reports a problem with the fields only Options has; the others are
+// checked as the Config they become.
+func (o Options) check() error {
+	if o.Listener == nil && (o.Port < 0 || o.Port > 65535) {
+		return fmt.Errorf("mcpobs: Options.Port %d is not a TCP port: use 1 to 65535, or 0 for %d", o.Port, DefaultPort)
+	}
+	return nil
 }
 
 // ToolOption changes how [AddTool] registers a tool.
@@ -150,52 +163,53 @@ type toolOptions struct {
 }
 
 // RequireScopes makes a tool need scopes beyond [Options.RequiredScopes]; see
-// [SDK.RequireToolScopes].
+// [Integration.RequireToolScopes].
 func RequireScopes(scopes ...string) ToolOption {
 	return func(o *toolOptions) { o.scopes = append(o.scopes, scopes...) }
 }
 
-// AddTool adds a tool to app's MCP server, exactly like [mcp.AddTool] (input
+// AddTool adds a tool to srv's MCP server, exactly like [mcp.AddTool] (input
 // and output schemas inferred from In and Out), with optional per-tool scopes.
 // The handler reads its caller with [UserFromRequest].
-func AddTool[In, Out any](app *App, t *mcp.Tool, h mcp.ToolHandlerFor[In, Out], opts ...ToolOption) {
+func AddTool[In, Out any](srv *Server, t *mcp.Tool, h mcp.ToolHandlerFor[In, Out], opts ...ToolOption) {
 	var o toolOptions
 	for _, opt := range opts {
 		opt(&o)
 	}
-	mcp.AddTool(app.server, t, h)
+	mcp.AddTool(srv.server, t, h)
 	if len(o.scopes) > 0 {
-		app.sdk.RequireToolScopes(t.Name, o.scopes...)
+		srv.obs.RequireToolScopes(t.Name, o.scopes...)
 	}
 }
 
 // MCP returns the official MCP server, for everything [AddTool] does not
 // cover: prompts, resources, middleware, notifications.
-func (a *App) MCP() *mcp.Server { return a.server }
+func (s *Server) MCP() *mcp.Server { return s.server }
 
-// SDK returns the mcp-obs SDK protecting the server.
-func (a *App) SDK() *SDK { return a.sdk }
+// Integration returns the [Integration] protecting the server: its
+// endpoints, its bearer check and its connection to the platform.
+func (s *Server) Integration() *Integration { return s.obs }
 
 // Handler returns the whole HTTP surface: the MCP endpoint (streamable HTTP,
-// behind [SDK.Middleware], with [Options.SessionIdleTimeout] and
-// [Options.MaxSessionsPerUser]) and the endpoints of [SDK.Mount]. [App.Run]
+// behind [Integration.Middleware], with [Options.SessionIdleTimeout] and
+// [Options.MaxSessionsPerUser]) and the endpoints of [Integration.Mount]. [Server.Run]
 // serves it and connects to the platform; to serve it yourself, also call
-// app.SDK().Initialize (until then /health reports "degraded" and the other
+// srv.Integration().Initialize (until then /health reports "degraded" and the other
 // endpoints answer 503 with Retry-After), and configure your http.Server as
 // [Limits] describes.
-func (a *App) Handler() http.Handler {
-	a.handlerOnce.Do(func() {
+func (s *Server) Handler() http.Handler {
+	s.handlerOnce.Do(func() {
 		mux := http.NewServeMux()
-		a.sdk.Mount(mux)
-		streamable := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return a.server },
+		s.obs.Mount(mux)
+		streamable := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s.server },
 			&mcp.StreamableHTTPOptions{
-				Logger:         a.sdk.cfg.Logger,
-				SessionTimeout: orDefault(a.opts.SessionIdleTimeout, defaultSessionIdleTimeout),
+				Logger:         s.obs.cfg.Logger,
+				SessionTimeout: orDefault(s.opts.SessionIdleTimeout, defaultSessionIdleTimeout),
 			})
-		mux.Handle(a.sdk.mcpPath, a.sdk.Middleware(streamable))
-		a.handler = mux
+		mux.Handle(s.obs.mcpPath, s.obs.Middleware(streamable))
+		s.handler = mux
 	})
-	return a.handler
+	return s.handler
 }
 
 // Run listens on [Options.Port] (or serves [Options.Listener]), connects to
@@ -203,37 +217,37 @@ func (a *App) Handler() http.Handler {
 // unreachable (meanwhile /health reports "degraded" and the MCP endpoint
 // answers 503 with Retry-After), and serves until ctx is cancelled, then
 // shuts down gracefully and returns nil. It enforces [Options.Limits].
-func (a *App) Run(ctx context.Context) error {
-	if a.err != nil {
-		return a.err
+func (s *Server) Run(ctx context.Context) error {
+	if s.err != nil {
+		return s.err
 	}
-	log := a.sdk.cfg.Logger
-	ln := a.opts.Listener
+	log := s.obs.cfg.Logger
+	ln := s.opts.Listener
 	if ln == nil {
 		var err error
-		ln, err = net.Listen("tcp", ":"+strconv.Itoa(a.opts.Port))
+		ln, err = net.Listen("tcp", ":"+strconv.Itoa(s.opts.Port))
 		if err != nil {
 			if errors.Is(err, syscall.EADDRINUSE) {
-				return fmt.Errorf("mcpobs: port %d is already in use: set Options.Port to a free port (or stop the other process): %w", a.opts.Port, err)
+				return fmt.Errorf("mcpobs: port %d is already in use: set Options.Port to a free port (or stop the other process): %w", s.opts.Port, err)
 			}
-			return fmt.Errorf("mcpobs: listen on port %d: %w", a.opts.Port, err)
+			return fmt.Errorf("mcpobs: listen on port %d: %w", s.opts.Port, err)
 		}
 	}
-	limits := a.opts.Limits.internal()
-	srv := httpserver.NewServer(a.Handler(), limits, log)
+	limits := s.opts.Limits.internal()
+	srv := httpserver.NewServer(s.Handler(), limits, log)
 	ln = httpserver.Listen(ln, limits, log)
 	srv.RegisterOnShutdown(func() {
 		// Ends open event streams, which Shutdown would otherwise wait for.
-		for ss := range a.server.Sessions() {
+		for ss := range s.server.Sessions() {
 			ss.Close()
 		}
 	})
 	runCtx, stopInit := context.WithCancel(ctx)
 	defer stopInit()
 	var initDone sync.WaitGroup
-	initDone.Go(func() { a.initialize(runCtx) })
+	initDone.Go(func() { s.initialize(runCtx) })
 
-	log.Info("mcp-obs: MCP server listening", "server", a.sdk.name(), "url", a.sdk.cfg.ServerURL, "addr", ln.Addr().String(), "limits", limits)
+	log.Info("mcp-obs: MCP server listening", "server", s.obs.name(), "url", s.obs.cfg.ServerURL, "addr", ln.Addr().String(), "limits", limits)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 
@@ -251,17 +265,17 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	stopInit()
 	initDone.Wait()
-	a.sdk.Close()
+	s.obs.Close()
 	return err
 }
 
-// initialize calls SDK.Initialize until it succeeds or ctx ends, with
+// initialize calls Integration.Initialize until it succeeds or ctx ends, with
 // exponential backoff, logging why each attempt failed.
-func (a *App) initialize(ctx context.Context) {
-	log := a.sdk.cfg.Logger
-	delay := a.initRetryBase
+func (s *Server) initialize(ctx context.Context) {
+	log := s.obs.cfg.Logger
+	delay := s.initRetryBase
 	for {
-		err := a.sdk.Initialize(ctx)
+		err := s.obs.Initialize(ctx)
 		if err == nil {
 			return
 		}
@@ -275,11 +289,11 @@ func (a *App) initialize(ctx context.Context) {
 			// answering 5xx is running where we look; the hint would mislead.
 			var hint string
 			if _, ok := errors.AsType[*url.Error](err); ok {
-				hint = "; is `mcp-obs serve` running there, and is " + a.sdk.field + "PlatformURL right?"
+				hint = "; is `" + cli + " serve` running there, and is " + s.obs.fields.of("PlatformURL") + " right?"
 			}
-			log.Warn(fmt.Sprintf("mcp-obs platform at %s is unreachable: %s%s; retrying in %v", a.sdk.cfg.PlatformURL, why, hint, delay))
+			log.Warn(fmt.Sprintf("mcp-obs platform at %s is unreachable: %s%s; retrying in %v", s.obs.cfg.PlatformURL, why, hint, delay))
 		} else {
-			log.Error(fmt.Sprintf("mcp-obs platform at %s refused this server's configuration: %v; retrying in %v", a.sdk.cfg.PlatformURL, err, delay))
+			log.Error(fmt.Sprintf("mcp-obs platform at %s refused this server's configuration: %v; retrying in %v", s.obs.cfg.PlatformURL, err, delay))
 		}
 		t := time.NewTimer(delay)
 		select {

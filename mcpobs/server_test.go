@@ -17,17 +17,17 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
-// runningApp is an App served by Run on a loopback listener.
-type runningApp struct {
-	app  *App
+// runningServer is a Server served by Run on a loopback listener.
+type runningServer struct {
+	srv  *Server
 	base string // http://127.0.0.1:port
 	logs *logBuffer
 	stop func() error // cancels Run's context and returns Run's result
 }
 
-// startApp builds an App for platform p (tweaked by change), adds tools with
+// startServer builds a Server for platform p (tweaked by change), adds tools with
 // addTools, and runs it until the test ends.
-func startApp(t *testing.T, p *platformFake, change func(*Options), addTools func(*App)) *runningApp {
+func startServer(t *testing.T, p *platformFake, change func(*Options), addTools func(*Server)) *runningServer {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -46,14 +46,14 @@ func startApp(t *testing.T, p *platformFake, change func(*Options), addTools fun
 	if change != nil {
 		change(&opts)
 	}
-	app := NewServer(opts)
-	app.initRetryBase = 20 * time.Millisecond
+	srv := NewServer(opts)
+	srv.initRetryBase = 20 * time.Millisecond
 	if addTools != nil {
-		addTools(app)
+		addTools(srv)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- app.Run(ctx) }()
+	go func() { done <- srv.Run(ctx) }()
 	var once sync.Once
 	var runErr error
 	stop := func() error {
@@ -68,7 +68,7 @@ func startApp(t *testing.T, p *platformFake, change func(*Options), addTools fun
 		return runErr
 	}
 	t.Cleanup(func() { stop() })
-	return &runningApp{app: app, base: base, logs: logs, stop: stop}
+	return &runningServer{srv: srv, base: base, logs: logs, stop: stop}
 }
 
 // waitHealthy polls /health until it reports ok, or fails the test at the deadline.
@@ -141,8 +141,8 @@ type whoamiOut struct {
 }
 
 // addWhoami adds a tool returning the caller as the SDK sees it.
-func addWhoami(app *App) {
-	AddTool(app, &mcp.Tool{Name: "whoami", Description: "Who is calling"},
+func addWhoami(srv *Server) {
+	AddTool(srv, &mcp.Tool{Name: "whoami", Description: "Who is calling"},
 		func(ctx context.Context, req *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, whoamiOut, error) {
 			u := UserFromRequest(req)
 			if u == nil {
@@ -158,7 +158,7 @@ func TestAddTool_HundredConcurrentUsersEachSeeOnlyThemselves(t *testing.T) {
 	for i := range users {
 		p.issue(accessToken(fmt.Sprintf("token-%03d", i)), fmt.Sprintf("user-%03d", i), fmt.Sprintf("user%03d@example.com", i), "read", "write")
 	}
-	ra := startApp(t, p, nil, addWhoami)
+	ra := startServer(t, p, nil, addWhoami)
 	waitHealthy(t, ra.base)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -204,7 +204,7 @@ func TestAddTool_SessionOfOneUserRejectsAnotherUsersToken(t *testing.T) {
 	p := startPlatformFake(t)
 	p.issue(accessToken("alice"), "user-alice", "alice@example.com", "read", "write")
 	p.issue(accessToken("mallory"), "user-mallory", "mallory@example.com", "read", "write")
-	ra := startApp(t, p, nil, addWhoami)
+	ra := startServer(t, p, nil, addWhoami)
 	waitHealthy(t, ra.base)
 	ctx := context.Background()
 	cs, _, err := connectAs(ctx, ra.base, "alice")
@@ -233,9 +233,9 @@ func TestAddTool_RequireScopesMakesTheRealClientSeeAStepUpChallenge(t *testing.T
 	p := startPlatformFake(t)
 	p.issue(accessToken("rw"), "user-1", "user@example.com", "read", "write")
 	p.issue(accessToken("admin"), "user-2", "admin@example.com", "read", "write", "admin")
-	ra := startApp(t, p, nil, func(app *App) {
-		addWhoami(app)
-		AddTool(app, &mcp.Tool{Name: "delete_all", Description: "Dangerous"},
+	ra := startServer(t, p, nil, func(srv *Server) {
+		addWhoami(srv)
+		AddTool(srv, &mcp.Tool{Name: "delete_all", Description: "Dangerous"},
 			func(context.Context, *mcp.CallToolRequest, struct{}) (*mcp.CallToolResult, struct{}, error) {
 				return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "deleted"}}}, struct{}{}, nil
 			}, RequireScopes("admin"))
@@ -274,10 +274,10 @@ func TestAddTool_RequireScopesMakesTheRealClientSeeAStepUpChallenge(t *testing.T
 }
 
 func TestToolScopeMiddleware_FailsClosedInsideTheMCPServer(t *testing.T) {
-	sdk := newSDK(validConfig())
-	sdk.RequireToolScopes("delete_all", "admin")
+	obs := newIntegration(validConfig(), configFields)
+	obs.RequireToolScopes("delete_all", "admin")
 	server := mcp.NewServer(&mcp.Implementation{Name: "s", Version: "1"}, nil)
-	server.AddReceivingMiddleware(sdk.ToolScopeMiddleware())
+	server.AddReceivingMiddleware(obs.ToolScopeMiddleware())
 	ran := false
 	mcp.AddTool(server, &mcp.Tool{Name: "delete_all"}, func(context.Context, *mcp.CallToolRequest, struct{}) (*mcp.CallToolResult, struct{}, error) {
 		ran = true
@@ -313,9 +313,9 @@ func TestRun_PortInUseErrorSaysWhatToDo(t *testing.T) {
 	}
 	defer taken.Close()
 	port := taken.Addr().(*net.TCPAddr).Port
-	app := NewServer(Options{ServerSlug: "test", PlatformURL: "http://127.0.0.1:1", Port: port,
+	srv := NewServer(Options{ServerSlug: "test", PlatformURL: "http://127.0.0.1:1", Port: port,
 		ClientID: "id", ClientSecret: "secret", Logger: discardLogger()})
-	err = app.Run(context.Background())
+	err = srv.Run(context.Background())
 	want := fmt.Sprintf("mcpobs: port %d is already in use: set Options.Port to a free port (or stop the other process)", port)
 	if err == nil || !strings.HasPrefix(err.Error(), want) || !errors.Is(err, syscall.EADDRINUSE) {
 		t.Fatalf("Run = %v\nwant %q wrapping EADDRINUSE", err, want)
@@ -325,13 +325,13 @@ func TestRun_PortInUseErrorSaysWhatToDo(t *testing.T) {
 func TestRun_ConfigErrorIsReturnedAndNamesTheOption(t *testing.T) {
 	t.Setenv(EnvClientID, "")
 	t.Setenv(EnvClientSecret, "")
-	app := NewServer(Options{ServerSlug: "test", PlatformURL: "http://localhost:3000", Logger: discardLogger()})
-	err := app.Run(context.Background())
+	srv := NewServer(Options{ServerSlug: "test", PlatformURL: "http://localhost:3000", Logger: discardLogger()})
+	err := srv.Run(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "set MCP_OBS_CLIENT_ID and MCP_OBS_CLIENT_SECRET") {
 		t.Fatalf("Run = %v, want the missing-credentials error", err)
 	}
-	app = NewServer(Options{PlatformURL: "http://localhost:3000", ClientID: "a", ClientSecret: "b", Logger: discardLogger()})
-	if err := app.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "Options.ServerSlug is empty") {
+	srv = NewServer(Options{PlatformURL: "http://localhost:3000", ClientID: "a", ClientSecret: "b", Logger: discardLogger()})
+	if err := srv.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "Options.ServerSlug is empty") {
 		t.Fatalf("Run = %v, want it to name Options.ServerSlug", err)
 	}
 }
@@ -339,7 +339,7 @@ func TestRun_ConfigErrorIsReturnedAndNamesTheOption(t *testing.T) {
 func TestRun_ServesDegradedUntilPlatformComesUpThenRecovers(t *testing.T) {
 	p := startPlatformFake(t)
 	p.down.Store(true)
-	ra := startApp(t, p, nil, addWhoami)
+	ra := startServer(t, p, nil, addWhoami)
 
 	rep, err := fetchHealth(ra.base)
 	if err != nil || rep.Status != "degraded" || rep.Platform.Reachable {
@@ -390,12 +390,12 @@ func TestRun_RetryLogAsksWhetherThePlatformRunsAndPlatformURLIsRightWhenNothingA
 		{"connection refused", func(_ *platformFake, o *Options) { o.PlatformURL = gone.URL }, true},
 		{"platform answering 503", func(p *platformFake, _ *Options) { p.down.Store(true) }, false},
 	}
-	const hint = "is `mcp-obs serve` running there, and is Options.PlatformURL right?"
+	const hint = "is `go run ./cmd/mcp-obs serve` running there, and is Options.PlatformURL right?"
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := startPlatformFake(t)
 			var platformURL string
-			ra := startApp(t, p, func(o *Options) { tt.setup(p, o); platformURL = o.PlatformURL }, nil)
+			ra := startServer(t, p, func(o *Options) { tt.setup(p, o); platformURL = o.PlatformURL }, nil)
 			retry := "mcp-obs platform at " + platformURL + " is unreachable"
 			deadline := time.Now().Add(15 * time.Second)
 			for !strings.Contains(ra.logs.String(), retry) {
@@ -420,7 +420,7 @@ func TestRun_RetryLogAsksWhetherThePlatformRunsAndPlatformURLIsRightWhenNothingA
 	}
 }
 
-// An App is configured with Options, so its runtime messages must name
+// A Server is configured with Options, so its runtime messages must name
 // Options fields: "fix Config.ServerSlug" sends its author looking for a
 // struct they never wrote.
 func TestNewServer_RuntimeMessagesNameTheOptionsFieldsTheCallerWrote(t *testing.T) {
@@ -439,14 +439,16 @@ func TestNewServer_RuntimeMessagesNameTheOptionsFieldsTheCallerWrote(t *testing.
 		{"not the platform", func(_ *platformFake, o *Options) { o.PlatformURL = teapot.URL },
 			"418", []string{"is Options.PlatformURL the mcp-obs platform?"}},
 		{"resource URL mismatch", func(p *platformFake, _ *Options) { p.setResource("http://localhost:9999/mcp") },
-			"tokens issued for one will be rejected by the other", []string{"Options.ServerURL", "Options.Port"}},
+			// ServerURL was left empty and comes from the Listener (Port
+			// is ignored then): the message names both, and not Port.
+			"tokens issued for one will be rejected by the other", []string{"Options.ServerURL", "Options.Listener"}},
 		{"required scope not offered", func(_ *platformFake, o *Options) { o.RequiredScopes = []string{"read", "billing"} },
 			"scopes_supported", []string{"Options.RequiredScopes needs billing"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := startPlatformFake(t)
-			ra := startApp(t, p, func(o *Options) { tt.change(p, o) }, nil)
+			ra := startServer(t, p, func(o *Options) { tt.change(p, o) }, nil)
 			var line string
 			deadline := time.Now().Add(15 * time.Second)
 			for line == "" {
@@ -476,7 +478,7 @@ func TestNewServer_RuntimeMessagesNameTheOptionsFieldsTheCallerWrote(t *testing.
 func TestRun_ShutsDownGracefullyWithOpenSessions(t *testing.T) {
 	p := startPlatformFake(t)
 	p.issue(accessToken("good"), "user-1", "user@example.com", "read", "write")
-	ra := startApp(t, p, nil, addWhoami)
+	ra := startServer(t, p, nil, addWhoami)
 	waitHealthy(t, ra.base)
 	ctx := context.Background()
 	// A session with its standalone event stream open.
@@ -492,5 +494,39 @@ func TestRun_ShutsDownGracefullyWithOpenSessions(t *testing.T) {
 	}
 	if _, err := http.Get(ra.base + "/health"); err == nil {
 		t.Fatal("the server still answers after Run returned")
+	}
+}
+
+// Options are checked as the Config they become, but each message names the
+// Options field the caller wrote, and Options' own fields are checked too.
+func TestNewServer_ConfigErrorsNameTheOptionsFieldAtFault(t *testing.T) {
+	valid := func() Options {
+		return Options{ServerSlug: "test", PlatformURL: "http://localhost:3000", ClientID: "a", ClientSecret: "b", Logger: discardLogger()}
+	}
+	tests := []struct {
+		name   string
+		change func(*Options)
+		want   string
+	}{
+		{"no slug", func(o *Options) { o.ServerSlug = "" }, "Options.ServerSlug is empty"},
+		{"no platform URL", func(o *Options) { o.PlatformURL = "" }, "Options.PlatformURL is empty"},
+		{"relative server URL", func(o *Options) { o.ServerURL = "/mcp" }, `Options.ServerURL "/mcp"`},
+		{"quote in a scope", func(o *Options) { o.RequiredScopes = []string{`re"ad`} }, "Options.RequiredScopes"},
+		// The server URL is derived from the port: the port is at fault.
+		{"negative port", func(o *Options) { o.Port = -1 }, "Options.Port -1 is not a TCP port"},
+		{"port beyond 65535", func(o *Options) { o.Port = 70000 }, "Options.Port 70000 is not a TCP port"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := valid()
+			tt.change(&o)
+			err := NewServer(o).Run(t.Context())
+			if err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "Config.") {
+				t.Fatalf("Run = %v, want an error naming %q and no Config field", err, tt.want)
+			}
+			if strings.Contains(tt.name, "port") && strings.Contains(err.Error(), "ServerURL") {
+				t.Fatalf("Run = %v: names ServerURL, which the caller never set", err)
+			}
+		})
 	}
 }

@@ -42,20 +42,20 @@ func initializeRaw(ctx context.Context, base, token string) (string, error) {
 }
 
 // liveSessions counts the MCP server's sessions.
-func liveSessions(app *App) int {
+func liveSessions(srv *Server) int {
 	n := 0
-	for range app.MCP().Sessions() {
+	for range srv.MCP().Sessions() {
 		n++
 	}
 	return n
 }
 
 // waitSessions polls until the server has want sessions, or fails the test.
-func waitSessions(t *testing.T, app *App, want int) {
+func waitSessions(t *testing.T, srv *Server, want int) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		n := liveSessions(app)
+		n := liveSessions(srv)
 		if n == want {
 			return
 		}
@@ -80,7 +80,7 @@ func TestApp_IdleSessionsEndAndTheirMemoryReturns(t *testing.T) {
 	p := startPlatformFake(t)
 	looper := secret.New("mcpobs_at_") // an access token as the platform makes them
 	p.issue(looper, "user-loop", "loop@example.com", "read", "write")
-	ra := startApp(t, p, func(o *Options) {
+	ra := startServer(t, p, func(o *Options) {
 		o.SessionIdleTimeout = 3 * time.Second
 		o.MaxSessionsPerUser = -1  // this test is about the timeout alone
 		o.Logger = discardLogger() // a log kept in memory would grow with every request
@@ -90,7 +90,7 @@ func TestApp_IdleSessionsEndAndTheirMemoryReturns(t *testing.T) {
 	if _, err := initializeRaw(ctx, ra.base, looper); err != nil { // warm caches and pools
 		t.Fatal(err)
 	}
-	waitSessions(t, ra.app, 0)
+	waitSessions(t, ra.srv, 0)
 	base := liveHeap()
 
 	const sessions = 1000
@@ -103,10 +103,10 @@ func TestApp_IdleSessionsEndAndTheirMemoryReturns(t *testing.T) {
 		t.Fatal(err)
 	}
 	peak := liveHeap()
-	t.Logf("%d sessions opened; live now %d", sessions, liveSessions(ra.app))
+	t.Logf("%d sessions opened; live now %d", sessions, liveSessions(ra.srv))
 
-	waitSessions(t, ra.app, 0)
-	if n, users := ra.app.sessions.tracked(); n != 0 || users != 0 {
+	waitSessions(t, ra.srv, 0)
+	if n, users := ra.srv.sessions.tracked(); n != 0 || users != 0 {
 		t.Fatalf("the session limiter still tracks %d sessions of %d users after all ended", n, users)
 	}
 	after := liveHeap()
@@ -125,7 +125,7 @@ func TestApp_SessionsOverTheUserCapCloseThatUsersLeastRecentlyUsed(t *testing.T)
 	p.issue(aliceToken, "user-alice", "alice@example.com", "read", "write")
 	p.issue(bobToken, "user-bob", "bob@example.com", "read", "write")
 	const maxPerUser = 3
-	ra := startApp(t, p, func(o *Options) { o.MaxSessionsPerUser = maxPerUser }, addWhoami)
+	ra := startServer(t, p, func(o *Options) { o.MaxSessionsPerUser = maxPerUser }, addWhoami)
 	waitHealthy(t, ra.base)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -168,7 +168,7 @@ func TestApp_SessionsOverTheUserCapCloseThatUsersLeastRecentlyUsed(t *testing.T)
 			t.Errorf("session %d (%s) was closed; only alice's least recently used should be", i, cs.ID())
 		}
 	}
-	waitSessions(t, ra.app, maxPerUser+len(bob))
+	waitSessions(t, ra.srv, maxPerUser+len(bob))
 
 	// Many at once: still at most the cap for alice, bob untouched.
 	var g errgroup.Group
@@ -185,13 +185,13 @@ func TestApp_SessionsOverTheUserCapCloseThatUsersLeastRecentlyUsed(t *testing.T)
 	if err := g.Wait(); err != nil {
 		t.Fatal(err)
 	}
-	waitSessions(t, ra.app, maxPerUser+len(bob))
+	waitSessions(t, ra.srv, maxPerUser+len(bob))
 	for _, cs := range bob {
 		if !works(cs) {
 			t.Error("one of bob's sessions was closed by alice's")
 		}
 	}
-	if n, users := ra.app.sessions.tracked(); n != maxPerUser+len(bob) || users != 2 {
+	if n, users := ra.srv.sessions.tracked(); n != maxPerUser+len(bob) || users != 2 {
 		t.Fatalf("the limiter tracks %d sessions of %d users, want %d of 2", n, users, maxPerUser+len(bob))
 	}
 }

@@ -9,10 +9,11 @@ import (
 	"io"
 	"maps"
 	"net/http"
-	"slices"
 	"sync"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcp-obs/mcp-obs/internal/scope"
 )
 
 // maxPeekBytes bounds how much of a POST /mcp body is read to find the tools
@@ -59,9 +60,9 @@ func (r *toolScopeRegistry) empty() bool {
 // naming every scope needed, which makes MCP clients step up (ask the user to
 // consent to more) and retry. Comma- or space-separated entries are split.
 // A scope the tenant does not offer is logged as a warning (at
-// [SDK.Initialize], or now if it already ran): no token could ever carry it.
-func (s *SDK) RequireToolScopes(tool string, scopes ...string) {
-	scopes = splitScopeList(scopes)
+// [Integration.Initialize], or now if it already ran): no token could ever carry it.
+func (s *Integration) RequireToolScopes(tool string, scopes ...string) {
+	scopes = scope.ParseList(scopes)
 	s.toolScopes.set(tool, scopes)
 	if st := s.loaded(); st != nil {
 		s.warnUnsupportedScopes(st.tenant, nil, map[string][]string{tool: scopes})
@@ -71,14 +72,14 @@ func (s *SDK) RequireToolScopes(tool string, scopes ...string) {
 // neededScopes returns the required scopes plus those of every tool the
 // JSON-RPC body calls (a single message or a batch). An error means the body
 // is not JSON the scope check can read.
-func (s *SDK) neededScopes(body []byte) ([]string, error) {
+func (s *Integration) neededScopes(body []byte) ([]string, error) {
 	tools, err := calledTools(body)
 	if err != nil {
 		return nil, err
 	}
-	needed := slices.Clone(s.cfg.RequiredScopes)
+	needed := s.cfg.RequiredScopes
 	for _, tool := range tools {
-		needed = appendNew(needed, s.toolScopes.get(tool)...)
+		needed = scope.Union(needed, s.toolScopes.get(tool))
 	}
 	return needed, nil
 }
@@ -149,13 +150,13 @@ func peekBody(r *http.Request) (body []byte, ok bool, err error) {
 }
 
 // ToolScopeMiddleware returns MCP middleware that enforces the scopes set with
-// [SDK.RequireToolScopes] inside the MCP server, on the tool call the server
-// actually dispatches. [SDK.Middleware] already answers missing tool scopes
+// [Integration.RequireToolScopes] inside the MCP server, on the tool call the server
+// actually dispatches. [Integration.Middleware] already answers missing tool scopes
 // with 403 at the HTTP layer; this is the second lock on the same door, and
-// it fails closed when a request did not come through [SDK.Middleware].
+// it fails closed when a request did not come through [Integration.Middleware].
 // [NewServer] installs it; with [New], add it with
-// server.AddReceivingMiddleware(sdk.ToolScopeMiddleware()).
-func (s *SDK) ToolScopeMiddleware() mcp.Middleware {
+// server.AddReceivingMiddleware(obs.ToolScopeMiddleware()).
+func (s *Integration) ToolScopeMiddleware() mcp.Middleware {
 	return func(next mcp.MethodHandler) mcp.MethodHandler {
 		return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
 			call, ok := req.(*mcp.CallToolRequest)
@@ -170,31 +171,10 @@ func (s *SDK) ToolScopeMiddleware() mcp.Middleware {
 			if u == nil {
 				return nil, errors.New("mcpobs: tool " + call.Params.Name + " requires an authenticated user")
 			}
-			if missing := missingScopes(need, u.Scopes); len(missing) > 0 {
+			if missing := scope.Missing(need, u.Scopes); len(missing) > 0 {
 				return nil, fmt.Errorf("mcpobs: tool %s requires scopes %v; the token has %v", call.Params.Name, need, u.Scopes)
 			}
 			return next(ctx, method, req)
 		}
 	}
-}
-
-// appendNew appends each scope of add that dst does not hold yet.
-func appendNew(dst []string, add ...string) []string {
-	for _, s := range add {
-		if !slices.Contains(dst, s) {
-			dst = append(dst, s)
-		}
-	}
-	return dst
-}
-
-// missingScopes returns the scopes of need that granted lacks.
-func missingScopes(need, granted []string) []string {
-	var missing []string
-	for _, s := range need {
-		if !slices.Contains(granted, s) {
-			missing = append(missing, s)
-		}
-	}
-	return missing
 }

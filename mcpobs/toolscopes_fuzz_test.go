@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcp-obs/mcp-obs/internal/scope"
 	"golang.org/x/net/http/httpguts"
 )
 
@@ -104,7 +106,7 @@ func FuzzNeededScopes(f *testing.F) {
 		if err != nil {
 			return // the middleware answers 400
 		}
-		if missing := missingScopes(sdk.cfg.RequiredScopes, needed); len(missing) > 0 {
+		if missing := scope.Missing(sdk.cfg.RequiredScopes, needed); len(missing) > 0 {
 			t.Fatalf("neededScopes(%q) = %q lacks the required %q", body, needed, missing)
 		}
 		for _, n := range ran {
@@ -113,7 +115,7 @@ func FuzzNeededScopes(f *testing.F) {
 		rec := httptest.NewRecorder()
 		handler.ServeHTTP(rec, r)
 		for name, n := range ran {
-			if n.Load() > 0 && len(missingScopes(toolScopes[name], needed)) > 0 {
+			if n.Load() > 0 && len(scope.Missing(toolScopes[name], needed)) > 0 {
 				t.Fatalf("the official SDK ran %q (scopes %q) for body %q, protocol %q, but the check asked only for %q",
 					name, toolScopes[name], body, r.Header.Get("Mcp-Protocol-Version"), needed)
 			}

@@ -45,12 +45,12 @@ func TestInitialize_WarnsWhenANeededScopeIsNotOfferedByTheTenant(t *testing.T) {
 			p := startPlatformFake(t)
 			ps := startProtectedUninitialized(t, p, okHandler(), func(c *Config) { c.RequiredScopes = tt.required })
 			for tool, scopes := range tt.tools {
-				ps.sdk.RequireToolScopes(tool, scopes...)
+				ps.obs.RequireToolScopes(tool, scopes...)
 			}
 			if got := scopeWarnings(ps.logs.String()); len(got) != 0 {
 				t.Fatalf("warned before the tenant's scopes were known:\n%s", got)
 			}
-			if err := ps.sdk.Initialize(context.Background()); err != nil {
+			if err := ps.obs.Initialize(context.Background()); err != nil {
 				t.Fatal(err)
 			}
 			got := scopeWarnings(ps.logs.String())
@@ -80,11 +80,11 @@ func TestInitialize_WarnsWhenANeededScopeIsNotOfferedByTheTenant(t *testing.T) {
 func TestRequireToolScopes_AfterInitializeWarnsWhenTheTenantDoesNotOfferTheScope(t *testing.T) {
 	p := startPlatformFake(t)
 	ps := startProtected(t, p, okHandler(), nil)
-	ps.sdk.RequireToolScopes("delete_all", "admin")
+	ps.obs.RequireToolScopes("delete_all", "admin")
 	if got := scopeWarnings(ps.logs.String()); len(got) != 0 {
 		t.Fatalf("warned about an offered scope:\n%s", got)
 	}
-	ps.sdk.RequireToolScopes("export", "export")
+	ps.obs.RequireToolScopes("export", "export")
 	got := scopeWarnings(ps.logs.String())
 	if len(got) != 1 || !strings.Contains(got[0], "export") || !strings.Contains(got[0], "tenant=test") ||
 		strings.Contains(got[0], "delete_all") {
@@ -94,8 +94,8 @@ func TestRequireToolScopes_AfterInitializeWarnsWhenTheTenantDoesNotOfferTheScope
 
 func TestAddTool_RequireScopesNotOfferedByTheTenantIsWarnedAtStartUp(t *testing.T) {
 	p := startPlatformFake(t)
-	ra := startApp(t, p, nil, func(app *App) {
-		AddTool(app, &mcp.Tool{Name: "export"}, func(context.Context, *mcp.CallToolRequest, struct{}) (*mcp.CallToolResult, struct{}, error) {
+	ra := startServer(t, p, nil, func(srv *Server) {
+		AddTool(srv, &mcp.Tool{Name: "export"}, func(context.Context, *mcp.CallToolRequest, struct{}) (*mcp.CallToolResult, struct{}, error) {
 			return &mcp.CallToolResult{}, struct{}{}, nil
 		}, RequireScopes("export"))
 	})

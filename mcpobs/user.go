@@ -1,7 +1,6 @@
 package mcpobs
 
 import (
-	"context"
 	"slices"
 	"time"
 )
@@ -19,16 +18,3 @@ type User struct {
 
 // HasScope reports whether the user's token carries scope.
 func (u *User) HasScope(scope string) bool { return u != nil && slices.Contains(u.Scopes, scope) }
-
-type userKey struct{}
-
-// withUser returns ctx carrying u.
-func withUser(ctx context.Context, u *User) context.Context {
-	return context.WithValue(ctx, userKey{}, u)
-}
-
-// userFromContext returns the user stored by withUser, or nil.
-func userFromContext(ctx context.Context) *User {
-	u, _ := ctx.Value(userKey{}).(*User)
-	return u
-}

@@ -168,7 +168,7 @@ type demoEchoArgs struct {
 
 // addDemoTools registers the tools of the demo server: the same two tools as
 // examples/demo.
-func addDemoTools(app *mcpobs.App) {
+func addDemoTools(app *mcpobs.Server) {
 	mcpobs.AddTool(app, &mcp.Tool{Name: "echo_with_oauth", Description: "Echo a message back; requires OAuth sign-in."},
 		func(ctx context.Context, req *mcp.CallToolRequest, args demoEchoArgs) (*mcp.CallToolResult, any, error) {
 			msg := args.Message

@@ -1,14 +1,17 @@
 // Command demo is an MCP server protected by mcp-obs in three statements:
 // create the server, add tools, run it.
 //
-// Start the platform (`mcp-obs serve`, http://localhost:3000), create the
-// server and a user to sign in with (sign-up is off unless the server was
-// created with --allow-signup), export the credentials it prints, and run:
+// Start the platform (http://localhost:3000), create the server and a user to
+// sign in with (sign-up is off unless the server was created with
+// --allow-signup), export the credentials it prints, and run:
 //
-//	mcp-obs server create --slug test --resource-url http://localhost:3006/mcp
-//	mcp-obs user add --server test --email you@example.com
+//	go run ./cmd/mcp-obs serve &     # the platform on http://localhost:3000
+//	go run ./cmd/mcp-obs server create --slug test --resource-url http://localhost:3006/mcp
+//	go run ./cmd/mcp-obs user add --server test --email you@example.com
 //	export MCP_OBS_CLIENT_ID=mcprs_test_...  MCP_OBS_CLIENT_SECRET=mcpobs_sk_...
 //	go run ./examples/demo
+//
+// (`go install ./cmd/mcp-obs` gives you a bare mcp-obs command instead.)
 //
 // Then point an MCP client (Cursor, Claude, the MCP Inspector) at
 // http://localhost:3006/mcp: it discovers the platform, registers itself,
@@ -43,7 +46,7 @@ func main() {
 
 	// 1. An MCP server whose every request needs a token from the platform
 	//    with the "read" and "write" scopes.
-	app := mcpobs.NewServer(mcpobs.Options{
+	srv := mcpobs.NewServer(mcpobs.Options{
 		Name:           serverName,
 		Version:        serverVersion,
 		ServerSlug:     "test",
@@ -54,17 +57,17 @@ func main() {
 	})
 
 	// 2. Tools, exactly as with the official SDK.
-	mcpobs.AddTool(app, &mcp.Tool{
+	mcpobs.AddTool(srv, &mcp.Tool{
 		Name:        "echo_with_oauth",
 		Description: "Echo a message back. This tool requires OAuth authentication.",
 	}, echoWithOAuth)
-	mcpobs.AddTool(app, &mcp.Tool{
+	mcpobs.AddTool(srv, &mcp.Tool{
 		Name:        "get_server_info",
 		Description: "Describe this server and the user calling it.",
 	}, getServerInfo)
 
 	// 3. Serve streamable HTTP on :3006 until Ctrl-C.
-	if err := app.Run(ctx); err != nil {
+	if err := srv.Run(ctx); err != nil {
 		log.Fatal(err)
 	}
 }

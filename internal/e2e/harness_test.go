@@ -41,8 +41,8 @@ var (
 )
 
 // revocationCacheTTL is the SDK's cache lifetime in the harness: far longer
-// than any test, so a revoked token that stops working within a second can
-// only have been evicted by the platform's revocation feed.
+// than any test, so a revoked token that stops working during a test can
+// only have been evicted by the platform's revocation feed (or re-verified).
 const revocationCacheTTL = 10 * time.Minute
 
 // harness is a running platform and a protected MCP server on loopback.
@@ -262,7 +262,7 @@ type adminResult struct {
 
 // addTools registers the tools the tests call: whoami reports the caller,
 // echo needs only the server's required scopes, admin_action also needs admin.
-func addTools(app *mcpobs.App) {
+func addTools(app *mcpobs.Server) {
 	mcpobs.AddTool(app, &mcp.Tool{Name: "whoami", Description: "Who is calling: email, subject and scopes of the verified token"},
 		func(ctx context.Context, req *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, whoamiResult, error) {
 			u := mcpobs.UserFromRequest(req)

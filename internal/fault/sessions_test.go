@@ -39,7 +39,7 @@ const sessionIdle = 5 * time.Second
 
 // sessionRig is a platform, a tenant with users and tokens, and its App.
 type sessionRig struct {
-	app    *mcpobs.App
+	app    *mcpobs.Server
 	mcpURL string
 	tokens []string // one per user
 }
@@ -140,7 +140,7 @@ func loop(t *testing.T, rig *sessionRig, tokens []string, n int) {
 	}
 }
 
-func sessionCount(app *mcpobs.App) int {
+func sessionCount(app *mcpobs.Server) int {
 	n := 0
 	for range app.MCP().Sessions() {
 		n++
@@ -159,7 +159,7 @@ func liveHeapMB() float64 {
 
 // waitSessionsAtMost polls until the App has at most max sessions, and
 // returns the count and whether it got there within limit.
-func waitSessionsAtMost(app *mcpobs.App, max int, limit time.Duration) (int, bool) {
+func waitSessionsAtMost(app *mcpobs.Server, max int, limit time.Duration) (int, bool) {
 	deadline := time.Now().Add(limit)
 	for {
 		n := sessionCount(app)

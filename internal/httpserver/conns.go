@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/mcp-obs/mcp-obs/internal/netaddr"
 )
 
 // refusalLogInterval is how often refusals are logged at most: a flood must
@@ -238,9 +240,9 @@ func (c *countedConn) ReadFrom(r io.Reader) (int64, error) {
 	return io.Copy(struct{ io.Writer }{c.Conn}, r)
 }
 
-// clientNet is the network a connection's caps are keyed on: the IPv4
-// address, or the /64 of an IPv6 address. ok is false for addresses that
-// are not IP (a Unix socket).
+// clientNet is the network a connection's caps are keyed on, by the rule of
+// [netaddr.Network]: the IPv4 address, or the /64 of an IPv6 address. ok is
+// false for addresses that are not IP (a Unix socket).
 func clientNet(a net.Addr) (netip.Prefix, bool) {
 	var ip netip.Addr
 	switch a := a.(type) {
@@ -256,14 +258,5 @@ func clientNet(a net.Addr) (netip.Prefix, bool) {
 			return netip.Prefix{}, false
 		}
 	}
-	if !ip.IsValid() {
-		return netip.Prefix{}, false
-	}
-	ip = ip.Unmap()
-	bits := 32
-	if ip.Is6() {
-		bits = 64
-	}
-	p, err := ip.Prefix(bits)
-	return p, err == nil
+	return netaddr.Network(ip)
 }

@@ -1,5 +1,5 @@
 // Package httpserver holds what the platform (`mcp-obs serve`) and the SDK's
-// [mcpobs.App.Run] share about serving HTTP to untrusted clients: read
+// [mcpobs.Server.Run] share about serving HTTP to untrusted clients: read
 // deadlines that do not kill event streams, an idle timeout, and caps on
 // connections per client address and in total that refuse cleanly.
 //
@@ -24,7 +24,7 @@
 //     why, instead of hanging in the listen backlog or seeing a reset; the
 //     process keeps file descriptors and memory for the clients it serves.
 //
-// [mcpobs.App.Run]: https://pkg.go.dev/github.com/mcp-obs/mcp-obs/mcpobs#App.Run
+// [mcpobs.Server.Run]: https://pkg.go.dev/github.com/mcp-obs/mcp-obs/mcpobs#Server.Run
 package httpserver
 
 import (

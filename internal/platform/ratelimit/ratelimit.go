@@ -5,11 +5,12 @@ package ratelimit
 
 import (
 	"math"
-	"net/netip"
 	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/mcp-obs/mcp-obs/internal/netaddr"
 )
 
 // defaultMaxKeys caps how many keys a Limiter tracks at once. At the cap the
@@ -147,23 +148,8 @@ func (l *Limiter) evictOneLocked() {
 	}
 }
 
-// IPKey turns a client IP address into a rate-limit key. IPv4 addresses (also
-// when mapped into IPv6) are used as they are; IPv6 addresses are reduced to
-// their /64 network, because a single host commonly controls a whole /64 and
-// could otherwise rotate addresses to escape any per-address limit. Strings
-// that are not IP addresses are returned unchanged.
-func IPKey(ip string) string {
-	addr, err := netip.ParseAddr(ip)
-	if err != nil {
-		return ip
-	}
-	addr = addr.Unmap()
-	if addr.Is4() {
-		return addr.String()
-	}
-	p, err := addr.WithZone("").Prefix(64)
-	if err != nil {
-		return ip
-	}
-	return p.String()
-}
+// IPKey turns a client IP address into a rate-limit key by the rule of
+// [netaddr.Key], which the SDK and the connection caps share: IPv4 addresses
+// (also when mapped into IPv6) as they are, IPv6 addresses reduced to their
+// /64 network, other strings unchanged.
+func IPKey(ip string) string { return netaddr.Key(ip) }

@@ -11,22 +11,23 @@ import (
 	"sync/atomic"
 )
 
-// SDK protects an MCP server with the mcp-obs platform: it serves the OAuth
-// discovery and proxy endpoints ([SDK.Mount]), checks bearer tokens on the MCP
-// endpoint ([SDK.Middleware]) and hands the verified [User] to tool handlers
-// ([UserFromRequest]).
+// Integration connects an MCP server you serve yourself, on any net/http
+// mux, to the mcp-obs platform: it serves the OAuth discovery and proxy
+// endpoints and /health ([Integration.Mount]), checks bearer tokens on the
+// MCP endpoint ([Integration.Middleware]) and hands the verified [User] to
+// tool handlers ([UserFromRequest]).
 //
-// Create it with [New], call [SDK.Initialize] once the platform is reachable
-// (until then /health reports "degraded" and the other endpoints answer 503
-// with Retry-After), and [SDK.Close] when done. [NewServer] does all of this
-// for you.
-type SDK struct {
-	cfg    Config
-	client *http.Client // cfg.HTTPClient, or one on http.DefaultTransport
-	// field prefixes the configuration fields runtime messages name:
-	// "Config." for [New], "Options." for [NewServer], so that a message
-	// names the field the caller wrote.
-	field string
+// Create it with [New], call [Integration.Initialize] once the platform is
+// reachable (until then /health reports "degraded" and the other endpoints
+// answer 503 with Retry-After), and [Integration.Close] when done. A [Server]
+// from [NewServer] does all of this for you.
+type Integration struct {
+	cfg      Config
+	fields   fieldNamer      // names cfg's fields in messages as the caller wrote them
+	platform *platformClient // every call to the platform
+	// proxyTransport carries the OAuth proxies' requests: the transport of
+	// cfg.HTTPClient, else http.DefaultTransport.
+	proxyTransport http.RoundTripper
 
 	// Derived from cfg, never from a request's Host header.
 	origin            string   // scheme://host of the server
@@ -50,12 +51,6 @@ type SDK struct {
 	closeOnce sync.Once
 }
 
-// Field prefixes of runtime messages (SDK.field).
-const (
-	configFields  = "Config."
-	optionsFields = "Options."
-)
-
 // tenantState is what Initialize learned from the platform. It is replaced as
 // a whole, so a request sees one consistent version.
 type tenantState struct {
@@ -70,23 +65,30 @@ type tokenVerifier interface {
 	revocations() revocationState
 }
 
-// New checks cfg and returns an SDK that is not yet connected to the platform.
-// Errors name the field at fault and what to do about it.
-func New(cfg Config) (*SDK, error) {
-	s := newSDK(cfg)
-	if err := s.cfg.validate(); err != nil {
+// New checks cfg and returns an Integration that is not yet connected to
+// the platform. Errors name the field at fault and what to do about it.
+func New(cfg Config) (*Integration, error) {
+	s := newIntegration(cfg, configFields)
+	if err := s.cfg.validate(s.fields); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
-// newSDK builds an SDK from cfg without validating it (NewServer reports
-// validation errors from Run).
-func newSDK(cfg Config) *SDK {
+// newIntegration builds an Integration from cfg without validating it
+// (NewServer reports validation errors from Run); fields names cfg's fields
+// in messages.
+func newIntegration(cfg Config, fields fieldNamer) *Integration {
 	cfg = cfg.resolved()
-	s := &SDK{cfg: cfg, client: cfg.HTTPClient, mcpPath: "/", field: configFields}
-	if s.client == nil {
-		s.client = &http.Client{}
+	s := &Integration{
+		cfg:            cfg,
+		fields:         fields,
+		platform:       newPlatformClient(cfg.HTTPClient, cfg.ClientID, cfg.ClientSecret),
+		proxyTransport: http.DefaultTransport,
+		mcpPath:        "/",
+	}
+	if cfg.HTTPClient != nil && cfg.HTTPClient.Transport != nil {
+		s.proxyTransport = cfg.HTTPClient.Transport
 	}
 	if u, err := url.Parse(cfg.ServerURL); err == nil && u.Host != "" {
 		s.origin = u.Scheme + "://" + u.Host
@@ -106,12 +108,12 @@ func newSDK(cfg Config) *SDK {
 
 // Initialize fetches this server's configuration from the platform (issuer,
 // endpoints, scopes), checks the credentials, and starts following the
-// platform's revocation feed in the background until [SDK.Close]. ctx bounds
+// platform's revocation feed in the background until [Integration.Close]. ctx bounds
 // only the start-up calls. Errors wrap [ErrPlatformUnreachable],
 // [ErrServerNotFound] or [ErrCredentialsRejected] where they apply.
 //
 // Calling it again refreshes the configuration.
-func (s *SDK) Initialize(ctx context.Context) error {
+func (s *Integration) Initialize(ctx context.Context) error {
 	s.initMu.Lock()
 	defer s.initMu.Unlock()
 	if s.bgCtx.Err() != nil {
@@ -122,28 +124,20 @@ func (s *SDK) Initialize(ctx context.Context) error {
 		return err
 	}
 	if tc.Resource != "" && tc.Resource != s.cfg.ServerURL {
-		fix := fmt.Sprintf("make them identical (byte for byte): set %sServerURL to %q", s.field, tc.Resource)
-		if s.field == optionsFields {
-			// NewServer derives ServerURL from Port when it is left empty.
-			fix += " (or, when it is left to its default http://localhost:{Port}/mcp, fix Options.Port)"
-		}
-		fix += fmt.Sprintf(", or change the platform's with `mcp-obs server update --slug %s --resource-url %s`", s.cfg.ServerSlug, s.cfg.ServerURL)
-		s.cfg.Logger.Warn(fmt.Sprintf("mcp-obs: the platform's resource URL for server %q is %q but %sServerURL is %q: tokens issued for one will be rejected by the other; %s",
-			s.cfg.ServerSlug, tc.Resource, s.field, s.cfg.ServerURL, fix),
+		s.cfg.Logger.Warn(fmt.Sprintf("mcp-obs: the platform's resource URL for server %q is %q but %s is %q: tokens issued for one will be rejected by the other; make them identical (byte for byte): %s, or change the platform's with `%s server update --slug %s --resource-url %s`",
+			s.cfg.ServerSlug, tc.Resource, s.fields.of("ServerURL"), s.cfg.ServerURL, s.fields.serverURLFix(tc.Resource), cli, s.cfg.ServerSlug, s.cfg.ServerURL),
 			"platform_resource", tc.Resource, "server_url", s.cfg.ServerURL)
 	}
-	if err := checkCredentials(ctx, s.client, tc.IntrospectionEndpoint, s.cfg.ClientID, s.cfg.ClientSecret); err != nil {
+	if err := s.checkCredentials(ctx, tc.IntrospectionEndpoint); err != nil {
 		return err
 	}
 	in := newIntrospector(introspectorConfig{
-		Endpoint:     tc.IntrospectionEndpoint,
-		ClientID:     s.cfg.ClientID,
-		ClientSecret: s.cfg.ClientSecret,
-		Resource:     s.cfg.ServerURL,
-		Issuer:       tc.Issuer,
-		HTTPClient:   s.cfg.HTTPClient,
-		CacheTTL:     s.cfg.CacheTTL,
-		Logger:       s.cfg.Logger,
+		Platform: s.platform,
+		Endpoint: tc.IntrospectionEndpoint,
+		Resource: s.cfg.ServerURL,
+		Issuer:   tc.Issuer,
+		CacheTTL: s.cfg.CacheTTL,
+		Logger:   s.cfg.Logger,
 	})
 	if s.tuneVerifier != nil {
 		s.tuneVerifier(in)
@@ -171,7 +165,7 @@ func (s *SDK) Initialize(ctx context.Context) error {
 
 // Close stops the background revocation feed and waits for it to end. The
 // endpoints then keep answering with the last configuration.
-func (s *SDK) Close() error {
+func (s *Integration) Close() error {
 	s.closeOnce.Do(func() {
 		s.bgCancel()
 		s.bgWG.Wait()
@@ -181,13 +175,13 @@ func (s *SDK) Close() error {
 
 // Logger returns the logger the SDK writes to, for handlers that want to log
 // alongside it.
-func (s *SDK) Logger() *slog.Logger { return s.cfg.Logger }
+func (s *Integration) Logger() *slog.Logger { return s.cfg.Logger }
 
 // loaded returns the configuration learned by Initialize, or nil before it.
-func (s *SDK) loaded() *tenantState { return s.state.Load() }
+func (s *Integration) loaded() *tenantState { return s.state.Load() }
 
 // name is the server's display name: Config.Name, else the tenant's name, else the slug.
-func (s *SDK) name() string {
+func (s *Integration) name() string {
 	if s.cfg.Name != "" {
 		return s.cfg.Name
 	}
@@ -199,7 +193,7 @@ func (s *SDK) name() string {
 
 // challengeScopes are the scopes a client should ask for when it has no usable
 // token: the required scopes, else the tenant's defaults.
-func (s *SDK) challengeScopes(st *tenantState) []string {
+func (s *Integration) challengeScopes(st *tenantState) []string {
 	if len(s.cfg.RequiredScopes) > 0 {
 		return s.cfg.RequiredScopes
 	}
