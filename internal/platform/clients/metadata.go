@@ -10,14 +10,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/mcp-obs/mcp-obs/internal/platform/clientauth"
 	"github.com/mcp-obs/mcp-obs/internal/store"
-)
-
-// Token endpoint authentication methods a client may register (RFC 7591 §2).
-const (
-	AuthMethodNone              = "none"
-	AuthMethodClientSecretBasic = "client_secret_basic"
-	AuthMethodClientSecretPost  = "client_secret_post"
 )
 
 // Grant and response types a client may register.
@@ -160,7 +154,7 @@ func normalize(srv *store.Server, md *clientMetadata, defaultAuthMethod string) 
 	switch method := md.TokenEndpointAuthMethod; method {
 	case "":
 		c.TokenEndpointAuthMethod = defaultAuthMethod
-	case AuthMethodNone, AuthMethodClientSecretBasic, AuthMethodClientSecretPost:
+	case clientauth.MethodNone, clientauth.MethodSecretBasic, clientauth.MethodSecretPost:
 		c.TokenEndpointAuthMethod = method
 	default:
 		return nil, invalidMetadata("token_endpoint_auth_method %q is not supported; use none, client_secret_basic or client_secret_post", method)

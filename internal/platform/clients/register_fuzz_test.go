@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/net/http/httpguts"
 
+	"github.com/mcp-obs/mcp-obs/internal/platform/clientauth"
 	"github.com/mcp-obs/mcp-obs/internal/platform/endpoints"
 	"github.com/mcp-obs/mcp-obs/internal/secret"
 	"github.com/mcp-obs/mcp-obs/internal/store"
@@ -121,16 +122,16 @@ func FuzzRegister(f *testing.F) {
 		checkClientMetadata(t, srv, c, asked)
 		method, _ := asked["token_endpoint_auth_method"].(string)
 		if method == "" {
-			method = AuthMethodClientSecretBasic
+			method = clientauth.MethodSecretBasic
 		}
 		if c.TokenEndpointAuthMethod != method || m["token_endpoint_auth_method"] != method {
 			t.Fatalf("auth method %q (answer %v), the metadata asked for %q", c.TokenEndpointAuthMethod, m["token_endpoint_auth_method"], method)
 		}
 		sec, _ := m["client_secret"].(string)
 		switch {
-		case method == AuthMethodNone && (sec != "" || c.SecretHash != ""):
+		case method == clientauth.MethodNone && (sec != "" || c.SecretHash != ""):
 			t.Fatalf("a public client got a secret")
-		case method != AuthMethodNone && (sec == "" || c.SecretHash != secret.Hash(sec)):
+		case method != clientauth.MethodNone && (sec == "" || c.SecretHash != secret.Hash(sec)):
 			t.Fatalf("a confidential client's secret is missing or not stored as its hash")
 		}
 		rat, _ := m["registration_access_token"].(string)

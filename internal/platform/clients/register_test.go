@@ -11,6 +11,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/oauthex"
 
+	"github.com/mcp-obs/mcp-obs/internal/platform/clientauth"
 	"github.com/mcp-obs/mcp-obs/internal/secret"
 	"github.com/mcp-obs/mcp-obs/internal/store"
 )
@@ -61,7 +62,7 @@ func TestRegister_PublicClientGetsNoSecret(t *testing.T) {
 }
 
 func TestRegister_ConfidentialClientSecretIsStoredOnlyAsHash(t *testing.T) {
-	for _, method := range []string{"", AuthMethodClientSecretBasic, AuthMethodClientSecretPost} {
+	for _, method := range []string{"", clientauth.MethodSecretBasic, clientauth.MethodSecretPost} {
 		t.Run("method="+method, func(t *testing.T) {
 			h := newHarness(t, Options{})
 			body := `{"redirect_uris":["https://app.example/cb"]`
@@ -71,7 +72,7 @@ func TestRegister_ConfidentialClientSecretIsStoredOnlyAsHash(t *testing.T) {
 			m := h.mustRegister(t, body+`}`)
 			want := method
 			if want == "" {
-				want = AuthMethodClientSecretBasic // RFC 7591 §2 default
+				want = clientauth.MethodSecretBasic // RFC 7591 §2 default
 			}
 			if m["token_endpoint_auth_method"] != want {
 				t.Errorf("token_endpoint_auth_method = %v, want %s", m["token_endpoint_auth_method"], want)
@@ -344,7 +345,7 @@ func TestRegister_OfficialGoSDKRegisterClientParsesAnswers(t *testing.T) {
 	if err != nil {
 		t.Fatalf("RegisterClient(confidential): %v", err)
 	}
-	if got.ClientSecret == "" || got.TokenEndpointAuthMethod != AuthMethodClientSecretBasic || !got.ClientSecretExpiresAt.IsZero() {
+	if got.ClientSecret == "" || got.TokenEndpointAuthMethod != clientauth.MethodSecretBasic || !got.ClientSecretExpiresAt.IsZero() {
 		t.Errorf("confidential registration parsed as %+v", got)
 	}
 

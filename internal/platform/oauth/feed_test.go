@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcp-obs/mcp-obs/internal/platform/clientauth"
 	"github.com/mcp-obs/mcp-obs/internal/secret"
 )
 
@@ -90,7 +91,7 @@ func nextRevocation(t *testing.T, events <-chan sseEvent, within time.Duration) 
 func TestFeed_DeliversARevocationWithinASecondAndResumesFromLastEventID(t *testing.T) {
 	e := newEnv(t)
 	tn := e.newTenant("acme")
-	c := e.newClient(tn, authNone)
+	c := e.newClient(tn, clientauth.MethodNone)
 	old, _ := e.tokens(tn, c, "read")
 	e.revoke(tn, c, old, "") // before subscribing: not sent to a new subscriber
 
@@ -123,7 +124,7 @@ func TestFeed_OnlyTheTenantsOwnRevocations(t *testing.T) {
 	e := newEnv(t)
 	a := e.newTenant("a")
 	b := e.newTenant("b")
-	ca, cb := e.newClient(a, authNone), e.newClient(b, authNone)
+	ca, cb := e.newClient(a, clientauth.MethodNone), e.newClient(b, clientauth.MethodNone)
 	events, _ := e.subscribe(t, a, "", "")
 	tokB, _ := e.tokens(b, cb, "read")
 	e.revoke(b, cb, tokB, "")
@@ -183,7 +184,7 @@ func TestFeed_SendsRetryAndPositionFirstAndPingsWhileIdle(t *testing.T) {
 func TestFeed_PositionSentOnConnectResumesARevocationMadeWhileDisconnected(t *testing.T) {
 	e := newEnv(t)
 	tn := e.newTenant("acme")
-	c := e.newClient(tn, authNone)
+	c := e.newClient(tn, clientauth.MethodNone)
 	old, _ := e.tokens(tn, c, "read")
 	e.revoke(tn, c, old, "") // history the new subscriber must not be sent
 

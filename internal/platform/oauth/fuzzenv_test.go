@@ -20,6 +20,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/mcp-obs/mcp-obs/internal/platform/account"
+	"github.com/mcp-obs/mcp-obs/internal/platform/clientauth"
 	"github.com/mcp-obs/mcp-obs/internal/platform/clients"
 	"github.com/mcp-obs/mcp-obs/internal/platform/endpoints"
 	"github.com/mcp-obs/mcp-obs/internal/secret"
@@ -107,13 +108,13 @@ func newFuzzEnv(tb testing.TB) *fuzzEnv {
 		tb.Fatalf("CreateUser: %v", err)
 	}
 	both := []string{grantAuthorizationCode, grantRefreshToken}
-	e.mustClient(tb, &store.Client{ServerID: e.server.ID, ClientID: fuzzPublicID, TokenEndpointAuthMethod: authNone,
+	e.mustClient(tb, &store.Client{ServerID: e.server.ID, ClientID: fuzzPublicID, TokenEndpointAuthMethod: clientauth.MethodNone,
 		RedirectURIs: []string{fuzzRedirect}, GrantTypes: both, ResponseTypes: []string{"code"}, Source: store.SourceDCR, IssuedAt: now})
-	e.mustClient(tb, &store.Client{ServerID: e.server.ID, ClientID: fuzzConfID, TokenEndpointAuthMethod: authSecretBasic,
+	e.mustClient(tb, &store.Client{ServerID: e.server.ID, ClientID: fuzzConfID, TokenEndpointAuthMethod: clientauth.MethodSecretBasic,
 		SecretHash: secret.Hash(fuzzConfSecr), RedirectURIs: []string{fuzzRedirect}, GrantTypes: both,
 		ResponseTypes: []string{"code"}, Source: store.SourceDCR, IssuedAt: now})
 	// The other tenant has a client of the same id: ids are per tenant.
-	e.mustClient(tb, &store.Client{ServerID: e.other.ID, ClientID: fuzzPublicID, TokenEndpointAuthMethod: authNone,
+	e.mustClient(tb, &store.Client{ServerID: e.other.ID, ClientID: fuzzPublicID, TokenEndpointAuthMethod: clientauth.MethodNone,
 		RedirectURIs: []string{fuzzRedirect}, GrantTypes: both, ResponseTypes: []string{"code"}, Source: store.SourceDCR, IssuedAt: now})
 
 	token := func(raw string, kind store.TokenKind, srv *store.Server, client, user, family string, scopes ...string) *store.Token {

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/mcp-obs/mcp-obs/internal/platform/account"
+	"github.com/mcp-obs/mcp-obs/internal/platform/clientauth"
 	"github.com/mcp-obs/mcp-obs/internal/platform/clients"
 	"github.com/mcp-obs/mcp-obs/internal/platform/endpoints"
 	"github.com/mcp-obs/mcp-obs/internal/secret"
@@ -198,7 +199,7 @@ func (e *testEnv) newClient(tn *tenant, method string, redirectURIs ...string) *
 		IssuedAt:                time.Now().UTC(),
 	}
 	tc := &testClient{Client: c}
-	if method != authNone {
+	if method != clientauth.MethodNone {
 		tc.secret = secret.New(secret.PrefixClientSecret)
 		c.SecretHash = secret.Hash(tc.secret)
 	}
@@ -528,9 +529,9 @@ func (e *testEnv) clientPost(u string, c *testClient, form url.Values) jsonAnswe
 	e.t.Helper()
 	form = cloneValues(form)
 	switch c.TokenEndpointAuthMethod {
-	case authSecretBasic:
+	case clientauth.MethodSecretBasic:
 		return e.postForm(u, form, c.ClientID, c.secret)
-	case authSecretPost:
+	case clientauth.MethodSecretPost:
 		form.Set("client_id", c.ClientID)
 		form.Set("client_secret", c.secret)
 	default:

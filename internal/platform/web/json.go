@@ -20,19 +20,3 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	w.Write(buf.Bytes())
 }
-
-// oauthError is the RFC 6749 §5.2 error body.
-type oauthError struct {
-	Error       string `json:"error"`
-	Description string `json:"error_description,omitempty"`
-}
-
-// WriteOAuthError writes an RFC 6749 §5.2 error body
-// {"error": code, "error_description": description} with Cache-Control: no-store.
-// An empty description is left out of the body. Pragma: no-cache is set too,
-// for old HTTP/1.0 caches, as RFC 6749 §5.1 asks.
-func WriteOAuthError(w http.ResponseWriter, status int, code, description string) {
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Pragma", "no-cache")
-	WriteJSON(w, status, oauthError{Error: code, Description: description})
-}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/mcp-obs/mcp-obs/internal/platform/oautherr"
 	"github.com/mcp-obs/mcp-obs/internal/store"
 )
 
@@ -18,9 +19,9 @@ func TenantJSON(w http.ResponseWriter, r *http.Request, st store.Servers, log *s
 	case err == nil:
 		return srv
 	case errors.Is(err, store.ErrNotFound):
-		WriteOAuthError(w, http.StatusNotFound, "not_found", fmt.Sprintf("unknown server %q", r.PathValue("slug")))
+		oautherr.Write(w, oautherr.New(http.StatusNotFound, "not_found", fmt.Sprintf("unknown server %q", r.PathValue("slug"))))
 	default:
-		WriteOAuthError(w, http.StatusInternalServerError, "server_error", "the server could not be loaded")
+		oautherr.Write(w, oautherr.ServerError("the server could not be loaded"))
 	}
 	return nil
 }
