@@ -131,8 +131,9 @@ func New(opts Options) *Service {
 // The pages carry the security headers of [web.SecurityHeaders], and their
 // POSTs must pass both the CSRF token check and [web.CrossOriginProtection].
 func (s *Service) Routes(mux *http.ServeMux) {
+	tenants := web.Tenants{Store: s.store, Logger: s.log}
 	page := func(h http.HandlerFunc) http.Handler {
-		return web.SecurityHeaders(web.CrossOriginProtection(h))
+		return web.SecurityHeaders(web.CrossOriginProtection(tenants.HTML(h)))
 	}
 	mux.Handle("GET /t/{slug}/signin", page(s.signInPage))
 	mux.Handle("POST /t/{slug}/signin", page(s.signIn))

@@ -31,10 +31,7 @@ const (
 // signInPage serves GET /t/{slug}/signin. A browser that is already signed in
 // goes straight on to return_to, or sees who it is signed in as.
 func (s *Service) signInPage(w http.ResponseWriter, r *http.Request) {
-	srv := web.TenantHTML(w, r, s.store, s.log)
-	if srv == nil {
-		return
-	}
+	srv := web.Tenant(r.Context())
 	returnTo := safeReturnTo(s.tenantPath(srv), r.URL.Query().Get("return_to"))
 	if s.answerSignedIn(w, r, srv, returnTo) {
 		return
@@ -44,10 +41,7 @@ func (s *Service) signInPage(w http.ResponseWriter, r *http.Request) {
 
 // signUpPage serves GET /t/{slug}/signup.
 func (s *Service) signUpPage(w http.ResponseWriter, r *http.Request) {
-	srv := web.TenantHTML(w, r, s.store, s.log)
-	if srv == nil {
-		return
-	}
+	srv := web.Tenant(r.Context())
 	returnTo := safeReturnTo(s.tenantPath(srv), r.URL.Query().Get("return_to"))
 	if !srv.AllowSignup {
 		s.renderSignUpClosed(w, srv, returnTo)
@@ -81,8 +75,8 @@ func (s *Service) answerSignedIn(w http.ResponseWriter, r *http.Request, srv *st
 // signIn serves POST /t/{slug}/signin.
 func (s *Service) signIn(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	srv := web.TenantHTML(w, r, s.store, s.log)
-	if srv == nil || !s.checkForm(w, r, srv) {
+	srv := web.Tenant(r.Context())
+	if !s.checkForm(w, r, srv) {
 		return
 	}
 	now := s.now()
@@ -153,10 +147,7 @@ func (s *Service) signIn(w http.ResponseWriter, r *http.Request) {
 // signUp serves POST /t/{slug}/signup.
 func (s *Service) signUp(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	srv := web.TenantHTML(w, r, s.store, s.log)
-	if srv == nil {
-		return
-	}
+	srv := web.Tenant(r.Context())
 	if !srv.AllowSignup {
 		s.renderSignUpClosed(w, srv, "")
 		return
@@ -222,8 +213,8 @@ func (s *Service) signUp(w http.ResponseWriter, r *http.Request) {
 // return_to (form field or query parameter), or to the sign-in page.
 func (s *Service) signOut(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	srv := web.TenantHTML(w, r, s.store, s.log)
-	if srv == nil || !s.checkForm(w, r, srv) {
+	srv := web.Tenant(r.Context())
+	if !s.checkForm(w, r, srv) {
 		return
 	}
 	u, err := s.CurrentUser(r, srv)

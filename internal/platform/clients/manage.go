@@ -16,10 +16,7 @@ import (
 // so it is not returned; the registration access token is the one the caller
 // presented (RFC 7592 §3 requires one in the response, and it is not rotated).
 func (r *Registry) serveRead(w http.ResponseWriter, req *http.Request) {
-	srv := web.TenantJSON(w, req, r.store, r.log)
-	if srv == nil {
-		return
-	}
+	srv := web.Tenant(req.Context())
 	c, token := r.authenticateManagement(w, req, srv)
 	if c == nil {
 		return
@@ -33,10 +30,7 @@ func (r *Registry) serveRead(w http.ResponseWriter, req *http.Request) {
 // serveDelete is DELETE /t/{slug}/oauth/register/{client_id} (RFC 7592 §2.3):
 // the client's tokens are revoked first, then the client is removed.
 func (r *Registry) serveDelete(w http.ResponseWriter, req *http.Request) {
-	srv := web.TenantJSON(w, req, r.store, r.log)
-	if srv == nil {
-		return
-	}
+	srv := web.Tenant(req.Context())
 	c, _ := r.authenticateManagement(w, req, srv)
 	if c == nil {
 		return

@@ -64,10 +64,7 @@ func (r *Registry) clientInformation(srv *store.Server, c *store.Client) *regist
 // registration proxied by the tenant's MCP server is counted under the end
 // client's address that server forwards ([web.ClientAddr.ForTenant]).
 func (r *Registry) serveRegister(w http.ResponseWriter, req *http.Request) {
-	srv := web.TenantJSON(w, req, r.store, r.log)
-	if srv == nil {
-		return
-	}
+	srv := web.Tenant(req.Context())
 	client := r.clientIP.ForTenant(req, srv)
 	key := client.Key()
 	if !r.limiter.Allow(key) {

@@ -47,10 +47,7 @@ func pageFailure(title, message string) *authFailure {
 // form) on /t/{slug}/oauth/authorize. Both validate the full request the same
 // way: hidden fields of the consent form are never trusted.
 func (h *Handler) serveAuthorize(w http.ResponseWriter, r *http.Request) {
-	srv := web.TenantHTML(w, r, h.store, h.log)
-	if srv == nil {
-		return
-	}
+	srv := web.Tenant(r.Context())
 	post := r.Method == http.MethodPost
 	values := r.URL.Query()
 	if post {

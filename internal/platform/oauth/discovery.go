@@ -58,10 +58,7 @@ func (h *Handler) metadataFor(srv *store.Server) metadata {
 // Connect discovery, path-inserted and path-appended) with the same document,
 // because MCP clients try them in different orders.
 func (h *Handler) serveMetadata(w http.ResponseWriter, r *http.Request) {
-	srv := web.TenantJSON(w, r, h.store, h.log)
-	if srv == nil {
-		return
-	}
+	srv := web.Tenant(r.Context())
 	w.Header().Set("Cache-Control", "public, max-age=300")
 	web.WriteJSON(w, http.StatusOK, h.metadataFor(srv))
 }

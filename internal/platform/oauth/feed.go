@@ -31,10 +31,7 @@ type revokedEvent struct {
 // sequence numbers: a reconnecting client resumes with Last-Event-ID (or
 // ?after=); a new one starts with revocations made from now on.
 func (h *Handler) serveFeed(w http.ResponseWriter, r *http.Request) {
-	srv := web.TenantJSON(w, r, h.store, h.log)
-	if srv == nil {
-		return
-	}
+	srv := web.Tenant(r.Context())
 	realm := h.base.Issuer(srv.Slug)
 	if !clientauth.IsResourceServer(srv, clientauth.Basic(r)) {
 		oautherr.Write(w, oautherr.InvalidClient("the revocation feed requires this server's resource-server credentials (HTTP Basic)",

@@ -41,10 +41,7 @@ const inactiveBody = `{"active":false}`
 // lookup, nothing logged above debug.
 func (h *Handler) serveIntrospect(w http.ResponseWriter, r *http.Request) {
 	oautherr.NoStore(w)
-	srv := web.TenantJSON(w, r, h.store, h.log)
-	if srv == nil {
-		return
-	}
+	srv := web.Tenant(r.Context())
 	realm := h.base.Issuer(srv.Slug)
 	if err := parseForm(w, r); err != nil {
 		oautherr.Write(w, notAForm())

@@ -98,8 +98,11 @@ func New(opts Options) *Handler {
 func (h *Handler) now() time.Time { return h.clock().UTC() }
 
 // Routes registers the discovery documents, /api/v1/servers/{slug}/config and
-// the /t/{slug}/oauth/... endpoints on mux.
+// the /t/{slug}/oauth/... endpoints on mux, each behind the tenant middleware
+// ([web.Tenants]): the handlers find their tenant with [web.Tenant].
 func (h *Handler) Routes(mux *http.ServeMux) {
+	tenants := web.Tenants{Store: h.store, Logger: h.log}
+	jsonTenant := func(f http.HandlerFunc) http.Handler { return tenants.JSON(f) }
 	discovery := []string{
 		"/.well-known/oauth-authorization-server/t/{slug}",
 		"/t/{slug}/.well-known/oauth-authorization-server",
@@ -107,24 +110,24 @@ func (h *Handler) Routes(mux *http.ServeMux) {
 		"/t/{slug}/.well-known/openid-configuration",
 	}
 	for _, p := range discovery {
-		mux.HandleFunc("GET "+p, web.CORS(h.serveMetadata))
+		mux.Handle("GET "+p, web.CORS(jsonTenant(h.serveMetadata)))
 		mux.HandleFunc("OPTIONS "+p, web.Preflight("GET, OPTIONS"))
 	}
-	mux.HandleFunc("GET /api/v1/servers/{slug}/config", web.CORS(h.serveConfig))
+	mux.Handle("GET /api/v1/servers/{slug}/config", web.CORS(jsonTenant(h.serveConfig)))
 	mux.HandleFunc("OPTIONS /api/v1/servers/{slug}/config", web.Preflight("GET, OPTIONS"))
 
 	// The consent POST is a state-changing form: besides its CSRF token, refuse
 	// it when the browser says it came from another site.
-	authorize := web.SecurityHeaders(web.CrossOriginProtection(http.HandlerFunc(h.serveAuthorize)))
+	authorize := web.SecurityHeaders(web.CrossOriginProtection(tenants.HTML(http.HandlerFunc(h.serveAuthorize))))
 	mux.Handle("GET /t/{slug}/oauth/authorize", authorize)
 	mux.Handle("POST /t/{slug}/oauth/authorize", authorize)
 
-	mux.HandleFunc("POST /t/{slug}/oauth/token", web.CORS(h.serveToken))
+	mux.Handle("POST /t/{slug}/oauth/token", web.CORS(jsonTenant(h.serveToken)))
 	mux.HandleFunc("OPTIONS /t/{slug}/oauth/token", web.Preflight("POST, OPTIONS"))
-	mux.HandleFunc("POST /t/{slug}/oauth/revoke", web.CORS(h.serveRevoke))
+	mux.Handle("POST /t/{slug}/oauth/revoke", web.CORS(jsonTenant(h.serveRevoke)))
 	mux.HandleFunc("OPTIONS /t/{slug}/oauth/revoke", web.Preflight("POST, OPTIONS"))
 
 	// Introspection and the feed are server to server: no CORS.
-	mux.HandleFunc("POST /t/{slug}/oauth/introspect", h.serveIntrospect)
-	mux.HandleFunc("GET /t/{slug}/oauth/revocations", h.serveFeed)
+	mux.Handle("POST /t/{slug}/oauth/introspect", jsonTenant(h.serveIntrospect))
+	mux.Handle("GET /t/{slug}/oauth/revocations", jsonTenant(h.serveFeed))
 }

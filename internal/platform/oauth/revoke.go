@@ -18,10 +18,7 @@ import (
 // so the endpoint reveals nothing about tokens the caller does not own.
 func (h *Handler) serveRevoke(w http.ResponseWriter, r *http.Request) {
 	oautherr.NoStore(w)
-	srv := web.TenantJSON(w, r, h.store, h.log)
-	if srv == nil {
-		return
-	}
+	srv := web.Tenant(r.Context())
 	realm := h.base.Issuer(srv.Slug)
 	ctx := r.Context()
 	if err := parseForm(w, r); err != nil {

@@ -33,10 +33,7 @@ type tokenResponse struct {
 // authorization_code or refresh_token grant.
 func (h *Handler) serveToken(w http.ResponseWriter, r *http.Request) {
 	oautherr.NoStore(w)
-	srv := web.TenantJSON(w, r, h.store, h.log)
-	if srv == nil {
-		return
-	}
+	srv := web.Tenant(r.Context())
 	resp, oerr := h.token(w, r, srv)
 	if oerr != nil {
 		oautherr.Write(w, oerr)
