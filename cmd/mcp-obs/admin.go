@@ -15,7 +15,7 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/mcp-obs/mcp-obs/internal/platform/account"
+	"github.com/mcp-obs/mcp-obs/internal/platform/users"
 	"github.com/mcp-obs/mcp-obs/internal/platform/servers"
 	"github.com/mcp-obs/mcp-obs/internal/store"
 )
@@ -227,8 +227,7 @@ func runUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 			return err
 		}
 	}
-	accounts := account.New(account.Options{Store: st})
-	u, err := accounts.CreateUser(ctx, srv, *email, pw)
+	u, err := users.New(users.Options{Store: st}).CreateUser(ctx, srv, *email, pw)
 	if errors.Is(err, store.ErrConflict) {
 		return fmt.Errorf("server %q already has an account for %s", *slug, *email)
 	}

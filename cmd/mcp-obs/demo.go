@@ -10,12 +10,11 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
-	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/mcp-obs/mcp-obs/internal/platform"
-	"github.com/mcp-obs/mcp-obs/internal/platform/account"
 	"github.com/mcp-obs/mcp-obs/internal/platform/servers"
+	"github.com/mcp-obs/mcp-obs/internal/platform/users"
 	"github.com/mcp-obs/mcp-obs/internal/store"
 	"github.com/mcp-obs/mcp-obs/mcpobs"
 )
@@ -134,10 +133,10 @@ func ensureDemoTenant(ctx context.Context, st store.Store, p *platform.Platform,
 			return creds, err
 		}
 	}
-	_, err = p.Accounts.CreateUser(ctx, srv, email, password)
+	_, err = p.Users.CreateUser(ctx, srv, email, password)
 	switch {
 	case errors.Is(err, store.ErrConflict):
-		return creds, checkDemoPassword(ctx, st, srv, email, password)
+		return creds, checkDemoPassword(ctx, p.Users, srv, email, password)
 	case err != nil:
 		return creds, fmt.Errorf("create demo user %s: %w", email, err)
 	}
@@ -146,17 +145,13 @@ func ensureDemoTenant(ctx context.Context, st store.Store, p *platform.Platform,
 
 // checkDemoPassword makes sure an existing demo user's password is the one
 // the banner is about to print.
-func checkDemoPassword(ctx context.Context, st store.Store, srv *store.Server, email, password string) error {
-	normalized, err := account.NormalizeEmail(email)
-	if err != nil {
-		return fmt.Errorf("demo user %s: %w", email, err)
-	}
-	u, err := st.UserByEmail(ctx, srv.ID, normalized)
-	if err != nil {
-		return fmt.Errorf("look up demo user %s: %w", email, err)
-	}
-	if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(password)) != nil {
+func checkDemoPassword(ctx context.Context, us *users.Service, srv *store.Server, email, password string) error {
+	_, err := us.Authenticate(ctx, srv, email, password)
+	switch {
+	case errors.Is(err, users.ErrBadCredentials):
 		return fmt.Errorf("demo user %s already exists in this --data-dir with another password: pass the --password it was created with, or use a new --data-dir", email)
+	case err != nil:
+		return fmt.Errorf("demo user %s: %w", email, err)
 	}
 	return nil
 }

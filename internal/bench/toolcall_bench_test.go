@@ -71,7 +71,7 @@ func BenchmarkToolsCall(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	user, err := p.Accounts.CreateUser(ctx, tenant, "bench@example.com", "bench-password")
+	user, err := p.Users.CreateUser(ctx, tenant, "bench@example.com", "bench-password")
 	if err != nil {
 		b.Fatal(err)
 	}

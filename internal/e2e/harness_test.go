@@ -232,7 +232,7 @@ func (h *harness) addUser(t *testing.T, email, password string) *store.User {
 // addUserOn creates an end-user account on the given tenant.
 func (h *harness) addUserOn(t *testing.T, tenant *store.Server, email, password string) *store.User {
 	t.Helper()
-	u, err := h.Platform.Accounts.CreateUser(context.Background(), tenant, email, password)
+	u, err := h.Platform.Users.CreateUser(context.Background(), tenant, email, password)
 	if err != nil {
 		t.Fatalf("create user %s: %v", email, err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/mcp-obs/mcp-obs/internal/platform/clients"
 	"github.com/mcp-obs/mcp-obs/internal/platform/endpoints"
 	"github.com/mcp-obs/mcp-obs/internal/platform/oauth"
+	"github.com/mcp-obs/mcp-obs/internal/platform/users"
 	"github.com/mcp-obs/mcp-obs/internal/platform/web"
 	"github.com/mcp-obs/mcp-obs/internal/store"
 )
@@ -42,13 +43,16 @@ type Config struct {
 	PasswordCost int
 }
 
-// Platform is the assembled platform.
+// Platform is the assembled platform: its services, which every door (the
+// HTTP handler, the CLI, the demo) calls, and the handler over them.
 type Platform struct {
-	store    store.Store
-	logger   *slog.Logger
-	handler  http.Handler
-	Accounts *account.Service
-	Clients  *clients.Registry
+	store   store.Store
+	logger  *slog.Logger
+	handler http.Handler
+	// Users creates and authenticates end users and keeps their sessions.
+	Users *users.Service
+	// Clients registers and resolves OAuth clients.
+	Clients *clients.Registry
 }
 
 // New assembles a platform on st.
@@ -57,11 +61,12 @@ func New(cfg Config, st store.Store) *Platform {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	accounts := account.New(account.Options{Store: st, Base: cfg.Base, Logger: logger, ClientAddr: cfg.ClientAddr, PasswordCost: cfg.PasswordCost})
+	userService := users.New(users.Options{Store: st, Logger: logger, PasswordCost: cfg.PasswordCost})
+	accounts := account.New(account.Options{Servers: st, Users: userService, Base: cfg.Base, Logger: logger, ClientAddr: cfg.ClientAddr})
 	registry := clients.New(clients.Options{Store: st, Base: cfg.Base, Logger: logger, Dev: cfg.Dev, UnusedClientTTL: cfg.UnusedClientTTL, ClientAddr: cfg.ClientAddr})
-	authz := oauth.New(oauth.Options{Store: st, Base: cfg.Base, Clients: registry, Accounts: accounts, Logger: logger})
+	authz := oauth.New(oauth.Options{Store: st, Base: cfg.Base, Clients: registry, Users: userService, Accounts: accounts, Logger: logger})
 
-	p := &Platform{store: st, logger: logger, Accounts: accounts, Clients: registry}
+	p := &Platform{store: st, logger: logger, Users: userService, Clients: registry}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		web.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})

@@ -98,7 +98,7 @@ func (e *platformEnv) Issuer() string { return e.Base.Issuer(tenantSlug) }
 // addUser creates an end-user account through the platform's account service.
 func (e *platformEnv) addUser(t *testing.T, email, password string) *store.User {
 	t.Helper()
-	u, err := e.Platform.Accounts.CreateUser(context.Background(), e.Tenant, email, password)
+	u, err := e.Platform.Users.CreateUser(context.Background(), e.Tenant, email, password)
 	if err != nil {
 		t.Fatalf("create user %s: %v", email, err)
 	}

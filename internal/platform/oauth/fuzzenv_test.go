@@ -23,6 +23,7 @@ import (
 	"github.com/mcp-obs/mcp-obs/internal/platform/clientauth"
 	"github.com/mcp-obs/mcp-obs/internal/platform/clients"
 	"github.com/mcp-obs/mcp-obs/internal/platform/endpoints"
+	"github.com/mcp-obs/mcp-obs/internal/platform/users"
 	"github.com/mcp-obs/mcp-obs/internal/secret"
 	"github.com/mcp-obs/mcp-obs/internal/store"
 	"github.com/mcp-obs/mcp-obs/internal/store/sqlite"
@@ -87,10 +88,11 @@ func newFuzzEnv(tb testing.TB) *fuzzEnv {
 	}
 	logger := slog.New(slog.DiscardHandler)
 	clock := testkit.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
-	accounts := account.New(account.Options{Store: st, Base: base, Logger: logger, PasswordCost: bcrypt.MinCost})
+	userService := users.New(users.Options{Store: st, Logger: logger, PasswordCost: bcrypt.MinCost})
+	accounts := account.New(account.Options{Servers: st, Users: userService, Base: base, Logger: logger})
 	registry := clients.New(clients.Options{Store: st, Base: base, Logger: logger, Now: clock.Now,
 		HTTPClient: &http.Client{Transport: notFoundEverywhere{}}})
-	h := New(Options{Store: st, Base: base, Clients: registry, Accounts: accounts, Logger: logger, Now: clock.Now})
+	h := New(Options{Store: st, Base: base, Clients: registry, Users: userService, Accounts: accounts, Logger: logger, Now: clock.Now})
 	mux := http.NewServeMux()
 	h.Routes(mux)
 	registry.Routes(mux)
@@ -99,11 +101,11 @@ func newFuzzEnv(tb testing.TB) *fuzzEnv {
 	now := clock.Now()
 	e.server = e.mustServer(tb, fuzzSlug, fuzzRSID, fuzzRSSecret, now)
 	e.other = e.mustServer(tb, otherSlug, otherRSID, otherRSSecret, now)
-	e.user, err = accounts.CreateUser(ctx, e.server, "alice@fuzz.example", testPassword)
+	e.user, err = userService.CreateUser(ctx, e.server, "alice@fuzz.example", testPassword)
 	if err != nil {
 		tb.Fatalf("CreateUser: %v", err)
 	}
-	otherUser, err := accounts.CreateUser(ctx, e.other, "bob@other.example", testPassword)
+	otherUser, err := userService.CreateUser(ctx, e.other, "bob@other.example", testPassword)
 	if err != nil {
 		tb.Fatalf("CreateUser: %v", err)
 	}

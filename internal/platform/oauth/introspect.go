@@ -81,7 +81,7 @@ func (h *Handler) serveIntrospect(w http.ResponseWriter, r *http.Request) {
 		writeInactive(w)
 		return
 	}
-	user, err := h.accounts.User(ctx, srv, tok.UserID)
+	user, err := h.users.User(ctx, srv, tok.UserID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		writeInactive(w)

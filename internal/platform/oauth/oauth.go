@@ -16,6 +16,7 @@ import (
 	"github.com/mcp-obs/mcp-obs/internal/platform/account"
 	"github.com/mcp-obs/mcp-obs/internal/platform/clients"
 	"github.com/mcp-obs/mcp-obs/internal/platform/endpoints"
+	"github.com/mcp-obs/mcp-obs/internal/platform/users"
 	"github.com/mcp-obs/mcp-obs/internal/platform/web"
 	"github.com/mcp-obs/mcp-obs/internal/store"
 )
@@ -33,7 +34,7 @@ const (
 // Store is what the authorization server keeps itself: the tenants it
 // serves, the grants it makes (consents, codes, tokens) and the revocation
 // feed. Clients and end users it reaches through their own services
-// ([clients.Registry], [account.Service]).
+// ([clients.Registry], [users.Service] and its pages, [account.Service]).
 type Store interface {
 	store.Servers
 	store.Grants
@@ -45,7 +46,8 @@ type Options struct {
 	Store    Store
 	Base     endpoints.Base
 	Clients  *clients.Registry
-	Accounts *account.Service
+	Users    *users.Service
+	Accounts *account.Service // the sign-in pages, and who is signed in
 	Logger   *slog.Logger
 	// RefreshReuseGrace is how long after a refresh token's first use a repeat
 	// (a client retrying a lost response) is still honoured; default 10 seconds.
@@ -59,6 +61,7 @@ type Handler struct {
 	store    Store
 	base     endpoints.Base
 	clients  *clients.Registry
+	users    *users.Service
 	accounts *account.Service
 	log      *slog.Logger
 	grace    time.Duration
@@ -69,12 +72,13 @@ type Handler struct {
 	feedPing time.Duration
 }
 
-// New returns a Handler. Store, Base, Clients and Accounts are required.
+// New returns a Handler. Store, Base, Clients, Users and Accounts are required.
 func New(opts Options) *Handler {
 	h := &Handler{
 		store:    opts.Store,
 		base:     opts.Base,
 		clients:  opts.Clients,
+		users:    opts.Users,
 		accounts: opts.Accounts,
 		log:      opts.Logger,
 		grace:    opts.RefreshReuseGrace,

@@ -22,6 +22,7 @@ import (
 	"github.com/mcp-obs/mcp-obs/internal/platform/clientauth"
 	"github.com/mcp-obs/mcp-obs/internal/platform/clients"
 	"github.com/mcp-obs/mcp-obs/internal/platform/endpoints"
+	"github.com/mcp-obs/mcp-obs/internal/platform/users"
 	"github.com/mcp-obs/mcp-obs/internal/secret"
 	"github.com/mcp-obs/mcp-obs/internal/store"
 	"github.com/mcp-obs/mcp-obs/internal/store/postgres"
@@ -39,7 +40,7 @@ type testEnv struct {
 	ts       *httptest.Server
 	base     endpoints.Base
 	h        *Handler
-	accounts *account.Service
+	users    *users.Service
 	registry *clients.Registry
 	clock    *testkit.Clock
 }
@@ -125,9 +126,10 @@ func newEnvOn(t testing.TB, st store.Store, wrap func(store.Store) store.Store) 
 	if wrap != nil {
 		seen = wrap(st)
 	}
-	accounts := account.New(account.Options{Store: seen, Base: base, Logger: logger, PasswordCost: bcrypt.MinCost})
+	userService := users.New(users.Options{Store: seen, Logger: logger, PasswordCost: bcrypt.MinCost})
+	accounts := account.New(account.Options{Servers: seen, Users: userService, Base: base, Logger: logger})
 	registry := clients.New(clients.Options{Store: seen, Base: base, Logger: logger, Dev: true, Now: clock.Now})
-	h := New(Options{Store: seen, Base: base, Clients: registry, Accounts: accounts, Logger: logger, Now: clock.Now})
+	h := New(Options{Store: seen, Base: base, Clients: registry, Users: userService, Accounts: accounts, Logger: logger, Now: clock.Now})
 	mux := http.NewServeMux()
 	accounts.Routes(mux)
 	registry.Routes(mux)
@@ -135,7 +137,7 @@ func newEnvOn(t testing.TB, st store.Store, wrap func(store.Store) store.Store) 
 	ts.Config.Handler = mux
 	ts.Start()
 	t.Cleanup(ts.Close)
-	return &testEnv{t: t, store: st, ts: ts, base: base, h: h, accounts: accounts, registry: registry, clock: clock}
+	return &testEnv{t: t, store: st, ts: ts, base: base, h: h, users: userService, registry: registry, clock: clock}
 }
 
 // testWriter sends log lines to the test log.
@@ -168,7 +170,7 @@ func (e *testEnv) newTenant(slug string) *tenant {
 		e.t.Fatalf("CreateServer: %v", err)
 	}
 	email := "alice@" + slug + ".example"
-	user, err := e.accounts.CreateUser(ctx, srv, email, testPassword)
+	user, err := e.users.CreateUser(ctx, srv, email, testPassword)
 	if err != nil {
 		e.t.Fatalf("CreateUser: %v", err)
 	}
