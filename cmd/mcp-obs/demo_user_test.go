@@ -22,13 +22,13 @@ func TestDemo_RerunWithAnotherPasswordForTheSameUserIsRefusedClearly(t *testing.
 	defer st.Close()
 	p := platform.New(platform.Config{Base: "http://localhost:3000"}, st)
 	const resource = "http://localhost:3006/mcp"
-	if _, err := ensureDemoTenant(ctx, st, p, resource, "demo@example.com", "demo-password"); err != nil {
+	if _, err := ensureDemoTenant(ctx, p, resource, "demo@example.com", "demo-password"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ensureDemoTenant(ctx, st, p, resource, "demo@example.com", "demo-password"); err != nil {
+	if _, err := ensureDemoTenant(ctx, p, resource, "demo@example.com", "demo-password"); err != nil {
 		t.Fatalf("rerun with the same password: %v", err)
 	}
-	_, err = ensureDemoTenant(ctx, st, p, resource, "demo@example.com", "another-password")
+	_, err = ensureDemoTenant(ctx, p, resource, "demo@example.com", "another-password")
 	if err == nil || !strings.Contains(err.Error(), "demo@example.com") || !strings.Contains(err.Error(), "--password") {
 		t.Fatalf("rerun with another password: err = %v, want a refusal naming the user and --password", err)
 	}

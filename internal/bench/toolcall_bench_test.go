@@ -67,7 +67,7 @@ func BenchmarkToolsCall(b *testing.B) {
 		b.Fatal(err)
 	}
 	resource := "http://" + ln.Addr().String() + "/mcp"
-	tenant, creds, err := servers.Create(ctx, st, servers.Spec{Slug: "bench", ResourceURL: resource, Scopes: []string{"read", "write"}}, time.Now())
+	tenant, creds, err := p.Servers.Create(ctx, servers.Spec{Slug: "bench", ResourceURL: resource, Scopes: []string{"read", "write"}})
 	if err != nil {
 		b.Fatal(err)
 	}

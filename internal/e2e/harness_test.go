@@ -139,12 +139,12 @@ func (h *harness) startMCPServer(t *testing.T, slug, name string) tenantServer {
 	}
 	origin := "http://" + ln.Addr().String()
 	resource := origin + "/mcp"
-	tenant, creds, err := servers.Create(ctx, h.Store, servers.Spec{
+	tenant, creds, err := h.Platform.Servers.Create(ctx, servers.Spec{
 		Slug:        slug,
 		Name:        name,
 		ResourceURL: resource,
 		Scopes:      tenantScopes,
-	}, time.Now())
+	})
 	if err != nil {
 		ln.Close()
 		t.Fatalf("create tenant %s: %v", slug, err)

@@ -55,7 +55,8 @@ func startSessionRig(t *testing.T, users int) *sessionRig {
 	quiet := slog.New(slog.DiscardHandler)
 	ps := httptest.NewUnstartedServer(nil)
 	base := endpoints.Base("http://" + ps.Listener.Addr().String())
-	ps.Config.Handler = platformsrv.New(platformsrv.Config{Base: base, Logger: quiet}, st).Handler()
+	p := platformsrv.New(platformsrv.Config{Base: base, Logger: quiet}, st)
+	ps.Config.Handler = p.Handler()
 	ps.Start()
 	t.Cleanup(ps.Close)
 
@@ -64,7 +65,7 @@ func startSessionRig(t *testing.T, users int) *sessionRig {
 		t.Fatal(err)
 	}
 	mcpURL := "http://" + ln.Addr().String() + "/mcp"
-	tenant, creds, err := servers.Create(ctx, st, servers.Spec{Slug: "fault", ResourceURL: mcpURL, Scopes: []string{"read"}}, time.Now())
+	tenant, creds, err := p.Servers.Create(ctx, servers.Spec{Slug: "fault", ResourceURL: mcpURL, Scopes: []string{"read"}})
 	if err != nil {
 		t.Fatal(err)
 	}

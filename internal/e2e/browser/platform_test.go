@@ -15,7 +15,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/oauth2"
@@ -76,13 +75,13 @@ func startPlatform(t *testing.T) *platformEnv {
 	ps.Start()
 	t.Cleanup(ps.Close)
 
-	tenant, creds, err := servers.Create(ctx, st, servers.Spec{
+	tenant, creds, err := p.Servers.Create(ctx, servers.Spec{
 		Slug:        tenantSlug,
 		Name:        tenantName,
 		ResourceURL: tenantResource,
 		Scopes:      []string{"read", "write"},
 		AllowSignup: true,
-	}, time.Now())
+	})
 	if err != nil {
 		t.Fatalf("create tenant: %v", err)
 	}

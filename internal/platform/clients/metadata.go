@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/mcp-obs/mcp-obs/internal/platform/clientauth"
+	"github.com/mcp-obs/mcp-obs/internal/scope"
 	"github.com/mcp-obs/mcp-obs/internal/store"
 )
 
@@ -209,17 +210,12 @@ func allowedList(name string, values, def []string, allowed ...string) ([]string
 	return out, nil
 }
 
-// supportedScopes splits a scope string (space-delimited per RFC 6749 §3.3;
-// commas tolerated) and keeps, in order and once each, the scopes the server
+// supportedScopes reads a scope string by the scope rule (scope.Parse:
+// space-delimited per RFC 6749 §3.3, commas, tabs and line breaks
+// tolerated) and keeps, in order and once each, the scopes the server
 // supports.
-func supportedScopes(serverScopes []string, scope string) []string {
-	var out []string
-	for _, s := range strings.FieldsFunc(scope, func(r rune) bool { return r == ',' || unicode.IsSpace(r) }) {
-		if slices.Contains(serverScopes, s) && !slices.Contains(out, s) {
-			out = append(out, s)
-		}
-	}
-	return out
+func supportedScopes(serverScopes []string, s string) []string {
+	return slices.DeleteFunc(scope.Parse(s), func(sc string) bool { return !slices.Contains(serverScopes, sc) })
 }
 
 // checkDisplayName refuses client names that could not be shown safely on a

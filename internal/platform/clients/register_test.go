@@ -154,6 +154,33 @@ func TestRegister_UnsupportedScopesAreDroppedNotRefused(t *testing.T) {
 	}
 }
 
+// The registration reads its scope by the one scope rule (package scope):
+// spaces, tabs, line breaks and commas delimit, any other character belongs
+// to a scope. Before the rule was shared, every Unicode space delimited here
+// alone ("read\u00a0write" registered read and write); now such a scope is
+// one unknown scope and is dropped, as the authorization endpoint and the SDK
+// read it.
+func TestRegister_ScopeReadByTheScopeRule(t *testing.T) {
+	h := newHarness(t, Options{})
+	for in, want := range map[string]string{
+		"read,write":          "read write",
+		"read\twrite\r\nread": "read write",
+		"read\u00a0write":     "",
+		"read\u3000write":     "",
+		"read\u2028write":     "",
+		"read\u000bwrite":     "",
+		"read\u000cwrite":     "",
+		"write\u0085 read":    "read",
+	} {
+		body, _ := json.Marshal(map[string]any{"redirect_uris": []string{"https://app.example/cb"}, "scope": in})
+		m := h.mustRegister(t, string(body))
+		got, _ := m["scope"].(string)
+		if got != want {
+			t.Errorf("scope %+q registered as %q, want %q", in, got, want)
+		}
+	}
+}
+
 func TestRegister_PrivateUseSchemeRedirectAccepted(t *testing.T) {
 	h := newHarness(t, Options{})
 	const uri = "cursor://anysphere.cursor-mcp/oauth/callback"

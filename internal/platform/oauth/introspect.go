@@ -8,6 +8,7 @@ import (
 	"github.com/mcp-obs/mcp-obs/internal/platform/clientauth"
 	"github.com/mcp-obs/mcp-obs/internal/platform/oautherr"
 	"github.com/mcp-obs/mcp-obs/internal/platform/web"
+	"github.com/mcp-obs/mcp-obs/internal/scope"
 	"github.com/mcp-obs/mcp-obs/internal/secret"
 	"github.com/mcp-obs/mcp-obs/internal/store"
 )
@@ -93,7 +94,7 @@ func (h *Handler) serveIntrospect(w http.ResponseWriter, r *http.Request) {
 	}
 	body, err := json.Marshal(introspection{
 		Active:    true,
-		Scope:     joinScopes(tok.Scopes),
+		Scope:     scope.Join(tok.Scopes),
 		ClientID:  tok.ClientID,
 		Sub:       user.ID,
 		Username:  user.Email,

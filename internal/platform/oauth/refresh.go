@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/mcp-obs/mcp-obs/internal/platform/oautherr"
+	"github.com/mcp-obs/mcp-obs/internal/scope"
 	"github.com/mcp-obs/mcp-obs/internal/secret"
 	"github.com/mcp-obs/mcp-obs/internal/store"
 )
@@ -33,7 +34,7 @@ import (
 // a malformed or misdirected request does not spend the client's token.
 func (h *Handler) refresh(ctx context.Context, srv *store.Server, client *store.Client, p *params) (*tokenResponse, *oautherr.Error) {
 	raw := p.get("refresh_token")
-	scope := p.get("scope")
+	scopeParam := p.get("scope")
 	switch {
 	case p.dup != "":
 		return nil, oautherr.BadRequest("invalid_request", "parameter "+p.dup+" is repeated")
@@ -61,9 +62,9 @@ func (h *Handler) refresh(ctx context.Context, srv *store.Server, client *store.
 	// A scope parameter that names nothing (empty, blanks, commas) is the
 	// same as none: the original grant (RFC 6749 §6).
 	scopes := tok.Scopes
-	if requested := parseScopes(scope); len(requested) > 0 {
+	if requested := scope.Parse(scopeParam); len(requested) > 0 {
 		scopes = requested
-		if !subset(scopes, tok.Scopes) {
+		if !scope.Subset(scopes, tok.Scopes) {
 			return nil, oautherr.BadRequest("invalid_scope", "a refresh cannot widen the original grant")
 		}
 	}

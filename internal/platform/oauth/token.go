@@ -10,6 +10,7 @@ import (
 	"github.com/mcp-obs/mcp-obs/internal/platform/clientauth"
 	"github.com/mcp-obs/mcp-obs/internal/platform/oautherr"
 	"github.com/mcp-obs/mcp-obs/internal/platform/web"
+	"github.com/mcp-obs/mcp-obs/internal/scope"
 	"github.com/mcp-obs/mcp-obs/internal/secret"
 	"github.com/mcp-obs/mcp-obs/internal/store"
 )
@@ -240,7 +241,7 @@ func (h *Handler) mintTokens(srv *store.Server, client *store.Client, in issue) 
 		AccessToken: access,
 		TokenType:   "Bearer",
 		ExpiresIn:   int64(accessTTL / time.Second),
-		Scope:       joinScopes(in.scopes),
+		Scope:       scope.Join(in.scopes),
 	}
 	if in.withRefresh {
 		refresh := secret.New(secret.PrefixRefreshToken)
