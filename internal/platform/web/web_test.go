@@ -163,7 +163,8 @@ func TestWriteJSON_UnencodableValueIsCleanServerError(t *testing.T) {
 		WriteJSON(w, http.StatusOK, map[string]any{"f": func() {}})
 	})
 	resp, body := get(t, h, "/")
-	if resp.StatusCode != http.StatusInternalServerError {
-		t.Errorf("status = %d, want 500 (body %q)", resp.StatusCode, body)
+	if resp.StatusCode != http.StatusInternalServerError || body != `{"error":"server_error"}`+"\n" ||
+		resp.Header.Get("Content-Type") != "application/json" || resp.Header.Get("Cache-Control") != "no-store" {
+		t.Errorf("got %d %q %v, want the one JSON server_error answer", resp.StatusCode, body, resp.Header)
 	}
 }
