@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,7 +23,7 @@ import (
 	"github.com/mcp-obs/mcp-obs/internal/platform/endpoints"
 	"github.com/mcp-obs/mcp-obs/internal/platform/servers"
 	"github.com/mcp-obs/mcp-obs/internal/store"
-	"github.com/mcp-obs/mcp-obs/internal/store/sqlite"
+	"github.com/mcp-obs/mcp-obs/internal/testkit/testdb"
 	"github.com/mcp-obs/mcp-obs/mcpobs"
 )
 
@@ -75,11 +74,7 @@ type tenantServer struct {
 // reports healthy. Everything stops when the test ends.
 func startHarness(t *testing.T) *harness {
 	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "db.sqlite"))
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := testdb.SQLite(t)
 	return startHarnessOn(t, st)
 }
 

@@ -25,7 +25,7 @@ import (
 	"github.com/mcp-obs/mcp-obs/internal/platform/endpoints"
 	"github.com/mcp-obs/mcp-obs/internal/secret"
 	"github.com/mcp-obs/mcp-obs/internal/store"
-	"github.com/mcp-obs/mcp-obs/internal/store/sqlite"
+	"github.com/mcp-obs/mcp-obs/internal/testkit/testdb"
 )
 
 // update rewrites testdata/answers.golden from what the platform answers now.
@@ -67,11 +67,7 @@ type ansFixture struct {
 func newAnsFixture(t *testing.T) *ansFixture {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db.sqlite"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := testdb.SQLite(t)
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	for _, srv := range []*store.Server{
 		{ID: "srv-acme", Slug: "acme", Name: "Acme Tools", ResourceURL: "http://localhost:3006/mcp",

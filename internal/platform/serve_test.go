@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -19,8 +18,8 @@ import (
 	"github.com/mcp-obs/mcp-obs/internal/platform/servers"
 	"github.com/mcp-obs/mcp-obs/internal/secret"
 	"github.com/mcp-obs/mcp-obs/internal/store"
-	"github.com/mcp-obs/mcp-obs/internal/store/sqlite"
 	"github.com/mcp-obs/mcp-obs/internal/testkit"
+	"github.com/mcp-obs/mcp-obs/internal/testkit/testdb"
 )
 
 // hangGuard bounds waits for something that must happen; it is never what a
@@ -39,11 +38,7 @@ type served struct {
 
 func startServe(t *testing.T, cfg Config) *served {
 	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "db.sqlite"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := testdb.SQLite(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -109,11 +104,7 @@ func TestServe_EndsTheRevocationFeedOnShutdownAndStopsCleanly(t *testing.T) {
 }
 
 func TestServe_AListenerThatFailsIsAnError(t *testing.T) {
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "db.sqlite"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := testdb.SQLite(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -130,11 +121,7 @@ func TestServe_AListenerThatFailsIsAnError(t *testing.T) {
 // platform's clock.
 func TestMaintain_ExpiresUnusedClientsAndPurgesOldRowsByThePlatformsClock(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db.sqlite"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := testdb.SQLite(t)
 	clock := testkit.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	p := New(Config{Base: "http://localhost:3000", Logger: slog.New(slog.DiscardHandler), Now: clock.Now}, st)
 	srv, _, err := p.Servers.Create(ctx, servers.Spec{Slug: "test", ResourceURL: "http://localhost:3006/mcp", Scopes: []string{"read"}})

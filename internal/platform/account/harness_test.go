@@ -9,18 +9,18 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/mcp-obs/mcp-obs/internal/platform/endpoints"
 	"github.com/mcp-obs/mcp-obs/internal/platform/users"
 	"github.com/mcp-obs/mcp-obs/internal/store"
-	"github.com/mcp-obs/mcp-obs/internal/store/sqlite"
 	"github.com/mcp-obs/mcp-obs/internal/testkit"
-	"golang.org/x/crypto/bcrypt"
+	"github.com/mcp-obs/mcp-obs/internal/testkit/testdb"
 )
 
 // fixture is a platform slice: the account routes of a Service over a real
@@ -49,11 +49,7 @@ type fixtureOptions struct {
 func newFixture(t *testing.T, opts ...func(*fixtureOptions)) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db.sqlite"))
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := testdb.SQLite(t)
 	f := &fixture{t: t, store: st, clock: testkit.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)), logs: &testkit.Buffer{}}
 	for _, s := range []struct {
 		dst    **store.Server

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -18,6 +17,7 @@ import (
 	"github.com/mcp-obs/mcp-obs/internal/secret"
 	"github.com/mcp-obs/mcp-obs/internal/store"
 	"github.com/mcp-obs/mcp-obs/internal/store/sqlite"
+	"github.com/mcp-obs/mcp-obs/internal/testkit/testdb"
 )
 
 func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
@@ -235,11 +235,7 @@ func TestIsResourceServer_OnlyTheServersOwnIDAndSecret(t *testing.T) {
 // resource-server credentials, and returns the store and the secrets.
 func tenants(t *testing.T) (*sqlite.Store, map[string]string) {
 	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "db.sqlite"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := testdb.SQLite(t)
 	secrets := map[string]string{}
 	for _, slug := range []string{"acme", "other"} {
 		secrets[slug] = secret.New(secret.PrefixServerSecret)

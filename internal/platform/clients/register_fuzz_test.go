@@ -7,7 +7,6 @@ import (
 	"mime"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -19,8 +18,8 @@ import (
 	"github.com/mcp-obs/mcp-obs/internal/platform/endpoints"
 	"github.com/mcp-obs/mcp-obs/internal/secret"
 	"github.com/mcp-obs/mcp-obs/internal/store"
-	"github.com/mcp-obs/mcp-obs/internal/store/sqlite"
 	"github.com/mcp-obs/mcp-obs/internal/testkit"
+	"github.com/mcp-obs/mcp-obs/internal/testkit/testdb"
 )
 
 // FuzzRegister posts any body with any Content-Type to the registration
@@ -163,11 +162,7 @@ func nilIfEmpty(s string) any {
 func newRegisterFuzzEnv(tb testing.TB) (store.Store, *store.Server, *http.ServeMux) {
 	tb.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(tb.TempDir(), "db.sqlite"))
-	if err != nil {
-		tb.Fatalf("open store: %v", err)
-	}
-	tb.Cleanup(func() { st.Close() })
+	st := testdb.SQLite(tb)
 	srv := &store.Server{ID: secret.ID(), Slug: "acme", Name: "Acme", ResourceURL: "http://localhost:3006/mcp",
 		Scopes: []string{"read", "write"}, CreatedAt: time.Now().UTC()}
 	if err := st.CreateServer(ctx, srv); err != nil {

@@ -9,7 +9,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -27,8 +26,8 @@ import (
 	"github.com/mcp-obs/mcp-obs/internal/store"
 	"github.com/mcp-obs/mcp-obs/internal/store/postgres"
 	"github.com/mcp-obs/mcp-obs/internal/store/postgres/pgtest"
-	"github.com/mcp-obs/mcp-obs/internal/store/sqlite"
 	"github.com/mcp-obs/mcp-obs/internal/testkit"
+	"github.com/mcp-obs/mcp-obs/internal/testkit/testdb"
 )
 
 // testEnv is a running platform on loopback: this package's routes with the
@@ -89,11 +88,7 @@ var backends = []backend{
 // openSQLite opens a store on a fresh SQLite file, closed when the test ends.
 func openSQLite(t testing.TB) store.Store {
 	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "db.sqlite"))
-	if err != nil {
-		t.Fatalf("sqlite.Open: %v", err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := testdb.SQLite(t)
 	return st
 }
 

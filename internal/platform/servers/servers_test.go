@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -12,8 +11,8 @@ import (
 
 	"github.com/mcp-obs/mcp-obs/internal/secret"
 	"github.com/mcp-obs/mcp-obs/internal/store"
-	"github.com/mcp-obs/mcp-obs/internal/store/sqlite"
 	"github.com/mcp-obs/mcp-obs/internal/testkit"
+	"github.com/mcp-obs/mcp-obs/internal/testkit/testdb"
 )
 
 func TestValidateSlug(t *testing.T) {
@@ -51,11 +50,7 @@ func TestValidateSlug(t *testing.T) {
 
 func openStore(t *testing.T) store.Store {
 	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "db.sqlite"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := testdb.SQLite(t)
 	return st
 }
 

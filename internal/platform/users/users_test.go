@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,8 +14,8 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/mcp-obs/mcp-obs/internal/store"
-	"github.com/mcp-obs/mcp-obs/internal/store/sqlite"
 	"github.com/mcp-obs/mcp-obs/internal/testkit"
+	"github.com/mcp-obs/mcp-obs/internal/testkit/testdb"
 )
 
 // fixture is the users service over a real SQLite store, with two tenants
@@ -36,11 +35,7 @@ type fixture struct {
 func newFixture(t *testing.T, opts ...func(*Options)) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db.sqlite"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := testdb.SQLite(t)
 	f := &fixture{t: t, store: st, clock: testkit.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))}
 	for _, s := range []struct {
 		dst    **store.Server

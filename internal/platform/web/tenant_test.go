@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -15,16 +14,13 @@ import (
 
 	"github.com/mcp-obs/mcp-obs/internal/store"
 	"github.com/mcp-obs/mcp-obs/internal/store/sqlite"
+	"github.com/mcp-obs/mcp-obs/internal/testkit/testdb"
 )
 
 // tenantStore opens a SQLite store holding the tenants named by slugs.
 func tenantStore(t *testing.T, slugs ...string) *sqlite.Store {
 	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "db.sqlite"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := testdb.SQLite(t)
 	for _, slug := range slugs {
 		if err := st.CreateServer(context.Background(), &store.Server{ID: "srv-" + slug, Slug: slug, Name: slug}); err != nil {
 			t.Fatal(err)
