@@ -26,15 +26,28 @@ func dbFlag(fs *flag.FlagSet) *string {
 	return fs.String("db", defaultDB, "database: sqlite:PATH (it must exist: serve and demo create it) or postgres://user:pass@host/db")
 }
 
-// openServers opens the database an admin command works on and returns the
-// tenant service over it.
-func openServers(ctx context.Context, dsn string) (*servers.Service, store.Store, error) {
+// admin is what an admin command works with: the platform's services over
+// the database --db names. Commands call the services, never the store.
+type admin struct {
+	store   store.Store
+	servers *servers.Service
+}
+
+// openAdmin opens the (existing) database dsn names for an admin command.
+func openAdmin(ctx context.Context, dsn string) (*admin, error) {
 	st, _, err := openStore(ctx, dsn, existingDB)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return servers.New(servers.Options{Store: st}), st, nil
+	return &admin{store: st, servers: servers.New(servers.Options{Store: st})}, nil
 }
+
+// users is the end-user service, made when a command needs it (it spends a
+// bcrypt hash on being made).
+func (a *admin) users() *users.Service { return users.New(users.Options{Store: a.store}) }
+
+// Close releases the database.
+func (a *admin) Close() error { return a.store.Close() }
 
 func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -69,12 +82,12 @@ func serverCreate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if *slug == "" || *resource == "" {
 		return usageError{"server create: --slug and --resource-url are required"}
 	}
-	svc, st, err := openServers(ctx, *db)
+	a, err := openAdmin(ctx, *db)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	srv, creds, err := svc.Create(ctx, servers.Spec{
+	defer a.Close()
+	srv, creds, err := a.servers.Create(ctx, servers.Spec{
 		Slug: *slug, Name: *name, ResourceURL: *resource, Scopes: scope.Parse(*scopes), AllowSignup: *signup,
 	})
 	if err != nil {
@@ -109,12 +122,12 @@ func serverList(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	svc, st, err := openServers(ctx, *db)
+	a, err := openAdmin(ctx, *db)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	list, err := svc.List(ctx)
+	defer a.Close()
+	list, err := a.servers.List(ctx)
 	if err != nil {
 		return err
 	}
@@ -176,12 +189,12 @@ func serverUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if !changed {
 		return usageError{"server update: nothing to change: give --name, --resource-url, --scopes or --allow-signup"}
 	}
-	svc, st, err := openServers(ctx, *db)
+	a, err := openAdmin(ctx, *db)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	srv, err := svc.Update(ctx, *slug, change)
+	defer a.Close()
+	srv, err := a.servers.Update(ctx, *slug, change)
 	if err != nil {
 		return err
 	}
@@ -204,12 +217,12 @@ func serverRotate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if *slug == "" {
 		return usageError{"server rotate-secret: --slug is required"}
 	}
-	svc, st, err := openServers(ctx, *db)
+	a, err := openAdmin(ctx, *db)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	creds, err := svc.RotateSecret(ctx, *slug)
+	defer a.Close()
+	creds, err := a.servers.RotateSecret(ctx, *slug)
 	if err != nil {
 		return err
 	}
@@ -237,12 +250,12 @@ func runUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if *slug == "" || *email == "" {
 		return usageError{"user add: --server and --email are required"}
 	}
-	svc, st, err := openServers(ctx, *db)
+	a, err := openAdmin(ctx, *db)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	srv, err := svc.Get(ctx, *slug)
+	defer a.Close()
+	srv, err := a.servers.Get(ctx, *slug)
 	if err != nil {
 		return err
 	}
@@ -252,7 +265,7 @@ func runUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 			return err
 		}
 	}
-	u, err := users.New(users.Options{Store: st}).CreateUser(ctx, srv, *email, pw)
+	u, err := a.users().CreateUser(ctx, srv, *email, pw)
 	if errors.Is(err, store.ErrConflict) {
 		return fmt.Errorf("server %q already has an account for %s", *slug, *email)
 	}
