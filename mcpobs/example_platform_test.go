@@ -60,9 +60,9 @@ func startExamplePlatform() *examplePlatform {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	must(err)
 	serverURL := "http://" + ln.Addr().String() + "/mcp"
-	tenant, creds, err := servers.Create(ctx, st, servers.Spec{Slug: "test", ResourceURL: serverURL, Scopes: []string{"read", "write"}}, time.Now())
+	tenant, creds, err := p.Servers.Create(ctx, servers.Spec{Slug: "test", ResourceURL: serverURL, Scopes: []string{"read", "write"}})
 	must(err)
-	user, err := p.Accounts.CreateUser(ctx, tenant, "user@example.com", "example-password")
+	user, err := p.Users.CreateUser(ctx, tenant, "user@example.com", "example-password")
 	must(err)
 	// The token the authorization flow would give an MCP client after the
 	// user signed in and consented; stored as the token endpoint does.

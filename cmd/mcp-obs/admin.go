@@ -11,14 +11,43 @@ import (
 	"os"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"golang.org/x/term"
 
-	"github.com/mcp-obs/mcp-obs/internal/platform/account"
+	"github.com/mcp-obs/mcp-obs/internal/cliname"
 	"github.com/mcp-obs/mcp-obs/internal/platform/servers"
+	"github.com/mcp-obs/mcp-obs/internal/platform/users"
+	"github.com/mcp-obs/mcp-obs/internal/scope"
 	"github.com/mcp-obs/mcp-obs/internal/store"
 )
+
+// dbFlag registers the --db flag of an admin command.
+func dbFlag(fs *flag.FlagSet) *string {
+	return fs.String("db", defaultDB, "database: sqlite:PATH (it must exist: serve and demo create it) or postgres://user:pass@host/db")
+}
+
+// admin is what an admin command works with: the platform's services over
+// the database --db names. Commands call the services, never the store.
+type admin struct {
+	store   store.Store
+	servers *servers.Service
+}
+
+// openAdmin opens the (existing) database dsn names for an admin command.
+func openAdmin(ctx context.Context, dsn string) (*admin, error) {
+	st, _, err := openStore(ctx, dsn, existingDB)
+	if err != nil {
+		return nil, err
+	}
+	return &admin{store: st, servers: servers.New(servers.Options{Store: st})}, nil
+}
+
+// users is the end-user service, made when a command needs it (it spends a
+// bcrypt hash on being made).
+func (a *admin) users() *users.Service { return users.New(users.Options{Store: a.store}) }
+
+// Close releases the database.
+func (a *admin) Close() error { return a.store.Close() }
 
 func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -40,7 +69,7 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 func serverCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("server create", stderr)
-	db := fs.String("db", defaultDB, "database: sqlite:PATH or postgres://user:pass@host/db")
+	db := dbFlag(fs)
 	asJSON := fs.Bool("json", false, "machine-readable output")
 	slug := fs.String("slug", "", "the server's slug (DNS label), e.g. test")
 	name := fs.String("name", "", "display name shown on sign-in pages (default: the slug)")
@@ -53,14 +82,14 @@ func serverCreate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if *slug == "" || *resource == "" {
 		return usageError{"server create: --slug and --resource-url are required"}
 	}
-	st, err := openStore(ctx, *db)
+	a, err := openAdmin(ctx, *db)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	srv, creds, err := servers.Create(ctx, st, servers.Spec{
-		Slug: *slug, Name: *name, ResourceURL: *resource, Scopes: servers.ParseScopes(*scopes), AllowSignup: *signup,
-	}, time.Now())
+	defer a.Close()
+	srv, creds, err := a.servers.Create(ctx, servers.Spec{
+		Slug: *slug, Name: *name, ResourceURL: *resource, Scopes: scope.Parse(*scopes), AllowSignup: *signup,
+	})
 	if err != nil {
 		return err
 	}
@@ -72,26 +101,35 @@ func serverCreate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	return nil
 }
 
+// printCredentials shows new resource-server credentials as the shell line
+// that hands them to an MCP server (the SDK reads them from the environment).
 func printCredentials(w io.Writer, creds servers.Credentials) {
-	fmt.Fprintf(w, "Resource-server credentials (shown once; the MCP server uses them for introspection):\n")
-	fmt.Fprintf(w, "  MCP_OBS_CLIENT_ID=%s\n  MCP_OBS_CLIENT_SECRET=%s\n", creds.ClientID, creds.ClientSecret)
+	fmt.Fprintf(w, "Resource-server credentials (shown once; paste this line into the shell that runs your MCP server):\n")
+	fmt.Fprintf(w, "  %s\n", exportLine(creds))
+}
+
+// exportLine is the shell line that sets MCP_OBS_CLIENT_ID and
+// MCP_OBS_CLIENT_SECRET to creds. Client ids and secrets are made of
+// letters, digits, '-' and '_', so they need no quoting.
+func exportLine(creds servers.Credentials) string {
+	return "export MCP_OBS_CLIENT_ID=" + creds.ClientID + " MCP_OBS_CLIENT_SECRET=" + creds.ClientSecret
 }
 
 func serverList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("server list", stderr)
-	db := fs.String("db", defaultDB, "database: sqlite:PATH or postgres://user:pass@host/db")
+	db := dbFlag(fs)
 	asJSON := fs.Bool("json", false, "machine-readable output")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	st, err := openStore(ctx, *db)
+	a, err := openAdmin(ctx, *db)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	list, err := st.ListServers(ctx)
+	defer a.Close()
+	list, err := a.servers.List(ctx)
 	if err != nil {
-		return fmt.Errorf("list servers: %w", err)
+		return err
 	}
 	if *asJSON {
 		out := make([]map[string]any, 0, len(list))
@@ -101,7 +139,7 @@ func serverList(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return writeJSON(stdout, out)
 	}
 	if len(list) == 0 {
-		fmt.Fprintln(stdout, "No servers yet. Create one with: mcp-obs server create --slug test --resource-url http://localhost:3006/mcp")
+		fmt.Fprintf(stdout, "No servers yet. Create one with: %s server create --slug test --resource-url http://localhost:3006/mcp\n", cliname.Command)
 		return nil
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
@@ -114,7 +152,7 @@ func serverList(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 func serverUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("server update", stderr)
-	db := fs.String("db", defaultDB, "database: sqlite:PATH or postgres://user:pass@host/db")
+	db := dbFlag(fs)
 	asJSON := fs.Bool("json", false, "machine-readable output")
 	slug := fs.String("slug", "", "the server's slug")
 	name := fs.String("name", "", "new display name")
@@ -140,7 +178,7 @@ func serverUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		case "resource-url":
 			change.ResourceURL = resource
 		case "scopes":
-			change.Scopes = servers.ParseScopes(*scopes)
+			change.Scopes = scope.Parse(*scopes)
 			if change.Scopes == nil {
 				change.Scopes = []string{}
 			}
@@ -151,12 +189,12 @@ func serverUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if !changed {
 		return usageError{"server update: nothing to change: give --name, --resource-url, --scopes or --allow-signup"}
 	}
-	st, err := openStore(ctx, *db)
+	a, err := openAdmin(ctx, *db)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	srv, err := servers.Update(ctx, st, *slug, change)
+	defer a.Close()
+	srv, err := a.servers.Update(ctx, *slug, change)
 	if err != nil {
 		return err
 	}
@@ -170,7 +208,7 @@ func serverUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 
 func serverRotate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("server rotate-secret", stderr)
-	db := fs.String("db", defaultDB, "database: sqlite:PATH or postgres://user:pass@host/db")
+	db := dbFlag(fs)
 	asJSON := fs.Bool("json", false, "machine-readable output")
 	slug := fs.String("slug", "", "the server's slug")
 	if err := parseFlags(fs, args); err != nil {
@@ -179,12 +217,12 @@ func serverRotate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if *slug == "" {
 		return usageError{"server rotate-secret: --slug is required"}
 	}
-	st, err := openStore(ctx, *db)
+	a, err := openAdmin(ctx, *db)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	creds, err := servers.RotateSecret(ctx, st, *slug)
+	defer a.Close()
+	creds, err := a.servers.RotateSecret(ctx, *slug)
 	if err != nil {
 		return err
 	}
@@ -201,7 +239,7 @@ func runUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return usageError{"user: want add"}
 	}
 	fs := newFlagSet("user add", stderr)
-	db := fs.String("db", defaultDB, "database: sqlite:PATH or postgres://user:pass@host/db")
+	db := dbFlag(fs)
 	asJSON := fs.Bool("json", false, "machine-readable output")
 	slug := fs.String("server", "", "slug of the server the account belongs to")
 	email := fs.String("email", "", "the user's email")
@@ -212,12 +250,12 @@ func runUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if *slug == "" || *email == "" {
 		return usageError{"user add: --server and --email are required"}
 	}
-	st, err := openStore(ctx, *db)
+	a, err := openAdmin(ctx, *db)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	srv, err := servers.Get(ctx, st, *slug)
+	defer a.Close()
+	srv, err := a.servers.Get(ctx, *slug)
 	if err != nil {
 		return err
 	}
@@ -227,8 +265,7 @@ func runUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 			return err
 		}
 	}
-	accounts := account.New(account.Options{Store: st})
-	u, err := accounts.CreateUser(ctx, srv, *email, pw)
+	u, err := a.users().CreateUser(ctx, srv, *email, pw)
 	if errors.Is(err, store.ErrConflict) {
 		return fmt.Errorf("server %q already has an account for %s", *slug, *email)
 	}

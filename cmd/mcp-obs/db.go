@@ -2,11 +2,15 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/mcp-obs/mcp-obs/internal/cliname"
 	"github.com/mcp-obs/mcp-obs/internal/store"
 	"github.com/mcp-obs/mcp-obs/internal/store/postgres"
 	"github.com/mcp-obs/mcp-obs/internal/store/sqlite"
@@ -15,28 +19,62 @@ import (
 // defaultDB is the embedded SQLite database used when --db is not given.
 var defaultDB = "sqlite:" + filepath.Join("mcp-obs-data", "mcp-obs.db")
 
+// openMode says whether opening a SQLite database that does not exist
+// creates it.
+type openMode int
+
+const (
+	// existingDB is for the admin commands: they work on the database a
+	// platform serves, so a missing one is a mistake (run from another
+	// folder, a typo in --db) and creating an empty one would hide it.
+	existingDB openMode = iota
+	// createDB is for serve and demo, which create the database they run on
+	// and say where.
+	createDB
+)
+
 // openStore opens the database a --db value names: "sqlite:PATH" (or a bare
 // path), or a PostgreSQL URL "postgres://…" / "postgresql://…" that several
-// platform replicas can share.
-func openStore(ctx context.Context, dsn string) (store.Store, error) {
+// platform replicas can share. created is the absolute path of a SQLite
+// database this call created, "" when it existed (or is PostgreSQL, whose
+// schema the migrations create in a database that must exist).
+func openStore(ctx context.Context, dsn string, mode openMode) (st store.Store, created string, err error) {
 	switch {
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
 		st, err := postgres.Open(ctx, dsn)
 		if err != nil {
-			return nil, fmt.Errorf("open database %s: %w", redactDSN(dsn), err)
+			return nil, "", fmt.Errorf("open database %s: %w", redactDSN(dsn), err)
 		}
-		return st, nil
-	case strings.HasPrefix(dsn, "sqlite:"):
-		dsn = strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite:"), "//")
+		return st, "", nil
 	}
-	if dsn == "" {
-		return nil, fmt.Errorf("--db: empty path; use sqlite:PATH, e.g. %s", defaultDB)
+	path := strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite:"), "//")
+	if path == "" {
+		return nil, "", fmt.Errorf("--db: empty path; use sqlite:PATH, e.g. %s", defaultDB)
 	}
-	st, err := sqlite.Open(ctx, dsn)
+	abs, err := filepath.Abs(path)
 	if err != nil {
-		return nil, fmt.Errorf("open database %s: %w", dsn, err)
+		abs = path
 	}
-	return st, nil
+	_, statErr := os.Stat(path)
+	missing := errors.Is(statErr, fs.ErrNotExist)
+	if missing && mode == existingDB {
+		if filepath.IsAbs(path) {
+			return nil, "", fmt.Errorf("no database at %s (--db %s): `%[3]s serve` and `%[3]s demo` create the database; "+
+				"point --db at the one they use", abs, dsn, cliname.Command)
+		}
+		wd, _ := os.Getwd()
+		return nil, "", fmt.Errorf("no database at %s (--db %s, relative to the folder %s): run this command in the folder where "+
+			"`%[4]s serve` or `%[4]s demo` ran (they create the database), or point --db at the one they use",
+			abs, dsn, wd, cliname.Command)
+	}
+	sqliteStore, err := sqlite.Open(ctx, path)
+	if err != nil {
+		return nil, "", fmt.Errorf("open database %s: %w", path, err)
+	}
+	if missing {
+		created = abs
+	}
+	return sqliteStore, created, nil
 }
 
 // redactDSN hides the password of a database URL, in its user info or in a

@@ -7,15 +7,13 @@ import (
 	"io"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
-	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/mcp-obs/mcp-obs/internal/platform"
-	"github.com/mcp-obs/mcp-obs/internal/platform/account"
 	"github.com/mcp-obs/mcp-obs/internal/platform/servers"
+	"github.com/mcp-obs/mcp-obs/internal/platform/users"
 	"github.com/mcp-obs/mcp-obs/internal/store"
 	"github.com/mcp-obs/mcp-obs/mcpobs"
 )
@@ -63,13 +61,14 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	defer mcpLn.Close()
 
-	st, err := openStore(ctx, "sqlite:"+filepath.Join(*dataDir, "mcp-obs.db"))
+	st, created, err := openStore(ctx, "sqlite:"+filepath.Join(*dataDir, "mcp-obs.db"), createDB)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	p := platform.New(platform.Config{Base: platformBase, Dev: true, Logger: logger.With("part", "platform")}, st)
-	creds, err := ensureDemoTenant(ctx, st, p, resourceURL, *email, *password)
+	dbPath, _ := filepath.Abs(filepath.Join(*dataDir, "mcp-obs.db"))
+	p := platform.New(platform.Config{Base: platformBase, Dev: true, Logger: logger.With("part", "platform"), Limits: *limits}, st)
+	creds, err := ensureDemoTenant(ctx, p, resourceURL, *email, *password)
 	if err != nil {
 		return err
 	}
@@ -96,9 +95,10 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	})
 	addDemoTools(app)
 
-	printBanner(stdout, string(platformBase), resourceURL, *email, *password, creds)
+	printBanner(stdout, banner{platformURL: string(platformBase), resourceURL: resourceURL, email: *email, password: *password,
+		creds: creds, db: dbPath, newDB: created != ""})
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return servePlatform(ctx, platformLn, p, *limits, logger) })
+	g.Go(func() error { return p.Serve(ctx, platformLn) })
 	g.Go(func() error { return app.Run(ctx) })
 	err = g.Wait()
 	if errors.Is(err, context.Canceled) {
@@ -110,14 +110,15 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 // ensureDemoTenant makes sure the demo tenant and end user exist, with the
 // tenant's resource URL matching this run, and returns fresh resource-server
 // credentials (the secret is stored only as a hash, so each run rotates it).
-func ensureDemoTenant(ctx context.Context, st store.Store, p *platform.Platform, resourceURL, email, password string) (servers.Credentials, error) {
-	srv, err := st.ServerBySlug(ctx, demoSlug)
+// Every change goes through the platform's services.
+func ensureDemoTenant(ctx context.Context, p *platform.Platform, resourceURL, email, password string) (servers.Credentials, error) {
+	srv, err := p.Servers.Get(ctx, demoSlug)
 	var creds servers.Credentials
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		srv, creds, err = servers.Create(ctx, st, servers.Spec{
+		srv, creds, err = p.Servers.Create(ctx, servers.Spec{
 			Slug: demoSlug, Name: demoServerName, ResourceURL: resourceURL, Scopes: []string{"read", "write"}, AllowSignup: true,
-		}, time.Now())
+		})
 		if err != nil {
 			return creds, err
 		}
@@ -125,19 +126,18 @@ func ensureDemoTenant(ctx context.Context, st store.Store, p *platform.Platform,
 		return creds, fmt.Errorf("look up demo server: %w", err)
 	default:
 		if srv.ResourceURL != resourceURL {
-			srv.ResourceURL = resourceURL
-			if err := st.UpdateServer(ctx, srv); err != nil {
+			if srv, err = p.Servers.Update(ctx, demoSlug, servers.Change{ResourceURL: &resourceURL}); err != nil {
 				return creds, fmt.Errorf("update demo server resource URL: %w", err)
 			}
 		}
-		if creds, err = servers.RotateSecret(ctx, st, demoSlug); err != nil {
+		if creds, err = p.Servers.RotateSecret(ctx, demoSlug); err != nil {
 			return creds, err
 		}
 	}
-	_, err = p.Accounts.CreateUser(ctx, srv, email, password)
+	_, err = p.Users.CreateUser(ctx, srv, email, password)
 	switch {
 	case errors.Is(err, store.ErrConflict):
-		return creds, checkDemoPassword(ctx, st, srv, email, password)
+		return creds, checkDemoPassword(ctx, p.Users, srv, email, password)
 	case err != nil:
 		return creds, fmt.Errorf("create demo user %s: %w", email, err)
 	}
@@ -146,17 +146,13 @@ func ensureDemoTenant(ctx context.Context, st store.Store, p *platform.Platform,
 
 // checkDemoPassword makes sure an existing demo user's password is the one
 // the banner is about to print.
-func checkDemoPassword(ctx context.Context, st store.Store, srv *store.Server, email, password string) error {
-	normalized, err := account.NormalizeEmail(email)
-	if err != nil {
-		return fmt.Errorf("demo user %s: %w", email, err)
-	}
-	u, err := st.UserByEmail(ctx, srv.ID, normalized)
-	if err != nil {
-		return fmt.Errorf("look up demo user %s: %w", email, err)
-	}
-	if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(password)) != nil {
+func checkDemoPassword(ctx context.Context, us *users.Service, srv *store.Server, email, password string) error {
+	_, err := us.Authenticate(ctx, srv, email, password)
+	switch {
+	case errors.Is(err, users.ErrBadCredentials):
 		return fmt.Errorf("demo user %s already exists in this --data-dir with another password: pass the --password it was created with, or use a new --data-dir", email)
+	case err != nil:
+		return fmt.Errorf("demo user %s: %w", email, err)
 	}
 	return nil
 }
@@ -188,15 +184,29 @@ func addDemoTools(app *mcpobs.Server) {
 		})
 }
 
-func printBanner(w io.Writer, platformURL, resourceURL, email, password string, creds servers.Credentials) {
+// banner is what the demo prints when it is ready.
+type banner struct {
+	platformURL, resourceURL string
+	email, password          string
+	creds                    servers.Credentials
+	db                       string // absolute path of the SQLite database
+	newDB                    bool   // created by this run
+}
+
+func printBanner(w io.Writer, b banner) {
+	db := b.db + " (existing: the demo tenant and user are reused)"
+	if b.newDB {
+		db = b.db + " (created now)"
+	}
 	fmt.Fprintf(w, `
 mcp-obs demo
   Platform:    %[1]s   (authorization server and sign-in pages)
   MCP server:  %[2]s   %[3]q, tenant %[4]q, scopes read write
   Sign in as:  %[5]s / %[6]s
+  Database:    %[9]s
 
 The demo server's resource-server credentials (new at every start; for introspecting by hand):
-  export MCP_OBS_CLIENT_ID=%[8]s MCP_OBS_CLIENT_SECRET=%[9]s
+  %[8]s
 
 Connect a client:
   Claude Code:    claude mcp add --transport http mcp-obs-demo %[2]s
@@ -209,6 +219,6 @@ Try it:
 
 Press Ctrl-C to stop.
 
-`, platformURL, resourceURL, demoServerName, demoSlug, email, password, strings.TrimSuffix(resourceURL, "/mcp"),
-		creds.ClientID, creds.ClientSecret)
+`, b.platformURL, b.resourceURL, demoServerName, demoSlug, b.email, b.password, strings.TrimSuffix(b.resourceURL, "/mcp"),
+		exportLine(b.creds), db)
 }

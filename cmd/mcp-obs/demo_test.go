@@ -1,16 +1,13 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/mcp-obs/mcp-obs/internal/testkit"
 )
 
 // freePort returns a loopback port nobody listens on right now.
@@ -25,57 +22,45 @@ func freePort(t *testing.T) string {
 	return port
 }
 
-// startDemo runs `mcp-obs demo` until the test stops it, and returns its
-// MCP URL once the demo server reports healthy.
-func startDemo(t *testing.T, dataDir string) (mcpURL string, stdout *testkit.Buffer, stop func() error) {
+// startDemo runs `mcp-obs demo` and returns its MCP URL once the demo server
+// reports healthy (the SDK has set itself up with the platform).
+func startDemo(t *testing.T, dataDir string) (mcpURL string, demo *background) {
 	t.Helper()
 	platformPort, mcpPort := freePort(t), freePort(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	stdout = &testkit.Buffer{}
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"demo", "--platform-addr", "127.0.0.1:" + platformPort, "--mcp-addr", "127.0.0.1:" + mcpPort,
-			"--data-dir", dataDir, "--log-level", "warn"}, strings.NewReader(""), stdout, &testkit.Buffer{})
-	}()
-	stop = func() error {
-		cancel()
-		select {
-		case err := <-done:
-			return err
-		case <-time.After(15 * time.Second):
-			return errors.New("demo did not stop within 15s of Ctrl-C")
-		}
-	}
+	demo = startCommand(t, "demo", "--platform-addr", "127.0.0.1:"+platformPort, "--mcp-addr", "127.0.0.1:"+mcpPort,
+		"--data-dir", dataDir, "--log-level", "warn")
+	demo.waitFor(t, demo.stdout, "Press Ctrl-C to stop.")
 	origin := "http://localhost:" + mcpPort
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case err := <-done:
-			t.Fatalf("demo stopped while starting: %v\n%s", err, stdout.String())
-		default:
-		}
+	deadline := time.Now().Add(hangGuard)
+	for {
 		resp, err := http.Get(origin + "/health")
 		if err == nil {
 			var h struct{ Status string }
 			json.NewDecoder(resp.Body).Decode(&h)
 			resp.Body.Close()
 			if h.Status == "ok" {
-				return origin + "/mcp", stdout, stop
+				return origin + "/mcp", demo
 			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the demo MCP server never reported healthy: %v\n%s", err, demo.stderr)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	stop()
-	t.Fatal("demo MCP server not healthy within 15s")
-	return "", nil, nil
 }
 
 func TestDemo_StartsPlatformAndServerStopsCleanlyAndRerunsSafely(t *testing.T) {
 	dataDir := t.TempDir()
 	for run := 1; run <= 2; run++ {
-		mcpURL, stdout, stop := startDemo(t, dataDir)
+		mcpURL, demo := startDemo(t, dataDir)
+		stdout := demo.stdout
+		// The banner says where the database is, and whether this run made it.
+		dbLine := "Database:    " + filepath.Join(dataDir, "mcp-obs.db") + " (created now)"
+		if run == 2 {
+			dbLine = "Database:    " + filepath.Join(dataDir, "mcp-obs.db") + " (existing"
+		}
 		for _, want := range []string{mcpURL, "demo@example.com / demo-password", "claude mcp add --transport http", "MCP Inspector",
-			"export MCP_OBS_CLIENT_ID=mcprs_test_", "MCP_OBS_CLIENT_SECRET=mcpobs_sk_"} {
+			"export MCP_OBS_CLIENT_ID=mcprs_test_", "MCP_OBS_CLIENT_SECRET=mcpobs_sk_", dbLine} {
 			if !strings.Contains(stdout.String(), want) {
 				t.Errorf("run %d: banner lacks %q:\n%s", run, want, stdout.String())
 			}
@@ -101,7 +86,7 @@ func TestDemo_StartsPlatformAndServerStopsCleanlyAndRerunsSafely(t *testing.T) {
 		if resp.StatusCode != http.StatusUnauthorized || !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Bearer resource_metadata=") {
 			t.Errorf("run %d: tools/list without a token = %d %q, want 401 with a Bearer challenge", run, resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
 		}
-		if err := stop(); err != nil {
+		if err := demo.stop(t); err != nil {
 			t.Fatalf("run %d: stopping the demo: %v", run, err)
 		}
 	}

@@ -8,13 +8,15 @@ import (
 	"os"
 	"strings"
 
+	"github.com/mcp-obs/mcp-obs/internal/cliname"
 	"github.com/mcp-obs/mcp-obs/internal/httpserver"
 	"github.com/mcp-obs/mcp-obs/internal/platform/web"
 )
 
-// newFlagSet returns a flag set for a command whose errors go to stderr.
+// newFlagSet returns a flag set for a command whose errors go to stderr,
+// named as the command is run ("go run ./cmd/mcp-obs server create").
 func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet("mcp-obs "+name, flag.ContinueOnError)
+	fs := flag.NewFlagSet(cliname.Command+" "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	return fs
 }

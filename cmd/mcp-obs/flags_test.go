@@ -1,16 +1,12 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/mcp-obs/mcp-obs/internal/testkit"
 )
 
 func TestServe_InvalidTrustedProxiesIsAOneLineUsageErrorNamingFlagAndValue(t *testing.T) {
@@ -59,25 +55,16 @@ func TestServe_TrustedProxiesGiveEachForwardedClientItsOwnRegistrationBudget(t *
 			if tt.env != "" {
 				t.Setenv("MCP_OBS_TRUSTED_PROXIES", tt.env)
 			}
-			db := "sqlite:" + filepath.Join(t.TempDir(), "db.sqlite")
+			db := freshDB(t)
 			if _, _, err := cli(t, "", "server", "create", "--db", db, "--slug", "test", "--resource-url", "http://localhost:3006/mcp"); err != nil {
 				t.Fatal(err)
 			}
-			port := freePort(t)
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() {
-				args := append([]string{"serve", "--addr", "127.0.0.1:" + port, "--db", db, "--log-level", "error"}, tt.args...)
-				done <- run(ctx, args, strings.NewReader(""), &testkit.Buffer{}, &testkit.Buffer{})
-			}()
+			base, serve := startServe(t, append([]string{"--db", db}, tt.args...)...)
 			t.Cleanup(func() {
-				cancel()
-				if err := <-done; err != nil {
+				if err := serve.stop(t); err != nil {
 					t.Errorf("serve: %v", err)
 				}
 			})
-			base := "http://127.0.0.1:" + port
-			waitHealthy(t, base)
 
 			register := func(forwardedFor string) int {
 				t.Helper()
@@ -105,22 +92,5 @@ func TestServe_TrustedProxiesGiveEachForwardedClientItsOwnRegistrationBudget(t *
 				t.Fatalf("first registration from 203.0.113.2 behind the same proxy: status %d, want 201", got)
 			}
 		})
-	}
-}
-
-// waitHealthy polls base/healthz until the platform answers.
-func waitHealthy(t *testing.T, base string) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		resp, err := http.Get(base + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("platform not up within 15s: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }

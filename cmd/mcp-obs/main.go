@@ -1,12 +1,16 @@
-// Command mcp-obs runs the mcp-obs platform and administers it.
+// Command mcp-obs runs the mcp-obs platform and administers it. From a
+// checkout of the repository it runs as `go run ./cmd/mcp-obs COMMAND`
+// (installed with `go install ./cmd/mcp-obs`, as `mcp-obs COMMAND`):
 //
-//	mcp-obs serve                  run the platform (authorization server, sign-in pages, APIs)
-//	mcp-obs demo                   run the platform and the demo MCP server together
-//	mcp-obs server create|list|rotate-secret
-//	mcp-obs user add
+//	serve                  run the platform (authorization server, sign-in pages, APIs)
+//	demo                   run the platform and the demo MCP server together
+//	server create|list|update|rotate-secret
+//	user add
 //
 // Every command reads its flags also from MCP_OBS_* environment variables
-// (--base-url from MCP_OBS_BASE_URL, and so on); a flag given on the command line wins.
+// (--base-url from MCP_OBS_BASE_URL, and so on); a flag given on the command
+// line wins. The commands only parse flags, open the database and call the
+// platform's services (package platform and its servers and users services).
 package main
 
 import (
@@ -17,24 +21,30 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+
+	"github.com/mcp-obs/mcp-obs/internal/cliname"
 )
 
-const usage = `mcp-obs: OAuth 2.1 and observability for MCP servers
+// usage is the help text; {cmd} stands for how the CLI is run.
+var usage = strings.ReplaceAll(`mcp-obs: OAuth 2.1 and observability for MCP servers
 
-Usage:
-  mcp-obs serve  [--addr :3000] [--base-url URL] [--db sqlite:PATH] [--log-level info] [--dev]
-                 [--trusted-proxies CIDR,...]
-  mcp-obs demo   [--platform-addr :3000] [--mcp-addr :3006] [--data-dir ./mcp-obs-data]
-  mcp-obs server create --slug SLUG --resource-url URL [--name NAME] [--scopes "read write"] [--allow-signup]
-  mcp-obs server list
-  mcp-obs server update --slug SLUG [--name NAME] [--resource-url URL] [--scopes "..."] [--allow-signup=true|false]
-  mcp-obs server rotate-secret --slug SLUG
-  mcp-obs user add --server SLUG --email EMAIL [--password PASSWORD]
+Usage (from a checkout of the repository; once installed with go install ./cmd/mcp-obs, run mcp-obs instead):
+  {cmd} serve  [--addr :3000] [--base-url URL] [--db sqlite:PATH] [--log-level info] [--dev]
+               [--trusted-proxies CIDR,...]
+  {cmd} demo   [--platform-addr :3000] [--mcp-addr :3006] [--data-dir ./mcp-obs-data]
+  {cmd} server create --slug SLUG --resource-url URL [--name NAME] [--scopes "read write"] [--allow-signup]
+  {cmd} server list
+  {cmd} server update --slug SLUG [--name NAME] [--resource-url URL] [--scopes "..."] [--allow-signup=true|false]
+  {cmd} server rotate-secret --slug SLUG
+  {cmd} user add --server SLUG --email EMAIL [--password PASSWORD]
 
+serve and demo create their SQLite database (./mcp-obs-data/mcp-obs.db by default);
+the admin commands work on an existing one: run them in the same folder, or give --db.
 Admin commands take --db and --json. Flags can also be set as MCP_OBS_<FLAG> environment
-variables (e.g. MCP_OBS_BASE_URL). Run 'mcp-obs COMMAND -h' for a command's flags.
-`
+variables (e.g. MCP_OBS_BASE_URL). Run '{cmd} COMMAND -h' for a command's flags.
+`, "{cmd}", cliname.Command)
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -20,7 +20,7 @@ func cli(t *testing.T, stdin string, args ...string) (stdout, stderr string, err
 }
 
 func TestAdminCommands_CreateListRotateAddUser(t *testing.T) {
-	db := "sqlite:" + filepath.Join(t.TempDir(), "db.sqlite")
+	db := freshDB(t)
 	out, _, err := cli(t, "", "server", "create", "--db", db, "--json", "--slug", "test", "--name", "Test",
 		"--resource-url", "http://localhost:3006/mcp", "--scopes", "read write")
 	if err != nil {
@@ -82,7 +82,7 @@ func TestAdminCommands_CreateListRotateAddUser(t *testing.T) {
 }
 
 func TestAdminCommands_ClearErrors(t *testing.T) {
-	db := "sqlite:" + filepath.Join(t.TempDir(), "db.sqlite")
+	db := freshDB(t)
 	if _, _, err := cli(t, "", "server", "create", "--db", db, "--slug", "test", "--resource-url", "http://localhost:3006/mcp"); err != nil {
 		t.Fatal(err)
 	}

@@ -5,13 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"strings"
 	"syscall"
-	"time"
 
-	"github.com/mcp-obs/mcp-obs/internal/httpserver"
 	"github.com/mcp-obs/mcp-obs/internal/platform"
 	"github.com/mcp-obs/mcp-obs/internal/platform/endpoints"
 	"github.com/mcp-obs/mcp-obs/internal/platform/web"
@@ -21,7 +18,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := newFlagSet("serve", stderr)
 	addr := fs.String("addr", ":3000", "address to listen on")
 	baseURL := fs.String("base-url", "", "public base URL of the platform (default http://localhost:PORT from --addr)")
-	db := fs.String("db", defaultDB, "database: sqlite:PATH or postgres://user:pass@host/db")
+	db := fs.String("db", defaultDB, "database: sqlite:PATH (created if missing) or postgres://user:pass@host/db")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	dev := fs.Bool("dev", false, "development mode: allow client metadata documents on localhost and private addresses")
 	var trusted proxiesFlag
@@ -42,47 +39,20 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	st, err := openStore(ctx, *db)
+	st, created, err := openStore(ctx, *db, createDB)
 	if err != nil {
 		ln.Close()
 		return err
 	}
 	defer st.Close()
+	if created != "" {
+		logger.Info("created a new SQLite database", "path", created)
+	}
 
-	p := platform.New(platform.Config{Base: base, Dev: *dev, Logger: logger, ClientAddr: web.ClientAddr{Trusted: trusted}}, st)
-	// Connections from the reverse proxies carry every client: they count
-	// toward the total cap only.
-	limits.Exempt = trusted
+	p := platform.New(platform.Config{Base: base, Dev: *dev, Logger: logger, ClientAddr: web.ClientAddr{Trusted: trusted}, Limits: *limits}, st)
 	logger.Info("mcp-obs platform listening", "addr", ln.Addr().String(), "base_url", string(base), "db", redactDSN(*db), "dev", *dev,
 		"trusted_proxies", trusted.String(), "limits", *limits)
-	return servePlatform(ctx, ln, p, *limits, logger)
-}
-
-// servePlatform serves p on ln within limits until ctx is done, then shuts
-// down gracefully.
-func servePlatform(ctx context.Context, ln net.Listener, p *platform.Platform, limits httpserver.Limits, logger *slog.Logger) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go p.RunMaintenance(ctx, 10*time.Minute)
-	streams, endStreams := context.WithCancel(context.Background())
-	defer endStreams()
-	srv := httpserver.NewServer(endStreamsOnShutdown(p.Handler(), streams), limits, logger)
-	srv.RegisterOnShutdown(endStreams)
-	ln = httpserver.Listen(ln, limits, logger)
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("platform server: %w", err)
-	case <-ctx.Done():
-	}
-	logger.Info("shutting down platform")
-	shutdownCtx, done := context.WithTimeout(context.Background(), 10*time.Second)
-	defer done()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shut down platform: %w", err)
-	}
-	return nil
+	return p.Serve(ctx, ln)
 }
 
 // resolveBase returns the public base URL: the one given, or

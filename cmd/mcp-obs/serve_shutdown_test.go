@@ -2,19 +2,18 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
+	"io"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/mcp-obs/mcp-obs/internal/testkit"
 )
 
-func TestServe_StopsPromptlyWhileARevocationFeedIsConnected(t *testing.T) {
-	db := "sqlite:" + filepath.Join(t.TempDir(), "db.sqlite")
+// A connected MCP server holds the revocation feed open. Shutdown allows
+// requests in flight 10 seconds and then fails; the feed never finishes on
+// its own, so serve must end it to stop cleanly.
+func TestServe_StopsCleanlyWhileARevocationFeedIsConnected(t *testing.T) {
+	db := freshDB(t)
 	out, _, err := cli(t, "", "server", "create", "--db", db, "--json", "--slug", "test", "--resource-url", "http://localhost:3006/mcp")
 	if err != nil {
 		t.Fatal(err)
@@ -28,28 +27,7 @@ func TestServe_StopsPromptlyWhileARevocationFeedIsConnected(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &created); err != nil {
 		t.Fatalf("create --json: %v\n%s", err, out)
 	}
-
-	port := freePort(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:" + port, "--db", db, "--log-level", "error"},
-			strings.NewReader(""), &testkit.Buffer{}, &testkit.Buffer{})
-	}()
-	base := "http://127.0.0.1:" + port
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		resp, err := http.Get(base + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("platform not up within 15s: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	base, serve := startServe(t, "--db", db)
 
 	// A resource server subscribes to the revocation feed, as the SDK does.
 	req, _ := http.NewRequest("GET", base+"/t/test/oauth/revocations", nil)
@@ -63,19 +41,15 @@ func TestServe_StopsPromptlyWhileARevocationFeedIsConnected(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("feed: status %d", resp.StatusCode)
 	}
-	if line, err := bufio.NewReader(resp.Body).ReadString('\n'); err != nil || !strings.HasPrefix(line, "retry:") {
+	feed := bufio.NewReader(resp.Body)
+	if line, err := feed.ReadString('\n'); err != nil || !strings.HasPrefix(line, "retry:") {
 		t.Fatalf("feed: first line %q, %v", line, err)
 	}
 
-	cancel() // Ctrl-C
-	// Shutdown allows 10s for requests to finish; the feed never finishes on
-	// its own, so a shutdown that waits for it takes all of them and fails.
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("serve stopped with %v, want a clean stop", err)
-		}
-	case <-time.After(8 * time.Second):
-		t.Fatal("serve still running 8s after Ctrl-C: it waits for the revocation feed to end")
+	if err := serve.stop(t); err != nil { // Ctrl-C
+		t.Fatalf("serve stopped with %v, want a clean stop", err)
+	}
+	if _, err := io.ReadAll(feed); err != nil {
+		t.Fatalf("the feed did not end cleanly: %v", err)
 	}
 }

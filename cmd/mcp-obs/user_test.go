@@ -1,13 +1,12 @@
 package main
 
 import (
-	"path/filepath"
 	"strings"
 	"testing"
 )
 
 func TestUserAdd_EmailWithHiddenCharacterRefusedNamingIt(t *testing.T) {
-	db := "sqlite:" + filepath.Join(t.TempDir(), "db.sqlite")
+	db := freshDB(t)
 	if _, _, err := cli(t, "", "server", "create", "--db", db, "--slug", "test", "--resource-url", "http://localhost:3006/mcp"); err != nil {
 		t.Fatal(err)
 	}

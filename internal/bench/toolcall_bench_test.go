@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,7 +23,7 @@ import (
 	"github.com/mcp-obs/mcp-obs/internal/platform/servers"
 	"github.com/mcp-obs/mcp-obs/internal/secret"
 	"github.com/mcp-obs/mcp-obs/internal/store"
-	"github.com/mcp-obs/mcp-obs/internal/store/sqlite"
+	"github.com/mcp-obs/mcp-obs/internal/testkit/testdb"
 	"github.com/mcp-obs/mcp-obs/mcpobs"
 )
 
@@ -43,11 +42,7 @@ func echo(ctx context.Context, req *mcp.CallToolRequest, in echoArgs) (*mcp.Call
 // introspections-after-warmup must be 0: one introspection per token per TTL.
 func BenchmarkToolsCall(b *testing.B) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "db.sqlite"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
+	st := testdb.SQLite(b)
 
 	var introspections atomic.Int64
 	ps := httptest.NewUnstartedServer(nil)
@@ -67,11 +62,11 @@ func BenchmarkToolsCall(b *testing.B) {
 		b.Fatal(err)
 	}
 	resource := "http://" + ln.Addr().String() + "/mcp"
-	tenant, creds, err := servers.Create(ctx, st, servers.Spec{Slug: "bench", ResourceURL: resource, Scopes: []string{"read", "write"}}, time.Now())
+	tenant, creds, err := p.Servers.Create(ctx, servers.Spec{Slug: "bench", ResourceURL: resource, Scopes: []string{"read", "write"}})
 	if err != nil {
 		b.Fatal(err)
 	}
-	user, err := p.Accounts.CreateUser(ctx, tenant, "bench@example.com", "bench-password")
+	user, err := p.Users.CreateUser(ctx, tenant, "bench@example.com", "bench-password")
 	if err != nil {
 		b.Fatal(err)
 	}

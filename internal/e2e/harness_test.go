@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,7 +23,7 @@ import (
 	"github.com/mcp-obs/mcp-obs/internal/platform/endpoints"
 	"github.com/mcp-obs/mcp-obs/internal/platform/servers"
 	"github.com/mcp-obs/mcp-obs/internal/store"
-	"github.com/mcp-obs/mcp-obs/internal/store/sqlite"
+	"github.com/mcp-obs/mcp-obs/internal/testkit/testdb"
 	"github.com/mcp-obs/mcp-obs/mcpobs"
 )
 
@@ -75,11 +74,7 @@ type tenantServer struct {
 // reports healthy. Everything stops when the test ends.
 func startHarness(t *testing.T) *harness {
 	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "db.sqlite"))
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := testdb.SQLite(t)
 	return startHarnessOn(t, st)
 }
 
@@ -139,12 +134,12 @@ func (h *harness) startMCPServer(t *testing.T, slug, name string) tenantServer {
 	}
 	origin := "http://" + ln.Addr().String()
 	resource := origin + "/mcp"
-	tenant, creds, err := servers.Create(ctx, h.Store, servers.Spec{
+	tenant, creds, err := h.Platform.Servers.Create(ctx, servers.Spec{
 		Slug:        slug,
 		Name:        name,
 		ResourceURL: resource,
 		Scopes:      tenantScopes,
-	}, time.Now())
+	})
 	if err != nil {
 		ln.Close()
 		t.Fatalf("create tenant %s: %v", slug, err)
@@ -232,7 +227,7 @@ func (h *harness) addUser(t *testing.T, email, password string) *store.User {
 // addUserOn creates an end-user account on the given tenant.
 func (h *harness) addUserOn(t *testing.T, tenant *store.Server, email, password string) *store.User {
 	t.Helper()
-	u, err := h.Platform.Accounts.CreateUser(context.Background(), tenant, email, password)
+	u, err := h.Platform.Users.CreateUser(context.Background(), tenant, email, password)
 	if err != nil {
 		t.Fatalf("create user %s: %v", email, err)
 	}

@@ -56,8 +56,8 @@ func TestRefreshCrash_RetriedRefreshesAreNotReuseAndAcknowledgedTokensSurvive(t 
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	p := newPlatform(t)
+	p.start(ctx, t) // serve creates the database the admin commands then work on
 	p.setUp(ctx, t)
-	p.start(ctx, t)
 
 	clientID := p.register(ctx, t)
 	all := make([]*chain, chains)

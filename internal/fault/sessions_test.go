@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -23,7 +22,7 @@ import (
 	"github.com/mcp-obs/mcp-obs/internal/platform/servers"
 	"github.com/mcp-obs/mcp-obs/internal/secret"
 	"github.com/mcp-obs/mcp-obs/internal/store"
-	"github.com/mcp-obs/mcp-obs/internal/store/sqlite"
+	"github.com/mcp-obs/mcp-obs/internal/testkit/testdb"
 	"github.com/mcp-obs/mcp-obs/mcpobs"
 )
 
@@ -47,15 +46,12 @@ type sessionRig struct {
 func startSessionRig(t *testing.T, users int) *sessionRig {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db.sqlite"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := testdb.SQLite(t)
 	quiet := slog.New(slog.DiscardHandler)
 	ps := httptest.NewUnstartedServer(nil)
 	base := endpoints.Base("http://" + ps.Listener.Addr().String())
-	ps.Config.Handler = platformsrv.New(platformsrv.Config{Base: base, Logger: quiet}, st).Handler()
+	p := platformsrv.New(platformsrv.Config{Base: base, Logger: quiet}, st)
+	ps.Config.Handler = p.Handler()
 	ps.Start()
 	t.Cleanup(ps.Close)
 
@@ -64,7 +60,7 @@ func startSessionRig(t *testing.T, users int) *sessionRig {
 		t.Fatal(err)
 	}
 	mcpURL := "http://" + ln.Addr().String() + "/mcp"
-	tenant, creds, err := servers.Create(ctx, st, servers.Spec{Slug: "fault", ResourceURL: mcpURL, Scopes: []string{"read"}}, time.Now())
+	tenant, creds, err := p.Servers.Create(ctx, servers.Spec{Slug: "fault", ResourceURL: mcpURL, Scopes: []string{"read"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,18 +14,19 @@
 //
 // The first is the address the MCP server received the request from; the
 // second carries the MCP server's resource-server credentials, encoded like
-// HTTP Basic client authentication (RFC 6749 §2.3.1). They are separate from
-// Authorization, which belongs to the client (client_secret_basic). The
-// platform believes the address only when the credentials are those of the
-// tenant the request is addressed to; the proxy removes any copies of both
-// headers that the client sent.
+// HTTP Basic client authentication (RFC 6749 §2.3.1), so the platform reads
+// them with the one reading of client credentials it has
+// (clientauth.ParseBasic). They are separate from Authorization, which
+// belongs to the client (client_secret_basic). The platform believes the
+// address only when the credentials are those of the tenant the request is
+// addressed to; the proxy removes any copies of both headers that the client
+// sent.
 package forwarded
 
 import (
 	"encoding/base64"
 	"net/netip"
 	"net/url"
-	"strings"
 )
 
 // Header names. Hyphens, not underscores, so that common reverse proxies
@@ -62,31 +63,9 @@ func ParseClientAddress(v string) (netip.Addr, bool) {
 }
 
 // Credentials is the ResourceServerHeader value for a resource server's
-// client id and secret.
+// client id and secret: "Basic " and the standard base64 of the
+// form-urlencoded id, a colon and the form-urlencoded secret.
 func Credentials(clientID, clientSecret string) string {
 	raw := url.QueryEscape(clientID) + ":" + url.QueryEscape(clientSecret)
 	return "Basic " + base64.StdEncoding.EncodeToString([]byte(raw))
-}
-
-// ParseCredentials reads a ResourceServerHeader value written by
-// [Credentials]. ok is false unless both the id and the secret are present.
-func ParseCredentials(v string) (clientID, clientSecret string, ok bool) {
-	scheme, encoded, found := strings.Cut(v, " ")
-	if !found || !strings.EqualFold(scheme, "Basic") {
-		return "", "", false
-	}
-	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(encoded))
-	if err != nil {
-		return "", "", false
-	}
-	rawID, rawSecret, found := strings.Cut(string(raw), ":")
-	if !found {
-		return "", "", false
-	}
-	id, err1 := url.QueryUnescape(rawID)
-	secret, err2 := url.QueryUnescape(rawSecret)
-	if err1 != nil || err2 != nil || id == "" || secret == "" {
-		return "", "", false
-	}
-	return id, secret, true
 }

@@ -1,6 +1,8 @@
-// Package platform assembles the mcp-obs platform: the authorization server,
-// the account pages, client registration and the operational endpoints, on one
-// http.Handler over one store.
+// Package platform assembles the mcp-obs platform: the services (tenants,
+// end users, clients), the HTTP doors over them (the authorization server,
+// the account pages, client registration and the operational endpoints) on
+// one http.Handler over one store, and the serve lifecycle of a platform
+// process ([Platform.Serve]).
 package platform
 
 import (
@@ -10,10 +12,13 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/mcp-obs/mcp-obs/internal/httpserver"
 	"github.com/mcp-obs/mcp-obs/internal/platform/account"
 	"github.com/mcp-obs/mcp-obs/internal/platform/clients"
 	"github.com/mcp-obs/mcp-obs/internal/platform/endpoints"
 	"github.com/mcp-obs/mcp-obs/internal/platform/oauth"
+	"github.com/mcp-obs/mcp-obs/internal/platform/servers"
+	"github.com/mcp-obs/mcp-obs/internal/platform/users"
 	"github.com/mcp-obs/mcp-obs/internal/platform/web"
 	"github.com/mcp-obs/mcp-obs/internal/store"
 )
@@ -40,15 +45,36 @@ type Config struct {
 	// PasswordCost is the bcrypt cost of new end-user password hashes; zero
 	// means bcrypt.DefaultCost.
 	PasswordCost int
+
+	// Limits are the HTTP timeouts and connection caps [Platform.Serve]
+	// applies (package httpserver); zero fields are the defaults, negative
+	// ones turn a limit off. Its Exempt field is ignored: the trusted
+	// proxies of ClientAddr are exempt from the per-address cap.
+	Limits httpserver.Limits
+	// MaintenanceInterval is how often [Platform.Serve] expires unused
+	// clients and purges expired rows; default 10 minutes.
+	MaintenanceInterval time.Duration
+	// ShutdownTimeout is how long [Platform.Serve] waits for requests in
+	// flight once its context is done; default 10 seconds.
+	ShutdownTimeout time.Duration
+	// Now returns the current time; default time.Now.
+	Now func() time.Time
 }
 
-// Platform is the assembled platform.
+// Platform is the assembled platform: its services, which every door (the
+// HTTP handler, the CLI, the demo) calls, and the handler over them.
 type Platform struct {
-	store    store.Store
-	logger   *slog.Logger
-	handler  http.Handler
-	Accounts *account.Service
-	Clients  *clients.Registry
+	cfg     Config
+	store   store.Store
+	logger  *slog.Logger
+	now     func() time.Time
+	handler http.Handler
+	// Servers creates, reads and changes tenants.
+	Servers *servers.Service
+	// Users creates and authenticates end users and keeps their sessions.
+	Users *users.Service
+	// Clients registers and resolves OAuth clients.
+	Clients *clients.Registry
 }
 
 // New assembles a platform on st.
@@ -57,11 +83,24 @@ func New(cfg Config, st store.Store) *Platform {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	accounts := account.New(account.Options{Store: st, Base: cfg.Base, Logger: logger, ClientAddr: cfg.ClientAddr, PasswordCost: cfg.PasswordCost})
-	registry := clients.New(clients.Options{Store: st, Base: cfg.Base, Logger: logger, Dev: cfg.Dev, UnusedClientTTL: cfg.UnusedClientTTL, ClientAddr: cfg.ClientAddr})
-	authz := oauth.New(oauth.Options{Store: st, Base: cfg.Base, Clients: registry, Accounts: accounts, Logger: logger})
+	if cfg.MaintenanceInterval <= 0 {
+		cfg.MaintenanceInterval = defaultMaintenanceInterval
+	}
+	if cfg.ShutdownTimeout <= 0 {
+		cfg.ShutdownTimeout = defaultShutdownTimeout
+	}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	userService := users.New(users.Options{Store: st, Logger: logger, PasswordCost: cfg.PasswordCost, Now: now})
+	accounts := account.New(account.Options{Servers: st, Users: userService, Base: cfg.Base, Logger: logger, ClientAddr: cfg.ClientAddr})
+	registry := clients.New(clients.Options{Store: st, Base: cfg.Base, Logger: logger, Dev: cfg.Dev, UnusedClientTTL: cfg.UnusedClientTTL,
+		ClientAddr: cfg.ClientAddr, Now: now})
+	authz := oauth.New(oauth.Options{Store: st, Base: cfg.Base, Clients: registry, Users: userService, Accounts: accounts, Logger: logger, Now: now})
 
-	p := &Platform{store: st, logger: logger, Accounts: accounts, Clients: registry}
+	p := &Platform{cfg: cfg, store: st, logger: logger, now: now, Users: userService, Clients: registry,
+		Servers: servers.New(servers.Options{Store: st, Now: now})}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		web.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -78,32 +117,6 @@ func New(cfg Config, st store.Store) *Platform {
 
 // Handler serves every endpoint of the platform.
 func (p *Platform) Handler() http.Handler { return p.handler }
-
-// RunMaintenance expires unused client registrations and purges expired
-// rows every interval until ctx is done.
-func (p *Platform) RunMaintenance(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		if n, err := p.Clients.ExpireUnused(ctx); err != nil {
-			p.logger.Warn("expiring unused clients failed", "err", err)
-		} else if n > 0 {
-			p.logger.Info("expired unused client registrations", "count", n)
-		}
-		// Keep a day of history so replayed codes and reused refresh tokens
-		// are still recognised for what they are.
-		if n, err := p.store.PurgeExpired(ctx, time.Now().Add(-24*time.Hour)); err != nil {
-			p.logger.Warn("purging expired rows failed", "err", err)
-		} else if n > 0 {
-			p.logger.Debug("purged expired rows", "count", n)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
 
 func (p *Platform) ready(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)

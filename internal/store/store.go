@@ -225,6 +225,11 @@ type Servers interface {
 	CreateServer(ctx context.Context, s *Server) error
 	// ServerBySlug returns the server with the slug.
 	ServerBySlug(ctx context.Context, slug string) (*Server, error)
+	// ServerByClientID returns the server whose resource-server client id
+	// (Server.ClientID) is clientID: endpoints without a slug in their path
+	// learn the tenant from the credentials. An empty clientID matches no
+	// server, not even one without credentials.
+	ServerByClientID(ctx context.Context, clientID string) (*Server, error)
 	// ListServers returns all servers ordered by slug.
 	ListServers(ctx context.Context) ([]*Server, error)
 	// UpdateServer replaces the mutable fields of the server with s.ID

@@ -48,15 +48,3 @@ func IsScopeDelimiter(b byte) bool {
 func IsScopeTokenByte(b byte) bool {
 	return b == 0x21 || (b >= 0x23 && b <= 0x5b) || (b >= 0x5d && b <= 0x7e)
 }
-
-// OnlyScopeText reports whether s is made of scope-token bytes, spaces and
-// commas only: the well-formed scope strings on which every scope parser of
-// the project must agree.
-func OnlyScopeText(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if !IsScopeTokenByte(s[i]) && s[i] != ' ' {
-			return false
-		}
-	}
-	return true
-}

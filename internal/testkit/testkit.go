@@ -6,6 +6,9 @@ package testkit
 
 import (
 	"bytes"
+	"context"
+	"fmt"
+	"strings"
 	"sync"
 	"time"
 )
@@ -37,15 +40,43 @@ func (c *Clock) Advance(d time.Duration) {
 // Buffer is a bytes.Buffer safe for concurrent writers (loggers, child
 // processes) and a reading test. The zero value is ready to use.
 type Buffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	written chan struct{} // closed at the next write; nil when nobody waits
 }
 
 // Write appends p.
 func (b *Buffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.written != nil {
+		close(b.written)
+		b.written = nil
+	}
 	return b.buf.Write(p)
+}
+
+// WaitFor blocks until s has been written (a log line, a banner), and
+// reports ctx's error if ctx ends first. Tests wait for what a program says
+// it did, not for an amount of time.
+func (b *Buffer) WaitFor(ctx context.Context, s string) error {
+	for {
+		b.mu.Lock()
+		if strings.Contains(b.buf.String(), s) {
+			b.mu.Unlock()
+			return nil
+		}
+		if b.written == nil {
+			b.written = make(chan struct{})
+		}
+		written := b.written
+		b.mu.Unlock()
+		select {
+		case <-written:
+		case <-ctx.Done():
+			return fmt.Errorf("%q was not written: %w", s, ctx.Err())
+		}
+	}
 }
 
 // String returns everything written so far.

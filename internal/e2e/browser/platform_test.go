@@ -11,11 +11,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/oauth2"
@@ -24,8 +22,8 @@ import (
 	"github.com/mcp-obs/mcp-obs/internal/platform/endpoints"
 	"github.com/mcp-obs/mcp-obs/internal/platform/servers"
 	"github.com/mcp-obs/mcp-obs/internal/store"
-	"github.com/mcp-obs/mcp-obs/internal/store/sqlite"
 	"github.com/mcp-obs/mcp-obs/internal/testkit"
+	"github.com/mcp-obs/mcp-obs/internal/testkit/testdb"
 )
 
 // The tenant the pages are tested on. Nothing listens on its resource URL:
@@ -54,11 +52,7 @@ type platformEnv struct {
 func startPlatform(t *testing.T) *platformEnv {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db.sqlite"))
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := testdb.SQLite(t)
 
 	logs := &testkit.Buffer{}
 	t.Cleanup(func() {
@@ -76,13 +70,13 @@ func startPlatform(t *testing.T) *platformEnv {
 	ps.Start()
 	t.Cleanup(ps.Close)
 
-	tenant, creds, err := servers.Create(ctx, st, servers.Spec{
+	tenant, creds, err := p.Servers.Create(ctx, servers.Spec{
 		Slug:        tenantSlug,
 		Name:        tenantName,
 		ResourceURL: tenantResource,
 		Scopes:      []string{"read", "write"},
 		AllowSignup: true,
-	}, time.Now())
+	})
 	if err != nil {
 		t.Fatalf("create tenant: %v", err)
 	}
@@ -98,7 +92,7 @@ func (e *platformEnv) Issuer() string { return e.Base.Issuer(tenantSlug) }
 // addUser creates an end-user account through the platform's account service.
 func (e *platformEnv) addUser(t *testing.T, email, password string) *store.User {
 	t.Helper()
-	u, err := e.Platform.Accounts.CreateUser(context.Background(), e.Tenant, email, password)
+	u, err := e.Platform.Users.CreateUser(context.Background(), e.Tenant, email, password)
 	if err != nil {
 		t.Fatalf("create user %s: %v", email, err)
 	}

@@ -7,9 +7,8 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/mcp-obs/mcp-obs/internal/platform/ratelimit"
+	"github.com/mcp-obs/mcp-obs/internal/platform/users"
 	"github.com/mcp-obs/mcp-obs/internal/platform/web"
-	"github.com/mcp-obs/mcp-obs/internal/secret"
 	"github.com/mcp-obs/mcp-obs/internal/store"
 )
 
@@ -31,10 +30,7 @@ const (
 // signInPage serves GET /t/{slug}/signin. A browser that is already signed in
 // goes straight on to return_to, or sees who it is signed in as.
 func (s *Service) signInPage(w http.ResponseWriter, r *http.Request) {
-	srv := web.TenantHTML(w, r, s.store, s.log)
-	if srv == nil {
-		return
-	}
+	srv := web.Tenant(r.Context())
 	returnTo := safeReturnTo(s.tenantPath(srv), r.URL.Query().Get("return_to"))
 	if s.answerSignedIn(w, r, srv, returnTo) {
 		return
@@ -44,10 +40,7 @@ func (s *Service) signInPage(w http.ResponseWriter, r *http.Request) {
 
 // signUpPage serves GET /t/{slug}/signup.
 func (s *Service) signUpPage(w http.ResponseWriter, r *http.Request) {
-	srv := web.TenantHTML(w, r, s.store, s.log)
-	if srv == nil {
-		return
-	}
+	srv := web.Tenant(r.Context())
 	returnTo := safeReturnTo(s.tenantPath(srv), r.URL.Query().Get("return_to"))
 	if !srv.AllowSignup {
 		s.renderSignUpClosed(w, srv, returnTo)
@@ -81,65 +74,33 @@ func (s *Service) answerSignedIn(w http.ResponseWriter, r *http.Request, srv *st
 // signIn serves POST /t/{slug}/signin.
 func (s *Service) signIn(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	srv := web.TenantHTML(w, r, s.store, s.log)
-	if srv == nil || !s.checkForm(w, r, srv) {
+	srv := web.Tenant(r.Context())
+	if !s.checkForm(w, r, srv) {
 		return
 	}
-	now := s.now()
 	returnTo := safeReturnTo(s.tenantPath(srv), r.PostFormValue("return_to"))
 	form := s.newForm(w, r, srv, returnTo)
-	email, err := NormalizeEmail(r.PostFormValue("email"))
-	if errors.Is(err, ErrEmailCharacter) {
-		// No account can be looked up by such an address, not even one
-		// stored before the rule: saying so reveals nothing about accounts.
-		form.Email = r.PostFormValue("email")
+	form.Email = prefill(r.PostFormValue("email"))
+	u, err := s.users.SignIn(ctx, srv, users.Attempt{
+		Email:    r.PostFormValue("email"),
+		Password: r.PostFormValue("password"),
+		Address:  s.clientAddr.IP(r),
+	})
+	var throttled *users.ThrottledError
+	switch {
+	case errors.As(err, &throttled):
+		s.tooMany(w, srv, form, throttled.RetryAfter, s.renderSignIn)
+		return
+	case errors.Is(err, users.ErrEmailCharacter):
 		form.Error = msgEmailCharacters
 		s.renderSignIn(w, http.StatusBadRequest, srv, form)
 		return
-	}
-	if err != nil {
-		email = r.PostFormValue("email") // still throttled and refused like any wrong email
-	}
-	password := r.PostFormValue("password")
-	form.Email = email
-
-	addrKey := ratelimit.IPKey(s.clientAddr.IP(r))
-	// Hashed: the email field may hold up to maxFormBytes of anything.
-	acctKey := srv.ID + ":" + secret.Hash(email)
-	// Both budgets are reserved before the bcrypt comparison, so concurrent
-	// guesses cannot all pass the check before the first one is charged.
-	if wait, ok := s.perAddress.begin(addrKey, now); !ok {
-		s.log.InfoContext(ctx, "sign-in throttled for client address", "server", srv.Slug, "ip", addrKey)
-		s.tooMany(w, srv, form, wait, s.renderSignIn)
-		return
-	}
-	if wait, ok := s.perAccount.begin(acctKey, now); !ok {
-		s.perAddress.end(addrKey, now, false)
-		s.log.InfoContext(ctx, "sign-in throttled for account", "server", srv.Slug, "ip", addrKey)
-		s.tooMany(w, srv, form, wait, s.renderSignIn)
-		return
-	}
-
-	u, ok, err := s.authenticate(ctx, srv, email, password)
-	failed := err == nil && !ok
-	if ok {
-		s.perAccount.reset(acctKey)
-	}
-	s.perAddress.end(addrKey, now, failed)
-	s.perAccount.end(acctKey, now, failed)
-	if err != nil {
-		s.serverError(ctx, w, srv, "sign in", err)
-		return
-	}
-	if !ok {
-		// The attempted email is not logged: people type passwords into it.
-		userID := "unknown"
-		if u != nil {
-			userID = u.ID
-		}
-		s.log.InfoContext(ctx, "sign-in failed", "server", srv.Slug, "user_id", userID, "ip", addrKey)
+	case errors.Is(err, users.ErrBadCredentials):
 		form.Error = msgBadCredentials
 		s.renderSignIn(w, http.StatusBadRequest, srv, form)
+		return
+	case err != nil:
+		s.serverError(ctx, w, srv, "sign in", err)
 		return
 	}
 	if err := s.startSession(ctx, w, r, srv, u); err != nil {
@@ -153,10 +114,7 @@ func (s *Service) signIn(w http.ResponseWriter, r *http.Request) {
 // signUp serves POST /t/{slug}/signup.
 func (s *Service) signUp(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	srv := web.TenantHTML(w, r, s.store, s.log)
-	if srv == nil {
-		return
-	}
+	srv := web.Tenant(r.Context())
 	if !srv.AllowSignup {
 		s.renderSignUpClosed(w, srv, "")
 		return
@@ -164,43 +122,32 @@ func (s *Service) signUp(w http.ResponseWriter, r *http.Request) {
 	if !s.checkForm(w, r, srv) {
 		return
 	}
-	now := s.now()
 	returnTo := safeReturnTo(s.tenantPath(srv), r.PostFormValue("return_to"))
 	form := s.newForm(w, r, srv, returnTo)
-	form.Email = r.PostFormValue("email")
-	if e, err := NormalizeEmail(form.Email); err == nil {
-		form.Email = e
-	}
-
-	// Every sign-up attempt counts against the address: it bounds both mass
-	// account creation and probing which emails already have accounts.
-	addrKey := ratelimit.IPKey(s.clientAddr.IP(r))
-	if wait, ok := s.perAddress.begin(addrKey, now); !ok {
-		s.log.InfoContext(ctx, "sign-up throttled for client address", "server", srv.Slug, "ip", addrKey)
-		s.tooMany(w, srv, form, wait, s.renderSignUp)
-		return
-	}
-	s.perAddress.end(addrKey, now, true)
-
-	password := r.PostFormValue("password")
-	if password != r.PostFormValue("password_confirm") {
-		form.Error = msgPasswordsDiffer
-		s.renderSignUp(w, http.StatusBadRequest, srv, form)
-		return
-	}
-	u, err := s.CreateUser(ctx, srv, form.Email, password)
+	form.Email = prefill(r.PostFormValue("email"))
+	u, err := s.users.SignUp(ctx, srv, users.NewAccount{
+		Email:    r.PostFormValue("email"),
+		Password: r.PostFormValue("password"),
+		Confirm:  r.PostFormValue("password_confirm"),
+		Address:  s.clientAddr.IP(r),
+	})
+	var throttled *users.ThrottledError
 	switch {
 	case err == nil:
-	case errors.Is(err, ErrEmailCharacter):
+	case errors.As(err, &throttled):
+		s.tooMany(w, srv, form, throttled.RetryAfter, s.renderSignUp)
+		return
+	case errors.Is(err, users.ErrPasswordsDiffer):
+		form.Error = msgPasswordsDiffer
+	case errors.Is(err, users.ErrEmailCharacter):
 		form.Error = msgEmailCharacters
-	case errors.Is(err, ErrInvalidEmail):
+	case errors.Is(err, users.ErrInvalidEmail):
 		form.Error = msgInvalidEmail
-	case errors.Is(err, ErrPasswordTooShort):
+	case errors.Is(err, users.ErrPasswordTooShort):
 		form.Error = msgPasswordShort
-	case errors.Is(err, ErrPasswordTooLong):
+	case errors.Is(err, users.ErrPasswordTooLong):
 		form.Error = msgPasswordLong
 	case errors.Is(err, store.ErrConflict):
-		s.log.InfoContext(ctx, "sign-up refused: email taken", "server", srv.Slug, "ip", addrKey)
 		form.Error = msgSignUpFailed
 	default:
 		s.serverError(ctx, w, srv, "sign up", err)
@@ -218,12 +165,21 @@ func (s *Service) signUp(w http.ResponseWriter, r *http.Request) {
 	s.afterSignIn(w, srv, returnTo)
 }
 
+// prefill is the email a form shows again after an error: as the rule
+// writes it when the rule accepts it, else as typed.
+func prefill(raw string) string {
+	if e, err := users.NormalizeEmail(raw); err == nil {
+		return e
+	}
+	return raw
+}
+
 // signOut serves POST /t/{slug}/signout: it ends the session and goes on to
 // return_to (form field or query parameter), or to the sign-in page.
 func (s *Service) signOut(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	srv := web.TenantHTML(w, r, s.store, s.log)
-	if srv == nil || !s.checkForm(w, r, srv) {
+	srv := web.Tenant(r.Context())
+	if !s.checkForm(w, r, srv) {
 		return
 	}
 	u, err := s.CurrentUser(r, srv)

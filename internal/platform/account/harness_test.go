@@ -9,17 +9,18 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/mcp-obs/mcp-obs/internal/platform/endpoints"
-	"github.com/mcp-obs/mcp-obs/internal/store"
-	"github.com/mcp-obs/mcp-obs/internal/store/sqlite"
-	"github.com/mcp-obs/mcp-obs/internal/testkit"
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/mcp-obs/mcp-obs/internal/platform/endpoints"
+	"github.com/mcp-obs/mcp-obs/internal/platform/users"
+	"github.com/mcp-obs/mcp-obs/internal/store"
+	"github.com/mcp-obs/mcp-obs/internal/testkit"
+	"github.com/mcp-obs/mcp-obs/internal/testkit/testdb"
 )
 
 // fixture is a platform slice: the account routes of a Service over a real
@@ -27,6 +28,7 @@ import (
 type fixture struct {
 	t      *testing.T
 	store  store.Store
+	users  *users.Service
 	svc    *Service
 	clock  *testkit.Clock
 	ts     *httptest.Server
@@ -36,16 +38,18 @@ type fixture struct {
 	logs   *testkit.Buffer
 }
 
-// newFixture builds the fixture; each of opts may change the Service's
-// Options after the fixture has filled them in.
-func newFixture(t *testing.T, opts ...func(*Options)) *fixture {
+// fixtureOptions are the options of the fixture's two services.
+type fixtureOptions struct {
+	users users.Options
+	pages Options
+}
+
+// newFixture builds the fixture; each of opts may change the services'
+// options after the fixture has filled them in.
+func newFixture(t *testing.T, opts ...func(*fixtureOptions)) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db.sqlite"))
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := testdb.SQLite(t)
 	f := &fixture{t: t, store: st, clock: testkit.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)), logs: &testkit.Buffer{}}
 	for _, s := range []struct {
 		dst    **store.Server
@@ -70,19 +74,24 @@ func newFixture(t *testing.T, opts ...func(*Options)) *fixture {
 	mux := http.NewServeMux()
 	f.ts = httptest.NewServer(mux)
 	t.Cleanup(f.ts.Close)
-	o := Options{
-		Store:  st,
-		Base:   endpoints.Base(f.ts.URL),
-		Logger: slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Now:    f.clock.Now,
-		// The cheapest bcrypt keeps the suite fast; timing equality is
-		// about equal cost on both paths, not the cost itself.
-		PasswordCost: bcrypt.MinCost,
+	logger := slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	o := fixtureOptions{
+		users: users.Options{
+			Store:  st,
+			Logger: logger,
+			Now:    f.clock.Now,
+			// The cheapest bcrypt keeps the suite fast; timing equality is
+			// about equal cost on both paths, not the cost itself.
+			PasswordCost: bcrypt.MinCost,
+		},
+		pages: Options{Servers: st, Base: endpoints.Base(f.ts.URL), Logger: logger},
 	}
 	for _, opt := range opts {
 		opt(&o)
 	}
-	f.svc = New(o)
+	f.users = users.New(o.users)
+	o.pages.Users = f.users
+	f.svc = New(o.pages)
 	f.svc.Routes(mux)
 	// whoami stands in for the authorization endpoint: it asks CurrentUser.
 	mux.HandleFunc("GET /t/{slug}/whoami", func(w http.ResponseWriter, r *http.Request) {
@@ -209,10 +218,10 @@ func sessionCookieFrom(resp *http.Response) *http.Cookie {
 	return nil
 }
 
-// createUser makes an account directly through the service.
+// createUser makes an account directly through the users service.
 func (f *fixture) createUser(srv *store.Server, email, password string) *store.User {
 	f.t.Helper()
-	u, err := f.svc.CreateUser(context.Background(), srv, email, password)
+	u, err := f.users.CreateUser(context.Background(), srv, email, password)
 	if err != nil {
 		f.t.Fatalf("create user %s: %v", email, err)
 	}

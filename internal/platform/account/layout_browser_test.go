@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/mcp-obs/mcp-obs/internal/platform/web"
 	"github.com/mcp-obs/mcp-obs/internal/store"
@@ -60,7 +59,7 @@ func TestAccountPages_LongUnbrokenTextStaysOnAPhoneScreen(t *testing.T) {
 	long := strings.Repeat("averyverylongname", 5)
 	srv := &store.Server{ID: "srv-x", Slug: "x", Name: "Tools" + long, AllowSignup: true}
 	u := &store.User{ID: "u1", ServerID: srv.ID, Email: long + "@engineering." + long + ".example.com"}
-	s := New(Options{Base: "http://localhost:3000", Now: func() time.Time { return time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC) }})
+	s := New(Options{Base: "http://localhost:3000"})
 	req := httptest.NewRequest("GET", "/t/x/signin", nil)
 	pages := map[string]func(w http.ResponseWriter){
 		"signed in": func(w http.ResponseWriter) { s.renderSignedIn(w, req, srv, u) },

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mcp-obs/mcp-obs/internal/platform/clientauth"
 	"github.com/mcp-obs/mcp-obs/internal/store"
 )
 
@@ -220,7 +221,7 @@ func documentClient(srv *store.Server, clientID string, body []byte) (*store.Cli
 	if merr != nil {
 		return nil, merr.description
 	}
-	if m := md.TokenEndpointAuthMethod; m != "" && m != AuthMethodNone {
+	if m := md.TokenEndpointAuthMethod; m != "" && m != clientauth.MethodNone {
 		return nil, fmt.Sprintf("token_endpoint_auth_method %q is not allowed: metadata document clients are public and must use none", truncate(m, 50))
 	}
 	// Unlike a registration request, a document is written once for every
@@ -239,7 +240,7 @@ func documentClient(srv *store.Server, clientID string, body []byte) (*store.Cli
 			return nil, "response_types must include code: it is the only response type offered here"
 		}
 	}
-	c, merr := normalize(srv, md, AuthMethodNone)
+	c, merr := normalize(srv, md, clientauth.MethodNone)
 	if merr != nil {
 		return nil, merr.description
 	}

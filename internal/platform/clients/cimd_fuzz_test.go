@@ -11,6 +11,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/mcp-obs/mcp-obs/internal/platform/clientauth"
 	"github.com/mcp-obs/mcp-obs/internal/store"
 )
 
@@ -106,7 +107,7 @@ func FuzzClientMetadataDocument(f *testing.F) {
 				t.Fatalf("accepted a document with %s", k)
 			}
 		}
-		if c.TokenEndpointAuthMethod != AuthMethodNone || c.SecretHash != "" {
+		if c.TokenEndpointAuthMethod != clientauth.MethodNone || c.SecretHash != "" {
 			t.Fatalf("a document made a client that is not public: %+v", c)
 		}
 		checkClientMetadata(t, srv, c, m)

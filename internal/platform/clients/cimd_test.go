@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcp-obs/mcp-obs/internal/platform/clientauth"
 	"github.com/mcp-obs/mcp-obs/internal/store"
 )
 
@@ -88,7 +89,7 @@ func TestLookupDocument_DevModeAcceptsAndCachesDocument(t *testing.T) {
 		t.Fatalf("Lookup: %v", err)
 	}
 	if c.ClientID != id || c.Name != "Doc Client" || c.Source != store.SourceCIMD ||
-		c.TokenEndpointAuthMethod != AuthMethodNone || c.SecretHash != "" || c.RegistrationTokenHash != "" ||
+		c.TokenEndpointAuthMethod != clientauth.MethodNone || c.SecretHash != "" || c.RegistrationTokenHash != "" ||
 		c.Scope != "read" || len(c.RedirectURIs) != 1 || c.RedirectURIs[0] != "http://127.0.0.1/callback" {
 		t.Fatalf("client = %+v", c)
 	}

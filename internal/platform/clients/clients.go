@@ -139,10 +139,12 @@ func New(opts Options) *Registry {
 // Routes registers POST /t/{slug}/oauth/register and GET and DELETE
 // /t/{slug}/oauth/register/{client_id} on mux, with their CORS preflights.
 func (r *Registry) Routes(mux *http.ServeMux) {
-	mux.HandleFunc("POST /t/{slug}/oauth/register", web.CORS(r.serveRegister))
+	tenants := web.Tenants{Store: r.store, Logger: r.log}
+	jsonTenant := func(f http.HandlerFunc) http.Handler { return web.CORS(tenants.JSON(f)) }
+	mux.Handle("POST /t/{slug}/oauth/register", jsonTenant(r.serveRegister))
 	mux.HandleFunc("OPTIONS /t/{slug}/oauth/register", web.Preflight("POST, OPTIONS"))
-	mux.HandleFunc("GET /t/{slug}/oauth/register/{client_id}", web.CORS(r.serveRead))
-	mux.HandleFunc("DELETE /t/{slug}/oauth/register/{client_id}", web.CORS(r.serveDelete))
+	mux.Handle("GET /t/{slug}/oauth/register/{client_id}", jsonTenant(r.serveRead))
+	mux.Handle("DELETE /t/{slug}/oauth/register/{client_id}", jsonTenant(r.serveDelete))
 	mux.HandleFunc("OPTIONS /t/{slug}/oauth/register/{client_id}", web.Preflight("GET, DELETE, OPTIONS"))
 }
 

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/mcp-obs/mcp-obs/internal/forwarded"
+	"github.com/mcp-obs/mcp-obs/internal/platform/clientauth"
 	"github.com/mcp-obs/mcp-obs/internal/secret"
 	"github.com/mcp-obs/mcp-obs/internal/store"
 )
@@ -90,7 +91,7 @@ func TestRegister_ForgedForwardedAddressGainsNothing(t *testing.T) {
 			return http.Header{forwarded.ClientHeader: {"%s"}}
 		}},
 		{"wrong secret", func(acmeCreds, _ string) http.Header {
-			id, _, _ := forwarded.ParseCredentials(acmeCreds)
+			id, _, _ := clientauth.ParseBasic(acmeCreds)
 			return proxied("%s", forwarded.Credentials(id, "mcpobs_sk_guessed"))
 		}},
 		{"another tenant's resource-server credentials", func(_, otherCreds string) http.Header {

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/mcp-obs/mcp-obs/internal/platform/oautherr"
 	"github.com/mcp-obs/mcp-obs/internal/platform/web"
 	"github.com/mcp-obs/mcp-obs/internal/secret"
 	"github.com/mcp-obs/mcp-obs/internal/store"
@@ -15,28 +16,21 @@ import (
 // so it is not returned; the registration access token is the one the caller
 // presented (RFC 7592 §3 requires one in the response, and it is not rotated).
 func (r *Registry) serveRead(w http.ResponseWriter, req *http.Request) {
-	srv := web.TenantJSON(w, req, r.store, r.log)
-	if srv == nil {
-		return
-	}
+	srv := web.Tenant(req.Context())
 	c, token := r.authenticateManagement(w, req, srv)
 	if c == nil {
 		return
 	}
 	resp := r.clientInformation(srv, c)
 	resp.RegistrationAccessToken = token
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Pragma", "no-cache")
+	oautherr.NoStore(w)
 	web.WriteJSON(w, http.StatusOK, resp)
 }
 
 // serveDelete is DELETE /t/{slug}/oauth/register/{client_id} (RFC 7592 §2.3):
 // the client's tokens are revoked first, then the client is removed.
 func (r *Registry) serveDelete(w http.ResponseWriter, req *http.Request) {
-	srv := web.TenantJSON(w, req, r.store, r.log)
-	if srv == nil {
-		return
-	}
+	srv := web.Tenant(req.Context())
 	c, _ := r.authenticateManagement(w, req, srv)
 	if c == nil {
 		return
@@ -44,12 +38,12 @@ func (r *Registry) serveDelete(w http.ResponseWriter, req *http.Request) {
 	revoked, err := r.store.RevokeClientTokens(req.Context(), srv.ID, c.ClientID, r.now().UTC())
 	if err != nil {
 		r.log.ErrorContext(req.Context(), "clients: revoking tokens of deleted client", "server", srv.Slug, "client_id", c.ClientID, "err", err)
-		web.WriteOAuthError(w, http.StatusInternalServerError, "server_error", "the client could not be deleted")
+		oautherr.Write(w, oautherr.ServerError("the client could not be deleted"))
 		return
 	}
 	if err := r.store.DeleteClient(req.Context(), srv.ID, c.ClientID); err != nil && !errors.Is(err, store.ErrNotFound) {
 		r.log.ErrorContext(req.Context(), "clients: deleting client", "server", srv.Slug, "client_id", c.ClientID, "err", err)
-		web.WriteOAuthError(w, http.StatusInternalServerError, "server_error", "the client could not be deleted")
+		oautherr.Write(w, oautherr.ServerError("the client could not be deleted"))
 		return
 	}
 	r.log.DebugContext(req.Context(), "client deleted", "server", srv.Slug, "client_id", c.ClientID, "revoked_tokens", len(revoked))
@@ -73,13 +67,14 @@ func (r *Registry) authenticateManagement(w http.ResponseWriter, req *http.Reque
 			}
 		case !errors.Is(err, store.ErrNotFound):
 			r.log.ErrorContext(req.Context(), "clients: loading client", "server", srv.Slug, "client_id", clientID, "err", err)
-			web.WriteOAuthError(w, http.StatusInternalServerError, "server_error", "the client could not be loaded")
+			oautherr.Write(w, oautherr.ServerError("the client could not be loaded"))
 			return nil, ""
 		}
 		r.log.DebugContext(req.Context(), "client management refused", "server", srv.Slug, "client_id", clientID, "token", secret.Redact(token))
 	}
-	w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token", error_description="registration access token missing or invalid"`)
-	web.WriteOAuthError(w, http.StatusUnauthorized, "invalid_token", "the registration access token is missing or invalid for this client")
+	oautherr.Write(w, &oautherr.Error{Status: http.StatusUnauthorized, Code: "invalid_token",
+		Description: "the registration access token is missing or invalid for this client",
+		Challenge:   `Bearer error="invalid_token", error_description="registration access token missing or invalid"`})
 	return nil, ""
 }
 

@@ -10,14 +10,9 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/mcp-obs/mcp-obs/internal/platform/clientauth"
+	"github.com/mcp-obs/mcp-obs/internal/scope"
 	"github.com/mcp-obs/mcp-obs/internal/store"
-)
-
-// Token endpoint authentication methods a client may register (RFC 7591 §2).
-const (
-	AuthMethodNone              = "none"
-	AuthMethodClientSecretBasic = "client_secret_basic"
-	AuthMethodClientSecretPost  = "client_secret_post"
 )
 
 // Grant and response types a client may register.
@@ -160,7 +155,7 @@ func normalize(srv *store.Server, md *clientMetadata, defaultAuthMethod string) 
 	switch method := md.TokenEndpointAuthMethod; method {
 	case "":
 		c.TokenEndpointAuthMethod = defaultAuthMethod
-	case AuthMethodNone, AuthMethodClientSecretBasic, AuthMethodClientSecretPost:
+	case clientauth.MethodNone, clientauth.MethodSecretBasic, clientauth.MethodSecretPost:
 		c.TokenEndpointAuthMethod = method
 	default:
 		return nil, invalidMetadata("token_endpoint_auth_method %q is not supported; use none, client_secret_basic or client_secret_post", method)
@@ -215,17 +210,12 @@ func allowedList(name string, values, def []string, allowed ...string) ([]string
 	return out, nil
 }
 
-// supportedScopes splits a scope string (space-delimited per RFC 6749 §3.3;
-// commas tolerated) and keeps, in order and once each, the scopes the server
+// supportedScopes reads a scope string by the scope rule (scope.Parse:
+// space-delimited per RFC 6749 §3.3, commas, tabs and line breaks
+// tolerated) and keeps, in order and once each, the scopes the server
 // supports.
-func supportedScopes(serverScopes []string, scope string) []string {
-	var out []string
-	for _, s := range strings.FieldsFunc(scope, func(r rune) bool { return r == ',' || unicode.IsSpace(r) }) {
-		if slices.Contains(serverScopes, s) && !slices.Contains(out, s) {
-			out = append(out, s)
-		}
-	}
-	return out
+func supportedScopes(serverScopes []string, s string) []string {
+	return slices.DeleteFunc(scope.Parse(s), func(sc string) bool { return !slices.Contains(serverScopes, sc) })
 }
 
 // checkDisplayName refuses client names that could not be shown safely on a

@@ -5,18 +5,16 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mcp-obs/mcp-obs/internal/platform/servers"
 	"github.com/mcp-obs/mcp-obs/internal/testkit"
 )
 
 // FuzzSupportedScopes checks the registration's scope reading
 // (supportedScopes): it keeps only the server's scopes, each once, in the
 // order the client gave them, and joined and read again they are the same.
-// On well-formed scope strings (scope-token characters, spaces and commas)
-// it agrees with the reading the platform's OAuth endpoints and the SDK
-// share (testkit.SplitScopes) and with servers.ParseScopes, filtered to the
-// server's scopes. (It also splits on every Unicode space, which the others
-// do not: a scope written with one never matches a server scope there.)
+// On every string it agrees with the reading the platform's OAuth endpoints
+// and the SDK share (testkit.SplitScopes), filtered to the server's scopes:
+// since the platform's scope readings became one (package scope), other
+// Unicode spaces no longer split a registration's scope.
 func FuzzSupportedScopes(f *testing.F) {
 	for _, s := range []string{
 		"", "read", "read write", "read,write", "write read write", "read admin openid profile", " , ,",
@@ -36,17 +34,11 @@ func FuzzSupportedScopes(f *testing.F) {
 		if again := supportedScopes(serverScopes, strings.Join(got, " ")); !slices.Equal(again, got) {
 			t.Fatalf("supportedScopes(%q) = %q, but read again %q", scope, got, again)
 		}
-		if !testkit.OnlyScopeText(scope) {
-			return
-		}
 		onlyServers := func(in []string) []string {
 			return slices.DeleteFunc(slices.Clone(in), func(s string) bool { return !slices.Contains(serverScopes, s) })
 		}
 		if ref := onlyServers(testkit.SplitScopes(scope, nil)); !slices.Equal(got, ref) {
 			t.Fatalf("supportedScopes(%q) = %q, the shared reading gives %q", scope, got, ref)
-		}
-		if op := onlyServers(servers.ParseScopes(scope)); !slices.Equal(got, op) {
-			t.Fatalf("supportedScopes(%q) = %q, servers.ParseScopes gives %q", scope, got, op)
 		}
 	})
 }

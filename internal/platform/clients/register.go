@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/mcp-obs/mcp-obs/internal/platform/clientauth"
+	"github.com/mcp-obs/mcp-obs/internal/platform/oautherr"
 	"github.com/mcp-obs/mcp-obs/internal/platform/web"
 	"github.com/mcp-obs/mcp-obs/internal/secret"
 	"github.com/mcp-obs/mcp-obs/internal/store"
@@ -62,10 +64,7 @@ func (r *Registry) clientInformation(srv *store.Server, c *store.Client) *regist
 // registration proxied by the tenant's MCP server is counted under the end
 // client's address that server forwards ([web.ClientAddr.ForTenant]).
 func (r *Registry) serveRegister(w http.ResponseWriter, req *http.Request) {
-	srv := web.TenantJSON(w, req, r.store, r.log)
-	if srv == nil {
-		return
-	}
+	srv := web.Tenant(req.Context())
 	client := r.clientIP.ForTenant(req, srv)
 	key := client.Key()
 	if !r.limiter.Allow(key) {
@@ -74,29 +73,29 @@ func (r *Registry) serveRegister(w http.ResponseWriter, req *http.Request) {
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 		r.log.DebugContext(req.Context(), "client registration throttled",
 			"server", srv.Slug, "ip", client.IP, "forwarded_by_resource_server", client.ForwardedBy != "")
-		web.WriteOAuthError(w, http.StatusTooManyRequests, "too_many_requests",
-			fmt.Sprintf("too many client registrations from this address; retry in %d seconds", secs))
+		oautherr.Write(w, oautherr.New(http.StatusTooManyRequests, "too_many_requests",
+			fmt.Sprintf("too many client registrations from this address; retry in %d seconds", secs)))
 		return
 	}
 	if mt, _, err := mime.ParseMediaType(req.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-		web.WriteOAuthError(w, http.StatusBadRequest, errInvalidClientMetadata, "the request body must be JSON with Content-Type: application/json")
+		oautherr.Write(w, oautherr.BadRequest(errInvalidClientMetadata, "the request body must be JSON with Content-Type: application/json"))
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, maxRegistrationBytes))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			web.WriteOAuthError(w, http.StatusRequestEntityTooLarge, errInvalidClientMetadata,
-				fmt.Sprintf("the request body is larger than %d KiB", maxRegistrationBytes>>10))
+			oautherr.Write(w, oautherr.New(http.StatusRequestEntityTooLarge, errInvalidClientMetadata,
+				fmt.Sprintf("the request body is larger than %d KiB", maxRegistrationBytes>>10)))
 			return
 		}
-		web.WriteOAuthError(w, http.StatusBadRequest, errInvalidClientMetadata, "the request body could not be read")
+		oautherr.Write(w, oautherr.BadRequest(errInvalidClientMetadata, "the request body could not be read"))
 		return
 	}
 	c, merr := r.parseRegistration(srv, body)
 	if merr != nil {
 		r.log.DebugContext(req.Context(), "client registration refused", "server", srv.Slug, "error", merr.code, "description", merr.description)
-		web.WriteOAuthError(w, http.StatusBadRequest, merr.code, asciiText(merr.description))
+		oautherr.Write(w, oautherr.BadRequest(merr.code, asciiText(merr.description)))
 		return
 	}
 
@@ -104,7 +103,7 @@ func (r *Registry) serveRegister(w http.ResponseWriter, req *http.Request) {
 	c.Source = store.SourceDCR
 	c.IssuedAt = r.now().UTC()
 	var clientSecret string
-	if c.TokenEndpointAuthMethod != AuthMethodNone {
+	if c.TokenEndpointAuthMethod != clientauth.MethodNone {
 		clientSecret = secret.New(secret.PrefixClientSecret)
 		c.SecretHash = secret.Hash(clientSecret)
 	}
@@ -113,7 +112,7 @@ func (r *Registry) serveRegister(w http.ResponseWriter, req *http.Request) {
 
 	if err := r.store.CreateClient(req.Context(), c); err != nil {
 		r.log.ErrorContext(req.Context(), "clients: storing registration", "server", srv.Slug, "err", err)
-		web.WriteOAuthError(w, http.StatusInternalServerError, "server_error", "the client could not be registered")
+		oautherr.Write(w, oautherr.ServerError("the client could not be registered"))
 		return
 	}
 	r.log.DebugContext(req.Context(), "client registered",
@@ -126,8 +125,7 @@ func (r *Registry) serveRegister(w http.ResponseWriter, req *http.Request) {
 		resp.ClientSecret = clientSecret
 		resp.ClientSecretExpiresAt = new(int64) // 0: the secret does not expire
 	}
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Pragma", "no-cache")
+	oautherr.NoStore(w)
 	web.WriteJSON(w, http.StatusCreated, resp)
 }
 
@@ -143,5 +141,5 @@ func (r *Registry) parseRegistration(srv *store.Server, body []byte) (*store.Cli
 	if merr != nil {
 		return nil, merr
 	}
-	return normalize(srv, md, AuthMethodClientSecretBasic)
+	return normalize(srv, md, clientauth.MethodSecretBasic)
 }

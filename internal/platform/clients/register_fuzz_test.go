@@ -7,7 +7,6 @@ import (
 	"mime"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -15,11 +14,12 @@ import (
 
 	"golang.org/x/net/http/httpguts"
 
+	"github.com/mcp-obs/mcp-obs/internal/platform/clientauth"
 	"github.com/mcp-obs/mcp-obs/internal/platform/endpoints"
 	"github.com/mcp-obs/mcp-obs/internal/secret"
 	"github.com/mcp-obs/mcp-obs/internal/store"
-	"github.com/mcp-obs/mcp-obs/internal/store/sqlite"
 	"github.com/mcp-obs/mcp-obs/internal/testkit"
+	"github.com/mcp-obs/mcp-obs/internal/testkit/testdb"
 )
 
 // FuzzRegister posts any body with any Content-Type to the registration
@@ -121,16 +121,16 @@ func FuzzRegister(f *testing.F) {
 		checkClientMetadata(t, srv, c, asked)
 		method, _ := asked["token_endpoint_auth_method"].(string)
 		if method == "" {
-			method = AuthMethodClientSecretBasic
+			method = clientauth.MethodSecretBasic
 		}
 		if c.TokenEndpointAuthMethod != method || m["token_endpoint_auth_method"] != method {
 			t.Fatalf("auth method %q (answer %v), the metadata asked for %q", c.TokenEndpointAuthMethod, m["token_endpoint_auth_method"], method)
 		}
 		sec, _ := m["client_secret"].(string)
 		switch {
-		case method == AuthMethodNone && (sec != "" || c.SecretHash != ""):
+		case method == clientauth.MethodNone && (sec != "" || c.SecretHash != ""):
 			t.Fatalf("a public client got a secret")
-		case method != AuthMethodNone && (sec == "" || c.SecretHash != secret.Hash(sec)):
+		case method != clientauth.MethodNone && (sec == "" || c.SecretHash != secret.Hash(sec)):
 			t.Fatalf("a confidential client's secret is missing or not stored as its hash")
 		}
 		rat, _ := m["registration_access_token"].(string)
@@ -162,11 +162,7 @@ func nilIfEmpty(s string) any {
 func newRegisterFuzzEnv(tb testing.TB) (store.Store, *store.Server, *http.ServeMux) {
 	tb.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(tb.TempDir(), "db.sqlite"))
-	if err != nil {
-		tb.Fatalf("open store: %v", err)
-	}
-	tb.Cleanup(func() { st.Close() })
+	st := testdb.SQLite(tb)
 	srv := &store.Server{ID: secret.ID(), Slug: "acme", Name: "Acme", ResourceURL: "http://localhost:3006/mcp",
 		Scopes: []string{"read", "write"}, CreatedAt: time.Now().UTC()}
 	if err := st.CreateServer(ctx, srv); err != nil {

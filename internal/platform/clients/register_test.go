@@ -11,6 +11,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/oauthex"
 
+	"github.com/mcp-obs/mcp-obs/internal/platform/clientauth"
 	"github.com/mcp-obs/mcp-obs/internal/secret"
 	"github.com/mcp-obs/mcp-obs/internal/store"
 )
@@ -61,7 +62,7 @@ func TestRegister_PublicClientGetsNoSecret(t *testing.T) {
 }
 
 func TestRegister_ConfidentialClientSecretIsStoredOnlyAsHash(t *testing.T) {
-	for _, method := range []string{"", AuthMethodClientSecretBasic, AuthMethodClientSecretPost} {
+	for _, method := range []string{"", clientauth.MethodSecretBasic, clientauth.MethodSecretPost} {
 		t.Run("method="+method, func(t *testing.T) {
 			h := newHarness(t, Options{})
 			body := `{"redirect_uris":["https://app.example/cb"]`
@@ -71,7 +72,7 @@ func TestRegister_ConfidentialClientSecretIsStoredOnlyAsHash(t *testing.T) {
 			m := h.mustRegister(t, body+`}`)
 			want := method
 			if want == "" {
-				want = AuthMethodClientSecretBasic // RFC 7591 §2 default
+				want = clientauth.MethodSecretBasic // RFC 7591 §2 default
 			}
 			if m["token_endpoint_auth_method"] != want {
 				t.Errorf("token_endpoint_auth_method = %v, want %s", m["token_endpoint_auth_method"], want)
@@ -150,6 +151,33 @@ func TestRegister_UnsupportedScopesAreDroppedNotRefused(t *testing.T) {
 	m = h.mustRegister(t, `{"redirect_uris":["https://app.example/cb"],"scope":"openid profile"}`)
 	if _, ok := m["scope"]; ok {
 		t.Errorf("scope = %v, want it absent when no requested scope is supported", m["scope"])
+	}
+}
+
+// The registration reads its scope by the one scope rule (package scope):
+// spaces, tabs, line breaks and commas delimit, any other character belongs
+// to a scope. Before the rule was shared, every Unicode space delimited here
+// alone ("read\u00a0write" registered read and write); now such a scope is
+// one unknown scope and is dropped, as the authorization endpoint and the SDK
+// read it.
+func TestRegister_ScopeReadByTheScopeRule(t *testing.T) {
+	h := newHarness(t, Options{})
+	for in, want := range map[string]string{
+		"read,write":          "read write",
+		"read\twrite\r\nread": "read write",
+		"read\u00a0write":     "",
+		"read\u3000write":     "",
+		"read\u2028write":     "",
+		"read\u000bwrite":     "",
+		"read\u000cwrite":     "",
+		"write\u0085 read":    "read",
+	} {
+		body, _ := json.Marshal(map[string]any{"redirect_uris": []string{"https://app.example/cb"}, "scope": in})
+		m := h.mustRegister(t, string(body))
+		got, _ := m["scope"].(string)
+		if got != want {
+			t.Errorf("scope %+q registered as %q, want %q", in, got, want)
+		}
 	}
 }
 
@@ -344,7 +372,7 @@ func TestRegister_OfficialGoSDKRegisterClientParsesAnswers(t *testing.T) {
 	if err != nil {
 		t.Fatalf("RegisterClient(confidential): %v", err)
 	}
-	if got.ClientSecret == "" || got.TokenEndpointAuthMethod != AuthMethodClientSecretBasic || !got.ClientSecretExpiresAt.IsZero() {
+	if got.ClientSecret == "" || got.TokenEndpointAuthMethod != clientauth.MethodSecretBasic || !got.ClientSecretExpiresAt.IsZero() {
 		t.Errorf("confidential registration parsed as %+v", got)
 	}
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/mcp-obs/mcp-obs/internal/platform/clients"
 	"github.com/mcp-obs/mcp-obs/internal/platform/web"
+	"github.com/mcp-obs/mcp-obs/internal/scope"
 	"github.com/mcp-obs/mcp-obs/internal/secret"
 	"github.com/mcp-obs/mcp-obs/internal/store"
 )
@@ -47,10 +48,7 @@ func pageFailure(title, message string) *authFailure {
 // form) on /t/{slug}/oauth/authorize. Both validate the full request the same
 // way: hidden fields of the consent form are never trusted.
 func (h *Handler) serveAuthorize(w http.ResponseWriter, r *http.Request) {
-	srv := web.TenantHTML(w, r, h.store, h.log)
-	if srv == nil {
-		return
-	}
+	srv := web.Tenant(r.Context())
 	post := r.Method == http.MethodPost
 	values := r.URL.Query()
 	if post {
@@ -101,7 +99,7 @@ func (h *Handler) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 
 	granted, err := h.store.Consent(ctx, srv.ID, user.ID, req.client.ClientID)
 	switch {
-	case err == nil && subset(req.scopes, granted):
+	case err == nil && scope.Subset(req.scopes, granted):
 		h.issueCode(w, r, srv, user, req)
 		return
 	case err != nil && !errors.Is(err, store.ErrNotFound):
@@ -154,7 +152,7 @@ func (h *Handler) validateAuthorize(ctx context.Context, srv *store.Server, v ur
 	responseType := p.get("response_type")
 	challenge := p.get("code_challenge")
 	method := p.get("code_challenge_method")
-	scope := p.get("scope")
+	scopeParam := p.get("scope")
 	if p.dup != "" {
 		return fail("invalid_request", fmt.Sprintf("parameter %s is repeated", p.dup))
 	}
@@ -175,11 +173,9 @@ func (h *Handler) validateAuthorize(ctx context.Context, srv *store.Server, v ur
 	}
 	req.challenge = challenge
 
-	req.scopes = parseScopes(scope)
-	for _, s := range req.scopes {
-		if !slices.Contains(srv.Scopes, s) {
-			return fail("invalid_scope", fmt.Sprintf("scope %s is not offered by this server", s))
-		}
+	req.scopes = scope.Parse(scopeParam)
+	if missing := scope.Missing(req.scopes, srv.Scopes); missing != nil {
+		return fail("invalid_scope", fmt.Sprintf("scope %s is not offered by this server", missing[0]))
 	}
 	if len(req.scopes) == 0 {
 		req.scopes = slices.Clone(srv.DefaultScopes)
@@ -211,7 +207,7 @@ func (req *authRequest) values() url.Values {
 		"code_challenge_method": {"S256"},
 	}
 	if len(req.scopes) > 0 {
-		v.Set("scope", joinScopes(req.scopes))
+		v.Set("scope", scope.Join(req.scopes))
 	}
 	if req.state != "" {
 		v.Set("state", req.state)

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mcp-obs/mcp-obs/internal/platform/clientauth"
 	"github.com/mcp-obs/mcp-obs/internal/store"
 )
 
@@ -66,7 +67,7 @@ func TestAuthorize_UnknownClientGetsErrorPageNotRedirect(t *testing.T) {
 	e := newEnv(t)
 	tn := e.newTenant("acme")
 	other := e.newTenant("other")
-	foreign := e.newClient(other, authNone) // registered, but with another tenant
+	foreign := e.newClient(other, clientauth.MethodNone) // registered, but with another tenant
 	_, challenge := pkcePair()
 	for name, clientID := range map[string]string{"unknown": "no-such-client", "other tenant's": foreign.ClientID, "missing": ""} {
 		q := url.Values{"client_id": {clientID}, "redirect_uri": {"https://evil.example/cb"}, "response_type": {"code"},
@@ -82,8 +83,8 @@ func TestAuthorize_UnknownClientGetsErrorPageNotRedirect(t *testing.T) {
 func TestAuthorize_UnregisteredRedirectURIGetsErrorPageNotRedirect(t *testing.T) {
 	e := newEnv(t)
 	tn := e.newTenant("acme")
-	one := e.newClient(tn, authNone, "https://app.example/cb")
-	two := e.newClient(tn, authNone, "https://app.example/cb", "https://app.example/other")
+	one := e.newClient(tn, clientauth.MethodNone, "https://app.example/cb")
+	two := e.newClient(tn, clientauth.MethodNone, "https://app.example/cb", "https://app.example/other")
 	_, challenge := pkcePair()
 	tests := []struct {
 		name     string
@@ -114,7 +115,7 @@ func TestAuthorize_UnregisteredRedirectURIGetsErrorPageNotRedirect(t *testing.T)
 func TestAuthorize_RedirectURIMayBeOmittedWhenExactlyOneIsRegistered(t *testing.T) {
 	e := newEnv(t)
 	tn := e.newTenant("acme")
-	c := e.newClient(tn, authNone, "https://app.example/cb")
+	c := e.newClient(tn, clientauth.MethodNone, "https://app.example/cb")
 	verifier, challenge := pkcePair()
 	loc := e.authorize(tn, e.browser(), e.authorizeURL(tn, c, challenge, url.Values{"redirect_uri": nil}))
 	if got := loc.Scheme + "://" + loc.Host + loc.Path; got != "https://app.example/cb" {
@@ -130,7 +131,7 @@ func TestAuthorize_RedirectURIMayBeOmittedWhenExactlyOneIsRegistered(t *testing.
 func TestAuthorize_LoopbackRedirectMatchesAnyPort(t *testing.T) {
 	e := newEnv(t)
 	tn := e.newTenant("acme")
-	c := e.newClient(tn, authNone, "http://127.0.0.1/callback")
+	c := e.newClient(tn, clientauth.MethodNone, "http://127.0.0.1/callback")
 	_, challenge := pkcePair()
 	loc := e.authorize(tn, e.browser(), e.authorizeURL(tn, c, challenge, url.Values{"redirect_uri": {"http://127.0.0.1:53123/callback"}}))
 	if loc.Host != "127.0.0.1:53123" || loc.Query().Get("code") == "" {
@@ -142,7 +143,7 @@ func TestAuthorize_InvalidParametersAreRedirectedWithStateAndIss(t *testing.T) {
 	e := newEnv(t)
 	tn := e.newTenant("acme")
 	other := e.newTenant("other")
-	c := e.newClient(tn, authNone)
+	c := e.newClient(tn, clientauth.MethodNone)
 	_, challenge := pkcePair()
 	tests := []struct {
 		name  string
@@ -174,7 +175,7 @@ func TestAuthorize_InvalidParametersAreRedirectedWithStateAndIss(t *testing.T) {
 func TestAuthorize_NotSignedInRedirectsToSignInThenBack(t *testing.T) {
 	e := newEnv(t)
 	tn := e.newTenant("acme")
-	c := e.newClient(tn, authNone)
+	c := e.newClient(tn, clientauth.MethodNone)
 	_, challenge := pkcePair()
 	authURL := e.authorizeURL(tn, c, challenge, nil)
 	p := e.get(noFollow(e.browser()), authURL)
@@ -191,7 +192,7 @@ func TestAuthorize_NotSignedInRedirectsToSignInThenBack(t *testing.T) {
 func TestAuthorize_ForgedHostDoesNotChangeRedirects(t *testing.T) {
 	e := newEnv(t)
 	tn := e.newTenant("acme")
-	c := e.newClient(tn, authNone)
+	c := e.newClient(tn, clientauth.MethodNone)
 	_, challenge := pkcePair()
 	forged := func(b *http.Client) page {
 		req := mustRequest(t, http.MethodGet, e.authorizeURL(tn, c, challenge, nil))
@@ -223,7 +224,7 @@ func TestAuthorize_ForgedHostDoesNotChangeRedirects(t *testing.T) {
 func TestAuthorize_RedirectKeepsTheRedirectURIsOwnQuery(t *testing.T) {
 	e := newEnv(t)
 	tn := e.newTenant("acme")
-	c := e.newClient(tn, authNone, "https://app.example/cb?tenant=7&x=a%20b")
+	c := e.newClient(tn, clientauth.MethodNone, "https://app.example/cb?tenant=7&x=a%20b")
 	_, challenge := pkcePair()
 	loc := e.authorize(tn, e.browser(), e.authorizeURL(tn, c, challenge, nil))
 	q := loc.Query()
@@ -235,7 +236,7 @@ func TestAuthorize_RedirectKeepsTheRedirectURIsOwnQuery(t *testing.T) {
 func TestAuthorize_ConsentPostWithoutCSRFIsForbidden(t *testing.T) {
 	e := newEnv(t)
 	tn := e.newTenant("acme")
-	c := e.newClient(tn, authNone)
+	c := e.newClient(tn, clientauth.MethodNone)
 	_, challenge := pkcePair()
 	b := e.signedIn(tn)
 	p := e.get(b, e.authorizeURL(tn, c, challenge, nil))
@@ -260,7 +261,7 @@ func TestAuthorize_ConsentPostWithoutCSRFIsForbidden(t *testing.T) {
 func TestAuthorize_ConsentPostRevalidatesEveryParameter(t *testing.T) {
 	e := newEnv(t)
 	tn := e.newTenant("acme")
-	c := e.newClient(tn, authNone)
+	c := e.newClient(tn, clientauth.MethodNone)
 	_, challenge := pkcePair()
 	b := e.signedIn(tn)
 	p := e.get(b, e.authorizeURL(tn, c, challenge, nil))
@@ -281,7 +282,7 @@ func TestAuthorize_ConsentPostRevalidatesEveryParameter(t *testing.T) {
 func TestAuthorize_DenyRedirectsAccessDenied(t *testing.T) {
 	e := newEnv(t)
 	tn := e.newTenant("acme")
-	c := e.newClient(tn, authNone)
+	c := e.newClient(tn, clientauth.MethodNone)
 	_, challenge := pkcePair()
 	b := e.signedIn(tn)
 	p := e.get(b, e.authorizeURL(tn, c, challenge, url.Values{"state": {"den"}}))
@@ -298,7 +299,7 @@ func TestAuthorize_DenyRedirectsAccessDenied(t *testing.T) {
 func TestAuthorize_ConsentIsAskedAgainForWiderScopes(t *testing.T) {
 	e := newEnv(t)
 	tn := e.newTenant("acme")
-	c := e.newClient(tn, authNone)
+	c := e.newClient(tn, clientauth.MethodNone)
 	_, challenge := pkcePair()
 	b := e.signedIn(tn)
 	e.authorize(tn, b, e.authorizeURL(tn, c, challenge, url.Values{"scope": {"read"}}))
@@ -319,7 +320,7 @@ func TestAuthorize_ConsentIsAskedAgainForWiderScopes(t *testing.T) {
 func TestAuthorize_DefaultScopesWhenNoneRequested(t *testing.T) {
 	e := newEnv(t)
 	tn := e.newTenant("acme")
-	c := e.newClient(tn, authNone)
+	c := e.newClient(tn, clientauth.MethodNone)
 	code, verifier := e.code(tn, c, url.Values{"scope": nil})
 	a := e.exchange(tn, c, code, verifier)
 	if a.status != http.StatusOK || a.str("scope") != "read" {
@@ -330,7 +331,7 @@ func TestAuthorize_DefaultScopesWhenNoneRequested(t *testing.T) {
 func TestAuthorize_GrantedScopesFollowTheServersOrder(t *testing.T) {
 	e := newEnv(t)
 	tn := e.newTenant("acme")
-	c := e.newClient(tn, authNone)
+	c := e.newClient(tn, clientauth.MethodNone)
 	code, verifier := e.code(tn, c, url.Values{"scope": {"admin write,read"}})
 	a := e.exchange(tn, c, code, verifier)
 	if a.status != http.StatusOK || a.str("scope") != "read write admin" {
@@ -392,7 +393,7 @@ func TestAuthorize_StorageFailureAfterValidationRedirectsServerError(t *testing.
 				return brokenStore{Store: s, fail: map[string]bool{failing: true}}
 			})
 			tn := e.newTenant("acme")
-			c := e.newClient(tn, authNone)
+			c := e.newClient(tn, clientauth.MethodNone)
 			_, challenge := pkcePair()
 			b := e.signedIn(tn)
 			p := e.get(b, e.authorizeURL(tn, c, challenge, url.Values{"state": {"st-5"}}))
@@ -429,7 +430,7 @@ func TestAuthorize_RefusedMetadataDocumentPageSaysWhy(t *testing.T) {
 func TestAuthorize_NotYouSignOutReturnsToTheSameRequestViaSignIn(t *testing.T) {
 	e := newEnv(t)
 	tn := e.newTenant("acme")
-	c := e.newClient(tn, authNone)
+	c := e.newClient(tn, clientauth.MethodNone)
 	_, challenge := pkcePair()
 	b := e.signedIn(tn)
 	authURL := e.authorizeURL(tn, c, challenge, url.Values{"state": {"notyou"}})

@@ -35,10 +35,7 @@ type configFeatures struct {
 
 // serveConfig answers GET /api/v1/servers/{slug}/config.
 func (h *Handler) serveConfig(w http.ResponseWriter, r *http.Request) {
-	srv := web.TenantJSON(w, r, h.store, h.log)
-	if srv == nil {
-		return
-	}
+	srv := web.Tenant(r.Context())
 	slug := srv.Slug
 	w.Header().Set("Cache-Control", "public, max-age=60")
 	web.WriteJSON(w, http.StatusOK, serverConfig{

@@ -3,6 +3,7 @@ package oauth
 import (
 	"net/http"
 
+	"github.com/mcp-obs/mcp-obs/internal/platform/clientauth"
 	"github.com/mcp-obs/mcp-obs/internal/platform/web"
 	"github.com/mcp-obs/mcp-obs/internal/store"
 )
@@ -44,9 +45,9 @@ func (h *Handler) metadataFor(srv *store.Server) metadata {
 		ResponseModesSupported: []string{"query"},
 		GrantTypesSupported:    []string{grantAuthorizationCode, grantRefreshToken},
 		// Clients may be public; introspection needs a resource server's secret.
-		TokenEndpointAuthMethodsSupported:          []string{authNone, authSecretBasic, authSecretPost},
-		IntrospectionEndpointAuthMethodsSupported:  []string{authSecretBasic, authSecretPost},
-		RevocationEndpointAuthMethodsSupported:     []string{authNone, authSecretBasic, authSecretPost},
+		TokenEndpointAuthMethodsSupported:          []string{clientauth.MethodNone, clientauth.MethodSecretBasic, clientauth.MethodSecretPost},
+		IntrospectionEndpointAuthMethodsSupported:  []string{clientauth.MethodSecretBasic, clientauth.MethodSecretPost},
+		RevocationEndpointAuthMethodsSupported:     []string{clientauth.MethodNone, clientauth.MethodSecretBasic, clientauth.MethodSecretPost},
 		CodeChallengeMethodsSupported:              []string{"S256"},
 		AuthorizationResponseIssParameterSupported: true,
 		ClientIDMetadataDocumentSupported:          true,
@@ -57,10 +58,7 @@ func (h *Handler) metadataFor(srv *store.Server) metadata {
 // Connect discovery, path-inserted and path-appended) with the same document,
 // because MCP clients try them in different orders.
 func (h *Handler) serveMetadata(w http.ResponseWriter, r *http.Request) {
-	srv := web.TenantJSON(w, r, h.store, h.log)
-	if srv == nil {
-		return
-	}
+	srv := web.Tenant(r.Context())
 	w.Header().Set("Cache-Control", "public, max-age=300")
 	web.WriteJSON(w, http.StatusOK, h.metadataFor(srv))
 }

@@ -5,11 +5,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/mcp-obs/mcp-obs/internal/platform/clientauth"
+	"github.com/mcp-obs/mcp-obs/internal/platform/oautherr"
 	"github.com/mcp-obs/mcp-obs/internal/platform/web"
 	"github.com/mcp-obs/mcp-obs/internal/store"
 )
@@ -30,26 +31,24 @@ type revokedEvent struct {
 // sequence numbers: a reconnecting client resumes with Last-Event-ID (or
 // ?after=); a new one starts with revocations made from now on.
 func (h *Handler) serveFeed(w http.ResponseWriter, r *http.Request) {
-	srv := web.TenantJSON(w, r, h.store, h.log)
-	if srv == nil {
-		return
-	}
+	srv := web.Tenant(r.Context())
 	realm := h.base.Issuer(srv.Slug)
-	if !isResourceServer(srv, basicCredentials(r)) {
-		invalidClient("the revocation feed requires this server's resource-server credentials (HTTP Basic)", true).write(w, realm)
+	if !clientauth.IsResourceServer(srv, clientauth.Basic(r)) {
+		oautherr.Write(w, oautherr.InvalidClient("the revocation feed requires this server's resource-server credentials (HTTP Basic)",
+			oautherr.BasicChallenge(realm)))
 		return
 	}
 	ctx := r.Context()
 	after, ok := feedCursor(r)
 	if !ok {
-		badRequest("invalid_request", "Last-Event-ID and after must be feed sequence numbers").write(w, realm)
+		oautherr.Write(w, oautherr.BadRequest("invalid_request", "Last-Event-ID and after must be feed sequence numbers"))
 		return
 	}
 	if after < 0 {
 		latest, err := h.store.LatestRevocationSeq(ctx, srv.ID)
 		if err != nil {
 			h.log.ErrorContext(ctx, "oauth: revocation feed: reading position", "server", srv.Slug, "err", err)
-			serverError().write(w, realm)
+			oautherr.Write(w, serverError())
 			return
 		}
 		after = latest
@@ -143,19 +142,4 @@ func feedCursor(r *http.Request) (int64, bool) {
 		return 0, false
 	}
 	return n, true
-}
-
-// basicCredentials reads HTTP Basic credentials (form-urlencoded parts, as at
-// the token endpoint); the zero value when absent or malformed.
-func basicCredentials(r *http.Request) credentials {
-	rawID, rawSecret, ok := r.BasicAuth()
-	if !ok {
-		return credentials{}
-	}
-	id, err1 := url.QueryUnescape(rawID)
-	sec, err2 := url.QueryUnescape(rawSecret)
-	if err1 != nil || err2 != nil {
-		return credentials{}
-	}
-	return credentials{id: id, secret: sec, method: authSecretBasic}
 }

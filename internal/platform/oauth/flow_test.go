@@ -9,6 +9,8 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/oauthex"
 	"golang.org/x/oauth2"
+
+	"github.com/mcp-obs/mcp-obs/internal/platform/clientauth"
 )
 
 // TestAuthorizationCodeFlow_XOAuth2EndToEnd drives the whole flow as a real
@@ -19,11 +21,11 @@ import (
 func TestAuthorizationCodeFlow_XOAuth2EndToEnd(t *testing.T) {
 	e := newEnv(t)
 	tn := e.newTenant("acme")
-	for _, method := range []string{authNone, authSecretBasic, authSecretPost} {
+	for _, method := range []string{clientauth.MethodNone, clientauth.MethodSecretBasic, clientauth.MethodSecretPost} {
 		t.Run(method, func(t *testing.T) {
 			e.t = t
 			c := e.newClient(tn, method)
-			style := map[string]oauth2.AuthStyle{authNone: oauth2.AuthStyleInParams, authSecretBasic: oauth2.AuthStyleInHeader, authSecretPost: oauth2.AuthStyleInParams}[method]
+			style := map[string]oauth2.AuthStyle{clientauth.MethodNone: oauth2.AuthStyleInParams, clientauth.MethodSecretBasic: oauth2.AuthStyleInHeader, clientauth.MethodSecretPost: oauth2.AuthStyleInParams}[method]
 			cfg := &oauth2.Config{
 				ClientID:     c.ClientID,
 				ClientSecret: c.secret,

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -20,12 +19,15 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/mcp-obs/mcp-obs/internal/platform/account"
+	"github.com/mcp-obs/mcp-obs/internal/platform/clientauth"
 	"github.com/mcp-obs/mcp-obs/internal/platform/clients"
 	"github.com/mcp-obs/mcp-obs/internal/platform/endpoints"
+	"github.com/mcp-obs/mcp-obs/internal/platform/users"
 	"github.com/mcp-obs/mcp-obs/internal/secret"
 	"github.com/mcp-obs/mcp-obs/internal/store"
 	"github.com/mcp-obs/mcp-obs/internal/store/sqlite"
 	"github.com/mcp-obs/mcp-obs/internal/testkit"
+	"github.com/mcp-obs/mcp-obs/internal/testkit/testdb"
 )
 
 // The fuzz environment's credentials. They are fixed strings, not random
@@ -75,21 +77,18 @@ type fuzzEnv struct {
 func newFuzzEnv(tb testing.TB) *fuzzEnv {
 	tb.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(tb.TempDir(), "db.sqlite"))
-	if err != nil {
-		tb.Fatalf("sqlite.Open: %v", err)
-	}
-	tb.Cleanup(func() { st.Close() })
+	st := testdb.SQLite(tb)
 	base, err := endpoints.Parse("http://platform.test")
 	if err != nil {
 		tb.Fatal(err)
 	}
 	logger := slog.New(slog.DiscardHandler)
 	clock := testkit.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
-	accounts := account.New(account.Options{Store: st, Base: base, Logger: logger, PasswordCost: bcrypt.MinCost})
+	userService := users.New(users.Options{Store: st, Logger: logger, PasswordCost: bcrypt.MinCost})
+	accounts := account.New(account.Options{Servers: st, Users: userService, Base: base, Logger: logger})
 	registry := clients.New(clients.Options{Store: st, Base: base, Logger: logger, Now: clock.Now,
 		HTTPClient: &http.Client{Transport: notFoundEverywhere{}}})
-	h := New(Options{Store: st, Base: base, Clients: registry, Accounts: accounts, Logger: logger, Now: clock.Now})
+	h := New(Options{Store: st, Base: base, Clients: registry, Users: userService, Accounts: accounts, Logger: logger, Now: clock.Now})
 	mux := http.NewServeMux()
 	h.Routes(mux)
 	registry.Routes(mux)
@@ -98,22 +97,22 @@ func newFuzzEnv(tb testing.TB) *fuzzEnv {
 	now := clock.Now()
 	e.server = e.mustServer(tb, fuzzSlug, fuzzRSID, fuzzRSSecret, now)
 	e.other = e.mustServer(tb, otherSlug, otherRSID, otherRSSecret, now)
-	e.user, err = accounts.CreateUser(ctx, e.server, "alice@fuzz.example", testPassword)
+	e.user, err = userService.CreateUser(ctx, e.server, "alice@fuzz.example", testPassword)
 	if err != nil {
 		tb.Fatalf("CreateUser: %v", err)
 	}
-	otherUser, err := accounts.CreateUser(ctx, e.other, "bob@other.example", testPassword)
+	otherUser, err := userService.CreateUser(ctx, e.other, "bob@other.example", testPassword)
 	if err != nil {
 		tb.Fatalf("CreateUser: %v", err)
 	}
 	both := []string{grantAuthorizationCode, grantRefreshToken}
-	e.mustClient(tb, &store.Client{ServerID: e.server.ID, ClientID: fuzzPublicID, TokenEndpointAuthMethod: authNone,
+	e.mustClient(tb, &store.Client{ServerID: e.server.ID, ClientID: fuzzPublicID, TokenEndpointAuthMethod: clientauth.MethodNone,
 		RedirectURIs: []string{fuzzRedirect}, GrantTypes: both, ResponseTypes: []string{"code"}, Source: store.SourceDCR, IssuedAt: now})
-	e.mustClient(tb, &store.Client{ServerID: e.server.ID, ClientID: fuzzConfID, TokenEndpointAuthMethod: authSecretBasic,
+	e.mustClient(tb, &store.Client{ServerID: e.server.ID, ClientID: fuzzConfID, TokenEndpointAuthMethod: clientauth.MethodSecretBasic,
 		SecretHash: secret.Hash(fuzzConfSecr), RedirectURIs: []string{fuzzRedirect}, GrantTypes: both,
 		ResponseTypes: []string{"code"}, Source: store.SourceDCR, IssuedAt: now})
 	// The other tenant has a client of the same id: ids are per tenant.
-	e.mustClient(tb, &store.Client{ServerID: e.other.ID, ClientID: fuzzPublicID, TokenEndpointAuthMethod: authNone,
+	e.mustClient(tb, &store.Client{ServerID: e.other.ID, ClientID: fuzzPublicID, TokenEndpointAuthMethod: clientauth.MethodNone,
 		RedirectURIs: []string{fuzzRedirect}, GrantTypes: both, ResponseTypes: []string{"code"}, Source: store.SourceDCR, IssuedAt: now})
 
 	token := func(raw string, kind store.TokenKind, srv *store.Server, client, user, family string, scopes ...string) *store.Token {

@@ -5,7 +5,10 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/mcp-obs/mcp-obs/internal/platform/clientauth"
+	"github.com/mcp-obs/mcp-obs/internal/platform/oautherr"
 	"github.com/mcp-obs/mcp-obs/internal/platform/web"
+	"github.com/mcp-obs/mcp-obs/internal/scope"
 	"github.com/mcp-obs/mcp-obs/internal/secret"
 	"github.com/mcp-obs/mcp-obs/internal/store"
 )
@@ -38,31 +41,28 @@ const inactiveBody = `{"active":false}`
 // request whose token is not cached): one server, one token and one user
 // lookup, nothing logged above debug.
 func (h *Handler) serveIntrospect(w http.ResponseWriter, r *http.Request) {
-	noStore(w)
-	srv := web.TenantJSON(w, r, h.store, h.log)
-	if srv == nil {
-		return
-	}
+	oautherr.NoStore(w)
+	srv := web.Tenant(r.Context())
 	realm := h.base.Issuer(srv.Slug)
 	if err := parseForm(w, r); err != nil {
-		badRequest("invalid_request", "the body must be a form (application/x-www-form-urlencoded) of at most 64 KiB").write(w, realm)
+		oautherr.Write(w, notAForm())
 		return
 	}
-	cr, oerr := readCredentials(r, r.PostForm)
-	if oerr == nil && !isResourceServer(srv, cr) {
-		oerr = invalidClient("introspection requires this server's resource-server credentials", cr.method == authSecretBasic)
+	cr, oerr := clientauth.Read(r, r.PostForm, realm)
+	if oerr == nil && !clientauth.IsResourceServer(srv, cr) {
+		oerr = oautherr.InvalidClient("introspection requires this server's resource-server credentials", "")
 	}
 	if oerr != nil {
-		if oerr.status == http.StatusUnauthorized {
-			oerr.basic = true // Basic is what a resource server should use
+		if oerr.Status == http.StatusUnauthorized {
+			oerr.Challenge = oautherr.BasicChallenge(realm) // Basic is what a resource server should use
 		}
-		oerr.write(w, realm)
+		oautherr.Write(w, oerr)
 		return
 	}
 	p := params{v: r.PostForm}
 	raw := p.get("token")
 	if raw == "" || p.dup != "" {
-		badRequest("invalid_request", "exactly one token is required").write(w, realm)
+		oautherr.Write(w, oneToken())
 		return
 	}
 
@@ -76,25 +76,25 @@ func (h *Handler) serveIntrospect(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		// Never "inactive": the SDK must not cache a storage failure as a verdict.
 		h.log.ErrorContext(ctx, "oauth: introspection: loading token", "server", srv.Slug, "err", err)
-		serverError().write(w, realm)
+		oautherr.Write(w, serverError())
 		return
 	case tok.Kind != store.KindAccess, !tok.RevokedAt.IsZero(), !now.Before(tok.ExpiresAt):
 		writeInactive(w)
 		return
 	}
-	user, err := h.accounts.User(ctx, srv, tok.UserID)
+	user, err := h.users.User(ctx, srv, tok.UserID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		writeInactive(w)
 		return
 	case err != nil:
 		h.log.ErrorContext(ctx, "oauth: introspection: loading user", "server", srv.Slug, "err", err)
-		serverError().write(w, realm)
+		oautherr.Write(w, serverError())
 		return
 	}
 	body, err := json.Marshal(introspection{
 		Active:    true,
-		Scope:     joinScopes(tok.Scopes),
+		Scope:     scope.Join(tok.Scopes),
 		ClientID:  tok.ClientID,
 		Sub:       user.ID,
 		Username:  user.Email,
@@ -107,7 +107,7 @@ func (h *Handler) serveIntrospect(w http.ResponseWriter, r *http.Request) {
 		Jti:       tok.Hash,
 	})
 	if err != nil { // cannot happen: only strings and numbers
-		serverError().write(w, realm)
+		oautherr.Write(w, serverError())
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/mcp-obs/mcp-obs/internal/platform/clientauth"
 )
 
 // benchClient is a keep-alive HTTP client sized for the benchmarks'
@@ -53,7 +55,7 @@ func (l *latencies) report(b *testing.B, elapsed time.Duration) {
 func BenchmarkIntrospect(b *testing.B) {
 	e := newEnv(b)
 	tn := e.newTenant("bench")
-	c := e.newClient(tn, authNone)
+	c := e.newClient(tn, clientauth.MethodNone)
 	const tokens = 64
 	var access []string
 	for range tokens {

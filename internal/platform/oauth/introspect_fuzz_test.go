@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"slices"
 	"testing"
+
+	"github.com/mcp-obs/mcp-obs/internal/scope"
 )
 
 // FuzzIntrospectionRequest sends the RFC 7662 endpoint any body, Content-Type
@@ -76,7 +78,7 @@ func FuzzIntrospectionRequest(f *testing.F) {
 		if ans.ClientID != client || ans.Sub != e.user.ID || ans.Aud != fuzzResource {
 			t.Fatalf("active answer for %q names client %q, sub %q, aud %q", token, ans.ClientID, ans.Sub, ans.Aud)
 		}
-		for _, s := range parseScopes(ans.Scope) {
+		for _, s := range scope.Parse(ans.Scope) {
 			if !slices.Contains(e.server.Scopes, s) {
 				t.Fatalf("active answer has scope %q the server does not offer", s)
 			}

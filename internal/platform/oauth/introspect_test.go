@@ -7,13 +7,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcp-obs/mcp-obs/internal/platform/clientauth"
 	"github.com/mcp-obs/mcp-obs/internal/secret"
 )
 
 func TestIntrospect_ActiveAnswerCarriesIdentityAndAudience(t *testing.T) {
 	e := newEnv(t)
 	tn := e.newTenant("acme")
-	c := e.newClient(tn, authNone)
+	c := e.newClient(tn, clientauth.MethodNone)
 	access, _ := e.tokens(tn, c, "read", "write")
 	a := e.introspect(tn, access)
 	now := e.clock.Now().Unix()
@@ -36,7 +37,7 @@ func TestIntrospect_ActiveAnswerCarriesIdentityAndAudience(t *testing.T) {
 func TestIntrospect_NotActiveIsExactlyActiveFalse(t *testing.T) {
 	e := newEnv(t)
 	tn := e.newTenant("acme")
-	c := e.newClient(tn, authNone)
+	c := e.newClient(tn, clientauth.MethodNone)
 	_, refresh := e.tokens(tn, c, "read")
 	revoked, _ := e.tokens(tn, c, "read")
 	if _, err := e.store.RevokeToken(context.Background(), tn.srv.ID, secret.Hash(revoked), e.clock.Now()); err != nil {
@@ -66,7 +67,7 @@ func TestIntrospect_RequiresTheTenantsResourceServerCredentials(t *testing.T) {
 	e := newEnv(t)
 	a := e.newTenant("a")
 	b := e.newTenant("b")
-	c := e.newClient(a, authSecretBasic)
+	c := e.newClient(a, clientauth.MethodSecretBasic)
 	access, _ := e.tokens(a, c, "read")
 	tests := []struct {
 		name       string
@@ -99,7 +100,7 @@ func TestIntrospect_AnotherTenantsTokenIsInactive(t *testing.T) {
 	e := newEnv(t)
 	a := e.newTenant("a")
 	b := e.newTenant("b")
-	tokenOfB, _ := e.tokens(b, e.newClient(b, authNone), "read")
+	tokenOfB, _ := e.tokens(b, e.newClient(b, clientauth.MethodNone), "read")
 	if got := e.introspect(a, tokenOfB); got.raw != `{"active":false}` {
 		t.Fatalf("tenant A introspecting tenant B's token: %s", got.raw)
 	}

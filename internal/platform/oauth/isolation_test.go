@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"net/url"
 	"testing"
+
+	"github.com/mcp-obs/mcp-obs/internal/platform/clientauth"
 )
 
 // A used code of tenant "test", replayed at tenant "other" by the attacker's
@@ -13,8 +15,8 @@ func TestToken_CodeReplayedAtAnotherTenantRevokesNothing(t *testing.T) {
 	e := newEnv(t)
 	victim := e.newTenant("test")
 	attacker := e.newTenant("other")
-	vc := e.newClient(victim, authNone)
-	ac := e.newClient(attacker, authNone)
+	vc := e.newClient(victim, clientauth.MethodNone)
+	ac := e.newClient(attacker, clientauth.MethodNone)
 	code, verifier := e.mintCode(victim, vc, "read")
 	first := e.exchange(victim, vc, code, verifier)
 	if first.status != http.StatusOK {
@@ -44,8 +46,8 @@ func TestToken_CodePresentedAtAnotherTenantIsNotBurned(t *testing.T) {
 	e := newEnv(t)
 	victim := e.newTenant("test")
 	attacker := e.newTenant("other")
-	vc := e.newClient(victim, authNone)
-	ac := e.newClient(attacker, authNone)
+	vc := e.newClient(victim, clientauth.MethodNone)
+	ac := e.newClient(attacker, clientauth.MethodNone)
 	code, verifier := e.mintCode(victim, vc, "read")
 
 	form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "code_verifier": {verifier},

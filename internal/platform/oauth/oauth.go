@@ -16,6 +16,7 @@ import (
 	"github.com/mcp-obs/mcp-obs/internal/platform/account"
 	"github.com/mcp-obs/mcp-obs/internal/platform/clients"
 	"github.com/mcp-obs/mcp-obs/internal/platform/endpoints"
+	"github.com/mcp-obs/mcp-obs/internal/platform/users"
 	"github.com/mcp-obs/mcp-obs/internal/platform/web"
 	"github.com/mcp-obs/mcp-obs/internal/store"
 )
@@ -33,7 +34,7 @@ const (
 // Store is what the authorization server keeps itself: the tenants it
 // serves, the grants it makes (consents, codes, tokens) and the revocation
 // feed. Clients and end users it reaches through their own services
-// ([clients.Registry], [account.Service]).
+// ([clients.Registry], [users.Service] and its pages, [account.Service]).
 type Store interface {
 	store.Servers
 	store.Grants
@@ -45,7 +46,8 @@ type Options struct {
 	Store    Store
 	Base     endpoints.Base
 	Clients  *clients.Registry
-	Accounts *account.Service
+	Users    *users.Service
+	Accounts *account.Service // the sign-in pages, and who is signed in
 	Logger   *slog.Logger
 	// RefreshReuseGrace is how long after a refresh token's first use a repeat
 	// (a client retrying a lost response) is still honoured; default 10 seconds.
@@ -59,6 +61,7 @@ type Handler struct {
 	store    Store
 	base     endpoints.Base
 	clients  *clients.Registry
+	users    *users.Service
 	accounts *account.Service
 	log      *slog.Logger
 	grace    time.Duration
@@ -69,12 +72,13 @@ type Handler struct {
 	feedPing time.Duration
 }
 
-// New returns a Handler. Store, Base, Clients and Accounts are required.
+// New returns a Handler. Store, Base, Clients, Users and Accounts are required.
 func New(opts Options) *Handler {
 	h := &Handler{
 		store:    opts.Store,
 		base:     opts.Base,
 		clients:  opts.Clients,
+		users:    opts.Users,
 		accounts: opts.Accounts,
 		log:      opts.Logger,
 		grace:    opts.RefreshReuseGrace,
@@ -98,8 +102,11 @@ func New(opts Options) *Handler {
 func (h *Handler) now() time.Time { return h.clock().UTC() }
 
 // Routes registers the discovery documents, /api/v1/servers/{slug}/config and
-// the /t/{slug}/oauth/... endpoints on mux.
+// the /t/{slug}/oauth/... endpoints on mux, each behind the tenant middleware
+// ([web.Tenants]): the handlers find their tenant with [web.Tenant].
 func (h *Handler) Routes(mux *http.ServeMux) {
+	tenants := web.Tenants{Store: h.store, Logger: h.log}
+	jsonTenant := func(f http.HandlerFunc) http.Handler { return tenants.JSON(f) }
 	discovery := []string{
 		"/.well-known/oauth-authorization-server/t/{slug}",
 		"/t/{slug}/.well-known/oauth-authorization-server",
@@ -107,24 +114,24 @@ func (h *Handler) Routes(mux *http.ServeMux) {
 		"/t/{slug}/.well-known/openid-configuration",
 	}
 	for _, p := range discovery {
-		mux.HandleFunc("GET "+p, web.CORS(h.serveMetadata))
+		mux.Handle("GET "+p, web.CORS(jsonTenant(h.serveMetadata)))
 		mux.HandleFunc("OPTIONS "+p, web.Preflight("GET, OPTIONS"))
 	}
-	mux.HandleFunc("GET /api/v1/servers/{slug}/config", web.CORS(h.serveConfig))
+	mux.Handle("GET /api/v1/servers/{slug}/config", web.CORS(jsonTenant(h.serveConfig)))
 	mux.HandleFunc("OPTIONS /api/v1/servers/{slug}/config", web.Preflight("GET, OPTIONS"))
 
 	// The consent POST is a state-changing form: besides its CSRF token, refuse
 	// it when the browser says it came from another site.
-	authorize := web.SecurityHeaders(web.CrossOriginProtection(http.HandlerFunc(h.serveAuthorize)))
+	authorize := web.SecurityHeaders(web.CrossOriginProtection(tenants.HTML(http.HandlerFunc(h.serveAuthorize))))
 	mux.Handle("GET /t/{slug}/oauth/authorize", authorize)
 	mux.Handle("POST /t/{slug}/oauth/authorize", authorize)
 
-	mux.HandleFunc("POST /t/{slug}/oauth/token", web.CORS(h.serveToken))
+	mux.Handle("POST /t/{slug}/oauth/token", web.CORS(jsonTenant(h.serveToken)))
 	mux.HandleFunc("OPTIONS /t/{slug}/oauth/token", web.Preflight("POST, OPTIONS"))
-	mux.HandleFunc("POST /t/{slug}/oauth/revoke", web.CORS(h.serveRevoke))
+	mux.Handle("POST /t/{slug}/oauth/revoke", web.CORS(jsonTenant(h.serveRevoke)))
 	mux.HandleFunc("OPTIONS /t/{slug}/oauth/revoke", web.Preflight("POST, OPTIONS"))
 
 	// Introspection and the feed are server to server: no CORS.
-	mux.HandleFunc("POST /t/{slug}/oauth/introspect", h.serveIntrospect)
-	mux.HandleFunc("GET /t/{slug}/oauth/revocations", h.serveFeed)
+	mux.Handle("POST /t/{slug}/oauth/introspect", jsonTenant(h.serveIntrospect))
+	mux.Handle("GET /t/{slug}/oauth/revocations", jsonTenant(h.serveFeed))
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"time"
 
+	"github.com/mcp-obs/mcp-obs/internal/platform/oautherr"
+	"github.com/mcp-obs/mcp-obs/internal/scope"
 	"github.com/mcp-obs/mcp-obs/internal/secret"
 	"github.com/mcp-obs/mcp-obs/internal/store"
 )
@@ -30,40 +32,40 @@ import (
 //
 // Everything that can be checked without using the token is checked first, so
 // a malformed or misdirected request does not spend the client's token.
-func (h *Handler) refresh(ctx context.Context, srv *store.Server, client *store.Client, p *params) (*tokenResponse, *oauthError) {
+func (h *Handler) refresh(ctx context.Context, srv *store.Server, client *store.Client, p *params) (*tokenResponse, *oautherr.Error) {
 	raw := p.get("refresh_token")
-	scope := p.get("scope")
+	scopeParam := p.get("scope")
 	switch {
 	case p.dup != "":
-		return nil, badRequest("invalid_request", "parameter "+p.dup+" is repeated")
+		return nil, oautherr.BadRequest("invalid_request", "parameter "+p.dup+" is repeated")
 	case raw == "":
-		return nil, badRequest("invalid_request", "refresh_token is required")
+		return nil, oautherr.BadRequest("invalid_request", "refresh_token is required")
 	}
 	now := h.now()
 	hash := secret.Hash(raw)
 	tok, err := h.store.Token(ctx, srv.ID, hash)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return nil, badRequest("invalid_grant", "unknown refresh token")
+		return nil, oautherr.BadRequest("invalid_grant", "unknown refresh token")
 	case err != nil:
 		h.log.ErrorContext(ctx, "oauth: loading refresh token", "server", srv.Slug, "err", err)
 		return nil, serverError()
 	case tok.Kind != store.KindRefresh || tok.ClientID != client.ClientID:
-		return nil, badRequest("invalid_grant", "unknown refresh token")
+		return nil, oautherr.BadRequest("invalid_grant", "unknown refresh token")
 	case !tok.RevokedAt.IsZero():
-		return nil, badRequest("invalid_grant", "the refresh token was revoked")
+		return nil, oautherr.BadRequest("invalid_grant", "the refresh token was revoked")
 	case !now.Before(tok.ExpiresAt):
-		return nil, badRequest("invalid_grant", "the refresh token expired")
+		return nil, oautherr.BadRequest("invalid_grant", "the refresh token expired")
 	case !resourcesName(p.v["resource"], tok.Resource):
-		return nil, badRequest("invalid_target", "resource does not match the original grant")
+		return nil, oautherr.BadRequest("invalid_target", "resource does not match the original grant")
 	}
 	// A scope parameter that names nothing (empty, blanks, commas) is the
 	// same as none: the original grant (RFC 6749 §6).
 	scopes := tok.Scopes
-	if requested := parseScopes(scope); len(requested) > 0 {
+	if requested := scope.Parse(scopeParam); len(requested) > 0 {
 		scopes = requested
-		if !subset(scopes, tok.Scopes) {
-			return nil, badRequest("invalid_scope", "a refresh cannot widen the original grant")
+		if !scope.Subset(scopes, tok.Scopes) {
+			return nil, oautherr.BadRequest("invalid_scope", "a refresh cannot widen the original grant")
 		}
 	}
 
@@ -82,19 +84,19 @@ func (h *Handler) refresh(ctx context.Context, srv *store.Server, client *store.
 	rot, err := h.store.RotateRefreshToken(ctx, srv.ID, hash, client.ClientID, now, h.grace, tokens...)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return nil, badRequest("invalid_grant", "unknown refresh token")
+		return nil, oautherr.BadRequest("invalid_grant", "unknown refresh token")
 	case err != nil:
 		h.log.ErrorContext(ctx, "oauth: rotating refresh token", "server", srv.Slug, "err", err)
 		return nil, serverError()
 	}
 	switch rot.Outcome {
 	case store.RotationRevoked:
-		return nil, badRequest("invalid_grant", "the refresh token was revoked")
+		return nil, oautherr.BadRequest("invalid_grant", "the refresh token was revoked")
 	case store.RotationReuse:
 		h.log.WarnContext(ctx, "oauth: refresh token reused after rotation; revoked its family", "server", srv.Slug,
 			"client_id", client.ClientID, "user_id", tok.UserID, "token", secret.Redact(raw),
 			"since_first_use", now.Sub(rot.Token.RotatedAt).Round(time.Millisecond), "revoked", len(rot.Revoked))
-		return nil, badRequest("invalid_grant", "the refresh token was already used")
+		return nil, oautherr.BadRequest("invalid_grant", "the refresh token was already used")
 	case store.RotationRetry:
 		h.log.DebugContext(ctx, "oauth: refresh token repeated within the grace window; revoked what its first use issued",
 			"server", srv.Slug, "client_id", client.ClientID,

@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/mcp-obs/mcp-obs/internal/platform/clientauth"
 	"github.com/mcp-obs/mcp-obs/internal/secret"
 	"github.com/mcp-obs/mcp-obs/internal/store/sqlite"
 )
@@ -17,7 +18,7 @@ import (
 func TestRefresh_RotatesAndMayNarrowButNotWiden(t *testing.T) {
 	e := newEnv(t)
 	tn := e.newTenant("acme")
-	c := e.newClient(tn, authNone)
+	c := e.newClient(tn, clientauth.MethodNone)
 	_, refresh := e.tokens(tn, c, "read", "write")
 
 	narrow := e.tokenRequest(tn, c, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}, "scope": {"read"}})
@@ -46,7 +47,7 @@ func TestRefresh_RotatesAndMayNarrowButNotWiden(t *testing.T) {
 func TestRefresh_ReuseAfterGraceWindowRevokesTheFamily(t *testing.T) {
 	e := newEnv(t)
 	tn := e.newTenant("acme")
-	c := e.newClient(tn, authNone)
+	c := e.newClient(tn, clientauth.MethodNone)
 	access0, refresh := e.tokens(tn, c, "read")
 	first := e.tokenRequest(tn, c, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}})
 	if first.status != http.StatusOK {
@@ -65,7 +66,7 @@ func TestRefresh_ReuseAfterGraceWindowRevokesTheFamily(t *testing.T) {
 func TestRefresh_TokenOfAnotherClientOrAnAccessTokenIsInvalidGrant(t *testing.T) {
 	e := newEnv(t)
 	tn := e.newTenant("acme")
-	a, b := e.newClient(tn, authNone), e.newClient(tn, authNone)
+	a, b := e.newClient(tn, clientauth.MethodNone), e.newClient(tn, clientauth.MethodNone)
 	access, refresh := e.tokens(tn, a, "read")
 	wantOAuthError(t, e.tokenRequest(tn, b, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}}), http.StatusBadRequest, "invalid_grant")
 	wantOAuthError(t, e.tokenRequest(tn, a, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {access}}), http.StatusBadRequest, "invalid_grant")
@@ -78,7 +79,7 @@ func TestRefresh_TokenOfAnotherClientOrAnAccessTokenIsInvalidGrant(t *testing.T)
 func TestRefresh_ExpiredRefreshTokenIsInvalidGrant(t *testing.T) {
 	e := newEnv(t)
 	tn := e.newTenant("acme")
-	c := e.newClient(tn, authNone)
+	c := e.newClient(tn, clientauth.MethodNone)
 	_, refresh := e.tokens(tn, c, "read")
 	e.clock.Advance(defaultRefreshTokenTTL + time.Second)
 	wantOAuthError(t, e.tokenRequest(tn, c, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}}), http.StatusBadRequest, "invalid_grant")
@@ -96,7 +97,7 @@ func (e *testEnv) refreshWith(tn *tenant, c *testClient, refresh string) jsonAns
 func TestRefresh_RetryWithinGraceRevokesWhatTheFirstUseIssued(t *testing.T) {
 	e := newEnv(t)
 	tn := e.newTenant("acme")
-	c := e.newClient(tn, authNone)
+	c := e.newClient(tn, clientauth.MethodNone)
 	_, r0 := e.tokens(tn, c, "read")
 	first := e.refreshWith(tn, c, r0)
 	if first.status != http.StatusOK {
@@ -140,7 +141,7 @@ func TestRefresh_RetryWithinGraceRevokesWhatTheFirstUseIssued(t *testing.T) {
 func TestRefresh_RetryWithinGraceAfterTheSuccessorWasUsedRevokesTheFamily(t *testing.T) {
 	e := newEnv(t)
 	tn := e.newTenant("acme")
-	c := e.newClient(tn, authNone)
+	c := e.newClient(tn, clientauth.MethodNone)
 	_, r0 := e.tokens(tn, c, "read")
 	first := e.refreshWith(tn, c, r0)
 	second := e.refreshWith(tn, c, first.str("refresh_token"))
@@ -164,7 +165,7 @@ func TestRefresh_ConcurrentRetriesWithinGraceLeaveOneLiveRefreshToken(t *testing
 		t.Run(b.name, func(t *testing.T) {
 			e := newEnvOn(t, b.open(t), nil)
 			tn := e.newTenant("acme")
-			c := e.newClient(tn, authNone)
+			c := e.newClient(tn, clientauth.MethodNone)
 			for round := range 10 {
 				_, r0 := e.tokens(tn, c, "read")
 				refreshes := []string{}
@@ -226,7 +227,7 @@ func sameStrings(a, b []string) bool {
 func TestRefresh_FailedRotationLeavesTheRefreshTokenUnspent(t *testing.T) {
 	e := newEnv(t)
 	tn := e.newTenant("acme")
-	c := e.newClient(tn, authNone)
+	c := e.newClient(tn, clientauth.MethodNone)
 	_, r0 := e.tokens(tn, c, "read")
 
 	db, err := sql.Open("sqlite", e.store.(*sqlite.Store).Path())

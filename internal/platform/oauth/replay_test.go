@@ -6,6 +6,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/mcp-obs/mcp-obs/internal/platform/clientauth"
 	"github.com/mcp-obs/mcp-obs/internal/secret"
 )
 
@@ -19,7 +20,7 @@ func TestToken_ConcurrentRedemptionsOfOneCodeLeaveNoLiveToken(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			e := newEnvOn(t, b.open(t), nil)
 			tn := e.newTenant("acme")
-			c := e.newClient(tn, authNone)
+			c := e.newClient(tn, clientauth.MethodNone)
 			live, issued := 0, 0
 			for range pairs {
 				code, verifier := e.mintCode(tn, c, "read")

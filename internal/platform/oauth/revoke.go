@@ -4,6 +4,8 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/mcp-obs/mcp-obs/internal/platform/clientauth"
+	"github.com/mcp-obs/mcp-obs/internal/platform/oautherr"
 	"github.com/mcp-obs/mcp-obs/internal/platform/web"
 	"github.com/mcp-obs/mcp-obs/internal/secret"
 	"github.com/mcp-obs/mcp-obs/internal/store"
@@ -15,27 +17,24 @@ import (
 // token of the tenant. The answer is 200 whether or not anything was revoked,
 // so the endpoint reveals nothing about tokens the caller does not own.
 func (h *Handler) serveRevoke(w http.ResponseWriter, r *http.Request) {
-	noStore(w)
-	srv := web.TenantJSON(w, r, h.store, h.log)
-	if srv == nil {
-		return
-	}
+	oautherr.NoStore(w)
+	srv := web.Tenant(r.Context())
 	realm := h.base.Issuer(srv.Slug)
 	ctx := r.Context()
 	if err := parseForm(w, r); err != nil {
-		badRequest("invalid_request", "the body must be a form (application/x-www-form-urlencoded) of at most 64 KiB").write(w, realm)
+		oautherr.Write(w, notAForm())
 		return
 	}
-	cr, oerr := readCredentials(r, r.PostForm)
+	cr, oerr := clientauth.Read(r, r.PostForm, realm)
 	if oerr != nil {
-		oerr.write(w, realm)
+		oautherr.Write(w, oerr)
 		return
 	}
 	var client *store.Client
-	resourceServer := isResourceServer(srv, cr)
+	resourceServer := clientauth.IsResourceServer(srv, cr)
 	if !resourceServer {
 		if client, oerr = h.authenticateClient(ctx, srv, cr); oerr != nil {
-			oerr.write(w, realm)
+			oautherr.Write(w, oerr)
 			return
 		}
 	}
@@ -43,7 +42,7 @@ func (h *Handler) serveRevoke(w http.ResponseWriter, r *http.Request) {
 	raw := p.get("token")
 	p.get("token_type_hint") // optional: every token is found by its hash alike
 	if raw == "" || p.dup != "" {
-		badRequest("invalid_request", "exactly one token is required").write(w, realm)
+		oautherr.Write(w, oneToken())
 		return
 	}
 
@@ -54,10 +53,10 @@ func (h *Handler) serveRevoke(w http.ResponseWriter, r *http.Request) {
 		return
 	case err != nil:
 		h.log.ErrorContext(ctx, "oauth: revocation: loading token", "server", srv.Slug, "err", err)
-		serverError().write(w, realm)
+		oautherr.Write(w, serverError())
 		return
 	case !resourceServer && tok.ClientID != client.ClientID:
-		h.log.DebugContext(ctx, "oauth: revocation of a token the caller does not own ignored", "server", srv.Slug, "caller", cr.id)
+		h.log.DebugContext(ctx, "oauth: revocation of a token the caller does not own ignored", "server", srv.Slug, "caller", cr.ID)
 		w.WriteHeader(http.StatusOK)
 		return
 	}
@@ -70,10 +69,10 @@ func (h *Handler) serveRevoke(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		h.log.ErrorContext(ctx, "oauth: revoking token", "server", srv.Slug, "err", err)
-		serverError().write(w, realm)
+		oautherr.Write(w, serverError())
 		return
 	}
-	h.log.DebugContext(ctx, "oauth: token revoked", "server", srv.Slug, "caller", cr.id, "kind", tok.Kind,
+	h.log.DebugContext(ctx, "oauth: token revoked", "server", srv.Slug, "caller", cr.ID, "kind", tok.Kind,
 		"token", secret.Redact(raw), "revoked", len(revoked))
 	w.WriteHeader(http.StatusOK)
 }

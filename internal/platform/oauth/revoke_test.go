@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"testing"
 
+	"github.com/mcp-obs/mcp-obs/internal/platform/clientauth"
 	"github.com/mcp-obs/mcp-obs/internal/secret"
 )
 
@@ -21,7 +22,7 @@ func (e *testEnv) revoke(tn *tenant, c *testClient, token, hint string) jsonAnsw
 func TestRevoke_AccessTokenBecomesInactive(t *testing.T) {
 	e := newEnv(t)
 	tn := e.newTenant("acme")
-	for _, method := range []string{authNone, authSecretBasic, authSecretPost} {
+	for _, method := range []string{clientauth.MethodNone, clientauth.MethodSecretBasic, clientauth.MethodSecretPost} {
 		c := e.newClient(tn, method)
 		access, refresh := e.tokens(tn, c, "read")
 		if a := e.revoke(tn, c, access, "access_token"); a.status != http.StatusOK || a.header.Get("Cache-Control") != "no-store" {
@@ -40,7 +41,7 @@ func TestRevoke_AccessTokenBecomesInactive(t *testing.T) {
 func TestRevoke_RefreshTokenTakesItsAccessTokens(t *testing.T) {
 	e := newEnv(t)
 	tn := e.newTenant("acme")
-	c := e.newClient(tn, authNone)
+	c := e.newClient(tn, clientauth.MethodNone)
 	access, refresh := e.tokens(tn, c, "read")
 	rotated := e.tokenRequest(tn, c, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}})
 	if a := e.revoke(tn, c, rotated.str("refresh_token"), ""); a.status != http.StatusOK {
@@ -57,7 +58,7 @@ func TestRevoke_RefreshTokenTakesItsAccessTokens(t *testing.T) {
 func TestRevoke_AnotherClientsTokenIsAnswered200AndKept(t *testing.T) {
 	e := newEnv(t)
 	tn := e.newTenant("acme")
-	owner, other := e.newClient(tn, authNone), e.newClient(tn, authNone)
+	owner, other := e.newClient(tn, clientauth.MethodNone), e.newClient(tn, clientauth.MethodNone)
 	access, _ := e.tokens(tn, owner, "read")
 	if a := e.revoke(tn, other, access, ""); a.status != http.StatusOK {
 		t.Fatalf("revoke by another client: %d %s", a.status, a.raw)
@@ -74,7 +75,7 @@ func TestRevoke_ResourceServerMayRevokeAnyTokenOfItsTenant(t *testing.T) {
 	e := newEnv(t)
 	tn := e.newTenant("acme")
 	other := e.newTenant("other")
-	c := e.newClient(tn, authNone)
+	c := e.newClient(tn, clientauth.MethodNone)
 	access, _ := e.tokens(tn, c, "read")
 	if a := e.postForm(e.base.Revoke("other"), url.Values{"token": {access}}, other.rsID, other.rsSecret); a.status != http.StatusOK {
 		t.Fatalf("other tenant's resource server: %d", a.status)
@@ -93,7 +94,7 @@ func TestRevoke_ResourceServerMayRevokeAnyTokenOfItsTenant(t *testing.T) {
 func TestRevoke_ConfidentialClientMustAuthenticate(t *testing.T) {
 	e := newEnv(t)
 	tn := e.newTenant("acme")
-	c := e.newClient(tn, authSecretBasic)
+	c := e.newClient(tn, clientauth.MethodSecretBasic)
 	access, _ := e.tokens(tn, c, "read")
 	a := e.postForm(e.base.Revoke("acme"), url.Values{"token": {access}}, c.ClientID, "wrong")
 	wantOAuthError(t, a, http.StatusUnauthorized, "invalid_client")

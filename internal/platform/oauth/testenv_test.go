@@ -9,7 +9,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -19,14 +18,16 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/mcp-obs/mcp-obs/internal/platform/account"
+	"github.com/mcp-obs/mcp-obs/internal/platform/clientauth"
 	"github.com/mcp-obs/mcp-obs/internal/platform/clients"
 	"github.com/mcp-obs/mcp-obs/internal/platform/endpoints"
+	"github.com/mcp-obs/mcp-obs/internal/platform/users"
 	"github.com/mcp-obs/mcp-obs/internal/secret"
 	"github.com/mcp-obs/mcp-obs/internal/store"
 	"github.com/mcp-obs/mcp-obs/internal/store/postgres"
 	"github.com/mcp-obs/mcp-obs/internal/store/postgres/pgtest"
-	"github.com/mcp-obs/mcp-obs/internal/store/sqlite"
 	"github.com/mcp-obs/mcp-obs/internal/testkit"
+	"github.com/mcp-obs/mcp-obs/internal/testkit/testdb"
 )
 
 // testEnv is a running platform on loopback: this package's routes with the
@@ -38,7 +39,7 @@ type testEnv struct {
 	ts       *httptest.Server
 	base     endpoints.Base
 	h        *Handler
-	accounts *account.Service
+	users    *users.Service
 	registry *clients.Registry
 	clock    *testkit.Clock
 }
@@ -87,11 +88,7 @@ var backends = []backend{
 // openSQLite opens a store on a fresh SQLite file, closed when the test ends.
 func openSQLite(t testing.TB) store.Store {
 	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "db.sqlite"))
-	if err != nil {
-		t.Fatalf("sqlite.Open: %v", err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := testdb.SQLite(t)
 	return st
 }
 
@@ -124,9 +121,10 @@ func newEnvOn(t testing.TB, st store.Store, wrap func(store.Store) store.Store) 
 	if wrap != nil {
 		seen = wrap(st)
 	}
-	accounts := account.New(account.Options{Store: seen, Base: base, Logger: logger, PasswordCost: bcrypt.MinCost})
+	userService := users.New(users.Options{Store: seen, Logger: logger, PasswordCost: bcrypt.MinCost})
+	accounts := account.New(account.Options{Servers: seen, Users: userService, Base: base, Logger: logger})
 	registry := clients.New(clients.Options{Store: seen, Base: base, Logger: logger, Dev: true, Now: clock.Now})
-	h := New(Options{Store: seen, Base: base, Clients: registry, Accounts: accounts, Logger: logger, Now: clock.Now})
+	h := New(Options{Store: seen, Base: base, Clients: registry, Users: userService, Accounts: accounts, Logger: logger, Now: clock.Now})
 	mux := http.NewServeMux()
 	accounts.Routes(mux)
 	registry.Routes(mux)
@@ -134,7 +132,7 @@ func newEnvOn(t testing.TB, st store.Store, wrap func(store.Store) store.Store) 
 	ts.Config.Handler = mux
 	ts.Start()
 	t.Cleanup(ts.Close)
-	return &testEnv{t: t, store: st, ts: ts, base: base, h: h, accounts: accounts, registry: registry, clock: clock}
+	return &testEnv{t: t, store: st, ts: ts, base: base, h: h, users: userService, registry: registry, clock: clock}
 }
 
 // testWriter sends log lines to the test log.
@@ -167,7 +165,7 @@ func (e *testEnv) newTenant(slug string) *tenant {
 		e.t.Fatalf("CreateServer: %v", err)
 	}
 	email := "alice@" + slug + ".example"
-	user, err := e.accounts.CreateUser(ctx, srv, email, testPassword)
+	user, err := e.users.CreateUser(ctx, srv, email, testPassword)
 	if err != nil {
 		e.t.Fatalf("CreateUser: %v", err)
 	}
@@ -198,7 +196,7 @@ func (e *testEnv) newClient(tn *tenant, method string, redirectURIs ...string) *
 		IssuedAt:                time.Now().UTC(),
 	}
 	tc := &testClient{Client: c}
-	if method != authNone {
+	if method != clientauth.MethodNone {
 		tc.secret = secret.New(secret.PrefixClientSecret)
 		c.SecretHash = secret.Hash(tc.secret)
 	}
@@ -528,9 +526,9 @@ func (e *testEnv) clientPost(u string, c *testClient, form url.Values) jsonAnswe
 	e.t.Helper()
 	form = cloneValues(form)
 	switch c.TokenEndpointAuthMethod {
-	case authSecretBasic:
+	case clientauth.MethodSecretBasic:
 		return e.postForm(u, form, c.ClientID, c.secret)
-	case authSecretPost:
+	case clientauth.MethodSecretPost:
 		form.Set("client_id", c.ClientID)
 		form.Set("client_secret", c.secret)
 	default:

@@ -7,7 +7,10 @@ import (
 	"slices"
 	"time"
 
+	"github.com/mcp-obs/mcp-obs/internal/platform/clientauth"
+	"github.com/mcp-obs/mcp-obs/internal/platform/oautherr"
 	"github.com/mcp-obs/mcp-obs/internal/platform/web"
+	"github.com/mcp-obs/mcp-obs/internal/scope"
 	"github.com/mcp-obs/mcp-obs/internal/secret"
 	"github.com/mcp-obs/mcp-obs/internal/store"
 )
@@ -27,63 +30,45 @@ type tokenResponse struct {
 	Scope        string `json:"scope"`
 }
 
-// serverError is the answer when storage fails: never an OAuth verdict, so a
-// client retries instead of discarding its grant.
-func serverError() *oauthError {
-	return &oauthError{status: http.StatusInternalServerError, code: "server_error", description: "the request could not be completed; try again"}
-}
-
-// noStore marks an answer that carries or concerns credentials as uncacheable
-// (RFC 6749 §5.1).
-func noStore(w http.ResponseWriter) {
-	h := w.Header()
-	h.Set("Cache-Control", "no-store")
-	h.Set("Pragma", "no-cache")
-}
-
 // serveToken is the token endpoint: client authentication, then the
 // authorization_code or refresh_token grant.
 func (h *Handler) serveToken(w http.ResponseWriter, r *http.Request) {
-	noStore(w)
-	srv := web.TenantJSON(w, r, h.store, h.log)
-	if srv == nil {
-		return
-	}
-	realm := h.base.Issuer(srv.Slug)
+	oautherr.NoStore(w)
+	srv := web.Tenant(r.Context())
 	resp, oerr := h.token(w, r, srv)
 	if oerr != nil {
-		oerr.write(w, realm)
+		oautherr.Write(w, oerr)
 		return
 	}
 	web.WriteJSON(w, http.StatusOK, resp)
 }
 
 // token authenticates the client and runs the grant it asks for.
-func (h *Handler) token(w http.ResponseWriter, r *http.Request, srv *store.Server) (*tokenResponse, *oauthError) {
+func (h *Handler) token(w http.ResponseWriter, r *http.Request, srv *store.Server) (*tokenResponse, *oautherr.Error) {
 	ctx := r.Context()
 	if err := parseForm(w, r); err != nil {
-		return nil, badRequest("invalid_request", "the body must be a form (application/x-www-form-urlencoded) of at most 64 KiB")
+		return nil, notAForm()
 	}
-	cr, oerr := readCredentials(r, r.PostForm)
+	cr, oerr := clientauth.Read(r, r.PostForm, h.base.Issuer(srv.Slug))
 	if oerr != nil {
 		return nil, oerr
 	}
 	client, oerr := h.authenticateClient(ctx, srv, cr)
 	if oerr != nil {
-		h.log.DebugContext(ctx, "oauth: client authentication failed", "server", srv.Slug, "client_id", cr.id, "method", cr.method, "reason", oerr.description)
+		h.log.DebugContext(ctx, "oauth: client authentication failed", "server", srv.Slug, "client_id", cr.ID, "method", cr.Method, "reason", oerr.Description)
 		return nil, oerr
 	}
 	p := &params{v: r.PostForm}
 	grant := p.get("grant_type")
 	switch {
 	case p.dup != "":
-		return nil, badRequest("invalid_request", "grant_type is repeated")
+		return nil, oautherr.BadRequest("invalid_request", "grant_type is repeated")
 	case grant == "":
-		return nil, badRequest("invalid_request", "grant_type is required")
+		return nil, oautherr.BadRequest("invalid_request", "grant_type is required")
 	case grant != grantAuthorizationCode && grant != grantRefreshToken:
-		return nil, badRequest("unsupported_grant_type", "supported grant types are authorization_code and refresh_token")
+		return nil, oautherr.BadRequest("unsupported_grant_type", "supported grant types are authorization_code and refresh_token")
 	case !slices.Contains(clientGrants(client), grant):
-		return nil, badRequest("unauthorized_client", "the client is not registered for the "+grant+" grant")
+		return nil, oautherr.BadRequest("unauthorized_client", "the client is not registered for the "+grant+" grant")
 	case grant == grantAuthorizationCode:
 		return h.exchangeCode(ctx, srv, client, p)
 	default:
@@ -116,19 +101,19 @@ func clientGrants(c *store.Client) []string {
 // the mark is not set, both in one transaction holding the code (see
 // [store.Grants.IssueCodeTokens]). A redemption that loses that race answers
 // invalid_grant, as the replay does.
-func (h *Handler) exchangeCode(ctx context.Context, srv *store.Server, client *store.Client, p *params) (*tokenResponse, *oauthError) {
+func (h *Handler) exchangeCode(ctx context.Context, srv *store.Server, client *store.Client, p *params) (*tokenResponse, *oautherr.Error) {
 	code := p.get("code")
 	redirectURI := p.get("redirect_uri")
 	verifier := p.get("code_verifier")
 	switch {
 	case p.dup != "":
-		return nil, badRequest("invalid_request", "parameter "+p.dup+" is repeated")
+		return nil, oautherr.BadRequest("invalid_request", "parameter "+p.dup+" is repeated")
 	case code == "":
-		return nil, badRequest("invalid_request", "code is required")
+		return nil, oautherr.BadRequest("invalid_request", "code is required")
 	case verifier == "":
-		return nil, badRequest("invalid_request", "code_verifier is required (PKCE)")
+		return nil, oautherr.BadRequest("invalid_request", "code_verifier is required (PKCE)")
 	case !validVerifier(verifier):
-		return nil, badRequest("invalid_request", "code_verifier must be 43 to 128 unreserved characters")
+		return nil, oautherr.BadRequest("invalid_request", "code_verifier must be 43 to 128 unreserved characters")
 	}
 	now := h.now()
 	hash := secret.Hash(code)
@@ -142,9 +127,9 @@ func (h *Handler) exchangeCode(ctx context.Context, srv *store.Server, client *s
 		}
 		h.log.WarnContext(ctx, "oauth: authorization code replayed; revoked what it issued", "server", srv.Slug,
 			"client_id", client.ClientID, "code", secret.Redact(code), "revoked", len(revoked))
-		return nil, badRequest("invalid_grant", "the authorization code was already used")
+		return nil, oautherr.BadRequest("invalid_grant", "the authorization code was already used")
 	case errors.Is(err, store.ErrNotFound):
-		return nil, badRequest("invalid_grant", "unknown authorization code")
+		return nil, oautherr.BadRequest("invalid_grant", "unknown authorization code")
 	case err != nil:
 		h.log.ErrorContext(ctx, "oauth: redeeming authorization code", "server", srv.Slug, "err", err)
 		return nil, serverError()
@@ -152,15 +137,15 @@ func (h *Handler) exchangeCode(ctx context.Context, srv *store.Server, client *s
 	switch {
 	case ac.ClientID != client.ClientID:
 		h.log.WarnContext(ctx, "oauth: authorization code presented by another client", "server", srv.Slug, "client_id", client.ClientID)
-		return nil, badRequest("invalid_grant", "the authorization code was issued to another client")
+		return nil, oautherr.BadRequest("invalid_grant", "the authorization code was issued to another client")
 	case !now.Before(ac.ExpiresAt):
-		return nil, badRequest("invalid_grant", "the authorization code expired")
+		return nil, oautherr.BadRequest("invalid_grant", "the authorization code expired")
 	case !h.redirectMatches(client, ac, redirectURI):
-		return nil, badRequest("invalid_grant", "redirect_uri does not match the authorization request")
+		return nil, oautherr.BadRequest("invalid_grant", "redirect_uri does not match the authorization request")
 	case !verifierMatches(verifier, ac.CodeChallenge):
-		return nil, badRequest("invalid_grant", "code_verifier does not match the code challenge")
+		return nil, oautherr.BadRequest("invalid_grant", "code_verifier does not match the code challenge")
 	case !resourcesName(p.v["resource"], ac.Resource):
-		return nil, badRequest("invalid_target", "resource does not match the authorization request")
+		return nil, oautherr.BadRequest("invalid_target", "resource does not match the authorization request")
 	}
 	in := issue{
 		userID:        ac.UserID,
@@ -178,9 +163,9 @@ func (h *Handler) exchangeCode(ctx context.Context, srv *store.Server, client *s
 	case errors.Is(err, store.ErrCodeRevoked):
 		h.log.WarnContext(ctx, "oauth: authorization code replayed while it was being redeemed; issued nothing", "server", srv.Slug,
 			"client_id", client.ClientID, "code", secret.Redact(code))
-		return nil, badRequest("invalid_grant", "the authorization code was already used")
+		return nil, oautherr.BadRequest("invalid_grant", "the authorization code was already used")
 	case errors.Is(err, store.ErrNotFound): // purged since it was redeemed
-		return nil, badRequest("invalid_grant", "unknown authorization code")
+		return nil, oautherr.BadRequest("invalid_grant", "unknown authorization code")
 	case err != nil:
 		h.log.ErrorContext(ctx, "oauth: issuing tokens", "server", srv.Slug, "err", err)
 		return nil, serverError()
@@ -256,7 +241,7 @@ func (h *Handler) mintTokens(srv *store.Server, client *store.Client, in issue) 
 		AccessToken: access,
 		TokenType:   "Bearer",
 		ExpiresIn:   int64(accessTTL / time.Second),
-		Scope:       joinScopes(in.scopes),
+		Scope:       scope.Join(in.scopes),
 	}
 	if in.withRefresh {
 		refresh := secret.New(secret.PrefixRefreshToken)

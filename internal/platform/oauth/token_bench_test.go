@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/mcp-obs/mcp-obs/internal/platform/clientauth"
 )
 
 // maxProcs is GOMAXPROCS, never less than 1.
@@ -21,7 +23,7 @@ func maxProcs() int { return max(1, runtime.GOMAXPROCS(0)) }
 func BenchmarkAuthorizationCodeExchange(b *testing.B) {
 	e := newEnv(b)
 	tn := e.newTenant("bench")
-	c := e.newClient(tn, authNone)
+	c := e.newClient(tn, clientauth.MethodNone)
 	type pending struct{ code, verifier string }
 	codes := make([]pending, b.N)
 	for i := range codes {

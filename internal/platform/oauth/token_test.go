@@ -14,13 +14,14 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/mcp-obs/mcp-obs/internal/platform/clientauth"
 	"github.com/mcp-obs/mcp-obs/internal/store"
 )
 
 func TestToken_ClientCannotRedeemAnotherClientsCode(t *testing.T) {
 	e := newEnv(t)
 	tn := e.newTenant("acme")
-	a, b := e.newClient(tn, authNone), e.newClient(tn, authNone)
+	a, b := e.newClient(tn, clientauth.MethodNone), e.newClient(tn, clientauth.MethodNone)
 	b.RedirectURIs = a.RedirectURIs
 	code, verifier := e.code(tn, a, nil)
 	wantOAuthError(t, e.exchange(tn, b, code, verifier), http.StatusBadRequest, "invalid_grant")
@@ -29,7 +30,7 @@ func TestToken_ClientCannotRedeemAnotherClientsCode(t *testing.T) {
 func TestToken_PKCEVerifierIsRequiredAndMustMatch(t *testing.T) {
 	e := newEnv(t)
 	tn := e.newTenant("acme")
-	c := e.newClient(tn, authNone)
+	c := e.newClient(tn, clientauth.MethodNone)
 	tests := []struct {
 		name     string
 		verifier func(good string) string
@@ -56,7 +57,7 @@ func TestToken_RedirectURIAndResourceMustMatchTheCode(t *testing.T) {
 	e := newEnv(t)
 	tn := e.newTenant("acme")
 	other := e.newTenant("other")
-	c := e.newClient(tn, authNone, "http://127.0.0.1/cb", "http://127.0.0.1/other")
+	c := e.newClient(tn, clientauth.MethodNone, "http://127.0.0.1/cb", "http://127.0.0.1/other")
 	code, verifier := e.mintCode(tn, c, "read")
 	form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "code_verifier": {verifier}, "redirect_uri": {"http://127.0.0.1/other"}}
 	wantOAuthError(t, e.tokenRequest(tn, c, form), http.StatusBadRequest, "invalid_grant")
@@ -73,7 +74,7 @@ func TestToken_RedirectURIAndResourceMustMatchTheCode(t *testing.T) {
 func TestToken_ReplayedCodeIsRejectedAndRevokesTheFirstTokens(t *testing.T) {
 	e := newEnv(t)
 	tn := e.newTenant("acme")
-	c := e.newClient(tn, authNone)
+	c := e.newClient(tn, clientauth.MethodNone)
 	code, verifier := e.code(tn, c, nil)
 	first := e.exchange(tn, c, code, verifier)
 	if first.status != http.StatusOK {
@@ -93,7 +94,7 @@ func TestToken_ReplayedCodeIsRejectedAndRevokesTheFirstTokens(t *testing.T) {
 func TestToken_ConcurrentRedemptionsOfOneCodeHaveAtMostOneWinner(t *testing.T) {
 	e := newEnv(t)
 	tn := e.newTenant("acme")
-	c := e.newClient(tn, authNone)
+	c := e.newClient(tn, clientauth.MethodNone)
 	code, verifier := e.mintCode(tn, c, "read")
 	const n = 20
 	statuses := make(chan int, n)
@@ -135,7 +136,7 @@ func TestToken_ConcurrentRedemptionsOfOneCodeHaveAtMostOneWinner(t *testing.T) {
 func TestToken_ExpiredCodeIsRejected(t *testing.T) {
 	e := newEnv(t)
 	tn := e.newTenant("acme")
-	c := e.newClient(tn, authNone)
+	c := e.newClient(tn, clientauth.MethodNone)
 	code, verifier := e.mintCode(tn, c, "read")
 	e.clock.Advance(authCodeTTL + 1)
 	wantOAuthError(t, e.exchange(tn, c, code, verifier), http.StatusBadRequest, "invalid_grant")
@@ -144,8 +145,8 @@ func TestToken_ExpiredCodeIsRejected(t *testing.T) {
 func TestToken_ConfidentialClientMustAuthenticate(t *testing.T) {
 	e := newEnv(t)
 	tn := e.newTenant("acme")
-	basic := e.newClient(tn, authSecretBasic)
-	post := e.newClient(tn, authSecretPost)
+	basic := e.newClient(tn, clientauth.MethodSecretBasic)
+	post := e.newClient(tn, clientauth.MethodSecretPost)
 	tests := []struct {
 		name       string
 		client     *testClient
@@ -186,7 +187,7 @@ func TestToken_ConfidentialClientMustAuthenticate(t *testing.T) {
 func TestToken_PublicClientMustNotSendASecret(t *testing.T) {
 	e := newEnv(t)
 	tn := e.newTenant("acme")
-	c := e.newClient(tn, authNone)
+	c := e.newClient(tn, clientauth.MethodNone)
 	code, verifier := e.mintCode(tn, c, "read")
 	form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "code_verifier": {verifier}, "redirect_uri": {c.RedirectURIs[0]},
 		"client_id": {c.ClientID}, "client_secret": {"made-up"}}
@@ -202,7 +203,7 @@ func TestToken_PublicClientMustNotSendASecret(t *testing.T) {
 func TestToken_ResponsesAreNeverCached(t *testing.T) {
 	e := newEnv(t)
 	tn := e.newTenant("acme")
-	c := e.newClient(tn, authNone)
+	c := e.newClient(tn, clientauth.MethodNone)
 	code, verifier := e.mintCode(tn, c, "read")
 	ok := e.exchange(tn, c, code, verifier)
 	bad := e.exchange(tn, c, code, verifier)
@@ -220,8 +221,8 @@ func TestToken_ResponsesAreNeverCached(t *testing.T) {
 func TestToken_RequestErrors(t *testing.T) {
 	e := newEnv(t)
 	tn := e.newTenant("acme")
-	c := e.newClient(tn, authNone)
-	noRefresh := e.newClient(tn, authNone)
+	c := e.newClient(tn, clientauth.MethodNone)
+	noRefresh := e.newClient(tn, clientauth.MethodNone)
 	noRefresh.GrantTypes = []string{"authorization_code"}
 	noRefresh.ClientID += "-coded"
 	if err := e.store.CreateClient(t.Context(), noRefresh.Client); err != nil {
@@ -275,7 +276,7 @@ func TestToken_ResourceMayBeRepeatedAsRFC8707Allows(t *testing.T) {
 	e := newEnv(t)
 	tn := e.newTenant("acme")
 	other := e.newTenant("other")
-	c := e.newClient(tn, authNone)
+	c := e.newClient(tn, clientauth.MethodNone)
 	exchange := func(resources ...string) jsonAnswer {
 		code, verifier := e.mintCode(tn, c, "read")
 		form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "code_verifier": {verifier},
@@ -305,7 +306,7 @@ func TestToken_StorageFailureLookingUpTheClientIsServerErrorNotInvalidClient(t *
 	broken := brokenStore{fail: map[string]bool{}}
 	e := newEnvWrapping(t, func(s store.Store) store.Store { broken.Store = s; return &broken })
 	tn := e.newTenant("acme")
-	c := e.newClient(tn, authSecretBasic)
+	c := e.newClient(tn, clientauth.MethodSecretBasic)
 	code, verifier := e.mintCode(tn, c, "read")
 	broken.fail["Client"] = true
 	a := e.exchange(tn, c, code, verifier)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/mcp-obs/mcp-obs/internal/store"
 )
@@ -15,12 +14,13 @@ import (
 func TestErrors_DuplicateAndUnknownSlugSayOnlyWhatIsWrong(t *testing.T) {
 	ctx := context.Background()
 	st := openStore(t)
+	svc := New(Options{Store: st})
 	spec := Spec{Slug: "test", ResourceURL: "http://localhost:3006/mcp", Scopes: []string{"read"}}
-	if _, _, err := Create(ctx, st, spec, time.Now()); err != nil {
+	if _, _, err := svc.Create(ctx, spec); err != nil {
 		t.Fatal(err)
 	}
-	_, _, dup := Create(ctx, st, spec, time.Now())
-	_, unknown := Get(ctx, st, "nope")
+	_, _, dup := svc.Create(ctx, spec)
+	_, unknown := svc.Get(ctx, "nope")
 	for _, tt := range []struct {
 		name     string
 		err      error

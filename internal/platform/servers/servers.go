@@ -1,6 +1,8 @@
-// Package servers manages tenants: the MCP servers a platform protects. The
-// admin commands and the demo create them here, so the rules for slugs,
-// resource URLs, scopes and resource-server credentials live in one place.
+// Package servers is the tenant service: the MCP servers a platform
+// protects. Every change of a tenant goes through a [Service] (the admin
+// commands, the demo, and next the console and the admin API), so the rules
+// for slugs, resource URLs, scopes and resource-server credentials live in one
+// place.
 package servers
 
 import (
@@ -13,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mcp-obs/mcp-obs/internal/cliname"
+	"github.com/mcp-obs/mcp-obs/internal/scope"
 	"github.com/mcp-obs/mcp-obs/internal/secret"
 	"github.com/mcp-obs/mcp-obs/internal/store"
 )
@@ -66,22 +70,6 @@ func ValidateResourceURL(raw string) error {
 	return nil
 }
 
-// ParseScopes splits a scope list on spaces and commas, dropping empties and
-// duplicates (found with a set, so a long list costs linear work).
-func ParseScopes(s string) []string {
-	var out []string
-	seen := make(map[string]struct{})
-	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == ',' || r == '\t' }) {
-		if _, dup := seen[f]; !dup {
-			seen[f] = struct{}{}
-			out = append(out, f)
-		}
-	}
-	return out
-}
-
-var scopePattern = regexp.MustCompile(`^[\x21\x23-\x5B\x5D-\x7E]+$`) // RFC 6749 §3.3 scope-token
-
 // Spec is what an operator says about a new server.
 type Spec struct {
 	Slug        string
@@ -91,16 +79,42 @@ type Spec struct {
 	AllowSignup bool
 }
 
+// validateScopes checks the scopes a server offers: at least one, each a
+// scope-token the scope rule can carry ([scope.Valid]: printable ASCII but
+// space, '"', '\' and ',').
 func validateScopes(scopes []string) error {
 	if len(scopes) == 0 {
 		return fmt.Errorf("%w: a server needs at least one scope, e.g. --scopes \"read write\"", ErrInvalid)
 	}
 	for _, s := range scopes {
-		if !scopePattern.MatchString(s) {
-			return fmt.Errorf("%w: scope %q has characters RFC 6749 does not allow", ErrInvalid, s)
+		if !scope.Valid(s) {
+			return fmt.Errorf("%w: scope %q has a character a scope cannot hold: use printable ASCII without spaces, quotes, backslashes or commas", ErrInvalid, s)
 		}
 	}
 	return nil
+}
+
+// Options configures a [Service]. Zero values are the defaults.
+type Options struct {
+	// Store keeps the tenants. Required.
+	Store store.Servers
+	// Now returns the current time; default time.Now.
+	Now func() time.Time
+}
+
+// Service creates, reads and changes tenants. It is safe for concurrent use.
+type Service struct {
+	store store.Servers
+	now   func() time.Time
+}
+
+// New returns a Service.
+func New(opts Options) *Service {
+	s := &Service{store: opts.Store, now: opts.Now}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	return s
 }
 
 // Change is what an operator changes on an existing server; nil fields stay as they are.
@@ -114,8 +128,8 @@ type Change struct {
 // Update applies change to the server with the slug and returns it. Tokens
 // already issued keep their audience and scopes: after a resource URL change
 // the MCP server refuses the old ones and clients sign in again.
-func Update(ctx context.Context, st store.Servers, slug string, change Change) (*store.Server, error) {
-	srv, err := Get(ctx, st, slug)
+func (s *Service) Update(ctx context.Context, slug string, change Change) (*store.Server, error) {
+	srv, err := s.Get(ctx, slug)
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +154,7 @@ func Update(ctx context.Context, st store.Servers, slug string, change Change) (
 	if change.AllowSignup != nil {
 		srv.AllowSignup = *change.AllowSignup
 	}
-	if err := st.UpdateServer(ctx, srv); err != nil {
+	if err := s.store.UpdateServer(ctx, srv); err != nil {
 		return nil, fmt.Errorf("update server %q: %w", slug, err)
 	}
 	return srv, nil
@@ -155,7 +169,7 @@ type Credentials struct {
 
 // Create validates spec, stores the server and returns it with its new
 // credentials. A duplicate slug wraps store.ErrConflict.
-func Create(ctx context.Context, st store.Servers, spec Spec, now time.Time) (*store.Server, Credentials, error) {
+func (s *Service) Create(ctx context.Context, spec Spec) (*store.Server, Credentials, error) {
 	if err := ValidateSlug(spec.Slug); err != nil {
 		return nil, Credentials{}, err
 	}
@@ -182,13 +196,13 @@ func Create(ctx context.Context, st store.Servers, spec Spec, now time.Time) (*s
 		RefreshTokenTTL:  DefaultRefreshTokenTTL,
 		ClientID:         creds.ClientID,
 		ClientSecretHash: secret.Hash(creds.ClientSecret),
-		CreatedAt:        now.UTC(),
+		CreatedAt:        s.now().UTC(),
 	}
-	if err := st.CreateServer(ctx, srv); err != nil {
+	if err := s.store.CreateServer(ctx, srv); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return nil, Credentials{}, &plainError{
-				msg: fmt.Sprintf("server %q already exists (see `mcp-obs server list`): choose another slug, "+
-					"or get new credentials for it with `mcp-obs server rotate-secret --slug %s`", spec.Slug, spec.Slug),
+				msg: fmt.Sprintf("server %q already exists (see `%s server list`): choose another slug, "+
+					"or get new credentials for it with `%s server rotate-secret --slug %s`", spec.Slug, cliname.Command, cliname.Command, spec.Slug),
 				kind: store.ErrConflict,
 			}
 		}
@@ -198,10 +212,10 @@ func Create(ctx context.Context, st store.Servers, spec Spec, now time.Time) (*s
 }
 
 // Get returns the server with the slug, with an error that names the slug when it is unknown.
-func Get(ctx context.Context, st store.Servers, slug string) (*store.Server, error) {
-	srv, err := st.ServerBySlug(ctx, slug)
+func (s *Service) Get(ctx context.Context, slug string) (*store.Server, error) {
+	srv, err := s.store.ServerBySlug(ctx, slug)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, &plainError{msg: fmt.Sprintf("no server with slug %q (see `mcp-obs server list`)", slug), kind: store.ErrNotFound}
+		return nil, &plainError{msg: fmt.Sprintf("no server with slug %q (see `%s server list`)", slug, cliname.Command), kind: store.ErrNotFound}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("look up server %q: %w", slug, err)
@@ -209,16 +223,25 @@ func Get(ctx context.Context, st store.Servers, slug string) (*store.Server, err
 	return srv, nil
 }
 
+// List returns every server, ordered by slug.
+func (s *Service) List(ctx context.Context) ([]*store.Server, error) {
+	list, err := s.store.ListServers(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list servers: %w", err)
+	}
+	return list, nil
+}
+
 // RotateSecret gives the server new resource-server credentials; the old
 // secret stops working at once.
-func RotateSecret(ctx context.Context, st store.Servers, slug string) (Credentials, error) {
-	srv, err := Get(ctx, st, slug)
+func (s *Service) RotateSecret(ctx context.Context, slug string) (Credentials, error) {
+	srv, err := s.Get(ctx, slug)
 	if err != nil {
 		return Credentials{}, err
 	}
 	creds := Credentials{ClientID: srv.ClientID, ClientSecret: secret.New(secret.PrefixServerSecret)}
 	srv.ClientSecretHash = secret.Hash(creds.ClientSecret)
-	if err := st.UpdateServer(ctx, srv); err != nil {
+	if err := s.store.UpdateServer(ctx, srv); err != nil {
 		return Credentials{}, fmt.Errorf("rotate secret of %q: %w", slug, err)
 	}
 	return creds, nil

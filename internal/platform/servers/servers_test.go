@@ -3,16 +3,16 @@ package servers
 import (
 	"context"
 	"errors"
-	"path/filepath"
+	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/mcp-obs/mcp-obs/internal/secret"
 	"github.com/mcp-obs/mcp-obs/internal/store"
-	"github.com/mcp-obs/mcp-obs/internal/store/sqlite"
+	"github.com/mcp-obs/mcp-obs/internal/testkit"
+	"github.com/mcp-obs/mcp-obs/internal/testkit/testdb"
 )
 
 func TestValidateSlug(t *testing.T) {
@@ -48,37 +48,17 @@ func TestValidateSlug(t *testing.T) {
 	}
 }
 
-func TestParseScopes_SpacesAndCommas(t *testing.T) {
-	tests := []struct {
-		in   string
-		want []string
-	}{
-		{"read write", []string{"read", "write"}},
-		{"read,write", []string{"read", "write"}},
-		{" read, write  read ", []string{"read", "write"}},
-		{"", nil},
-	}
-	for _, tt := range tests {
-		if got := ParseScopes(tt.in); !slices.Equal(got, tt.want) {
-			t.Errorf("ParseScopes(%q) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-}
-
 func openStore(t *testing.T) store.Store {
 	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "db.sqlite"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := testdb.SQLite(t)
 	return st
 }
 
 func TestCreate_StoresOnlyTheSecretHashAndRejectsDuplicates(t *testing.T) {
 	ctx := context.Background()
 	st := openStore(t)
-	srv, creds, err := Create(ctx, st, Spec{Slug: "test", ResourceURL: "http://localhost:3006/mcp", Scopes: []string{"read", "write"}}, time.Now())
+	svc := New(Options{Store: st})
+	srv, creds, err := svc.Create(ctx, Spec{Slug: "test", ResourceURL: "http://localhost:3006/mcp", Scopes: []string{"read", "write"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +75,7 @@ func TestCreate_StoresOnlyTheSecretHashAndRejectsDuplicates(t *testing.T) {
 	if got.Name != "test" || !slices.Equal(got.DefaultScopes, []string{"read", "write"}) || got.AccessTokenTTL != DefaultAccessTokenTTL {
 		t.Fatalf("defaults not applied: %+v", got)
 	}
-	_, _, err = Create(ctx, st, Spec{Slug: "test", ResourceURL: "http://localhost:3007/mcp", Scopes: []string{"read"}}, time.Now())
+	_, _, err = svc.Create(ctx, Spec{Slug: "test", ResourceURL: "http://localhost:3007/mcp", Scopes: []string{"read"}})
 	if !errors.Is(err, store.ErrConflict) || !strings.Contains(err.Error(), `"test" already exists`) {
 		t.Fatalf("duplicate slug: err = %v, want conflict naming the slug", err)
 	}
@@ -103,6 +83,7 @@ func TestCreate_StoresOnlyTheSecretHashAndRejectsDuplicates(t *testing.T) {
 
 func TestCreate_RejectsBadSpecs(t *testing.T) {
 	st := openStore(t)
+	svc := New(Options{Store: st})
 	tests := []struct {
 		name string
 		spec Spec
@@ -114,7 +95,7 @@ func TestCreate_RejectsBadSpecs(t *testing.T) {
 		{"scope with quote", Spec{Slug: "a", ResourceURL: "http://localhost/mcp", Scopes: []string{`re"ad`}}},
 	}
 	for _, tt := range tests {
-		if _, _, err := Create(context.Background(), st, tt.spec, time.Now()); !errors.Is(err, ErrInvalid) {
+		if _, _, err := svc.Create(context.Background(), tt.spec); !errors.Is(err, ErrInvalid) {
 			t.Errorf("%s: err = %v, want ErrInvalid", tt.name, err)
 		}
 	}
@@ -123,11 +104,12 @@ func TestCreate_RejectsBadSpecs(t *testing.T) {
 func TestRotateSecret_OldSecretStopsWorking(t *testing.T) {
 	ctx := context.Background()
 	st := openStore(t)
-	_, old, err := Create(ctx, st, Spec{Slug: "test", ResourceURL: "http://localhost:3006/mcp", Scopes: []string{"read"}}, time.Now())
+	svc := New(Options{Store: st})
+	_, old, err := svc.Create(ctx, Spec{Slug: "test", ResourceURL: "http://localhost:3006/mcp", Scopes: []string{"read"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	creds, err := RotateSecret(ctx, st, "test")
+	creds, err := svc.RotateSecret(ctx, "test")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +117,7 @@ func TestRotateSecret_OldSecretStopsWorking(t *testing.T) {
 	if secret.Matches(old.ClientSecret, got.ClientSecretHash) || !secret.Matches(creds.ClientSecret, got.ClientSecretHash) {
 		t.Fatal("after rotation the old secret must fail and the new one verify")
 	}
-	if _, err := RotateSecret(ctx, st, "nope"); !errors.Is(err, store.ErrNotFound) || !strings.Contains(err.Error(), `"nope"`) {
+	if _, err := svc.RotateSecret(ctx, "nope"); !errors.Is(err, store.ErrNotFound) || !strings.Contains(err.Error(), `"nope"`) {
 		t.Fatalf("unknown slug: err = %v", err)
 	}
 }
@@ -143,11 +125,12 @@ func TestRotateSecret_OldSecretStopsWorking(t *testing.T) {
 func TestUpdate_ChangesOnlyWhatIsGivenAndValidates(t *testing.T) {
 	ctx := context.Background()
 	st := openStore(t)
-	if _, _, err := Create(ctx, st, Spec{Slug: "test", Name: "Test", ResourceURL: "http://localhost:3006/mcp", Scopes: []string{"read"}}, time.Now()); err != nil {
+	svc := New(Options{Store: st})
+	if _, _, err := svc.Create(ctx, Spec{Slug: "test", Name: "Test", ResourceURL: "http://localhost:3006/mcp", Scopes: []string{"read"}}); err != nil {
 		t.Fatal(err)
 	}
 	resource, signup := "http://localhost:3007/mcp", true
-	srv, err := Update(ctx, st, "test", Change{ResourceURL: &resource, Scopes: []string{"read", "admin"}, AllowSignup: &signup})
+	srv, err := svc.Update(ctx, "test", Change{ResourceURL: &resource, Scopes: []string{"read", "admin"}, AllowSignup: &signup})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,28 +146,46 @@ func TestUpdate_ChangesOnlyWhatIsGivenAndValidates(t *testing.T) {
 		"empty name":                           {Name: &empty},
 		"no scopes":                            {Scopes: []string{}},
 	} {
-		if _, err := Update(ctx, st, "test", change); !errors.Is(err, ErrInvalid) {
+		if _, err := svc.Update(ctx, "test", change); !errors.Is(err, ErrInvalid) {
 			t.Errorf("%s: err = %v, want ErrInvalid", name, err)
 		}
 	}
-	if _, err := Update(ctx, st, "nope", Change{}); !errors.Is(err, store.ErrNotFound) {
+	if _, err := svc.Update(ctx, "nope", Change{}); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("unknown slug: err = %v", err)
 	}
 }
 
-// Scope lists reach ParseScopes from operators (the CLI, the admin API), who
-// may paste anything: repeats are dropped with a set, so a list of a million
-// scopes takes linear work. Comparing each scope with every earlier one would
-// take hours here, so on such a parser this test does not finish; it asserts
-// no time, only the answer.
-func TestParseScopes_MegabytesOfDistinctScopesTakeLinearWork(t *testing.T) {
-	var b strings.Builder
-	n := 0
-	for ; b.Len() < 4<<20; n++ {
-		b.WriteString(strconv.FormatInt(int64(n), 16))
-		b.WriteByte(',')
+// The scope rule (package scope) reads a comma as a delimiter, so a scope
+// holding one could be offered but never asked for. Before the platform's
+// scope readings were one, such a scope was accepted here.
+func TestCreate_ScopeTheScopeRuleCannotCarryIsRefused(t *testing.T) {
+	svc := New(Options{Store: openStore(t)})
+	for _, bad := range []string{"read,write", "read write", "ré", `"read"`, `re\ad`, "read\u00a0write"} {
+		_, _, err := svc.Create(context.Background(), Spec{Slug: "test", ResourceURL: "http://localhost:3006/mcp", Scopes: []string{bad}})
+		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), fmt.Sprintf("%q", bad)) {
+			t.Errorf("scope %q: err = %v, want ErrInvalid naming it", bad, err)
+		}
 	}
-	if got := ParseScopes(b.String() + b.String()); len(got) != n {
-		t.Fatalf("ParseScopes of %d distinct scopes, each given twice, gave %d", n, len(got))
+}
+
+func TestList_EveryServerBySlugWithTheServicesClock(t *testing.T) {
+	clock := testkit.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	svc := New(Options{Store: openStore(t), Now: clock.Now})
+	ctx := context.Background()
+	if list, err := svc.List(ctx); err != nil || len(list) != 0 {
+		t.Fatalf("List of no servers = %v, %v", list, err)
+	}
+	for _, slug := range []string{"zeta", "alpha"} {
+		if _, _, err := svc.Create(ctx, Spec{Slug: slug, ResourceURL: "http://localhost:3006/mcp", Scopes: []string{"read"}}); err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(time.Hour)
+	}
+	list, err := svc.List(ctx)
+	if err != nil || len(list) != 2 || list[0].Slug != "alpha" || list[1].Slug != "zeta" {
+		t.Fatalf("List = %v, %v; want alpha, zeta", list, err)
+	}
+	if want := time.Date(2026, 3, 1, 13, 0, 0, 0, time.UTC); !list[0].CreatedAt.Equal(want) {
+		t.Errorf("alpha created at %v, want the service clock's %v", list[0].CreatedAt, want)
 	}
 }

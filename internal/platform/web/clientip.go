@@ -8,8 +8,8 @@ import (
 	"strings"
 
 	"github.com/mcp-obs/mcp-obs/internal/forwarded"
+	"github.com/mcp-obs/mcp-obs/internal/platform/clientauth"
 	"github.com/mcp-obs/mcp-obs/internal/platform/ratelimit"
-	"github.com/mcp-obs/mcp-obs/internal/platform/servers"
 	"github.com/mcp-obs/mcp-obs/internal/store"
 )
 
@@ -129,8 +129,8 @@ func (c ClientAddr) ForTenant(r *http.Request, srv *store.Server) TenantClient {
 	if !ok {
 		return own
 	}
-	id, secret, ok := forwarded.ParseCredentials(creds[0])
-	if !ok || !servers.IsResourceServer(srv, id, secret) {
+	id, secret, ok := clientauth.ParseBasic(creds[0])
+	if !ok || !clientauth.IsResourceServer(srv, clientauth.Credentials{ID: id, Secret: secret}) {
 		return own
 	}
 	return TenantClient{IP: addr.String(), ForwardedBy: srv.ID}

@@ -196,6 +196,10 @@ func TestClientAddr_ForTenantTrustsTheForwardedAddressOnlyWithThatTenantsResourc
 		{"credentials on a tenant that has none", bare, http.Header{"Mcp-Obs-Forwarded-For": {"203.0.113.9"}, "Mcp-Obs-Resource-Server": {forwarded.Credentials("", "x")}}, "192.0.2.1", false},
 		{"credentials in Authorization, the client's header", acme, http.Header{"Mcp-Obs-Forwarded-For": {"203.0.113.9"}, "Authorization": {own}}, "192.0.2.1", false},
 		{"malformed credentials", acme, http.Header{"Mcp-Obs-Forwarded-For": {"203.0.113.9"}, "Mcp-Obs-Resource-Server": {"Basic " + acmeSecret}}, "192.0.2.1", false},
+		// Read like every Basic header, by clientauth.ParseBasic: one space
+		// after the scheme (before, this header alone took extra blanks).
+		{"two spaces after Basic", acme, http.Header{"Mcp-Obs-Forwarded-For": {"203.0.113.9"}, "Mcp-Obs-Resource-Server": {"Basic  " + strings.TrimPrefix(own, "Basic ")}}, "192.0.2.1", false},
+		{"lower-case scheme", acme, http.Header{"Mcp-Obs-Forwarded-For": {"203.0.113.9"}, "Mcp-Obs-Resource-Server": {"basic " + strings.TrimPrefix(own, "Basic ")}}, "203.0.113.9", true},
 		{"two credential lines", acme, http.Header{"Mcp-Obs-Forwarded-For": {"203.0.113.9"}, "Mcp-Obs-Resource-Server": {own, own}}, "192.0.2.1", false},
 
 		{"credentials without an address", acme, http.Header{"Mcp-Obs-Resource-Server": {own}}, "192.0.2.1", false},

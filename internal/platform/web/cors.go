@@ -7,13 +7,13 @@ import "net/http"
 // endpoints it wraps (they are anonymous, or take credentials in headers or
 // the body), so a wildcard origin grants a page nothing a plain HTTP client
 // lacks. Never wrap the cookie-authenticated pages with it.
-func CORS(next http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+func CORS(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Access-Control-Allow-Origin", "*")
 		h.Set("Access-Control-Expose-Headers", "WWW-Authenticate, Retry-After")
-		next(w, r)
-	}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // Preflight answers a CORS preflight for an endpoint allowing methods.

@@ -1,6 +1,8 @@
 // Package web holds what every HTML page and JSON answer of the platform
-// shares: the page layout and templates, security headers, CSRF protection,
-// JSON and OAuth error responses, and the client address used for throttling.
+// shares: the page layout and templates with the one HTML error page
+// ([RenderError]), security headers, CSRF protection, JSON answers, the
+// tenant of a request, and the client address used for throttling. JSON
+// error answers are written by package oautherr.
 //
 // Pages are rendered on the server with html/template inside one layout (the
 // tenant's name in the header, a centred card, "Secured by mcp-obs" in the

@@ -148,38 +148,6 @@ func TestRenderTenantError_ShowsServerNameInHeader(t *testing.T) {
 	}
 }
 
-func TestWriteOAuthError_RFC6749BodyNotCached(t *testing.T) {
-	tests := []struct {
-		name, code, desc, wantBody string
-	}{
-		{"with description", "invalid_grant", "code expired", `{"error":"invalid_grant","error_description":"code expired"}`},
-		{"without description", "invalid_client", "", `{"error":"invalid_client"}`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				WriteOAuthError(w, http.StatusBadRequest, tt.code, tt.desc)
-			})
-			resp, body := get(t, h, "/")
-			if resp.StatusCode != http.StatusBadRequest {
-				t.Errorf("status = %d", resp.StatusCode)
-			}
-			if got := strings.TrimSpace(body); got != tt.wantBody {
-				t.Errorf("body = %s, want %s", got, tt.wantBody)
-			}
-			if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
-				t.Errorf("Content-Type = %q", ct)
-			}
-			if cc := resp.Header.Get("Cache-Control"); cc != "no-store" {
-				t.Errorf("Cache-Control = %q, want no-store", cc)
-			}
-			if p := resp.Header.Get("Pragma"); p != "no-cache" {
-				t.Errorf("Pragma = %q, want no-cache", p)
-			}
-		})
-	}
-}
-
 func TestWriteJSON_StatusAndBody(t *testing.T) {
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		WriteJSON(w, http.StatusCreated, map[string]any{"client_id": "abc"})
@@ -195,7 +163,8 @@ func TestWriteJSON_UnencodableValueIsCleanServerError(t *testing.T) {
 		WriteJSON(w, http.StatusOK, map[string]any{"f": func() {}})
 	})
 	resp, body := get(t, h, "/")
-	if resp.StatusCode != http.StatusInternalServerError {
-		t.Errorf("status = %d, want 500 (body %q)", resp.StatusCode, body)
+	if resp.StatusCode != http.StatusInternalServerError || body != `{"error":"server_error"}`+"\n" ||
+		resp.Header.Get("Content-Type") != "application/json" || resp.Header.Get("Cache-Control") != "no-store" {
+		t.Errorf("got %d %q %v, want the one JSON server_error answer", resp.StatusCode, body, resp.Header)
 	}
 }

@@ -3,6 +3,8 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+
+	"github.com/mcp-obs/mcp-obs/internal/scope"
 )
 
 // SaveConsent adds scopes to what the user has granted the client. Scopes
@@ -26,25 +28,10 @@ func (s *Store) SaveConsent(ctx context.Context, serverID, userID, clientID stri
 		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, s.q.updateConsent, list(mergeScopes(granted, scopes)), serverID, userID, clientID)
+		_, err = tx.ExecContext(ctx, s.q.updateConsent, list(scope.Union(granted, scopes)), serverID, userID, clientID)
 		return err
 	})
 	return s.wrap("save consent", err)
-}
-
-// mergeScopes returns a followed by the scopes of b not already in it, without duplicates.
-func mergeScopes(a, b []string) []string {
-	seen := make(map[string]bool, len(a)+len(b))
-	out := make([]string, 0, len(a)+len(b))
-	for _, ss := range [][]string{a, b} {
-		for _, sc := range ss {
-			if !seen[sc] {
-				seen[sc] = true
-				out = append(out, sc)
-			}
-		}
-	}
-	return out
 }
 
 // Consent returns the scopes the user has granted the client, or an error

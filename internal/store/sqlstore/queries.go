@@ -68,7 +68,7 @@ var whereRevoked = [numRevocationSets]string{
 type queries struct {
 	lookups [numLookups]string
 
-	createServer, listServers, updateServer string
+	createServer, serverByClientID, listServers, updateServer string
 
 	createClient, putClient, deleteClient, touchClient, deleteUnusedClients string
 
@@ -100,8 +100,9 @@ func newQueries(d Dialect) *queries {
 			lookupClient:       r(`SELECT ` + clientColumns + ` FROM clients WHERE server_id = ? AND client_id = ?`),
 		},
 
-		createServer: r(`INSERT INTO servers (` + serverColumns + `) VALUES ` + placeholders(1, 12)),
-		listServers:  r(`SELECT ` + serverColumns + ` FROM servers ORDER BY slug`),
+		createServer:     r(`INSERT INTO servers (` + serverColumns + `) VALUES ` + placeholders(1, 12)),
+		serverByClientID: r(`SELECT ` + serverColumns + ` FROM servers WHERE client_id = ?`),
+		listServers:      r(`SELECT ` + serverColumns + ` FROM servers ORDER BY slug`),
 		updateServer: r(`UPDATE servers SET name = ?, resource_url = ?, scopes = ?, default_scopes = ?,
 	allow_signup = ?, access_token_ttl_ms = ?, refresh_token_ttl_ms = ?, client_id = ?, client_secret_hash = ?
 	WHERE id = ?`),

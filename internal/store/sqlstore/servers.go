@@ -54,6 +54,20 @@ func (s *Store) ServerBySlug(ctx context.Context, slug string) (*store.Server, e
 	return sv, nil
 }
 
+// ServerByClientID returns the server whose resource-server client id is
+// clientID; an empty clientID wraps store.ErrNotFound without a query.
+func (s *Store) ServerByClientID(ctx context.Context, clientID string) (*store.Server, error) {
+	op := fmt.Sprintf("server with client id %q", clientID)
+	if clientID == "" {
+		return nil, s.fail(op, store.ErrNotFound)
+	}
+	sv, err := scanServer(s.queryRow(ctx, s.read, s.q.serverByClientID, clientID))
+	if err != nil {
+		return nil, s.wrap(op, err)
+	}
+	return sv, nil
+}
+
 // ListServers returns all servers ordered by slug (a non-nil empty slice if none).
 func (s *Store) ListServers(ctx context.Context) ([]*store.Server, error) {
 	const op = "list servers"

@@ -58,6 +58,32 @@ var serverCases = rules([]rule[store.Servers]{
 		_, err := s.ServerBySlug(t.Context(), "acme2")
 		wantErr(t, "ServerBySlug(unknown)", err, store.ErrNotFound)
 	}},
+	{"Server/FoundByItsResourceServerClientID", func(t *testing.T, s store.Servers) {
+		acme := newServer(t, s, "acme")
+		newServer(t, s, "other")
+		got, err := s.ServerByClientID(t.Context(), "rs_acme")
+		noErr(t, "ServerByClientID", err)
+		equal(t, "server", got, acme)
+		_, err = s.ServerByClientID(t.Context(), "rs_nobody")
+		wantErr(t, "ServerByClientID(unknown)", err, store.ErrNotFound)
+		_, err = s.ServerByClientID(t.Context(), "RS_ACME")
+		wantErr(t, "ServerByClientID(another case)", err, store.ErrNotFound)
+	}},
+	{"Server/EmptyClientIDFindsNoServerNotEvenOneWithoutCredentials", func(t *testing.T, s store.Servers) {
+		noErr(t, "CreateServer", s.CreateServer(t.Context(), &store.Server{ID: "no-creds", Slug: "no-creds"}))
+		_, err := s.ServerByClientID(t.Context(), "")
+		wantErr(t, `ServerByClientID("")`, err, store.ErrNotFound)
+	}},
+	{"Server/ClientIDChangedByUpdateFindsTheServerUnderTheNewIDOnly", func(t *testing.T, s store.Servers) {
+		acme := newServer(t, s, "acme")
+		acme.ClientID = "rs_acme_2"
+		noErr(t, "UpdateServer", s.UpdateServer(t.Context(), acme))
+		got, err := s.ServerByClientID(t.Context(), "rs_acme_2")
+		noErr(t, "ServerByClientID(new)", err)
+		equal(t, "server", got.ID, acme.ID)
+		_, err = s.ServerByClientID(t.Context(), "rs_acme")
+		wantErr(t, "ServerByClientID(old)", err, store.ErrNotFound)
+	}},
 	{"Server/ListOrderedBySlug", func(t *testing.T, s store.Servers) {
 		got, err := s.ListServers(t.Context())
 		noErr(t, "ListServers(empty)", err)

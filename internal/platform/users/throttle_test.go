@@ -1,16 +1,10 @@
-package account
+package users
 
 import (
 	"strconv"
 	"testing"
 	"time"
-
-	"github.com/mcp-obs/mcp-obs/internal/store"
 )
-
-func newServer(slug string) *store.Server {
-	return &store.Server{ID: "srv-" + slug, Slug: slug, Name: slug}
-}
 
 func TestThrottle_BlocksAfterBudgetAndRecoversOverTime(t *testing.T) {
 	th := newThrottle(5, 15*time.Minute, 100)
@@ -53,5 +47,23 @@ func TestThrottle_MemoryStaysBounded(t *testing.T) {
 	th.end("late", now.Add(2*time.Minute), true)
 	if n := th.size(); n != 1 {
 		t.Errorf("after the refill period %d keys remain, want only the new one", n)
+	}
+}
+
+func TestThrottle_ReservationsCountUntilTheyEnd(t *testing.T) {
+	th := newThrottle(5, 15*time.Minute, 100)
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 5 {
+		if _, ok := th.begin("k", now); !ok {
+			t.Fatalf("attempt %d refused while %d are in flight, budget is 5", i+1, i)
+		}
+	}
+	if _, ok := th.begin("k", now); ok {
+		t.Fatal("a sixth attempt began while five are still in flight")
+	}
+	// Attempts that succeed give their reservation back.
+	th.end("k", now, false)
+	if _, ok := th.begin("k", now); !ok {
+		t.Fatal("no attempt possible after one in-flight attempt succeeded")
 	}
 }

@@ -6,7 +6,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
+
+	"github.com/mcp-obs/mcp-obs/internal/platform/users"
 )
 
 // postConcurrently sends n copies of form to path at once from browser b and
@@ -51,31 +52,13 @@ func TestSignIn_ConcurrentGuessesCannotExceedTheAccountBudget(t *testing.T) {
 	tok := b.csrf("/t/acme/signin")
 	// Each guess costs a bcrypt comparison, so without a reservation all of
 	// them pass the "is it blocked?" check before the first failure is counted.
-	n := 3 * accountFailures
+	n := 3 * users.AccountFailures
 	codes := b.postConcurrently("/t/acme/signin", n, func(i int) url.Values {
 		return url.Values{"csrf_token": {tok}, "email": {"ann@example.com"}, "password": {"guess " + string(rune('a'+i))}}
 	})
-	if codes[http.StatusBadRequest] > accountFailures || codes[http.StatusBadRequest]+codes[http.StatusTooManyRequests] != n {
-		t.Fatalf("%d concurrent guesses: answers %v; want at most %d checked (400) and the rest 429", n, codes, accountFailures)
+	if codes[http.StatusBadRequest] > users.AccountFailures || codes[http.StatusBadRequest]+codes[http.StatusTooManyRequests] != n {
+		t.Fatalf("%d concurrent guesses: answers %v; want at most %d checked (400) and the rest 429", n, codes, users.AccountFailures)
 	}
 	resp, body := b.signIn("acme", "ann@example.com", "correct horse", "")
 	wantStatus(t, resp, body, http.StatusTooManyRequests)
-}
-
-func TestThrottle_ReservationsCountUntilTheyEnd(t *testing.T) {
-	th := newThrottle(5, 15*time.Minute, 100)
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	for i := range 5 {
-		if _, ok := th.begin("k", now); !ok {
-			t.Fatalf("attempt %d refused while %d are in flight, budget is 5", i+1, i)
-		}
-	}
-	if _, ok := th.begin("k", now); ok {
-		t.Fatal("a sixth attempt began while five are still in flight")
-	}
-	// Attempts that succeed give their reservation back.
-	th.end("k", now, false)
-	if _, ok := th.begin("k", now); !ok {
-		t.Fatal("no attempt possible after one in-flight attempt succeeded")
-	}
 }

@@ -1,4 +1,4 @@
-package account
+package users
 
 import (
 	"errors"
@@ -26,7 +26,7 @@ var (
 )
 
 // NormalizeEmail is the one rule for an email that creates or looks up an
-// account, at every door (sign-up and sign-in pages, `mcp-obs user add`,
+// account, at every door (sign-up and sign-in pages, `go run ./cmd/mcp-obs user add`,
 // the demo): it trims surrounding spaces, refuses hidden characters (see
 // [ErrEmailCharacter]), lower-cases, composes accents into their single code
 // point (Unicode NFC) and checks that the result is a bare address (no
