@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/mcp-obs/mcp-obs/internal/secret"
+
+	"github.com/mcp-obs/mcp-obs/internal/store"
 )
 
 // TestGoClient_RefreshesShortLivedAccessTokensWithRotation shortens the
@@ -20,7 +22,10 @@ func TestGoClient_RefreshesShortLivedAccessTokensWithRotation(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	h.Tenant.AccessTokenTTL = 5 * time.Second
-	if err := h.Store.UpdateServer(ctx, h.Tenant); err != nil {
+	if _, err := h.Store.UpdateServer(ctx, h.Tenant.ID, func(sv *store.Server) error {
+		sv.AccessTokenTTL = h.Tenant.AccessTokenTTL
+		return nil
+	}); err != nil {
 		t.Fatalf("shorten access-token lifetime: %v", err)
 	}
 	h.addUser(t, "hank@example.com", "hank-password-1")

@@ -232,9 +232,16 @@ type Servers interface {
 	ServerByClientID(ctx context.Context, clientID string) (*Server, error)
 	// ListServers returns all servers ordered by slug.
 	ListServers(ctx context.Context) ([]*Server, error)
-	// UpdateServer replaces the mutable fields of the server with s.ID
-	// (everything but ID, Slug and CreatedAt).
-	UpdateServer(ctx context.Context, s *Server) error
+	// UpdateServer changes the server with the id atomically: in one write
+	// transaction holding the row, it reads the server, lets change modify
+	// it, and stores every mutable field (everything but ID, Slug and
+	// CreatedAt) as change left them. Two updates at once (a name change and
+	// a secret rotation, say) therefore never undo each other. If change
+	// returns an error, nothing is stored and UpdateServer returns it. change
+	// may run more than once (a transaction retried after a deadlock), each
+	// time on a fresh copy: it must only modify the server it is given. It
+	// returns the server as stored; an unknown id wraps ErrNotFound.
+	UpdateServer(ctx context.Context, id string, change func(*Server) error) (*Server, error)
 }
 
 // Clients keeps each server's OAuth clients, registered (DCR) or cached

@@ -26,7 +26,10 @@ func giveCredentials(t *testing.T, st store.Store, srv *store.Server) string {
 	sec := secret.New(secret.PrefixServerSecret)
 	srv.ClientID = "mcprs_" + srv.Slug + "_0123456789ab"
 	srv.ClientSecretHash = secret.Hash(sec)
-	if err := st.UpdateServer(context.Background(), srv); err != nil {
+	if _, err := st.UpdateServer(context.Background(), srv.ID, func(sv *store.Server) error {
+		sv.ClientID, sv.ClientSecretHash = srv.ClientID, srv.ClientSecretHash
+		return nil
+	}); err != nil {
 		t.Fatal(err)
 	}
 	return forwarded.Credentials(srv.ClientID, sec)

@@ -129,32 +129,42 @@ type Change struct {
 // already issued keep their audience and scopes: after a resource URL change
 // the MCP server refuses the old ones and clients sign in again.
 func (s *Service) Update(ctx context.Context, slug string, change Change) (*store.Server, error) {
-	srv, err := s.Get(ctx, slug)
-	if err != nil {
-		return nil, err
-	}
-	if change.Name != nil {
-		if *change.Name == "" {
-			return nil, fmt.Errorf("%w: the name cannot be empty", ErrInvalid)
-		}
-		srv.Name = *change.Name
+	if change.Name != nil && *change.Name == "" {
+		return nil, fmt.Errorf("%w: the name cannot be empty", ErrInvalid)
 	}
 	if change.ResourceURL != nil {
 		if err := ValidateResourceURL(*change.ResourceURL); err != nil {
 			return nil, err
 		}
-		srv.ResourceURL = *change.ResourceURL
 	}
 	if change.Scopes != nil {
 		if err := validateScopes(change.Scopes); err != nil {
 			return nil, err
 		}
-		srv.Scopes, srv.DefaultScopes = change.Scopes, change.Scopes
 	}
-	if change.AllowSignup != nil {
-		srv.AllowSignup = *change.AllowSignup
+	srv, err := s.Get(ctx, slug)
+	if err != nil {
+		return nil, err
 	}
-	if err := s.store.UpdateServer(ctx, srv); err != nil {
+	// Only the fields the change names are written over what is stored at
+	// that moment: an update running beside another (or beside a secret
+	// rotation) keeps what the other one wrote.
+	srv, err = s.store.UpdateServer(ctx, srv.ID, func(sv *store.Server) error {
+		if change.Name != nil {
+			sv.Name = *change.Name
+		}
+		if change.ResourceURL != nil {
+			sv.ResourceURL = *change.ResourceURL
+		}
+		if change.Scopes != nil {
+			sv.Scopes, sv.DefaultScopes = change.Scopes, change.Scopes
+		}
+		if change.AllowSignup != nil {
+			sv.AllowSignup = *change.AllowSignup
+		}
+		return nil
+	})
+	if err != nil {
 		return nil, fmt.Errorf("update server %q: %w", slug, err)
 	}
 	return srv, nil
@@ -239,12 +249,15 @@ func (s *Service) RotateSecret(ctx context.Context, slug string) (Credentials, e
 	if err != nil {
 		return Credentials{}, err
 	}
-	creds := Credentials{ClientID: srv.ClientID, ClientSecret: secret.New(secret.PrefixServerSecret)}
-	srv.ClientSecretHash = secret.Hash(creds.ClientSecret)
-	if err := s.store.UpdateServer(ctx, srv); err != nil {
+	newSecret := secret.New(secret.PrefixServerSecret)
+	srv, err = s.store.UpdateServer(ctx, srv.ID, func(sv *store.Server) error {
+		sv.ClientSecretHash = secret.Hash(newSecret)
+		return nil
+	})
+	if err != nil {
 		return Credentials{}, fmt.Errorf("rotate secret of %q: %w", slug, err)
 	}
-	return creds, nil
+	return Credentials{ClientID: srv.ClientID, ClientSecret: newSecret}, nil
 }
 
 func newCredentials(slug string) Credentials {

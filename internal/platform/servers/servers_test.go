@@ -13,6 +13,8 @@ import (
 	"github.com/mcp-obs/mcp-obs/internal/store"
 	"github.com/mcp-obs/mcp-obs/internal/testkit"
 	"github.com/mcp-obs/mcp-obs/internal/testkit/testdb"
+
+	"golang.org/x/sync/errgroup"
 )
 
 func TestValidateSlug(t *testing.T) {
@@ -187,5 +189,45 @@ func TestList_EveryServerBySlugWithTheServicesClock(t *testing.T) {
 	}
 	if want := time.Date(2026, 3, 1, 13, 0, 0, 0, time.UTC); !list[0].CreatedAt.Equal(want) {
 		t.Errorf("alpha created at %v, want the service clock's %v", list[0].CreatedAt, want)
+	}
+}
+
+// A rename and a secret rotation at once must both stick: the secret just
+// printed to the operator has to work, and the new name must stay.
+func TestUpdateAndRotateSecret_AtOnceNeitherUndoesTheOther(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	svc := New(Options{Store: st})
+	if _, _, err := svc.Create(ctx, Spec{Slug: "test", ResourceURL: "http://localhost:3006/mcp", Scopes: []string{"read"}}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 30 {
+		name := fmt.Sprintf("Name %d", i)
+		var creds Credentials
+		var g errgroup.Group
+		start := make(chan struct{})
+		g.Go(func() error {
+			<-start
+			_, err := svc.Update(ctx, "test", Change{Name: &name})
+			return err
+		})
+		g.Go(func() error {
+			<-start
+			var err error
+			creds, err = svc.RotateSecret(ctx, "test")
+			return err
+		})
+		close(start)
+		if err := g.Wait(); err != nil {
+			t.Fatal(err)
+		}
+		got, err := st.ServerBySlug(ctx, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Name != name || !secret.Matches(creds.ClientSecret, got.ClientSecretHash) {
+			t.Fatalf("round %d: name %q (want %q), printed secret works: %v: one change undid the other",
+				i, got.Name, name, secret.Matches(creds.ClientSecret, got.ClientSecretHash))
+		}
 	}
 }

@@ -68,7 +68,7 @@ var whereRevoked = [numRevocationSets]string{
 type queries struct {
 	lookups [numLookups]string
 
-	createServer, serverByClientID, listServers, updateServer string
+	createServer, serverByClientID, serverForUpdate, listServers, updateServer string
 
 	createClient, putClient, deleteClient, touchClient, deleteUnusedClients string
 
@@ -102,6 +102,7 @@ func newQueries(d Dialect) *queries {
 
 		createServer:     r(`INSERT INTO servers (` + serverColumns + `) VALUES ` + placeholders(1, 12)),
 		serverByClientID: r(`SELECT ` + serverColumns + ` FROM servers WHERE client_id = ?`),
+		serverForUpdate:  r(`SELECT ` + serverColumns + ` FROM servers WHERE id = ?` + d.LockRows),
 		listServers:      r(`SELECT ` + serverColumns + ` FROM servers ORDER BY slug`),
 		updateServer: r(`UPDATE servers SET name = ?, resource_url = ?, scopes = ?, default_scopes = ?,
 	allow_signup = ?, access_token_ttl_ms = ?, refresh_token_ttl_ms = ?, client_id = ?, client_secret_hash = ?

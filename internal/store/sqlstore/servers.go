@@ -90,10 +90,34 @@ func (s *Store) ListServers(ctx context.Context) ([]*store.Server, error) {
 	return out, nil
 }
 
-// UpdateServer replaces every field of the server with sv.ID except ID, Slug and CreatedAt.
-func (s *Store) UpdateServer(ctx context.Context, sv *store.Server) error {
-	res, err := s.write.ExecContext(ctx, s.q.updateServer,
-		sv.Name, sv.ResourceURL, list(sv.Scopes), list(sv.DefaultScopes), sv.AllowSignup,
-		sv.AccessTokenTTL.Milliseconds(), sv.RefreshTokenTTL.Milliseconds(), sv.ClientID, sv.ClientSecretHash, sv.ID)
-	return s.affected(fmt.Sprintf("update server %q", sv.ID), res, err)
+// UpdateServer reads the server holding its row (the write transaction
+// itself on SQLite, FOR UPDATE on PostgreSQL), applies change and stores
+// every field but ID, Slug and CreatedAt, in one transaction.
+func (s *Store) UpdateServer(ctx context.Context, id string, change func(*store.Server) error) (*store.Server, error) {
+	op := fmt.Sprintf("update server %q", id)
+	var out *store.Server
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		sv, err := scanServer(tx.QueryRowContext(ctx, s.q.serverForUpdate, id))
+		if err != nil {
+			return s.wrap(op, err)
+		}
+		slug, created := sv.Slug, sv.CreatedAt
+		if err := change(sv); err != nil {
+			return err
+		}
+		sv.ID, sv.Slug, sv.CreatedAt = id, slug, created // not changeable
+		if _, err := tx.ExecContext(ctx, s.q.updateServer,
+			sv.Name, sv.ResourceURL, list(sv.Scopes), list(sv.DefaultScopes), sv.AllowSignup,
+			sv.AccessTokenTTL.Milliseconds(), sv.RefreshTokenTTL.Milliseconds(), sv.ClientID, sv.ClientSecretHash, id); err != nil {
+			return s.wrap(op, err)
+		}
+		// Read back what was stored, encodings applied, to return exactly
+		// what a lookup would.
+		out, err = scanServer(tx.QueryRowContext(ctx, s.q.serverForUpdate, id))
+		return s.wrap(op, err)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }

@@ -1,8 +1,12 @@
 package storetest
 
 import (
+	"errors"
+	"fmt"
 	"testing"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/mcp-obs/mcp-obs/internal/store"
 )
@@ -77,7 +81,8 @@ var serverCases = rules([]rule[store.Servers]{
 	{"Server/ClientIDChangedByUpdateFindsTheServerUnderTheNewIDOnly", func(t *testing.T, s store.Servers) {
 		acme := newServer(t, s, "acme")
 		acme.ClientID = "rs_acme_2"
-		noErr(t, "UpdateServer", s.UpdateServer(t.Context(), acme))
+		_, err := s.UpdateServer(t.Context(), acme.ID, func(sv *store.Server) error { sv.ClientID = acme.ClientID; return nil })
+		noErr(t, "UpdateServer", err)
 		got, err := s.ServerByClientID(t.Context(), "rs_acme_2")
 		noErr(t, "ServerByClientID(new)", err)
 		equal(t, "server", got.ID, acme.ID)
@@ -109,18 +114,64 @@ var serverCases = rules([]rule[store.Servers]{
 			AccessTokenTTL: 5 * time.Minute, RefreshTokenTTL: time.Hour,
 			ClientID: "rs_new", ClientSecretHash: "newhash", CreatedAt: at(time.Hour),
 		}
-		noErr(t, "UpdateServer", s.UpdateServer(t.Context(), upd))
+		stored, err := s.UpdateServer(t.Context(), orig.ID, func(sv *store.Server) error {
+			*sv = *upd
+			return nil
+		})
+		noErr(t, "UpdateServer", err)
 		got, err := s.ServerBySlug(t.Context(), "acme")
 		noErr(t, "ServerBySlug(original slug)", err)
 		want := *upd
 		want.Slug, want.CreatedAt, want.DefaultScopes = orig.Slug, orig.CreatedAt, []string{}
 		equal(t, "updated server", got, &want)
+		equal(t, "server UpdateServer returned", stored, got)
 		if _, err := s.ServerBySlug(t.Context(), "renamed"); err == nil {
 			t.Error("UpdateServer changed the slug")
 		}
 	}},
 	{"Server/UpdateUnknownNotFound", func(t *testing.T, s store.Servers) {
-		err := s.UpdateServer(t.Context(), &store.Server{ID: "missing", Slug: "x"})
+		_, err := s.UpdateServer(t.Context(), "missing", func(*store.Server) error { return nil })
 		wantErr(t, "UpdateServer(unknown)", err, store.ErrNotFound)
+	}},
+	{"Server/UpdateRefusedByTheChangeStoresNothing", func(t *testing.T, s store.Servers) {
+		orig := newServer(t, s, "acme")
+		refused := errors.New("refused")
+		_, err := s.UpdateServer(t.Context(), orig.ID, func(sv *store.Server) error {
+			sv.Name = "half-changed"
+			return refused
+		})
+		if !errors.Is(err, refused) {
+			t.Fatalf("UpdateServer = %v, want the change's error", err)
+		}
+		got, err := s.ServerBySlug(t.Context(), "acme")
+		noErr(t, "ServerBySlug", err)
+		equal(t, "name", got.Name, orig.Name)
+	}},
+	{"Server/ConcurrentUpdatesOfDifferentFieldsKeepBoth", func(t *testing.T, s store.Servers) {
+		orig := newServer(t, s, "acme")
+		// Many rounds of a rename racing a secret rotation: with a
+		// read-then-write-all update, one would undo the other.
+		for i := range 20 {
+			name, hash := fmt.Sprintf("name-%d", i), fmt.Sprintf("hash-%d", i)
+			var g errgroup.Group
+			start := make(chan struct{})
+			g.Go(func() error {
+				<-start
+				_, err := s.UpdateServer(t.Context(), orig.ID, func(sv *store.Server) error { sv.Name = name; return nil })
+				return err
+			})
+			g.Go(func() error {
+				<-start
+				_, err := s.UpdateServer(t.Context(), orig.ID, func(sv *store.Server) error { sv.ClientSecretHash = hash; return nil })
+				return err
+			})
+			close(start)
+			noErr(t, "concurrent UpdateServer", g.Wait())
+			got, err := s.ServerBySlug(t.Context(), "acme")
+			noErr(t, "ServerBySlug", err)
+			if got.Name != name || got.ClientSecretHash != hash {
+				t.Fatalf("round %d: name %q, secret hash %q; want %q and %q: one update undid the other", i, got.Name, got.ClientSecretHash, name, hash)
+			}
+		}
 	}},
 })
