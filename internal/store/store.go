@@ -399,6 +399,9 @@ type Telemetry interface {
 	// nothing, skipping points already stored (same server, name,
 	// attributes, start and time), and returns how many it inserted.
 	WriteMetricPoints(ctx context.Context, points []telemetry.MetricPoint) (inserted int, err error)
+	// MetricPoints returns a server's points of the named metric taken in
+	// [from, to), oldest first.
+	MetricPoints(ctx context.Context, serverID, name string, from, to time.Time) ([]telemetry.MetricPoint, error)
 
 	// Summary adds up a server's calls over [from, to).
 	Summary(ctx context.Context, serverID string, from, to time.Time) (telemetry.Summary, error)

@@ -45,6 +45,7 @@ var dialect = sqlstore.Dialect{
 	Name:           "sqlite",
 	PrepareLookups: true,
 	DetachLookups:  true,
+	JSONList:       `SELECT value FROM json_each(?)`,
 	Classify:       classify,
 }
 
@@ -68,19 +69,36 @@ var _ store.Store = (*Store)(nil)
 // migrations. path must be a file path: ":memory:" and "file:" URIs are
 // refused because the writer and reader pools must share one file.
 func Open(ctx context.Context, path string) (*Store, error) {
+	writer, reader, err := openPools(ctx, path, dsn)
+	if err != nil {
+		return nil, err
+	}
+	core, err := openCore(ctx, writer, reader)
+	if err != nil {
+		reader.Close()
+		writer.Close()
+		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
+	}
+	return &Store{Store: core, path: path, writer: writer, reader: reader}, nil
+}
+
+// openPools checks path, creates the file owner-only if needed, and opens
+// its writer pool (one connection, WAL) and reader pool, with the data
+// source names connString gives.
+func openPools(ctx context.Context, path string, connString func(path string, readOnly bool) string) (writer, reader *sql.DB, err error) {
 	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") || strings.ContainsAny(path, "?#") {
-		return nil, fmt.Errorf("sqlite: open %q: want a plain file path (no :memory:, file: URI, '?' or '#')", path)
+		return nil, nil, fmt.Errorf("sqlite: open %q: want a plain file path (no :memory:, file: URI, '?' or '#')", path)
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("sqlite: open %q: create parent directory: %w", path, err)
+		return nil, nil, fmt.Errorf("sqlite: open %q: create parent directory: %w", path, err)
 	}
 	if err := createPrivate(path); err != nil {
-		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
+		return nil, nil, fmt.Errorf("sqlite: open %q: %w", path, err)
 	}
 
-	writer, err := sql.Open("sqlite", dsn(path, false))
+	writer, err = sql.Open("sqlite", connString(path, false))
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
+		return nil, nil, fmt.Errorf("sqlite: open %q: %w", path, err)
 	}
 	writer.SetMaxOpenConns(1)
 	writer.SetMaxIdleConns(1)
@@ -88,12 +106,12 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	writer.SetConnMaxIdleTime(0)
 	if err := checkWritable(ctx, writer); err != nil {
 		writer.Close()
-		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
+		return nil, nil, fmt.Errorf("sqlite: open %q: %w", path, err)
 	}
-	reader, err := sql.Open("sqlite", dsn(path, true))
+	reader, err = sql.Open("sqlite", connString(path, true))
 	if err != nil {
 		writer.Close()
-		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
+		return nil, nil, fmt.Errorf("sqlite: open %q: %w", path, err)
 	}
 	n := max(4, 2*runtime.GOMAXPROCS(0))
 	reader.SetMaxOpenConns(n)
@@ -103,16 +121,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err := reader.PingContext(ctx); err != nil {
 		reader.Close()
 		writer.Close()
-		return nil, fmt.Errorf("sqlite: open %q: reader: %w", path, err)
+		return nil, nil, fmt.Errorf("sqlite: open %q: reader: %w", path, err)
 	}
-
-	core, err := openCore(ctx, writer, reader)
-	if err != nil {
-		reader.Close()
-		writer.Close()
-		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
-	}
-	return &Store{Store: core, path: path, writer: writer, reader: reader}, nil
+	return writer, reader, nil
 }
 
 // openCore migrates the database and builds the SQL core on the two pools.
@@ -137,6 +148,12 @@ func openCore(ctx context.Context, writer, reader *sql.DB) (*sqlstore.Store, err
 // resource servers were told about would come undone. (A killed process
 // loses nothing either way: committed WAL frames are in the OS page cache.)
 func dsn(path string, readOnly bool) string {
+	return connString(path, readOnly, "FULL")
+}
+
+// connString is the data source name of [dsn] with the writer's
+// synchronous mode given.
+func connString(path string, readOnly bool, synchronous string) string {
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeoutMillis))
 	q.Add("_pragma", "foreign_keys(1)")
@@ -144,7 +161,7 @@ func dsn(path string, readOnly bool) string {
 		q.Add("_pragma", "query_only(1)")
 	} else {
 		q.Add("_pragma", "journal_mode(WAL)")
-		q.Add("_pragma", "synchronous(FULL)")
+		q.Add("_pragma", "synchronous("+synchronous+")")
 		q.Set("_txlock", "immediate")
 	}
 	return path + "?" + q.Encode()

@@ -67,6 +67,22 @@ type Dialect struct {
 	// must match sql.ErrNoRows under errors.Is.
 	QueryRow func(ctx context.Context, db *sql.DB, query string, args ...any) Row
 
+	// JSONList is a subquery yielding the strings of a JSON array given as
+	// its one placeholder, one row each, for "column IN (…)" with a list
+	// of any length in a single prepared statement (the telemetry writer
+	// reads the rollup rows a batch touches this way).
+	JSONList string
+
+	// LockTenant, when not empty, runs in a telemetry write transaction
+	// before it reads the rollup rows of a tenant (its one placeholder is
+	// the server id) and must hold other transactions' rollup updates of
+	// that tenant off until it commits: the writer merges histograms in Go,
+	// a read-modify-write that concurrent writers (several replicas) would
+	// otherwise lose. Transactions take their tenants' locks in order, so
+	// they cannot deadlock on them. Not needed where write transactions run
+	// one at a time.
+	LockTenant string
+
 	// Classify says which constraint a driver error reports violated, if any.
 	Classify func(error) Violation
 

@@ -21,7 +21,7 @@ func TestQueryPlans_HotAndRevocationQueriesUseIndexes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if err := migrate(t.Context(), db, Dialect{}, os.DirFS("../sqlite/migrations")); err != nil {
+	if err := migrate(t.Context(), db, Dialect{}, os.DirFS("../sqlite/migrations"), mainMigrations); err != nil {
 		t.Fatal(err)
 	}
 	q := newQueries(Dialect{})

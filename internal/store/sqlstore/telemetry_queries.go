@@ -1,0 +1,207 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+)
+
+// sizeClasses are the row counts of the multi-row statements the telemetry
+// writer prepares: a batch of n rows is sent as full statements of the
+// largest class, then the rest by the smaller ones, so a handful of
+// prepared statements serve every batch size. 512 rows of 17 columns stay
+// far below both databases' limits on parameters per statement.
+var sizeClasses = [...]int{512, 64, 8, 1}
+
+const numSizeClasses = len(sizeClasses)
+
+// rollupTable describes one rollup table; they all share the shape
+// (server_id, width_ns, bucket_ns, key columns…, figures…).
+type rollupTable struct {
+	name string
+	keys []string // key columns after server_id, width_ns, bucket_ns
+	// narrow is the key column that the writer's read of a bucket's
+	// existing rows filters by, with the batch's values as a JSON list;
+	// "" reads the bucket's one row.
+	narrow string
+	users  bool // the table counts distinct users (rollup_totals)
+}
+
+// The rollup tables, in the order the writer updates them: users first,
+// because whether a user's row is new in a bucket decides the bucket's
+// distinct-user count in rollup_totals.
+const (
+	tableUsers = iota
+	tableClients
+	tableOps
+	tableTotals
+	numRollupTables
+)
+
+// rollupTables is read-only after initialization.
+var rollupTables = [numRollupTables]rollupTable{
+	tableUsers:   {name: "rollup_users", keys: []string{"user_id"}, narrow: "user_id"},
+	tableClients: {name: "rollup_clients", keys: []string{"client_id"}, narrow: "client_id"},
+	tableOps:     {name: "rollup_ops", keys: []string{"method", "tool", "outcome"}, narrow: "tool"},
+	tableTotals:  {name: "rollup_totals", users: true},
+}
+
+// figureColumns returns the figure columns of a rollup table, in the order
+// the statements read and write them.
+func (r *rollupTable) figureColumns() []string {
+	if r.users {
+		return []string{"calls", "errors", "duration_ns", "users", "histogram"}
+	}
+	return []string{"calls", "errors", "duration_ns", "histogram"}
+}
+
+func (r *rollupTable) columns() []string {
+	return append(append([]string{"server_id", "width_ns", "bucket_ns"}, r.keys...), r.figureColumns()...)
+}
+
+// spanColumns are the columns WriteSpans inserts, in order.
+const spanColumns = `server_id, trace_id, span_id, parent_span_id, name, kind, start_ns, duration_ns, status, failed,
+	method, tool, user_id, client_id, session_id, error_type, attributes`
+
+const numSpanColumns = 17
+
+// spanRowColumns are the columns a span list reads (all but the attributes).
+const spanRowColumns = `id, trace_id, span_id, parent_span_id, name, kind, start_ns, duration_ns, status,
+	method, tool, user_id, client_id, session_id, error_type`
+
+// rollupStatements are the writer's statements on one rollup table.
+type rollupStatements struct {
+	existing statement                 // the rows of one bucket (narrowed by key, see rollupTable.narrow)
+	upsert   [numSizeClasses]statement // store rows with their new figures, by size class
+}
+
+// telemetryQueries are the telemetry store's statements, written once with
+// ? placeholders and rebound for the dialect.
+type telemetryQueries struct {
+	insertSpans [numSizeClasses]statement // RETURNING the keys actually inserted
+	rollups     [numRollupTables]rollupStatements
+	lockTenant  string // empty if the dialect needs none
+
+	// reads, by rollup table: the rows of one tier over a bucket range
+	rangeRows     [numRollupTables]string
+	distinctUsers [4]string // COUNT of distinct users over 1, 2 or 3 bucket ranges
+	usersPerStep  string    // distinct users per step of a time series
+
+	trace string
+
+	insertMetric, metricPoints string
+
+	// retention: the next server holding rows in a table, and a bounded delete
+	nextServer   map[string]string // by table
+	purgeSpans   string
+	purgeRollups [numRollupTables]string
+	purgeMetrics string
+}
+
+func newTelemetryQueries(d Dialect) *telemetryQueries {
+	r := d.rebind
+	q := &telemetryQueries{lockTenant: r(d.LockTenant), nextServer: map[string]string{}}
+	for i, n := range sizeClasses {
+		q.insertSpans[i].text = r(`INSERT INTO spans (` + spanColumns + `) VALUES ` + placeholders(n, numSpanColumns) + `
+	ON CONFLICT (server_id, trace_id, span_id) DO NOTHING RETURNING server_id, trace_id, span_id`)
+	}
+	for ti := range rollupTables {
+		t := &rollupTables[ti]
+		cols := t.columns()
+		pk := append([]string{"server_id", "width_ns", "bucket_ns"}, t.keys...)
+		figures := t.figureColumns()
+		sel := strings.Join(append(append([]string{}, t.keys...), figures...), ", ")
+		existing := `SELECT ` + sel + ` FROM ` + t.name + ` WHERE server_id = ? AND width_ns = ? AND bucket_ns = ?`
+		if t.narrow != "" {
+			existing += ` AND ` + t.narrow + ` IN (` + d.JSONList + `)`
+		}
+		q.rollups[ti].existing.text = r(existing)
+		sets := make([]string, len(figures))
+		for i, f := range figures {
+			sets[i] = f + ` = excluded.` + f
+		}
+		for i, n := range sizeClasses {
+			q.rollups[ti].upsert[i].text = r(`INSERT INTO ` + t.name + ` (` + strings.Join(cols, ", ") + `) VALUES ` +
+				placeholders(n, len(cols)) + ` ON CONFLICT (` + strings.Join(pk, ", ") + `) DO UPDATE SET ` + strings.Join(sets, ", "))
+		}
+		read := append([]string{"bucket_ns"}, t.keys...)
+		read = append(read, "calls", "errors")
+		if t.users {
+			read = append(read, "users")
+		}
+		read = append(read, "histogram")
+		q.rangeRows[ti] = r(`SELECT ` + strings.Join(read, ", ") + ` FROM ` + t.name + `
+	WHERE server_id = ? AND width_ns = ? AND bucket_ns >= ? AND bucket_ns < ?`)
+		q.purgeRollups[ti] = r(`DELETE FROM ` + t.name + ` WHERE (` + strings.Join(pk, ", ") + `) IN (
+	SELECT ` + strings.Join(pk, ", ") + ` FROM ` + t.name + ` WHERE server_id = ? AND width_ns = ? AND bucket_ns < ? LIMIT ?)`)
+		q.nextServer[t.name] = r(`SELECT server_id FROM ` + t.name + ` WHERE server_id > ? ORDER BY server_id LIMIT 1`)
+	}
+	const userRange = `SELECT user_id FROM rollup_users WHERE server_id = ? AND width_ns = ? AND bucket_ns >= ? AND bucket_ns < ?`
+	for n := 1; n <= 3; n++ {
+		q.distinctUsers[n] = r(`SELECT COUNT(DISTINCT user_id) FROM (` + strings.Repeat(userRange+` UNION ALL `, n-1) + userRange + `) AS u`)
+	}
+	q.usersPerStep = r(`SELECT (bucket_ns - ?) / ? AS step, COUNT(DISTINCT user_id) FROM rollup_users
+	WHERE server_id = ? AND width_ns = ? AND bucket_ns >= ? AND bucket_ns < ? GROUP BY step`)
+	q.trace = r(`SELECT ` + spanRowColumns + `, attributes FROM spans WHERE server_id = ? AND trace_id = ? ORDER BY start_ns, id`)
+	q.nextServer["spans"] = r(`SELECT server_id FROM spans WHERE server_id > ? ORDER BY server_id LIMIT 1`)
+	q.nextServer["metric_points"] = r(`SELECT server_id FROM metric_points WHERE server_id > ? ORDER BY server_id LIMIT 1`)
+	q.purgeSpans = r(`DELETE FROM spans WHERE id IN (
+	SELECT id FROM spans WHERE server_id = ? AND start_ns < ? ORDER BY start_ns LIMIT ?)`)
+	q.purgeMetrics = r(`DELETE FROM metric_points WHERE (server_id, series, start_ns, time_ns) IN (
+	SELECT server_id, series, start_ns, time_ns FROM metric_points WHERE server_id = ? AND time_ns < ? ORDER BY time_ns LIMIT ?)`)
+	q.insertMetric = r(`INSERT INTO metric_points (server_id, series, start_ns, time_ns, name, attributes, delta, count, sum, bounds, counts)
+	VALUES ` + placeholders(1, 11) + ` ON CONFLICT (server_id, series, start_ns, time_ns) DO NOTHING`)
+	q.metricPoints = r(`SELECT name, attributes, start_ns, time_ns, delta, count, sum, bounds, counts FROM metric_points
+	WHERE server_id = ? AND time_ns >= ? AND time_ns < ? AND name = ? ORDER BY time_ns, series`)
+	return q
+}
+
+// writeStatements are every statement the writer runs through [txStmt].
+func (q *telemetryQueries) writeStatements() []*statement {
+	var out []*statement
+	for i := range q.insertSpans {
+		out = append(out, &q.insertSpans[i])
+	}
+	for ti := range q.rollups {
+		out = append(out, &q.rollups[ti].existing)
+		for i := range q.rollups[ti].upsert {
+			out = append(out, &q.rollups[ti].upsert[i])
+		}
+	}
+	return out
+}
+
+// prepare prepares the write statements on db.
+func (q *telemetryQueries) prepare(ctx context.Context, db *sql.DB) error {
+	for _, s := range q.writeStatements() {
+		if err := s.prepare(ctx, db); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// close releases the prepared statements.
+func (q *telemetryQueries) close() error {
+	var errs []error
+	for _, s := range q.writeStatements() {
+		errs = append(errs, s.close())
+	}
+	return errors.Join(errs...)
+}
+
+// bySizeClass calls fn for consecutive slices [off, off+size) of n rows,
+// each size one of sizeClasses (class its index), largest first.
+func bySizeClass(n int, fn func(off, size, class int) error) error {
+	off := 0
+	for class, size := range sizeClasses {
+		for n-off >= size {
+			if err := fn(off, size, class); err != nil {
+				return err
+			}
+			off += size
+		}
+	}
+	return nil
+}
