@@ -380,6 +380,13 @@ type IngestKeys interface {
 // Every query is scoped by the tenant: a span of another server is, to
 // every query, as if it did not exist, even with the same trace and span ids.
 //
+// A span is stored once per (server id, start, trace id, span id): a
+// re-sent span is byte for byte the span sent before, start included, so
+// re-sends are skipped exactly, while the index that finds them stays
+// ordered by time (one led by the random trace id would cost a page write
+// per span; see the telemetry schema). A sender that reuses a trace and
+// span id with another start gets two spans.
+//
 // Time is always the span's Start, never the ingest time. Rollups answer
 // whole minutes: a range [from, to) is widened to the minutes it touches,
 // from down and to up to the minute (the query API's ranges are RFC 3339
@@ -389,9 +396,9 @@ type IngestKeys interface {
 // calls without a client id.
 type Telemetry interface {
 	// WriteSpans stores spans in one transaction, all or nothing, and
-	// returns how many it inserted. A span whose (server id, trace id, span
-	// id) is already stored, or comes earlier in the same call, is skipped
-	// and added to no rollup, so a re-sent batch counts nothing twice.
+	// returns how many it inserted. A span whose (server id, start, trace
+	// id, span id) is already stored, or comes earlier in the same call, is
+	// skipped and added to no rollup, so a re-sent batch counts nothing twice.
 	// Every span must pass [telemetry.Span.Validate]; if one does not,
 	// nothing is stored and the error wraps telemetry.ErrInvalidSpan.
 	WriteSpans(ctx context.Context, spans []telemetry.Span) (inserted int, err error)
@@ -420,12 +427,16 @@ type Telemetry interface {
 	// TopClients is TopTools by OAuth client id.
 	TopClients(ctx context.Context, serverID string, from, to time.Time, limit int) ([]telemetry.TopRow, error)
 	// Spans lists a server's spans (calls or not), newest first (by start,
-	// then by the order they were stored), one page at a time. A malformed
-	// cursor wraps telemetry.ErrInvalidQuery.
+	// then trace id and span id), one page at a time. A malformed cursor
+	// wraps telemetry.ErrInvalidQuery.
 	Spans(ctx context.Context, serverID string, f telemetry.SpanFilter) (telemetry.SpanPage, error)
-	// Trace returns every span of one of the server's traces, with its
-	// attributes, oldest first; none (and no error) for an unknown trace.
-	Trace(ctx context.Context, serverID string, traceID [16]byte) ([]telemetry.Span, error)
+	// Trace returns the spans of one of the server's traces that started in
+	// [from, to), with their attributes, oldest first; none (and no error)
+	// for an unknown trace. The range bounds the search: it reads the
+	// server's spans of the range (the query API defaults to the last 24
+	// hours; a console that comes from a span passes a few minutes around
+	// it).
+	Trace(ctx context.Context, serverID string, traceID [16]byte, from, to time.Time) ([]telemetry.Span, error)
 
 	// PurgeTelemetry deletes spans and metric points older than before
 	// (by start and point time), and rollups of minutes and hours that

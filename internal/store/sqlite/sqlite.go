@@ -45,6 +45,7 @@ var dialect = sqlstore.Dialect{
 	Name:           "sqlite",
 	PrepareLookups: true,
 	DetachLookups:  true,
+	SerialWrites:   true,
 	JSONList:       `SELECT value FROM json_each(?)`,
 	Classify:       classify,
 }
@@ -148,20 +149,27 @@ func openCore(ctx context.Context, writer, reader *sql.DB) (*sqlstore.Store, err
 // resource servers were told about would come undone. (A killed process
 // loses nothing either way: committed WAL frames are in the OS page cache.)
 func dsn(path string, readOnly bool) string {
-	return connString(path, readOnly, "FULL")
+	return connString(path, readOnly, nil, []string{"synchronous(FULL)"})
 }
 
-// connString is the data source name of [dsn] with the writer's
-// synchronous mode given.
-func connString(path string, readOnly bool, synchronous string) string {
+// connString is a data source name in the manner of [dsn], with pragmas of
+// the connections (readers and writer) and of the writer alone. The
+// writer's run before it switches to WAL, so a page_size among them takes
+// effect on a new file.
+func connString(path string, readOnly bool, pragmas, writerPragmas []string) string {
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeoutMillis))
 	q.Add("_pragma", "foreign_keys(1)")
+	for _, p := range pragmas {
+		q.Add("_pragma", p)
+	}
 	if readOnly {
 		q.Add("_pragma", "query_only(1)")
 	} else {
+		for _, p := range writerPragmas {
+			q.Add("_pragma", p)
+		}
 		q.Add("_pragma", "journal_mode(WAL)")
-		q.Add("_pragma", "synchronous("+synchronous+")")
 		q.Set("_txlock", "immediate")
 	}
 	return path + "?" + q.Encode()

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/mcp-obs/mcp-obs/internal/store"
 	"github.com/mcp-obs/mcp-obs/internal/store/sqlstore"
@@ -83,7 +85,7 @@ func openTelemetryCore(ctx context.Context, writer, reader *sql.DB, purgeChunk i
 // telemetryDSN is the telemetry database's data source name: [dsn]'s, but
 // with synchronous=NORMAL (see [OpenTelemetry]).
 func telemetryDSN(path string, readOnly bool) string {
-	return connString(path, readOnly, "NORMAL")
+	return connString(path, readOnly, strings.Fields(os.Getenv("TP")), append([]string{"synchronous(NORMAL)"}, strings.Fields(os.Getenv("TW"))...))
 }
 
 // Path returns the database file the store was opened on.

@@ -67,6 +67,15 @@ type Dialect struct {
 	// must match sql.ErrNoRows under errors.Is.
 	QueryRow func(ctx context.Context, db *sql.DB, query string, args ...any) Row
 
+	// SerialWrites says write transactions run one at a time (SQLite's
+	// single writer), so the rows a transaction inserts get ids above every
+	// id before it. The telemetry writer then learns which spans of a batch
+	// it inserted from the count of rows inserted, reading their keys back
+	// (the rows above the id it started from) only when some were stored
+	// before; elsewhere each insert RETURNs the keys it inserted, which
+	// costs SQLite a third of the insert.
+	SerialWrites bool
+
 	// JSONList is a subquery yielding the strings of a JSON array given as
 	// its one placeholder, one row each, for "column IN (…)" with a list
 	// of any length in a single prepared statement (the telemetry writer

@@ -13,28 +13,40 @@ import (
 	"github.com/mcp-obs/mcp-obs/internal/telemetry"
 )
 
-// A span list is ordered by (start_ns, id) descending, the spans_start
-// index read backwards, and a cursor is the position of the last span of a
-// page: its start and id, 16 bytes in base64url. The next page reads
-// strictly below it. Ids only grow, so a span stored after the first page
-// lands above (when it is newer) or below the cursor, and every span that
-// was there from the start is listed exactly once.
+// A span list is ordered by (start_ns, trace_id, span_id) descending, the
+// spans_key index read backwards, and a cursor is the key of the last span
+// of a page: start, trace id and span id, 32 bytes in base64url. The next
+// page reads strictly below it. The key is unique and fixed, so a span
+// stored after the first page lands above or below the cursor, and every
+// span that was there from the start is listed exactly once.
 
-const cursorLen = 16
+// position is a place in a span list: the key of a span, or a bound.
+type position struct {
+	start int64
+	trace [16]byte
+	span  [8]byte
+}
 
-func encodeCursor(startNs, id int64) string {
+const cursorLen = 8 + 16 + 8
+
+func (p position) cursor() string {
 	var b [cursorLen]byte
-	binary.BigEndian.PutUint64(b[:8], uint64(startNs))
-	binary.BigEndian.PutUint64(b[8:], uint64(id))
+	binary.BigEndian.PutUint64(b[:8], uint64(p.start))
+	copy(b[8:24], p.trace[:])
+	copy(b[24:], p.span[:])
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-func decodeCursor(c string) (startNs, id int64, err error) {
+func decodeCursor(c string) (position, error) {
 	b, err := base64.RawURLEncoding.DecodeString(c)
 	if err != nil || len(b) != cursorLen {
-		return 0, 0, fmt.Errorf("%w: malformed cursor", telemetry.ErrInvalidQuery)
+		return position{}, fmt.Errorf("%w: malformed cursor", telemetry.ErrInvalidQuery)
 	}
-	return int64(binary.BigEndian.Uint64(b[:8])), int64(binary.BigEndian.Uint64(b[8:])), nil
+	var p position
+	p.start = int64(binary.BigEndian.Uint64(b[:8]))
+	copy(p.trace[:], b[8:24])
+	copy(p.span[:], b[24:])
+	return p, nil
 }
 
 // Spans lists the server's spans newest first, filtered, one page at a
@@ -49,20 +61,22 @@ func (t *TelemetryStore) Spans(ctx context.Context, serverID string, f telemetry
 	case limit > telemetry.MaxSpanLimit:
 		limit = telemetry.MaxSpanLimit
 	}
-	// Below this position: the cursor, else the end of the range, else everything.
-	posStart, posID := int64(math.MaxInt64), int64(math.MaxInt64)
+	// Below this position: the cursor, else the end of the range, else
+	// everything. No stored span has a zero trace id, so (to, zero, zero)
+	// is "started before to".
+	pos := position{start: math.MaxInt64}
 	if !f.To.IsZero() {
-		posStart, posID = f.To.UnixNano(), math.MinInt64
+		pos.start = f.To.UnixNano()
 	}
 	if f.Cursor != "" {
 		var err error
-		if posStart, posID, err = decodeCursor(f.Cursor); err != nil {
+		if pos, err = decodeCursor(f.Cursor); err != nil {
 			return telemetry.SpanPage{}, t.fail(op, err)
 		}
 	}
 	var q strings.Builder
-	q.WriteString(`SELECT ` + spanRowColumns + ` FROM spans WHERE server_id = ? AND (start_ns, id) < (?, ?)`)
-	args := []any{serverID, posStart, posID}
+	q.WriteString(`SELECT ` + spanRowColumns + ` FROM spans WHERE server_id = ? AND (start_ns, trace_id, span_id) < (?, ?, ?)`)
+	args := []any{serverID, pos.start, pos.trace[:], pos.span[:]}
 	if !f.From.IsZero() {
 		q.WriteString(` AND start_ns >= ?`)
 		args = append(args, f.From.UnixNano())
@@ -82,7 +96,7 @@ func (t *TelemetryStore) Spans(ctx context.Context, serverID string, f telemetry
 		q.WriteString(` AND duration_ns >= ?`)
 		args = append(args, int64(f.MinDuration))
 	}
-	q.WriteString(` ORDER BY start_ns DESC, id DESC LIMIT ?`)
+	q.WriteString(` ORDER BY ` + spanOrder + ` LIMIT ?`)
 	args = append(args, limit+1) // one more tells whether there is a next page
 	rows, err := t.read.QueryContext(ctx, t.d.rebind(q.String()), args...)
 	if err != nil {
@@ -90,19 +104,17 @@ func (t *TelemetryStore) Spans(ctx context.Context, serverID string, f telemetry
 	}
 	defer rows.Close()
 	page := telemetry.SpanPage{Spans: make([]telemetry.SpanRow, 0, min(limit, 64))}
-	var lastStart, lastID int64
 	for rows.Next() {
 		if len(page.Spans) == limit {
-			page.Next = encodeCursor(lastStart, lastID)
+			last := &page.Spans[limit-1]
+			page.Next = position{start: last.Start.UnixNano(), trace: last.TraceID, span: last.SpanID}.cursor()
 			break
 		}
 		var r telemetry.SpanRow
-		id, err := scanSpanRow(rows, &r, nil)
-		if err != nil {
+		if err := scanSpanRow(rows, &r, nil); err != nil {
 			return telemetry.SpanPage{}, t.fail(op, err)
 		}
 		page.Spans = append(page.Spans, r)
-		lastStart, lastID = r.Start.UnixNano(), id
 	}
 	if err := rows.Err(); err != nil {
 		return telemetry.SpanPage{}, t.fail(op, err)
@@ -111,37 +123,42 @@ func (t *TelemetryStore) Spans(ctx context.Context, serverID string, f telemetry
 }
 
 // scanSpanRow scans the spanRowColumns (and, if attrs is not nil, the
-// attributes after them) into r, returning the row's id.
-func scanSpanRow(rows *sql.Rows, r *telemetry.SpanRow, attrs *[]byte) (int64, error) {
+// attributes after them) into r.
+func scanSpanRow(rows *sql.Rows, r *telemetry.SpanRow, attrs *[]byte) error {
 	var (
-		id                  int64
 		trace, span, parent []byte
 		startNs, durationNs int64
 	)
-	dest := []any{&id, &trace, &span, &parent, &r.Name, &r.Kind, &startNs, &durationNs, &r.Status,
+	dest := []any{&trace, &span, &parent, &r.Name, &r.Kind, &startNs, &durationNs, &r.Status,
 		&r.Method, &r.Tool, &r.UserID, &r.ClientID, &r.SessionID, &r.ErrorType}
 	if attrs != nil {
 		dest = append(dest, attrs)
 	}
 	if err := rows.Scan(dest...); err != nil {
-		return 0, err
+		return err
 	}
 	if len(trace) != len(r.TraceID) || len(span) != len(r.SpanID) || (parent != nil && len(parent) != len(r.ParentSpanID)) {
-		return 0, fmt.Errorf("span %d: stored ids of %d, %d and %d bytes", id, len(trace), len(span), len(parent))
+		return fmt.Errorf("stored ids of %d, %d and %d bytes", len(trace), len(span), len(parent))
 	}
 	copy(r.TraceID[:], trace)
 	copy(r.SpanID[:], span)
 	copy(r.ParentSpanID[:], parent)
 	r.Start = time.Unix(0, startNs).UTC()
 	r.Duration = time.Duration(durationNs)
-	return id, nil
+	return nil
 }
 
-// Trace returns every span of one of the server's traces, oldest first,
-// with its attributes: one range of the spans_key index.
-func (t *TelemetryStore) Trace(ctx context.Context, serverID string, traceID [16]byte) ([]telemetry.Span, error) {
+// Trace returns the spans of one of the server's traces that started in
+// [from, to), oldest first, with their attributes: one range of the
+// spans_key index, whose entries hold the trace id, so only the trace's
+// rows are read from the table.
+func (t *TelemetryStore) Trace(ctx context.Context, serverID string, traceID [16]byte, from, to time.Time) ([]telemetry.Span, error) {
 	const op = "trace"
-	rows, err := t.read.QueryContext(ctx, t.q.trace, serverID, traceID[:])
+	if to.Before(from) {
+		_, _, err := minuteRange(from, to)
+		return nil, t.fail(op, err)
+	}
+	rows, err := t.read.QueryContext(ctx, t.q.trace, serverID, from.UnixNano(), to.UnixNano(), traceID[:])
 	if err != nil {
 		return nil, t.fail(op, err)
 	}
@@ -152,7 +169,7 @@ func (t *TelemetryStore) Trace(ctx context.Context, serverID string, traceID [16
 			r     telemetry.SpanRow
 			attrs []byte
 		)
-		if _, err := scanSpanRow(rows, &r, &attrs); err != nil {
+		if err := scanSpanRow(rows, &r, &attrs); err != nil {
 			return nil, t.fail(op, err)
 		}
 		out = append(out, telemetry.Span{

@@ -11,11 +11,17 @@ import (
 	"github.com/mcp-obs/mcp-obs/internal/telemetry"
 )
 
-// spanKey is what makes a span unique: deduplication is per tenant.
+// spanKey is what makes a span unique (spans_key): deduplication is per
+// tenant, and the start is part of the key (see store.Telemetry).
 type spanKey struct {
 	server string
+	start  int64
 	trace  [16]byte
 	span   [8]byte
+}
+
+func keyOf(s *telemetry.Span) spanKey {
+	return spanKey{s.ServerID, s.Start.UnixNano(), s.TraceID, s.SpanID}
 }
 
 // WriteSpans stores spans in one transaction and adds the calls among
@@ -65,7 +71,7 @@ func uniqueSpans(spans []telemetry.Span) []int {
 	order := make([]int, 0, len(spans))
 	seen := make(map[spanKey]struct{}, len(spans))
 	for i := range spans {
-		k := spanKey{spans[i].ServerID, spans[i].TraceID, spans[i].SpanID}
+		k := keyOf(&spans[i])
 		if _, dup := seen[k]; dup {
 			continue
 		}
@@ -79,6 +85,9 @@ func compareSpanKeys(a, b *telemetry.Span) int {
 	if c := strings.Compare(a.ServerID, b.ServerID); c != 0 {
 		return c
 	}
+	if c := a.Start.Compare(b.Start); c != 0 {
+		return c
+	}
 	if c := bytes.Compare(a.TraceID[:], b.TraceID[:]); c != 0 {
 		return c
 	}
@@ -86,63 +95,141 @@ func compareSpanKeys(a, b *telemetry.Span) int {
 }
 
 // insertSpans inserts the spans at order, skipping those already stored,
-// and returns the indexes of those it inserted. Multi-row statements
-// RETURN the keys of the rows they inserted: the rows ON CONFLICT DO
-// NOTHING skipped are not among them.
+// and returns the indexes of those it inserted. With [Dialect.SerialWrites]
+// the multi-row INSERTs only count what they insert, and when some spans
+// were skipped the keys of the rows above the highest id before the first
+// insert are those inserted; otherwise each INSERT RETURNs the keys of the
+// rows it inserted (ON CONFLICT DO NOTHING skips the others).
 func (t *TelemetryStore) insertSpans(ctx context.Context, tx *sql.Tx, spans []telemetry.Span, order []int) ([]int, error) {
-	args := make([]any, 0, sizeClasses[0]*numSpanColumns)
+	var maxID int64
+	if t.d.SerialWrites {
+		rows, err := txStmt(ctx, tx, &t.q.maxSpanID).QueryContext(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("highest span id: %w", err)
+		}
+		if err := scanOne(rows, &maxID); err != nil {
+			return nil, fmt.Errorf("highest span id: %w", err)
+		}
+	}
+	args := make([]any, 0, min(len(order), sizeClasses[0])*numSpanColumns)
 	inserted := make([]int, 0, len(order))
+	var back map[spanKey]struct{} // the keys RETURNed, when not all were inserted
+	var count int64
 	err := bySizeClass(len(order), func(off, size, class int) error {
 		args = args[:0]
 		chunk := order[off : off+size]
 		for _, i := range chunk {
-			s := &spans[i]
-			var parent any
-			if s.ParentSpanID != [8]byte{} {
-				parent = s.ParentSpanID[:]
-			}
-			var attrs any
-			if len(s.Attributes) > 0 {
-				attrs = s.Attributes
-			}
-			args = append(args, s.ServerID, s.TraceID[:], s.SpanID[:], parent, s.Name, s.Kind,
-				s.Start.UnixNano(), int64(s.Duration), s.Status, s.Outcome() == telemetry.OutcomeError,
-				s.Method, s.Tool, s.UserID, s.ClientID, s.SessionID, s.ErrorType, attrs)
+			args = appendSpanArgs(args, &spans[i])
 		}
-		rows, err := txStmt(ctx, tx, &t.q.insertSpans[class]).QueryContext(ctx, args...)
+		stmt := txStmt(ctx, tx, &t.q.insertSpans[class])
+		if t.d.SerialWrites {
+			res, err := stmt.ExecContext(ctx, args...)
+			if err != nil {
+				return fmt.Errorf("insert spans: %w", err)
+			}
+			n, err := res.RowsAffected()
+			count += n
+			return err
+		}
+		rows, err := stmt.QueryContext(ctx, args...)
 		if err != nil {
 			return fmt.Errorf("insert spans: %w", err)
 		}
-		defer rows.Close()
-		back := make(map[spanKey]struct{}, size)
-		var (
-			k           spanKey
-			trace, span []byte
-		)
-		for rows.Next() {
-			if err := rows.Scan(&k.server, &trace, &span); err != nil {
-				return fmt.Errorf("insert spans: %w", err)
-			}
-			if len(trace) != len(k.trace) || len(span) != len(k.span) {
-				return fmt.Errorf("insert spans: stored ids of %d and %d bytes", len(trace), len(span))
-			}
-			copy(k.trace[:], trace)
-			copy(k.span[:], span)
-			back[k] = struct{}{}
-		}
-		if err := rows.Err(); err != nil {
+		keys, err := scanSpanKeys(rows)
+		if err != nil {
 			return fmt.Errorf("insert spans: %w", err)
 		}
-		if len(back) == size {
+		if len(keys) == size {
 			inserted = append(inserted, chunk...)
 			return nil
 		}
+		if back == nil {
+			back = map[spanKey]struct{}{}
+		}
+		for _, k := range keys {
+			back[k] = struct{}{}
+		}
 		for _, i := range chunk {
-			if _, ok := back[spanKey{spans[i].ServerID, spans[i].TraceID, spans[i].SpanID}]; ok {
+			if _, ok := back[keyOf(&spans[i])]; ok {
 				inserted = append(inserted, i)
 			}
 		}
 		return nil
 	})
-	return inserted, err
+	if err != nil || !t.d.SerialWrites {
+		return inserted, err
+	}
+	if count == int64(len(order)) {
+		return order, nil
+	}
+	rows, err := txStmt(ctx, tx, &t.q.spansAbove).QueryContext(ctx, maxID)
+	if err != nil {
+		return nil, fmt.Errorf("inserted spans: %w", err)
+	}
+	keys, err := scanSpanKeys(rows)
+	if err != nil {
+		return nil, fmt.Errorf("inserted spans: %w", err)
+	}
+	back = make(map[spanKey]struct{}, len(keys))
+	for _, k := range keys {
+		back[k] = struct{}{}
+	}
+	for _, i := range order {
+		if _, ok := back[keyOf(&spans[i])]; ok {
+			inserted = append(inserted, i)
+		}
+	}
+	return inserted, nil
+}
+
+// appendSpanArgs appends the spanColumns of s.
+func appendSpanArgs(args []any, s *telemetry.Span) []any {
+	var parent any
+	if s.ParentSpanID != [8]byte{} {
+		parent = s.ParentSpanID[:]
+	}
+	var attrs any
+	if len(s.Attributes) > 0 {
+		attrs = s.Attributes
+	}
+	return append(args, s.ServerID, s.TraceID[:], s.SpanID[:], parent, s.Name, s.Kind,
+		s.Start.UnixNano(), int64(s.Duration), s.Status, s.Outcome() == telemetry.OutcomeError,
+		s.Method, s.Tool, s.UserID, s.ClientID, s.SessionID, s.ErrorType, attrs)
+}
+
+// scanSpanKeys reads rows of spanKeyColumns and closes them.
+func scanSpanKeys(rows *sql.Rows) ([]spanKey, error) {
+	defer rows.Close()
+	var (
+		out         []spanKey
+		k           spanKey
+		trace, span []byte
+	)
+	for rows.Next() {
+		if err := rows.Scan(&k.server, &k.start, &trace, &span); err != nil {
+			return nil, err
+		}
+		if len(trace) != len(k.trace) || len(span) != len(k.span) {
+			return nil, fmt.Errorf("stored ids of %d and %d bytes", len(trace), len(span))
+		}
+		copy(k.trace[:], trace)
+		copy(k.span[:], span)
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
+
+// scanOne reads the one row of a one-column query into dest and closes rows.
+func scanOne(rows *sql.Rows, dest any) error {
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		return sql.ErrNoRows
+	}
+	if err := rows.Scan(dest); err != nil {
+		return err
+	}
+	return rows.Close()
 }

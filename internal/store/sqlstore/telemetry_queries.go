@@ -66,9 +66,15 @@ const spanColumns = `server_id, trace_id, span_id, parent_span_id, name, kind, s
 
 const numSpanColumns = 17
 
+// spanKeyColumns identify a span (spans_key).
+const spanKeyColumns = `server_id, start_ns, trace_id, span_id`
+
 // spanRowColumns are the columns a span list reads (all but the attributes).
-const spanRowColumns = `id, trace_id, span_id, parent_span_id, name, kind, start_ns, duration_ns, status,
+const spanRowColumns = `trace_id, span_id, parent_span_id, name, kind, start_ns, duration_ns, status,
 	method, tool, user_id, client_id, session_id, error_type`
+
+// spanOrder is the order of span lists, the spans_key index read backwards.
+const spanOrder = `start_ns DESC, trace_id DESC, span_id DESC`
 
 // rollupStatements are the writer's statements on one rollup table.
 type rollupStatements struct {
@@ -79,7 +85,9 @@ type rollupStatements struct {
 // telemetryQueries are the telemetry store's statements, written once with
 // ? placeholders and rebound for the dialect.
 type telemetryQueries struct {
-	insertSpans [numSizeClasses]statement // RETURNING the keys actually inserted
+	insertSpans [numSizeClasses]statement // RETURNING the keys it inserted unless Dialect.SerialWrites
+	maxSpanID   statement                 // Dialect.SerialWrites: the id every row the transaction inserts is above
+	spansAbove  statement                 // Dialect.SerialWrites: the keys of the rows above an id
 	rollups     [numRollupTables]rollupStatements
 	lockTenant  string // empty if the dialect needs none
 
@@ -103,9 +111,15 @@ func newTelemetryQueries(d Dialect) *telemetryQueries {
 	r := d.rebind
 	q := &telemetryQueries{lockTenant: r(d.LockTenant), nextServer: map[string]string{}}
 	for i, n := range sizeClasses {
-		q.insertSpans[i].text = r(`INSERT INTO spans (` + spanColumns + `) VALUES ` + placeholders(n, numSpanColumns) + `
-	ON CONFLICT (server_id, trace_id, span_id) DO NOTHING RETURNING server_id, trace_id, span_id`)
+		ins := `INSERT INTO spans (` + spanColumns + `) VALUES ` + placeholders(n, numSpanColumns) + `
+	ON CONFLICT (server_id, start_ns, trace_id, span_id) DO NOTHING`
+		if !d.SerialWrites {
+			ins += ` RETURNING ` + spanKeyColumns
+		}
+		q.insertSpans[i].text = r(ins)
 	}
+	q.maxSpanID.text = `SELECT COALESCE(MAX(id), 0) FROM spans`
+	q.spansAbove.text = r(`SELECT ` + spanKeyColumns + ` FROM spans WHERE id > ?`)
 	for ti := range rollupTables {
 		t := &rollupTables[ti]
 		cols := t.columns()
@@ -143,7 +157,8 @@ func newTelemetryQueries(d Dialect) *telemetryQueries {
 	}
 	q.usersPerStep = r(`SELECT (bucket_ns - ?) / ? AS step, COUNT(DISTINCT user_id) FROM rollup_users
 	WHERE server_id = ? AND width_ns = ? AND bucket_ns >= ? AND bucket_ns < ? GROUP BY step`)
-	q.trace = r(`SELECT ` + spanRowColumns + `, attributes FROM spans WHERE server_id = ? AND trace_id = ? ORDER BY start_ns, id`)
+	q.trace = r(`SELECT ` + spanRowColumns + `, attributes FROM spans
+	WHERE server_id = ? AND start_ns >= ? AND start_ns < ? AND trace_id = ? ORDER BY start_ns, span_id`)
 	q.nextServer["spans"] = r(`SELECT server_id FROM spans WHERE server_id > ? ORDER BY server_id LIMIT 1`)
 	q.nextServer["metric_points"] = r(`SELECT server_id FROM metric_points WHERE server_id > ? ORDER BY server_id LIMIT 1`)
 	q.purgeSpans = r(`DELETE FROM spans WHERE id IN (
@@ -163,6 +178,7 @@ func (q *telemetryQueries) writeStatements() []*statement {
 	for i := range q.insertSpans {
 		out = append(out, &q.insertSpans[i])
 	}
+	out = append(out, &q.maxSpanID, &q.spansAbove)
 	for ti := range q.rollups {
 		out = append(out, &q.rollups[ti].existing)
 		for i := range q.rollups[ti].upsert {

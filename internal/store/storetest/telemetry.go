@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"bytes"
 	"cmp"
 	"fmt"
 	"math"
@@ -196,10 +197,12 @@ func allSpans(t *testing.T, s store.Telemetry, server string, f telemetry.SpanFi
 	return nil
 }
 
-// newestFirst sorts rows as span lists do: by start, newest first. Ties
-// are in storage order, which the rules avoid by giving spans distinct starts.
+// newestFirst sorts rows as span lists do: by start, trace id and span id,
+// newest (highest) first.
 func newestFirst(rows []telemetry.SpanRow) {
-	slices.SortStableFunc(rows, func(a, b telemetry.SpanRow) int { return b.Start.Compare(a.Start) })
+	slices.SortFunc(rows, func(a, b telemetry.SpanRow) int {
+		return cmp.Or(b.Start.Compare(a.Start), bytes.Compare(b.TraceID[:], a.TraceID[:]), bytes.Compare(b.SpanID[:], a.SpanID[:]))
+	})
 }
 
 // spanGen makes realistic spans: a mix of tools, users, clients and

@@ -37,15 +37,24 @@ var telemetryCases = []telemetryCase{
 		root := call(tenantA, 1, 3, t0, time.Millisecond, "", "", "")
 		root.Method, root.Name, root.SessionID = "initialize", "initialize", ""
 		equal(t, "inserted", write(t, s, sp, root), 2)
-		got, err := s.Trace(t.Context(), tenantA, traceID(1))
+		got, err := s.Trace(t.Context(), tenantA, traceID(1), dayFrom, dayTo)
 		noErr(t, "Trace", err)
 		equal(t, "trace, oldest first", got, []telemetry.Span{root, sp})
 		page, err := s.Spans(t.Context(), tenantA, telemetry.SpanFilter{})
 		noErr(t, "Spans", err)
 		equal(t, "span list, newest first", page, telemetry.SpanPage{Spans: []telemetry.SpanRow{rowOf(&sp), rowOf(&root)}})
-		none, err := s.Trace(t.Context(), tenantA, traceID(99))
+		none, err := s.Trace(t.Context(), tenantA, traceID(99), dayFrom, dayTo)
 		noErr(t, "Trace of an unknown trace", err)
 		equal(t, "unknown trace", len(none), 0)
+		// The range bounds the search: [from, to) by start.
+		got, err = s.Trace(t.Context(), tenantA, traceID(1), t0.Add(time.Nanosecond), sp.Start.Add(time.Nanosecond))
+		noErr(t, "Trace in a range", err)
+		equal(t, "trace in a range holding one of its spans", got, []telemetry.Span{sp})
+		got, err = s.Trace(t.Context(), tenantA, traceID(1), dayFrom, t0)
+		noErr(t, "Trace before it", err)
+		equal(t, "trace in a range before it", len(got), 0)
+		_, err = s.Trace(t.Context(), tenantA, traceID(1), t0, dayFrom)
+		wantErr(t, "trace range ending before it starts", err, telemetry.ErrInvalidQuery)
 	}},
 	{"Telemetry/ResentBatchIsStoredAndCountedOnce", func(t *testing.T, s store.Telemetry) {
 		batch := []telemetry.Span{
@@ -74,6 +83,15 @@ var telemetryCases = []telemetryCase{
 		equal(t, "spans listed", len(allSpans(t, s, tenantA, telemetry.SpanFilter{})), 4)
 	}},
 	{"Telemetry/OtherTenantsIdenticalIDsAreSeparateAndInvisible", otherTenantRule},
+	{"Telemetry/SameIDsWithAnotherStartAreAnotherSpan", func(t *testing.T, s store.Telemetry) {
+		// The start is part of a span's identity (a re-send repeats it): a
+		// sender reusing ids at another time gets a second span.
+		first := call(tenantA, 1, 1, t0, time.Millisecond, "echo", "u1", "c1")
+		again := first
+		again.Start = t0.Add(time.Nanosecond)
+		equal(t, "inserted", write(t, s, first, again, first), 2)
+		equal(t, "calls", summary(t, s, tenantA, dayFrom, dayTo).Calls, int64(2))
+	}},
 	{"Telemetry/InvalidSpanStoresNothing", func(t *testing.T, s store.Telemetry) {
 		good := call(tenantA, 1, 1, t0, time.Millisecond, "echo", "u1", "c1")
 		for _, bad := range []telemetry.Span{
@@ -427,7 +445,7 @@ func otherTenantRule(t *testing.T, s store.Telemetry) {
 				}
 			}
 		}
-		tr, err := s.Trace(ctx, c.server, traceID(1))
+		tr, err := s.Trace(ctx, c.server, traceID(1), dayFrom, dayTo)
 		noErr(t, "Trace", err)
 		equal(t, c.server+" trace length", len(tr), len(c.spans))
 		for _, sp := range tr {

@@ -6,9 +6,13 @@
 -- schema; no foreign keys there (the servers table is in another file), and
 -- none here either, so a span batch pays no lookup per row.
 
--- Every span, deduplicated by (server_id, trace_id, span_id). The
--- two indexes serve deduplication and traces (spans_key) and the newest-first
--- span list and retention (spans_start).
+-- Every span. One index, spans_key, serves deduplication, the newest-first
+-- span list, trace lookups within a time range and retention: it starts
+-- with the tenant and the span's start time, so a batch's entries land at
+-- the end of its tenant's part of the index (a few pages per transaction),
+-- where an index led by the random trace id would dirty a page per span.
+-- A re-sent span carries the same start, so (server_id, start_ns, trace_id,
+-- span_id) skips re-sends exactly.
 CREATE TABLE spans (
     id             BIGINT  GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     server_id      TEXT    NOT NULL,
@@ -30,8 +34,7 @@ CREATE TABLE spans (
     attributes     BYTEA
 );
 
-CREATE UNIQUE INDEX spans_key ON spans (server_id, trace_id, span_id);
-CREATE INDEX spans_start ON spans (server_id, start_ns, id);
+CREATE UNIQUE INDEX spans_key ON spans (server_id, start_ns, trace_id, span_id);
 
 -- Rollups of calls, one row per server × tier × bucket × key, at two tiers:
 -- width_ns 60e9 (the minute starting at bucket_ns) and 3600e9 (the hour).

@@ -7,10 +7,14 @@
 -- lookup per row. The PostgreSQL store's 0001 is the same schema in its
 -- dialect (identity column, BYTEA, heap tables).
 
--- Every span, deduplicated by (server_id, trace_id, span_id). Rows are
--- appended in id order (rowid), so inserts touch the end of the table; the
--- two indexes serve deduplication and traces (spans_key) and the newest-first
--- span list and retention (spans_start).
+-- Every span. One index, spans_key, serves deduplication, the newest-first
+-- span list, trace lookups within a time range and retention: it starts
+-- with the tenant and the span's start time, so a batch's entries land at
+-- the end of its tenant's part of the index (a few pages per transaction),
+-- where an index led by the random trace id would dirty a page per span.
+-- A re-sent span carries the same start, so (server_id, start_ns, trace_id,
+-- span_id) skips re-sends exactly.
+-- Rows are appended in id (rowid) order.
 CREATE TABLE spans (
     id             INTEGER PRIMARY KEY,
     server_id      TEXT    NOT NULL,
@@ -32,8 +36,7 @@ CREATE TABLE spans (
     attributes     BLOB
 );
 
-CREATE UNIQUE INDEX spans_key ON spans (server_id, trace_id, span_id);
-CREATE INDEX spans_start ON spans (server_id, start_ns, id);
+CREATE UNIQUE INDEX spans_key ON spans (server_id, start_ns, trace_id, span_id);
 
 -- Rollups of calls, one row per server × tier × bucket × key, at two tiers:
 -- width_ns 60e9 (the minute starting at bucket_ns) and 3600e9 (the hour).
