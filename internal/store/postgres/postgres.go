@@ -58,7 +58,15 @@ var dialect = sqlstore.Dialect{
 	LockFeed:         `LOCK TABLE revocations IN EXCLUSIVE MODE`,
 	LockMigrations:   fmt.Sprintf(`SELECT pg_advisory_xact_lock(%d)`, migrationLockKey),
 	RepeatRevocation: true,
-	JSONList:         `SELECT json_array_elements_text(CAST(? AS json))`,
+	// ANY(ARRAY(…)) computes the list once (an InitPlan); IN (SELECT …)
+	// was planned as a nested loop evaluating it for every row.
+	InJSONList: ` = ANY(ARRAY(SELECT json_array_elements_text(CAST(? AS json))))`,
+	// A telemetry commit returns before its WAL reaches the disk: a crash
+	// of the PostgreSQL server (not of the platform, whose kill -9 loses
+	// nothing committed) may lose the last fraction of a second of
+	// telemetry, never authorization data, whose transactions keep the
+	// server's synchronous_commit.
+	TelemetryTx: `SET LOCAL synchronous_commit = off`,
 	// Two-key form: a constant class ("tele") and the hash of the server
 	// id. Two tenants whose ids hash alike merely queue behind each other.
 	LockTenant: fmt.Sprintf(`SELECT pg_advisory_xact_lock(%d, hashtext(?))`, tenantLockClass),

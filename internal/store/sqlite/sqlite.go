@@ -46,7 +46,7 @@ var dialect = sqlstore.Dialect{
 	PrepareLookups: true,
 	DetachLookups:  true,
 	SerialWrites:   true,
-	JSONList:       `SELECT value FROM json_each(?)`,
+	InJSONList:     ` IN (SELECT value FROM json_each(?))`,
 	Classify:       classify,
 }
 

@@ -7,9 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/mcp-obs/mcp-obs/internal/store"
 	"github.com/mcp-obs/mcp-obs/internal/store/sqlstore"
@@ -83,9 +81,16 @@ func openTelemetryCore(ctx context.Context, writer, reader *sql.DB, purgeChunk i
 }
 
 // telemetryDSN is the telemetry database's data source name: [dsn]'s, but
-// with synchronous=NORMAL (see [OpenTelemetry]).
+// with synchronous=NORMAL (see [OpenTelemetry]), a larger page cache for
+// the writer (64 MiB: the tail of the span index and the rollup rows a
+// batch touches stay in memory between batches) and readers (16 MiB each),
+// and temporary data, such as the statement journal of a multi-row insert,
+// kept in memory rather than in a temporary file.
 func telemetryDSN(path string, readOnly bool) string {
-	return connString(path, readOnly, strings.Fields(os.Getenv("TP")), append([]string{"synchronous(NORMAL)"}, strings.Fields(os.Getenv("TW"))...))
+	if readOnly {
+		return connString(path, true, []string{"temp_store(MEMORY)", "cache_size(-16384)"}, nil)
+	}
+	return connString(path, false, []string{"temp_store(MEMORY)"}, []string{"synchronous(NORMAL)", "cache_size(-65536)"})
 }
 
 // Path returns the database file the store was opened on.

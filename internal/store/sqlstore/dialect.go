@@ -76,11 +76,20 @@ type Dialect struct {
 	// costs SQLite a third of the insert.
 	SerialWrites bool
 
-	// JSONList is a subquery yielding the strings of a JSON array given as
-	// its one placeholder, one row each, for "column IN (…)" with a list
-	// of any length in a single prepared statement (the telemetry writer
-	// reads the rollup rows a batch touches this way).
-	JSONList string
+	// InJSONList follows a column name to test it against the strings of
+	// a JSON array given as its one placeholder: a list of any length in a
+	// single prepared statement (the telemetry writer reads the rollup rows
+	// a batch touches this way). It must let the database probe the index
+	// once per value, not evaluate the list once per row.
+	InJSONList string
+
+	// TelemetryTx, when not empty, runs first in every telemetry write
+	// transaction: it may trade durability against a crash of the database
+	// server (never against one of the platform's process) for speed, as
+	// the telemetry data's own rules allow (PostgreSQL: SET LOCAL
+	// synchronous_commit = off, the counterpart of the SQLite telemetry
+	// file's synchronous=NORMAL).
+	TelemetryTx string
 
 	// LockTenant, when not empty, runs in a telemetry write transaction
 	// before it reads the rollup rows of a tenant (its one placeholder is

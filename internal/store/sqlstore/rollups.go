@@ -20,6 +20,7 @@ const (
 	hourNs   = int64(time.Hour)
 )
 
+// tierWidths are the tiers, finest first.
 var tierWidths = [...]int64{minuteNs, hourNs}
 
 // floorTo rounds x down to a multiple of w (also for negative x).
@@ -74,48 +75,65 @@ func (r *rollupRow) add(d time.Duration, failed bool) {
 type rollupDeltas [numRollupTables]map[rollupKey]*rollupRow
 
 // collectDeltas sums the calls among spans[ins] into rollup rows: every
-// call once per tier in totals and ops, and in users and clients when it
-// has a user or a client.
+// call in totals and ops, and in users and clients when it has a user or a
+// client, at both tiers. Calls are summed per minute first; an hour's row
+// is then the merge of its minutes' (so the work per call is one map
+// lookup per table, not two).
 func collectDeltas(spans []telemetry.Span, ins []int) *rollupDeltas {
 	var d rollupDeltas
 	for i := range d {
 		d[i] = map[rollupKey]*rollupRow{}
-	}
-	row := func(m map[rollupKey]*rollupRow, k rollupKey) *rollupRow {
-		r := m[k]
-		if r == nil {
-			r = &rollupRow{}
-			m[k] = r
-		}
-		return r
 	}
 	for _, i := range ins {
 		s := &spans[i]
 		if !s.IsCall() {
 			continue
 		}
-		start := s.Start.UnixNano()
 		outcome := s.Outcome()
 		failed := outcome == telemetry.OutcomeError
-		for _, w := range tierWidths {
-			k := rollupKey{server: s.ServerID, width: w, bucket: floorTo(start, w)}
-			row(d[tableTotals], k).add(s.Duration, failed)
-			op := k
-			op.k1, op.k2, op.k3 = s.Method, s.Tool, outcome
-			row(d[tableOps], op).add(s.Duration, failed)
-			if s.UserID != "" {
-				u := k
-				u.k1 = s.UserID
-				row(d[tableUsers], u).add(s.Duration, failed)
-			}
-			if s.ClientID != "" {
-				c := k
-				c.k1 = s.ClientID
-				row(d[tableClients], c).add(s.Duration, failed)
-			}
+		k := rollupKey{server: s.ServerID, width: minuteNs, bucket: floorTo(s.Start.UnixNano(), minuteNs)}
+		deltaRow(d[tableTotals], k).add(s.Duration, failed)
+		op := k
+		op.k1, op.k2, op.k3 = s.Method, s.Tool, outcome
+		deltaRow(d[tableOps], op).add(s.Duration, failed)
+		if s.UserID != "" {
+			u := k
+			u.k1 = s.UserID
+			deltaRow(d[tableUsers], u).add(s.Duration, failed)
+		}
+		if s.ClientID != "" {
+			c := k
+			c.k1 = s.ClientID
+			deltaRow(d[tableClients], c).add(s.Duration, failed)
+		}
+	}
+	for ti := range d {
+		minutes := make([]rollupKey, 0, len(d[ti]))
+		for k := range d[ti] {
+			minutes = append(minutes, k)
+		}
+		for _, k := range minutes {
+			m := d[ti][k]
+			h := k
+			h.width, h.bucket = hourNs, floorTo(k.bucket, hourNs)
+			r := deltaRow(d[ti], h)
+			r.calls += m.calls
+			r.errors += m.errors
+			r.durationNs += m.durationNs
+			r.hist.Merge(&m.hist)
 		}
 	}
 	return &d
+}
+
+// deltaRow returns m's row for k, adding an empty one if there is none.
+func deltaRow(m map[rollupKey]*rollupRow, k rollupKey) *rollupRow {
+	r := m[k]
+	if r == nil {
+		r = &rollupRow{}
+		m[k] = r
+	}
+	return r
 }
 
 // addToRollups adds the calls among spans[ins] to every rollup table.

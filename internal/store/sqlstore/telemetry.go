@@ -80,9 +80,18 @@ func (t *TelemetryStore) Close() error {
 	return t.q.close()
 }
 
-// inTx runs fn in a write transaction (see [Store.inTx]).
+// inTx runs fn in a write transaction (see [Store.inTx]), after the
+// dialect's [Dialect.TelemetryTx].
 func (t *TelemetryStore) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
-	return inTx(ctx, t.write, t.d, fn)
+	if t.d.TelemetryTx == "" {
+		return inTx(ctx, t.write, t.d, fn)
+	}
+	return inTx(ctx, t.write, t.d, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, t.d.TelemetryTx); err != nil {
+			return err
+		}
+		return fn(tx)
+	})
 }
 
 // fail gives err the dialect's name and the operation; nil stays nil.

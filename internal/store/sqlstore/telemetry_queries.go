@@ -128,7 +128,7 @@ func newTelemetryQueries(d Dialect) *telemetryQueries {
 		sel := strings.Join(append(append([]string{}, t.keys...), figures...), ", ")
 		existing := `SELECT ` + sel + ` FROM ` + t.name + ` WHERE server_id = ? AND width_ns = ? AND bucket_ns = ?`
 		if t.narrow != "" {
-			existing += ` AND ` + t.narrow + ` IN (` + d.JSONList + `)`
+			existing += ` AND ` + t.narrow + d.InJSONList
 		}
 		q.rollups[ti].existing.text = r(existing)
 		sets := make([]string, len(figures))

@@ -125,6 +125,11 @@ func benchQueries(b *testing.B, s store.Telemetry) {
 		{"Spans/newest", func() error { _, err := s.Spans(ctx, tenantA, telemetry.SpanFilter{}); return err }},
 		{"Spans/errors", func() error { _, err := s.Spans(ctx, tenantA, telemetry.SpanFilter{ErrorsOnly: true}); return err }},
 		{"Spans/user", func() error { _, err := s.Spans(ctx, tenantA, telemetry.SpanFilter{User: "user-0042"}); return err }},
+		{"Trace24h", func() error { _, err := s.Trace(ctx, tenantA, traceID(1), from, end); return err }},
+		{"Trace10m", func() error {
+			_, err := s.Trace(ctx, tenantA, traceID(1), end.Add(-5*time.Minute), end.Add(5*time.Minute))
+			return err
+		}},
 	} {
 		b.Run(q.name, func(b *testing.B) {
 			lat := make([]time.Duration, 0, b.N)

@@ -39,7 +39,11 @@ CREATE UNIQUE INDEX spans_key ON spans (server_id, start_ns, trace_id, span_id);
 -- Rollups of calls, one row per server × tier × bucket × key, at two tiers:
 -- width_ns 60e9 (the minute starting at bucket_ns) and 3600e9 (the hour).
 -- A range is answered from whole hours in the middle and minutes at the
--- edges. The primary key serves every read and write.
+-- edges. The primary key serves every read and write. The rows of the
+-- current minute and hour are rewritten by every write transaction: pages
+-- half empty (fillfactor 50) let PostgreSQL keep each new version on its
+-- page (a HOT update: no new index entry, old versions pruned on access),
+-- where full pages would grow the index by a dead entry per update.
 
 -- Everything a server's calls add up to, per bucket; users is the number of
 -- distinct user ids in the bucket (rollup_users' rows), kept exact as rows
@@ -54,7 +58,7 @@ CREATE TABLE rollup_totals (
     users       BIGINT NOT NULL,
     histogram   BYTEA  NOT NULL,
     PRIMARY KEY (server_id, width_ns, bucket_ns)
-);
+) WITH (fillfactor = 50);
 
 -- Per method × tool × outcome ("ok" or "error").
 CREATE TABLE rollup_ops (
@@ -69,7 +73,7 @@ CREATE TABLE rollup_ops (
     duration_ns BIGINT NOT NULL,
     histogram   BYTEA  NOT NULL,
     PRIMARY KEY (server_id, width_ns, bucket_ns, method, tool, outcome)
-);
+) WITH (fillfactor = 50);
 
 -- Per user id (calls with a user only): the top-users list, and the
 -- presence rows distinct users are counted from.
@@ -83,7 +87,7 @@ CREATE TABLE rollup_users (
     duration_ns BIGINT NOT NULL,
     histogram   BYTEA  NOT NULL,
     PRIMARY KEY (server_id, width_ns, bucket_ns, user_id)
-);
+) WITH (fillfactor = 50);
 
 -- Per OAuth client id (calls with a client only).
 CREATE TABLE rollup_clients (
@@ -96,7 +100,7 @@ CREATE TABLE rollup_clients (
     duration_ns BIGINT NOT NULL,
     histogram   BYTEA  NOT NULL,
     PRIMARY KEY (server_id, width_ns, bucket_ns, client_id)
-);
+) WITH (fillfactor = 50);
 
 -- Histogram metric points as OTLP sent them, one row per point, kept for a
 -- later console. series is a hash of (name, attributes), which name one
