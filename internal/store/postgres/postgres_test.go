@@ -229,12 +229,3 @@ func TestRotateRefreshToken_ConcurrentUsesAcrossReplicasLeaveOneLiveChain(t *tes
 		t.Errorf("%d first uses and %d live refresh tokens after %d concurrent uses on two replicas, want 1 and 1", firsts, live, callers)
 	}
 }
-
-func TestTelemetry_PassesConformanceSuite(t *testing.T) {
-	pgtest.ServerURL(t)
-	storetest.RunTelemetry(t, func(tb testing.TB) store.Telemetry {
-		s := open(tb, pgtest.FreshSchema(tb))
-		tb.Cleanup(func() { s.Close() })
-		return s
-	})
-}

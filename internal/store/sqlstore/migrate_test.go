@@ -14,14 +14,20 @@ import (
 // the same migrations, version for version, each store's in its own
 // dialect.
 func TestMigrations_BothStoresHaveTheSameVersionsInSequence(t *testing.T) {
+	sameVersions(t, "migrations", "0001_init.sql")
+	sameVersions(t, "telemetry_migrations", "0001_telemetry.sql")
+}
+
+func sameVersions(t *testing.T, sub, first string) {
+	t.Helper()
 	var names [2][]string
-	for i, dir := range []string{"../sqlite/migrations", "../postgres/migrations"} {
+	for i, dir := range []string{"../sqlite/" + sub, "../postgres/" + sub} {
 		ms, err := loadMigrations(os.DirFS(dir))
 		if err != nil {
 			t.Fatalf("%s: %v", dir, err)
 		}
-		if len(ms) == 0 || ms[0].name != "0001_init.sql" {
-			t.Fatalf("%s: migrations %v, want 0001_init.sql first", dir, ms)
+		if len(ms) == 0 || ms[0].name != first {
+			t.Fatalf("%s: migrations %v, want %s first", dir, ms, first)
 		}
 		for _, m := range ms {
 			names[i] = append(names[i], m.name)

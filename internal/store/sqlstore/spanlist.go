@@ -74,6 +74,34 @@ func (t *TelemetryStore) Spans(ctx context.Context, serverID string, f telemetry
 			return telemetry.SpanPage{}, t.fail(op, err)
 		}
 	}
+	query, args := spanListQuery(t.d, serverID, f, pos, limit+1) // one more tells whether there is a next page
+	rows, err := t.read.QueryContext(ctx, query, args...)
+	if err != nil {
+		return telemetry.SpanPage{}, t.fail(op, err)
+	}
+	defer rows.Close()
+	page := telemetry.SpanPage{Spans: make([]telemetry.SpanRow, 0, min(limit, 64))}
+	for rows.Next() {
+		if len(page.Spans) == limit {
+			last := &page.Spans[limit-1]
+			page.Next = position{start: last.Start.UnixNano(), trace: last.TraceID, span: last.SpanID}.cursor()
+			break
+		}
+		var r telemetry.SpanRow
+		if err := scanSpanRow(rows, &r, nil); err != nil {
+			return telemetry.SpanPage{}, t.fail(op, err)
+		}
+		page.Spans = append(page.Spans, r)
+	}
+	if err := rows.Err(); err != nil {
+		return telemetry.SpanPage{}, t.fail(op, err)
+	}
+	return page, nil
+}
+
+// spanListQuery is the query of a span list page: the server's spans
+// below pos that pass f's filters, at most limit, newest first.
+func spanListQuery(d Dialect, serverID string, f telemetry.SpanFilter, pos position, limit int) (string, []any) {
 	var q strings.Builder
 	q.WriteString(`SELECT ` + spanRowColumns + ` FROM spans WHERE server_id = ? AND (start_ns, trace_id, span_id) < (?, ?, ?)`)
 	args := []any{serverID, pos.start, pos.trace[:], pos.span[:]}
@@ -97,29 +125,7 @@ func (t *TelemetryStore) Spans(ctx context.Context, serverID string, f telemetry
 		args = append(args, int64(f.MinDuration))
 	}
 	q.WriteString(` ORDER BY ` + spanOrder + ` LIMIT ?`)
-	args = append(args, limit+1) // one more tells whether there is a next page
-	rows, err := t.read.QueryContext(ctx, t.d.rebind(q.String()), args...)
-	if err != nil {
-		return telemetry.SpanPage{}, t.fail(op, err)
-	}
-	defer rows.Close()
-	page := telemetry.SpanPage{Spans: make([]telemetry.SpanRow, 0, min(limit, 64))}
-	for rows.Next() {
-		if len(page.Spans) == limit {
-			last := &page.Spans[limit-1]
-			page.Next = position{start: last.Start.UnixNano(), trace: last.TraceID, span: last.SpanID}.cursor()
-			break
-		}
-		var r telemetry.SpanRow
-		if err := scanSpanRow(rows, &r, nil); err != nil {
-			return telemetry.SpanPage{}, t.fail(op, err)
-		}
-		page.Spans = append(page.Spans, r)
-	}
-	if err := rows.Err(); err != nil {
-		return telemetry.SpanPage{}, t.fail(op, err)
-	}
-	return page, nil
+	return d.rebind(q.String()), append(args, limit)
 }
 
 // scanSpanRow scans the spanRowColumns (and, if attrs is not nil, the

@@ -357,9 +357,16 @@ var telemetryCases = []telemetryCase{
 		e := expected{spans: all}
 		for _, server := range []string{tenantA, tenantB} {
 			equal(t, "summary of "+server, summary(t, s, server, dayFrom, dayTo), summaryOf(e.callsIn(server, dayFrom, dayTo)))
-			users, err := s.TopUsers(t.Context(), server, dayFrom, dayTo, 0)
-			noErr(t, "TopUsers", err)
-			sameTop(t, "top users of "+server, users, topOf(e.callsIn(server, dayFrom, dayTo), userOf, 0))
+			// Every rollup table: a lost update shows in any of them.
+			for _, top := range []struct {
+				name string
+				fn   func(context.Context, string, time.Time, time.Time, int) ([]telemetry.TopRow, error)
+				key  func(*telemetry.Span) string
+			}{{"tools", s.TopTools, toolOf}, {"users", s.TopUsers, userOf}, {"clients", s.TopClients, clientOf}} {
+				got, err := top.fn(t.Context(), server, dayFrom, dayTo, 0)
+				noErr(t, "top "+top.name, err)
+				sameTop(t, "top "+top.name+" of "+server, got, topOf(e.callsIn(server, dayFrom, dayTo), top.key, 0))
+			}
 		}
 	}},
 	{"Telemetry/PurgeRemovesOnlyWhatIsOlderThanTheCutoff", purgeRule},
