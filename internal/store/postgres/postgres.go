@@ -58,6 +58,7 @@ var dialect = sqlstore.Dialect{
 	LockFeed:         `LOCK TABLE revocations IN EXCLUSIVE MODE`,
 	LockMigrations:   fmt.Sprintf(`SELECT pg_advisory_xact_lock(%d)`, migrationLockKey),
 	RepeatRevocation: true,
+	ArrayParams:      true,
 	// ANY(ARRAY(…)) computes the list once (an InitPlan); IN (SELECT …)
 	// was planned as a nested loop evaluating it for every row.
 	InJSONList: ` = ANY(ARRAY(SELECT json_array_elements_text(CAST(? AS json))))`,

@@ -76,6 +76,13 @@ type Dialect struct {
 	// costs SQLite a third of the insert.
 	SerialWrites bool
 
+	// ArrayParams says the database takes a whole column of values as one
+	// array parameter and unnests it (PostgreSQL): the telemetry writer then
+	// sends a batch's rows in one statement with one array per column,
+	// instead of statements of rows of placeholders, each a round trip and
+	// thousands of parameters to parse.
+	ArrayParams bool
+
 	// InJSONList follows a column name to test it against the strings of
 	// a JSON array given as its one placeholder: a list of any length in a
 	// single prepared statement (the telemetry writer reads the rollup rows

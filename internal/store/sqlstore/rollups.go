@@ -264,9 +264,10 @@ func (t *TelemetryStore) upsertRollups(ctx context.Context, tx *sql.Tx, ti int, 
 		keys = append(keys, k)
 	}
 	ncols := len(table.columns())
-	args := make([]any, 0, min(len(keys), sizeClasses[0])*ncols)
-	return bySizeClass(len(keys), func(off, size, class int) error {
-		args = args[:0]
+	args := make([]any, 0, len(keys)*ncols)
+	var hists []byte // the chunk's encoded histograms, one after another
+	return t.chunks(len(keys), func(off, size, class int) error {
+		args, hists = args[:0], hists[:0]
 		for _, k := range keys[off : off+size] {
 			r := m[k]
 			args = append(args, k.server, k.width, k.bucket)
@@ -280,13 +281,16 @@ func (t *TelemetryStore) upsertRollups(ctx context.Context, tx *sql.Tx, ti int, 
 			if table.users {
 				args = append(args, r.users)
 			}
-			hist, err := r.hist.MarshalBinary()
-			if err != nil {
+			// A new backing array when hists grows leaves the earlier
+			// slices on the old one, whose bytes stay as they were.
+			start := len(hists)
+			var err error
+			if hists, err = r.hist.AppendBinary(hists); err != nil {
 				return err
 			}
-			args = append(args, hist)
+			args = append(args, hists[start:len(hists):len(hists)])
 		}
-		if _, err := txStmt(ctx, tx, &t.q.rollups[ti].upsert[class]).ExecContext(ctx, args...); err != nil {
+		if _, err := txStmt(ctx, tx, &t.q.rollups[ti].upsert[class]).ExecContext(ctx, t.rowArgs(args, table.columnTypes())...); err != nil {
 			return fmt.Errorf("upsert: %w", err)
 		}
 		return nil

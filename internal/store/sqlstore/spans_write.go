@@ -111,19 +111,20 @@ func (t *TelemetryStore) insertSpans(ctx context.Context, tx *sql.Tx, spans []te
 			return nil, fmt.Errorf("highest span id: %w", err)
 		}
 	}
-	args := make([]any, 0, min(len(order), sizeClasses[0])*numSpanColumns)
+	args := make([]any, 0, len(order)*numSpanColumns)
 	inserted := make([]int, 0, len(order))
 	var back map[spanKey]struct{} // the keys RETURNed, when not all were inserted
 	var count int64
-	err := bySizeClass(len(order), func(off, size, class int) error {
+	err := t.chunks(len(order), func(off, size, class int) error {
 		args = args[:0]
 		chunk := order[off : off+size]
 		for _, i := range chunk {
 			args = appendSpanArgs(args, &spans[i])
 		}
 		stmt := txStmt(ctx, tx, &t.q.insertSpans[class])
+		params := t.rowArgs(args, spanColumnTypes)
 		if t.d.SerialWrites {
-			res, err := stmt.ExecContext(ctx, args...)
+			res, err := stmt.ExecContext(ctx, params...)
 			if err != nil {
 				return fmt.Errorf("insert spans: %w", err)
 			}
@@ -131,7 +132,7 @@ func (t *TelemetryStore) insertSpans(ctx context.Context, tx *sql.Tx, spans []te
 			count += n
 			return err
 		}
-		rows, err := stmt.QueryContext(ctx, args...)
+		rows, err := stmt.QueryContext(ctx, params...)
 		if err != nil {
 			return fmt.Errorf("insert spans: %w", err)
 		}
@@ -192,8 +193,10 @@ func appendSpanArgs(args []any, s *telemetry.Span) []any {
 	if len(s.Attributes) > 0 {
 		attrs = s.Attributes
 	}
-	return append(args, s.ServerID, s.TraceID[:], s.SpanID[:], parent, s.Name, s.Kind,
-		s.Start.UnixNano(), int64(s.Duration), s.Status, s.Outcome() == telemetry.OutcomeError,
+	// int64, not int: database/sql passes driver.Value types through and
+	// converts anything else by reflection, per argument.
+	return append(args, s.ServerID, s.TraceID[:], s.SpanID[:], parent, s.Name, int64(s.Kind),
+		s.Start.UnixNano(), int64(s.Duration), int64(s.Status), s.Outcome() == telemetry.OutcomeError,
 		s.Method, s.Tool, s.UserID, s.ClientID, s.SessionID, s.ErrorType, attrs)
 }
 

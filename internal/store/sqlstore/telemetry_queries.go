@@ -60,11 +60,27 @@ func (r *rollupTable) columns() []string {
 	return append(append([]string{"server_id", "width_ns", "bucket_ns"}, r.keys...), r.figureColumns()...)
 }
 
+// columnTypes are the SQL types of columns(), for array parameters.
+func (r *rollupTable) columnTypes() []string {
+	types := []string{"text", "bigint", "bigint"}
+	for range r.keys {
+		types = append(types, "text")
+	}
+	for range r.figureColumns()[1:] {
+		types = append(types, "bigint")
+	}
+	return append(types, "bytea")
+}
+
 // spanColumns are the columns WriteSpans inserts, in order.
 const spanColumns = `server_id, trace_id, span_id, parent_span_id, name, kind, start_ns, duration_ns, status, failed,
 	method, tool, user_id, client_id, session_id, error_type, attributes`
 
 const numSpanColumns = 17
+
+// spanColumnTypes are the SQL types of spanColumns, for array parameters.
+var spanColumnTypes = []string{"text", "bytea", "bytea", "bytea", "text", "bigint", "bigint", "bigint", "bigint", "boolean",
+	"text", "text", "text", "text", "text", "text", "bytea"}
 
 // spanKeyColumns identify a span (spans_key).
 const spanKeyColumns = `server_id, start_ns, trace_id, span_id`
@@ -111,12 +127,15 @@ func newTelemetryQueries(d Dialect) *telemetryQueries {
 	r := d.rebind
 	q := &telemetryQueries{lockTenant: r(d.LockTenant), nextServer: map[string]string{}}
 	for i, n := range sizeClasses {
-		ins := `INSERT INTO spans (` + spanColumns + `) VALUES ` + placeholders(n, numSpanColumns) + `
+		ins := `INSERT INTO spans (` + spanColumns + `) ` + rowsSource(d, n, spanColumnTypes) + `
 	ON CONFLICT (server_id, start_ns, trace_id, span_id) DO NOTHING`
 		if !d.SerialWrites {
 			ins += ` RETURNING ` + spanKeyColumns
 		}
 		q.insertSpans[i].text = r(ins)
+		if d.ArrayParams {
+			break // one statement takes any number of rows
+		}
 	}
 	q.maxSpanID.text = `SELECT COALESCE(MAX(id), 0) FROM spans`
 	q.spansAbove.text = r(`SELECT ` + spanKeyColumns + ` FROM spans WHERE id > ?`)
@@ -136,8 +155,11 @@ func newTelemetryQueries(d Dialect) *telemetryQueries {
 			sets[i] = f + ` = excluded.` + f
 		}
 		for i, n := range sizeClasses {
-			q.rollups[ti].upsert[i].text = r(`INSERT INTO ` + t.name + ` (` + strings.Join(cols, ", ") + `) VALUES ` +
-				placeholders(n, len(cols)) + ` ON CONFLICT (` + strings.Join(pk, ", ") + `) DO UPDATE SET ` + strings.Join(sets, ", "))
+			q.rollups[ti].upsert[i].text = r(`INSERT INTO ` + t.name + ` (` + strings.Join(cols, ", ") + `) ` +
+				rowsSource(d, n, t.columnTypes()) + ` ON CONFLICT (` + strings.Join(pk, ", ") + `) DO UPDATE SET ` + strings.Join(sets, ", "))
+			if d.ArrayParams {
+				break
+			}
 		}
 		read := append([]string{"bucket_ns"}, t.keys...)
 		read = append(read, "calls", "errors")
@@ -170,6 +192,20 @@ func newTelemetryQueries(d Dialect) *telemetryQueries {
 	q.metricPoints = r(`SELECT name, attributes, start_ns, time_ns, delta, count, sum, bounds, counts FROM metric_points
 	WHERE server_id = ? AND time_ns >= ? AND time_ns < ? AND name = ? ORDER BY time_ns, series`)
 	return q
+}
+
+// rowsSource is what a multi-row INSERT of n rows of columns of these SQL
+// types takes its rows from: n rows of placeholders, or with
+// [Dialect.ArrayParams] one array parameter per column, unnested.
+func rowsSource(d Dialect, n int, types []string) string {
+	if !d.ArrayParams {
+		return `VALUES ` + placeholders(n, len(types))
+	}
+	arrays := make([]string, len(types))
+	for i, t := range types {
+		arrays[i] = `CAST(? AS ` + t + `[])`
+	}
+	return `SELECT * FROM unnest(` + strings.Join(arrays, ", ") + `)`
 }
 
 // writeStatements are every statement the writer runs through [txStmt].
@@ -205,6 +241,64 @@ func (q *telemetryQueries) close() error {
 		errs = append(errs, s.close())
 	}
 	return errors.Join(errs...)
+}
+
+// chunks calls fn for consecutive slices [off, off+size) of n rows, each
+// to be written by the statement of size class class: all at once with
+// [Dialect.ArrayParams], else by size class (see [bySizeClass]).
+func (t *TelemetryStore) chunks(n int, fn func(off, size, class int) error) error {
+	if !t.d.ArrayParams {
+		return bySizeClass(n, fn)
+	}
+	if n == 0 {
+		return nil
+	}
+	return fn(0, n, 0)
+}
+
+// rowArgs returns the parameters of a multi-row statement for rows given
+// row after row in args (each of len(types) columns): args itself, or with
+// [Dialect.ArrayParams] one typed slice per column.
+func (t *TelemetryStore) rowArgs(args []any, types []string) []any {
+	if !t.d.ArrayParams {
+		return args
+	}
+	ncols := len(types)
+	rows := len(args) / ncols
+	out := make([]any, ncols)
+	for j, typ := range types {
+		switch typ {
+		case "text":
+			col := make([]string, rows)
+			for i := range col {
+				col[i] = args[i*ncols+j].(string)
+			}
+			out[j] = col
+		case "bytea":
+			col := make([][]byte, rows)
+			for i := range col {
+				if v := args[i*ncols+j]; v != nil {
+					col[i] = v.([]byte)
+				}
+			}
+			out[j] = col
+		case "bigint":
+			col := make([]int64, rows)
+			for i := range col {
+				col[i] = args[i*ncols+j].(int64)
+			}
+			out[j] = col
+		case "boolean":
+			col := make([]bool, rows)
+			for i := range col {
+				col[i] = args[i*ncols+j].(bool)
+			}
+			out[j] = col
+		default:
+			panic("sqlstore: no array parameter of type " + typ)
+		}
+	}
+	return out
 }
 
 // bySizeClass calls fn for consecutive slices [off, off+size) of n rows,
