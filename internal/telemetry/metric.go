@@ -31,7 +31,8 @@ type MetricPoint struct {
 // MaxMetricBuckets bounds the explicit buckets of one point.
 const MaxMetricBuckets = 256
 
-// Validate checks what the store relies on: a tenant, a name, a time,
+// Validate checks what the store relies on: a tenant, a name, a time (and
+// a start, if any) within [MinTime, MaxTime),
 // Counts one longer than Bounds (or both empty), at most MaxMetricBuckets
 // buckets, and the same text limits as [Span.Validate].
 func (p *MetricPoint) Validate() error {
@@ -40,8 +41,8 @@ func (p *MetricPoint) Validate() error {
 		return fmt.Errorf("%w: no server id", ErrInvalidMetric)
 	case p.Name == "":
 		return fmt.Errorf("%w: no name", ErrInvalidMetric)
-	case p.Time.IsZero():
-		return fmt.Errorf("%w: no time", ErrInvalidMetric)
+	case !InRange(p.Time) || (!p.Start.IsZero() && !InRange(p.Start)):
+		return fmt.Errorf("%w: time outside %d to %d", ErrInvalidMetric, MinTime.Year(), MaxTime.Year())
 	case len(p.Bounds) > MaxMetricBuckets:
 		return fmt.Errorf("%w: %d buckets, over %d", ErrInvalidMetric, len(p.Bounds), MaxMetricBuckets)
 	case len(p.Counts) != 0 && len(p.Counts) != len(p.Bounds)+1:

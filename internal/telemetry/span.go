@@ -97,11 +97,25 @@ func (s *Span) IsCall() bool {
 	return s.Method != "" && s.Kind == KindServer
 }
 
+// The times the platform stores and queries: from the Unix epoch to the
+// start of 2200. Stored times are nanoseconds since the epoch in 64 bits,
+// which end in 2262; nothing real lies outside.
+var (
+	MinTime = time.Unix(0, 0).UTC()
+	MaxTime = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+// InRange reports whether t lies in [MinTime, MaxTime).
+func InRange(t time.Time) bool {
+	return !t.Before(MinTime) && t.Before(MaxTime)
+}
+
 // ErrInvalidSpan is wrapped by [Span.Validate]'s errors.
 var ErrInvalidSpan = errors.New("invalid span")
 
 // Validate checks what the store relies on: a tenant, non-zero trace and
-// span ids, a start time, a duration that is not negative, string fields of
+// span ids, a start time within [MinTime, MaxTime), a duration that is not
+// negative, string fields of
 // valid UTF-8 without NUL (PostgreSQL refuses both in text) within
 // MaxFieldLen, and attributes within MaxAttributesLen. The receiver rejects
 // (into partial_success) what fails it; the store refuses a batch holding
@@ -116,6 +130,8 @@ func (s *Span) Validate() error {
 		return fmt.Errorf("%w: zero span id", ErrInvalidSpan)
 	case s.Start.IsZero():
 		return fmt.Errorf("%w: no start time", ErrInvalidSpan)
+	case !InRange(s.Start):
+		return fmt.Errorf("%w: start %s outside %d to %d", ErrInvalidSpan, s.Start.UTC().Format(time.RFC3339), MinTime.Year(), MaxTime.Year())
 	case s.Duration < 0:
 		return fmt.Errorf("%w: negative duration %v", ErrInvalidSpan, s.Duration)
 	case len(s.Attributes) > MaxAttributesLen:

@@ -51,7 +51,11 @@ func (t *TelemetryStore) WriteMetricPoints(ctx context.Context, points []telemet
 			if attrs == nil {
 				attrs = []byte{}
 			}
-			res, err := tx.ExecContext(ctx, t.q.insertMetric, p.ServerID, seriesID(p.Name, attrs), p.Start.UnixNano(), p.Time.UnixNano(),
+			var start int64 // a zero Start (no series start) is stored as 0, the epoch
+			if !p.Start.IsZero() {
+				start = p.Start.UnixNano()
+			}
+			res, err := tx.ExecContext(ctx, t.q.insertMetric, p.ServerID, seriesID(p.Name, attrs), start, p.Time.UnixNano(),
 				p.Name, attrs, p.Delta, int64(p.Count), p.Sum, string(bounds), string(counts))
 			if err != nil {
 				return err
@@ -80,6 +84,9 @@ func nonNil[T any](s []T) []T {
 // MetricPoints returns the server's points of the named metric taken in [from, to), oldest first.
 func (t *TelemetryStore) MetricPoints(ctx context.Context, serverID, name string, from, to time.Time) ([]telemetry.MetricPoint, error) {
 	const op = "metric points"
+	if err := checkRange(from, to); err != nil {
+		return nil, t.fail(op, err)
+	}
 	rows, err := t.read.QueryContext(ctx, t.q.metricPoints, serverID, from.UnixNano(), to.UnixNano(), name)
 	if err != nil {
 		return nil, t.fail(op, err)
@@ -96,7 +103,13 @@ func (t *TelemetryStore) MetricPoints(ctx context.Context, serverID, name string
 		if err := rows.Scan(&p.Name, &p.Attributes, &start, &at, &p.Delta, &count, &p.Sum, &bounds, &counts); err != nil {
 			return nil, t.fail(op, err)
 		}
-		p.ServerID, p.Start, p.Time, p.Count = serverID, time.Unix(0, start).UTC(), time.Unix(0, at).UTC(), uint64(count)
+		p.ServerID, p.Time, p.Count = serverID, time.Unix(0, at).UTC(), uint64(count)
+		if len(p.Attributes) == 0 {
+			p.Attributes = nil // as for spans: no attributes is nil
+		}
+		if start != 0 {
+			p.Start = time.Unix(0, start).UTC()
+		}
 		if err := json.Unmarshal([]byte(bounds), &p.Bounds); err != nil {
 			return nil, t.fail(op, fmt.Errorf("bounds: %w", err))
 		}

@@ -18,13 +18,27 @@ type bucketRange struct {
 }
 
 // minuteRange widens [from, to) to whole minutes, in unix ns: from down and
-// to up to the minute. A range that ends before it starts is an error.
+// to up to the minute. A range that ends before it starts, or lies outside
+// the times the store holds, is an error.
 func minuteRange(from, to time.Time) (lo, hi int64, err error) {
-	if to.Before(from) {
-		return 0, 0, fmt.Errorf("%w: the range ends (%s) before it starts (%s)", telemetry.ErrInvalidQuery,
-			to.UTC().Format(time.RFC3339Nano), from.UTC().Format(time.RFC3339Nano))
+	if err := checkRange(from, to); err != nil {
+		return 0, 0, err
 	}
 	return floorTo(from.UnixNano(), minuteNs), ceilTo(to.UnixNano(), minuteNs), nil
+}
+
+// checkRange refuses a range that ends before it starts or reaches outside
+// [telemetry.MinTime, telemetry.MaxTime].
+func checkRange(from, to time.Time) error {
+	if to.Before(from) {
+		return fmt.Errorf("%w: the range ends (%s) before it starts (%s)", telemetry.ErrInvalidQuery,
+			to.UTC().Format(time.RFC3339Nano), from.UTC().Format(time.RFC3339Nano))
+	}
+	if from.Before(telemetry.MinTime) || to.After(telemetry.MaxTime) {
+		return fmt.Errorf("%w: the range reaches outside %d to %d", telemetry.ErrInvalidQuery,
+			telemetry.MinTime.Year(), telemetry.MaxTime.Year())
+	}
+	return nil
 }
 
 // splitRange covers the whole minutes [lo, hi) with whole hours in the
@@ -170,8 +184,7 @@ func (t *TelemetryStore) Timeseries(ctx context.Context, serverID string, from, 
 	if step <= 0 || step%time.Minute != 0 {
 		return nil, t.fail(op, fmt.Errorf("%w: step %v is not a whole number of minutes", telemetry.ErrInvalidQuery, step))
 	}
-	if to.Before(from) {
-		_, _, err := minuteRange(from, to)
+	if err := checkRange(from, to); err != nil {
 		return nil, t.fail(op, err)
 	}
 	w := int64(step)

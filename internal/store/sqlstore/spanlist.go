@@ -65,6 +65,10 @@ func (t *TelemetryStore) Spans(ctx context.Context, serverID string, f telemetry
 	// everything. No stored span has a zero trace id, so (to, zero, zero)
 	// is "started before to".
 	pos := position{start: math.MaxInt64}
+	if (!f.From.IsZero() && !telemetry.InRange(f.From)) || (!f.To.IsZero() && f.To.After(telemetry.MaxTime)) {
+		return telemetry.SpanPage{}, t.fail(op, fmt.Errorf("%w: the range reaches outside %d to %d",
+			telemetry.ErrInvalidQuery, telemetry.MinTime.Year(), telemetry.MaxTime.Year()))
+	}
 	if !f.To.IsZero() {
 		pos.start = f.To.UnixNano()
 	}
@@ -160,8 +164,7 @@ func scanSpanRow(rows *sql.Rows, r *telemetry.SpanRow, attrs *[]byte) error {
 // rows are read from the table.
 func (t *TelemetryStore) Trace(ctx context.Context, serverID string, traceID [16]byte, from, to time.Time) ([]telemetry.Span, error) {
 	const op = "trace"
-	if to.Before(from) {
-		_, _, err := minuteRange(from, to)
+	if err := checkRange(from, to); err != nil {
 		return nil, t.fail(op, err)
 	}
 	rows, err := t.read.QueryContext(ctx, t.q.trace, serverID, from.UnixNano(), to.UnixNano(), traceID[:])

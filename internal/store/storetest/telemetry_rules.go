@@ -278,6 +278,17 @@ var telemetryCases = []telemetryCase{
 		wantErr(t, "a year by the minute", err, telemetry.ErrInvalidQuery)
 		_, err = s.Timeseries(ctx, tenantA, t0, t0.Add(-time.Hour), time.Minute)
 		wantErr(t, "time series ending before it starts", err, telemetry.ErrInvalidQuery)
+		farPast, farFuture := time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC)
+		_, err = s.Summary(ctx, tenantA, farPast, t0)
+		wantErr(t, "summary from 1900", err, telemetry.ErrInvalidQuery)
+		_, err = s.TopUsers(ctx, tenantA, t0, farFuture, 0)
+		wantErr(t, "top users to 3000", err, telemetry.ErrInvalidQuery)
+		_, err = s.Timeseries(ctx, tenantA, t0, farFuture, 24*time.Hour)
+		wantErr(t, "time series to 3000", err, telemetry.ErrInvalidQuery)
+		_, err = s.Trace(ctx, tenantA, traceID(1), farPast, t0)
+		wantErr(t, "trace from 1900", err, telemetry.ErrInvalidQuery)
+		_, err = s.Spans(ctx, tenantA, telemetry.SpanFilter{To: farFuture})
+		wantErr(t, "spans to 3000", err, telemetry.ErrInvalidQuery)
 		for _, cur := range []string{"!", "AAAA", "not base64 at all", "AAAAAAAAAAAAAAAAAAAAAAAAAAA"} {
 			_, err = s.Spans(ctx, tenantA, telemetry.SpanFilter{Cursor: cur})
 			wantErr(t, fmt.Sprintf("cursor %q", cur), err, telemetry.ErrInvalidQuery)
@@ -565,6 +576,14 @@ func metricPointsRule(t *testing.T, s store.Telemetry) {
 	gotB, err := s.MetricPoints(ctx, tenantB, p.Name, dayFrom, dayTo)
 	noErr(t, "MetricPoints", err)
 	equal(t, "B's points", gotB, []telemetry.MetricPoint{sameForB})
+	// A point without a series start (delta points may have none) comes back without one.
+	noStart := telemetry.MetricPoint{ServerID: tenantA, Name: "gauge-like", Time: t0, Delta: true, Count: 1,
+		Bounds: []float64{}, Counts: []uint64{}}
+	_, err = s.WriteMetricPoints(ctx, []telemetry.MetricPoint{noStart})
+	noErr(t, "WriteMetricPoints", err)
+	gotNoStart, err := s.MetricPoints(ctx, tenantA, "gauge-like", dayFrom, dayTo)
+	noErr(t, "MetricPoints", err)
+	equal(t, "point without a start", gotNoStart, []telemetry.MetricPoint{noStart})
 	_, err = s.WriteMetricPoints(ctx, []telemetry.MetricPoint{{ServerID: tenantA, Name: "x", Time: t0}, {ServerID: tenantA}})
 	if !errors.Is(err, telemetry.ErrInvalidMetric) {
 		t.Errorf("batch with an invalid point: %v, want ErrInvalidMetric", err)
