@@ -2,8 +2,10 @@
 //
 // The authorization server, the end-user pages and the admin commands speak to
 // storage only through the role interfaces composed into [Store] ([Servers],
-// [Clients], [Users], [Sessions], [Grants], [Revocations]), each taking only
-// the roles it uses. Package store/sqlstore implements them once, in SQL;
+// [Clients], [Users], [Sessions], [Grants], [Revocations], [IngestKeys]), each
+// taking only the roles it uses. Per-call telemetry has a role of its own,
+// [Telemetry], kept apart from Store: on SQLite it lives in a database file of
+// its own. Package store/sqlstore implements them once, in SQL;
 // packages store/sqlite (embedded, the default) and store/postgres (several
 // replicas on one database) configure it for their database. Every
 // implementation must pass the shared conformance suite in package

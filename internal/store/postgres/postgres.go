@@ -11,6 +11,12 @@
 // advisory lock, and transactions PostgreSQL aborts to break a deadlock run
 // again. The schema and its encoding are those of the SQLite store: times
 // as UTC unix milliseconds, string lists as JSON arrays.
+//
+// Telemetry lives in the same database, in tables of its own with their own
+// migrations (telemetry_migrations): [Store] is both a [store.Store] and a
+// [store.Telemetry]. Replicas writing rollups of one tenant queue on a
+// per-tenant advisory lock, and telemetry transactions commit
+// asynchronously (synchronous_commit off), authorization data never.
 package postgres
 
 import (

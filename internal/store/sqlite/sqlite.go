@@ -10,6 +10,12 @@
 // connections serves reads concurrently, which WAL mode allows alongside
 // the writer. The hot-path lookups (server by slug, token, user, client) are
 // prepared once at [Open] and run without their context's cancellation.
+//
+// Telemetry (spans, rollups, metric points) is a second file,
+// [TelemetryFile] beside the main one ([TelemetryPath]), opened by
+// [OpenTelemetry] with its own writer and readers and its own migrations,
+// so span batches never queue in front of sign-in or token issuance, and
+// committed with synchronous=NORMAL where authorization data keeps FULL.
 package sqlite
 
 import (
