@@ -65,6 +65,7 @@ var dialect = sqlstore.Dialect{
 	LockMigrations:   fmt.Sprintf(`SELECT pg_advisory_xact_lock(%d)`, migrationLockKey),
 	RepeatRevocation: true,
 	ArrayParams:      true,
+	ByteOrder:        ` COLLATE "C"`,
 	// ANY(ARRAY(…)) computes the list once (an InitPlan); IN (SELECT …)
 	// was planned as a nested loop evaluating it for every row.
 	InJSONList: ` = ANY(ARRAY(SELECT json_array_elements_text(CAST(? AS json))))`,

@@ -83,6 +83,12 @@ type Dialect struct {
 	// thousands of parameters to parse.
 	ArrayParams bool
 
+	// ByteOrder follows a text expression in an ORDER BY so that it sorts
+	// in byte order, as SQLite's default BINARY collation and Go do, not
+	// by the database's locale (PostgreSQL: COLLATE "C"): top lists break
+	// ties the same on every backend.
+	ByteOrder string
+
 	// InJSONList follows a column name to test it against the strings of
 	// a JSON array given as its one placeholder: a list of any length in a
 	// single prepared statement (the telemetry writer reads the rollup rows

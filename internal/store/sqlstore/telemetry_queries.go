@@ -108,7 +108,12 @@ type telemetryQueries struct {
 	lockTenant  string // empty if the dialect needs none
 
 	// reads, by rollup table: the rows of one tier over a bucket range
-	rangeRows     [numRollupTables]string
+	rangeRows [numRollupTables]string
+	// top lists: the keys with the most calls over 1, 2 or 3 bucket ranges
+	// (summed in the database), then the histograms of chosen keys over a range
+	topKeys       [numRollupTables][4]string
+	topKeysLimit  [numRollupTables][4]string
+	keyHists      [numRollupTables]string
 	distinctUsers [4]string // COUNT of distinct users over 1, 2 or 3 bucket ranges
 	usersPerStep  string    // distinct users per step of a time series
 
@@ -169,6 +174,18 @@ func newTelemetryQueries(d Dialect) *telemetryQueries {
 		read = append(read, "histogram")
 		q.rangeRows[ti] = r(`SELECT ` + strings.Join(read, ", ") + ` FROM ` + t.name + `
 	WHERE server_id = ? AND width_ns = ? AND bucket_ns >= ? AND bucket_ns < ?`)
+		if t.narrow != "" {
+			part := `SELECT ` + t.narrow + ` AS k, calls, errors FROM ` + t.name + `
+	WHERE server_id = ? AND width_ns = ? AND bucket_ns >= ? AND bucket_ns < ? AND ` + t.narrow + ` <> ''`
+			for n := 1; n <= 3; n++ {
+				agg := `SELECT k, SUM(calls), SUM(errors) FROM (` + strings.Repeat(part+` UNION ALL `, n-1) + part + `) AS r
+	GROUP BY k ORDER BY SUM(calls) DESC, k` + d.ByteOrder
+				q.topKeys[ti][n] = r(agg)
+				q.topKeysLimit[ti][n] = r(agg + ` LIMIT ?`)
+			}
+			q.keyHists[ti] = r(`SELECT ` + t.narrow + `, histogram FROM ` + t.name + `
+	WHERE server_id = ? AND width_ns = ? AND bucket_ns >= ? AND bucket_ns < ? AND ` + t.narrow + d.InJSONList)
+		}
 		q.purgeRollups[ti] = r(`DELETE FROM ` + t.name + ` WHERE (` + strings.Join(pk, ", ") + `) IN (
 	SELECT ` + strings.Join(pk, ", ") + ` FROM ` + t.name + ` WHERE server_id = ? AND width_ns = ? AND bucket_ns < ? LIMIT ?)`)
 		q.nextServer[t.name] = r(`SELECT server_id FROM ` + t.name + ` WHERE server_id > ? ORDER BY server_id LIMIT 1`)
