@@ -71,22 +71,32 @@ func (h *Histogram) Record(d time.Duration) {
 
 // add adds n to bucket i, growing the window of buckets held.
 func (h *Histogram) add(i int, n uint64) {
-	if len(h.counts) == 0 {
-		h.lo = i
-		h.counts = append(h.counts[:0], n)
-		h.total += n
-		return
-	}
-	switch {
-	case i < h.lo:
-		grown := make([]uint64, h.lo-i+len(h.counts), h.lo-i+len(h.counts)+4)
-		copy(grown[h.lo-i:], h.counts)
-		h.counts, h.lo = grown, i
-	case i >= h.lo+len(h.counts):
-		h.counts = append(h.counts, make([]uint64, i-h.lo-len(h.counts)+1)...)
-	}
+	h.cover(i, i)
 	h.counts[i-h.lo] += n
 	h.total += n
+}
+
+// cover grows the window of buckets held to include lo … hi (lo ≤ hi),
+// with at most one allocation.
+func (h *Histogram) cover(lo, hi int) {
+	if len(h.counts) == 0 {
+		h.lo = lo
+		h.counts = append(h.counts[:0], make([]uint64, hi-lo+1)...)
+		return
+	}
+	curHi := h.lo + len(h.counts) - 1
+	if lo >= h.lo && hi <= curHi {
+		return
+	}
+	newLo, newHi := min(lo, h.lo), max(hi, curHi)
+	if newLo == h.lo && newHi-newLo < cap(h.counts) {
+		h.counts = h.counts[:newHi-newLo+1]
+		clear(h.counts[curHi-h.lo+1:])
+		return
+	}
+	grown := make([]uint64, newHi-newLo+1)
+	copy(grown[h.lo-newLo:], h.counts)
+	h.counts, h.lo = grown, newLo
 }
 
 // Merge adds every count of o to h. o is unchanged.
@@ -100,8 +110,7 @@ func (h *Histogram) Merge(o *Histogram) {
 		h.total = o.total
 		return
 	}
-	h.add(o.lo, 0)
-	h.add(o.lo+len(o.counts)-1, 0)
+	h.cover(o.lo, o.lo+len(o.counts)-1)
 	for j, n := range o.counts {
 		h.counts[o.lo+j-h.lo] += n
 	}
@@ -211,8 +220,7 @@ func (h *Histogram) MergeBinary(b []byte) error {
 	if _, overflow := bits.Add64(h.total, total, 0); overflow != 0 {
 		return fmt.Errorf("%w: counts overflow", ErrBadHistogram)
 	}
-	h.add(lo, 0)
-	h.add(hi, 0)
+	h.cover(lo, hi)
 	walkEncoding(b, func(i int, n uint64) { h.counts[i-h.lo] += n })
 	h.total += total
 	return nil

@@ -345,3 +345,24 @@ func FuzzHistogramDecode(f *testing.F) {
 		}
 	})
 }
+
+// A reset histogram reuses its memory: what it records next must not see
+// the old counts, whichever way its window grows.
+func TestHistogram_ResetThenReuseEqualsFresh(t *testing.T) {
+	var h Histogram
+	for _, d := range []time.Duration{time.Microsecond, time.Second, time.Hour} {
+		h.Record(d)
+	}
+	h.Reset()
+	var fresh Histogram
+	for _, d := range []time.Duration{time.Millisecond, 2 * time.Microsecond, 10 * time.Millisecond, 3 * time.Minute} {
+		h.Record(d)
+		fresh.Record(d)
+	}
+	if got, want := encode(t, &h), encode(t, &fresh); !bytes.Equal(got, want) {
+		t.Errorf("after Reset: %x, fresh: %x", got, want)
+	}
+	if h.Count() != 4 {
+		t.Errorf("Count after Reset and 4 records = %d", h.Count())
+	}
+}
