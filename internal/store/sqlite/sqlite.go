@@ -52,6 +52,7 @@ var dialect = sqlstore.Dialect{
 	PrepareLookups: true,
 	DetachLookups:  true,
 	SerialWrites:   true,
+	DataVersion:    `PRAGMA data_version`,
 	InJSONList:     ` IN (SELECT value FROM json_each(?))`,
 	Classify:       classify,
 }

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"io/fs"
 	"path/filepath"
 	"strings"
@@ -252,5 +253,51 @@ func TestPurgeTelemetry_InSmallChunksRemovesExactlyTheOldRows(t *testing.T) {
 	removed := (beforeSpans - afterSpans) + (beforeMinutes - afterMinutes) + (beforeHours - afterHours)
 	if n < removed {
 		t.Errorf("PurgeTelemetry reported %d rows, the spans and user rollups alone lost %d", n, removed)
+	}
+}
+
+// Two stores on one telemetry file (two processes) writing the same
+// minute's rollups by turns: each one's in-memory copy of the rows it
+// wrote last is dropped when the other wrote in between (PRAGMA
+// data_version), so no update is lost.
+func TestWriteSpans_AnotherWriterOnTheFileLosesNothing(t *testing.T) {
+	path := filepath.Join(t.TempDir(), TelemetryFile)
+	a, err := OpenTelemetry(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := OpenTelemetry(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	base := time.Date(2026, 3, 14, 15, 9, 0, 0, time.UTC)
+	span := func(n int, user string) telemetry.Span {
+		return telemetry.Span{ServerID: "srv", TraceID: [16]byte{1, byte(n)}, SpanID: [8]byte{1, byte(n)},
+			Kind: telemetry.KindServer, Method: "tools/call", Tool: "echo", UserID: user,
+			Start: base.Add(time.Duration(n) * time.Second), Duration: time.Duration(n) * time.Millisecond}
+	}
+	writers := []*TelemetryStore{a, b, a, b, a}
+	for i, w := range writers {
+		if _, err := w.WriteSpans(t.Context(), []telemetry.Span{span(2*i, "u1"), span(2*i+1, fmt.Sprintf("u%d", i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, s := range []*TelemetryStore{a, b} {
+		sum, err := s.Summary(t.Context(), "srv", base, base.Add(time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sum.Calls != 10 || sum.ActiveUsers != 5 {
+			t.Errorf("summary %+v, want 10 calls by 5 users", sum)
+		}
+		tools, err := s.TopTools(t.Context(), "srv", base, base.Add(time.Hour), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(tools) != 1 || tools[0].Calls != 10 {
+			t.Errorf("top tools %+v, want echo with 10 calls", tools)
+		}
 	}
 }

@@ -76,6 +76,13 @@ type Dialect struct {
 	// costs SQLite a third of the insert.
 	SerialWrites bool
 
+	// DataVersion, when not empty (with SerialWrites), is a query whose
+	// one number changes whenever another connection commits to the
+	// database (SQLite: PRAGMA data_version). The telemetry writer then
+	// keeps the rollup rows it wrote last in memory, reading them back
+	// from the database only when someone else wrote in between.
+	DataVersion string
+
 	// ArrayParams says the database takes a whole column of values as one
 	// array parameter and unnests it (PostgreSQL): the telemetry writer then
 	// sends a batch's rows in one statement with one array per column,

@@ -62,6 +62,16 @@ type rollupRow struct {
 	stored                           bool // the row was in the database before this transaction
 }
 
+// merge adds the figures of the stored row c to r.
+func (r *rollupRow) merge(c *rollupRow) {
+	r.calls += c.calls
+	r.errors += c.errors
+	r.durationNs += c.durationNs
+	r.users += c.users
+	r.hist.Merge(&c.hist)
+	r.stored = true
+}
+
 func (r *rollupRow) add(d time.Duration, failed bool) {
 	r.calls++
 	if failed {
@@ -136,11 +146,12 @@ func deltaRow(m map[rollupKey]*rollupRow, k rollupKey) *rollupRow {
 	return r
 }
 
-// addToRollups adds the calls among spans[ins] to every rollup table.
-func (t *TelemetryStore) addToRollups(ctx context.Context, tx *sql.Tx, spans []telemetry.Span, ins []int) error {
+// addToRollups adds the calls among spans[ins] to every rollup table and
+// returns the rows it wrote, with their new figures.
+func (t *TelemetryStore) addToRollups(ctx context.Context, tx *sql.Tx, spans []telemetry.Span, ins []int) (*rollupDeltas, error) {
 	d := collectDeltas(spans, ins)
 	if len(d[tableTotals]) == 0 {
-		return nil
+		return d, nil
 	}
 	if t.q.lockTenant != "" {
 		var servers []string
@@ -150,30 +161,36 @@ func (t *TelemetryStore) addToRollups(ctx context.Context, tx *sql.Tx, spans []t
 		slices.Sort(servers)
 		for _, s := range slices.Compact(servers) {
 			if _, err := tx.ExecContext(ctx, t.q.lockTenant, s); err != nil {
-				return fmt.Errorf("lock rollups of server %q: %w", s, err)
+				return nil, fmt.Errorf("lock rollups of server %q: %w", s, err)
 			}
 		}
 	}
 	for ti := range d {
 		if err := t.mergeStored(ctx, tx, ti, d); err != nil {
-			return fmt.Errorf("%s: %w", rollupTables[ti].name, err)
+			return nil, fmt.Errorf("%s: %w", rollupTables[ti].name, err)
 		}
 		if err := t.upsertRollups(ctx, tx, ti, d[ti]); err != nil {
-			return fmt.Errorf("%s: %w", rollupTables[ti].name, err)
+			return nil, fmt.Errorf("%s: %w", rollupTables[ti].name, err)
 		}
 	}
-	return nil
+	return d, nil
 }
 
-// mergeStored reads the stored rows of table ti that d touches, one query
-// per bucket, and adds their figures to d's rows. A users row that was not
-// stored is a user new to its bucket: it adds one to the bucket's
-// distinct-user count in d's totals.
+// mergeStored adds to d's rows of table ti the figures already stored: from
+// the cache where it holds the row, else read, one query per bucket. A
+// users row that was not stored is a user new to its bucket: it adds one to
+// the bucket's distinct-user count in d's totals.
 func (t *TelemetryStore) mergeStored(ctx context.Context, tx *sql.Tx, ti int, d *rollupDeltas) error {
 	table := &rollupTables[ti]
 	m := d[ti]
 	groups := map[rollupKey][]string{} // bucket → the values of its narrowing key column
-	for k := range m {
+	for k, r := range m {
+		if t.cache != nil {
+			if c := t.cache.stored(ti, k); c != nil {
+				r.merge(c)
+				continue
+			}
+		}
 		b := k.bucketOnly()
 		groups[b] = append(groups[b], narrowValue(ti, k))
 	}
@@ -238,7 +255,7 @@ func (t *TelemetryStore) mergeBucket(ctx context.Context, stmt execer, args []an
 			return fmt.Errorf("read stored rows: %w", err)
 		}
 		r := m[k]
-		if r == nil { // rollup_ops reads every row of the batch's tools; this one the batch does not touch
+		if r == nil || r.stored { // rollup_ops reads every row of the batch's tools; the cache had this one
 			continue
 		}
 		if err := r.hist.MergeBinary(hist); err != nil {

@@ -50,17 +50,36 @@ func (t *TelemetryStore) WriteSpans(ctx context.Context, spans []telemetry.Span)
 		// batches holding the same spans queue rather than deadlock.
 		slices.SortFunc(order, func(a, b int) int { return compareSpanKeys(&spans[a], &spans[b]) })
 	}
-	var inserted int
+	if t.cache != nil {
+		t.cache.mu.Lock()
+		defer t.cache.mu.Unlock()
+	}
+	var (
+		inserted int
+		written  *rollupDeltas
+	)
 	err := t.inTx(ctx, func(tx *sql.Tx) error {
+		if t.cache != nil {
+			if err := t.cache.check(ctx, tx, t.d.DataVersion); err != nil {
+				return err
+			}
+		}
 		ins, err := t.insertSpans(ctx, tx, spans, order)
 		if err != nil {
 			return err
 		}
 		inserted = len(ins)
-		return t.addToRollups(ctx, tx, spans, ins)
+		written, err = t.addToRollups(ctx, tx, spans, ins)
+		return err
 	})
 	if err != nil {
+		if t.cache != nil {
+			t.cache.reset()
+		}
 		return 0, t.fail(op, err)
+	}
+	if t.cache != nil {
+		t.cache.keep(written)
 	}
 	return inserted, nil
 }

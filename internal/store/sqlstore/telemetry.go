@@ -43,6 +43,7 @@ type TelemetryStore struct {
 	read       *sql.DB
 	q          *telemetryQueries
 	purgeChunk int
+	cache      *rollupCache // nil unless the dialect allows one (see rollupCache)
 }
 
 var _ store.Telemetry = (*TelemetryStore)(nil)
@@ -57,6 +58,9 @@ func OpenTelemetry(ctx context.Context, cfg TelemetryConfig) (*TelemetryStore, e
 	t := &TelemetryStore{d: cfg.Dialect, write: cfg.Writer, read: cfg.Reader, q: newTelemetryQueries(cfg.Dialect), purgeChunk: cfg.PurgeChunk}
 	if t.purgeChunk <= 0 {
 		t.purgeChunk = DefaultPurgeChunk
+	}
+	if cfg.Dialect.SerialWrites && cfg.Dialect.DataVersion != "" {
+		t.cache = newRollupCache()
 	}
 	if cfg.Dialect.PrepareLookups {
 		if err := t.q.prepare(ctx, cfg.Writer); err != nil {

@@ -23,6 +23,11 @@ func (t *TelemetryStore) PurgeTelemetry(ctx context.Context, before time.Time) (
 		return t.eachServer(ctx, table, func(server string) error {
 			for {
 				var n int64
+				if lock && t.cache != nil {
+					// The chunk may delete rows the writer's cache holds: it
+					// starts over, and writers wait for one chunk at most.
+					t.cache.mu.Lock()
+				}
 				err := t.inTx(ctx, func(tx *sql.Tx) error {
 					if lock && t.q.lockTenant != "" {
 						if _, err := tx.ExecContext(ctx, t.q.lockTenant, server); err != nil {
@@ -36,6 +41,10 @@ func (t *TelemetryStore) PurgeTelemetry(ctx context.Context, before time.Time) (
 					n, err = res.RowsAffected()
 					return err
 				})
+				if lock && t.cache != nil {
+					t.cache.reset()
+					t.cache.mu.Unlock()
+				}
 				if err != nil {
 					return fmt.Errorf("%s of server %q: %w", table, server, err)
 				}

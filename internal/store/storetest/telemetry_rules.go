@@ -381,6 +381,20 @@ var telemetryCases = []telemetryCase{
 		}
 	}},
 	{"Telemetry/PurgeRemovesOnlyWhatIsOlderThanTheCutoff", purgeRule},
+	{"Telemetry/LateSpanAfterAPurgeCountsOnlyItself", func(t *testing.T, s store.Telemetry) {
+		// A span arriving late for a minute the purge removed starts that
+		// minute afresh: nothing purged comes back with it.
+		minute := t0.Truncate(time.Minute)
+		write(t, s, call(tenantA, 1, 1, minute, time.Millisecond, "echo", "u1", "c1"),
+			call(tenantA, 1, 2, minute.Add(time.Second), time.Millisecond, "echo", "u2", "c1"))
+		_, err := s.PurgeTelemetry(t.Context(), minute.Add(time.Minute))
+		noErr(t, "PurgeTelemetry", err)
+		write(t, s, call(tenantA, 2, 1, minute.Add(2*time.Second), time.Millisecond, "echo", "u3", "c1"))
+		sum := summary(t, s, tenantA, minute, minute.Add(time.Minute))
+		if sum.Calls != 1 || sum.ActiveUsers != 1 {
+			t.Errorf("the purged minute after a late span: %+v, want 1 call by 1 user", sum)
+		}
+	}},
 	{"Telemetry/MetricPointsAreDeduplicatedAndPerTenant", metricPointsRule},
 	{"Telemetry/CanceledContextFails", func(t *testing.T, s store.Telemetry) {
 		ctx, cancel := context.WithCancel(t.Context())
