@@ -2,8 +2,10 @@
 //
 // The authorization server, the end-user pages and the admin commands speak to
 // storage only through the role interfaces composed into [Store] ([Servers],
-// [Clients], [Users], [Sessions], [Grants], [Revocations]), each taking only
-// the roles it uses. Package store/sqlstore implements them once, in SQL;
+// [Clients], [Users], [Sessions], [Grants], [Revocations], [IngestKeys]), each
+// taking only the roles it uses. Per-call telemetry has a role of its own,
+// [Telemetry], kept apart from Store: on SQLite it lives in a database file of
+// its own. Package store/sqlstore implements them once, in SQL;
 // packages store/sqlite (embedded, the default) and store/postgres (several
 // replicas on one database) configure it for their database. Every
 // implementation must pass the shared conformance suite in package
@@ -24,6 +26,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/mcp-obs/mcp-obs/internal/telemetry"
 )
 
 // Errors a caller can test with errors.Is. Implementations wrap them with context.
@@ -196,6 +200,19 @@ type Revocation struct {
 	RevokedAt time.Time
 }
 
+// IngestKey is a per-tenant credential for sending telemetry (OTLP) to the
+// platform, as an alternative to the server's resource-server credentials.
+// The key's value carries its ID, so authentication looks it up by ID and
+// compares the hash of the value; only the hash is stored.
+type IngestKey struct {
+	ID         string // public, unique; the lookup key carried in the value
+	ServerID   string // the tenant the key sends for
+	SecretHash string // SHA-256 of the whole key value (see package secret)
+	Name       string // what the operator called it, for listing
+	CreatedAt  time.Time
+	RevokedAt  time.Time // zero while the key is live
+}
+
 // Store is everything the platform persists: one value of each role, on
 // one database. Platform services take only the roles they use (a handler
 // that only redeems codes takes a [Grants]), so each names its dependencies
@@ -209,6 +226,7 @@ type Store interface {
 	Sessions
 	Grants
 	Revocations
+	IngestKeys
 
 	// Ping reports whether the database is reachable.
 	Ping(ctx context.Context) error
@@ -347,6 +365,103 @@ type Grants interface {
 	// families), in one transaction, returning the hashes it newly revoked.
 	RevokeByCode(ctx context.Context, serverID, codeHash string, now time.Time) ([]string, error)
 }
+
+// IngestKeys keeps the tenants' telemetry ingest keys. They are
+// authorization data, so they live in the main database (with the same
+// durability as tokens), never in a separate telemetry database.
+type IngestKeys interface {
+	// CreateIngestKey stores a key; a duplicate ID wraps ErrConflict and an
+	// unknown server ErrNotFound.
+	CreateIngestKey(ctx context.Context, k *IngestKey) error
+	// LiveIngestKey returns the key with this ID if it is not revoked: a
+	// revoked key is, to this lookup, exactly an unknown one (ErrNotFound),
+	// so a caller authenticating with it cannot forget to check.
+	LiveIngestKey(ctx context.Context, id string) (*IngestKey, error)
+	// ListIngestKeys returns a server's keys, revoked ones included, oldest first.
+	ListIngestKeys(ctx context.Context, serverID string) ([]*IngestKey, error)
+	// RevokeIngestKey revokes one of the server's keys at now. Another
+	// server's key, like an unknown one, wraps ErrNotFound and stays live;
+	// revoking a revoked key changes nothing and is not an error.
+	RevokeIngestKey(ctx context.Context, serverID, id string, now time.Time) error
+}
+
+// Telemetry keeps per-call telemetry: spans, with per-minute and per-hour
+// rollups the queries read, and metric points. It lives beside the
+// authorization data but is not part of [Store]: on SQLite it is a database
+// file of its own (see package sqlite), so span batches never make sign-in
+// or token issuance wait behind them; on PostgreSQL the same database.
+//
+// Every query is scoped by the tenant: a span of another server is, to
+// every query, as if it did not exist, even with the same trace and span ids.
+//
+// A span is stored once per (server id, start, trace id, span id): a
+// re-sent span is byte for byte the span sent before, start included, so
+// re-sends are skipped exactly, while the index that finds them stays
+// ordered by time (one led by the random trace id would cost a page write
+// per span; see the telemetry schema). A sender that reuses a trace and
+// span id with another start gets two spans.
+//
+// Time is always the span's Start, never the ingest time. Rollups answer
+// whole minutes: a range [from, to) is widened to the minutes it touches,
+// from down and to up to the minute (the query API's ranges are RFC 3339
+// times; the widening is at most a minute at each end). Counted are calls
+// only: spans for which [telemetry.Span.IsCall] holds; active users and
+// per-user figures leave out calls without a user id, per-client figures
+// calls without a client id.
+type Telemetry interface {
+	// WriteSpans stores spans in one transaction, all or nothing, and
+	// returns how many it inserted. A span whose (server id, start, trace
+	// id, span id) is already stored, or comes earlier in the same call, is
+	// skipped and added to no rollup, so a re-sent batch counts nothing twice.
+	// Every span must pass [telemetry.Span.Validate]; if one does not,
+	// nothing is stored and the error wraps telemetry.ErrInvalidSpan.
+	WriteSpans(ctx context.Context, spans []telemetry.Span) (inserted int, err error)
+	// WriteMetricPoints stores metric points in one transaction, all or
+	// nothing, skipping points already stored (same server, name,
+	// attributes, start and time), and returns how many it inserted.
+	WriteMetricPoints(ctx context.Context, points []telemetry.MetricPoint) (inserted int, err error)
+	// MetricPoints returns a server's points of the named metric taken in
+	// [from, to), oldest first.
+	MetricPoints(ctx context.Context, serverID, name string, from, to time.Time) ([]telemetry.MetricPoint, error)
+
+	// Summary adds up a server's calls over [from, to).
+	Summary(ctx context.Context, serverID string, from, to time.Time) (telemetry.Summary, error)
+	// Timeseries returns one point per step over [from, to), oldest first,
+	// every step included (empty ones as zero figures). step must be a
+	// whole number of minutes; steps start at multiples of step since the
+	// Unix epoch (UTC), and the range is widened to whole steps. At most
+	// MaxTimeseriesPoints points.
+	Timeseries(ctx context.Context, serverID string, from, to time.Time, step time.Duration) ([]telemetry.TimeseriesPoint, error)
+	// TopTools returns the tools with the most calls over [from, to), at
+	// most limit (0: all), by calls then name. Calls that are not
+	// tools/call (no tool name) are left out.
+	TopTools(ctx context.Context, serverID string, from, to time.Time, limit int) ([]telemetry.TopRow, error)
+	// TopUsers is TopTools by user id.
+	TopUsers(ctx context.Context, serverID string, from, to time.Time, limit int) ([]telemetry.TopRow, error)
+	// TopClients is TopTools by OAuth client id.
+	TopClients(ctx context.Context, serverID string, from, to time.Time, limit int) ([]telemetry.TopRow, error)
+	// Spans lists a server's spans (calls or not), newest first (by start,
+	// then trace id and span id), one page at a time. A malformed cursor
+	// wraps telemetry.ErrInvalidQuery.
+	Spans(ctx context.Context, serverID string, f telemetry.SpanFilter) (telemetry.SpanPage, error)
+	// Trace returns the spans of one of the server's traces that started in
+	// [from, to), with their attributes, oldest first; none (and no error)
+	// for an unknown trace. The range bounds the search: it reads the
+	// server's spans of the range (the query API defaults to the last 24
+	// hours; a console that comes from a span passes a few minutes around
+	// it).
+	Trace(ctx context.Context, serverID string, traceID [16]byte, from, to time.Time) ([]telemetry.Span, error)
+
+	// PurgeTelemetry deletes spans and metric points older than before
+	// (by start and point time), and rollups of minutes and hours that
+	// ended by before, in chunks of bounded size, each its own short
+	// transaction, so ingest never waits long behind it. It returns how
+	// many rows it removed.
+	PurgeTelemetry(ctx context.Context, before time.Time) (int, error)
+}
+
+// MaxTimeseriesPoints bounds the points one [Telemetry.Timeseries] returns.
+const MaxTimeseriesPoints = 10000
 
 // Revocations is the revocation feed: every token revoked, in order, for
 // resource servers to follow and drop what they cached.

@@ -11,12 +11,19 @@
 // advisory lock, and transactions PostgreSQL aborts to break a deadlock run
 // again. The schema and its encoding are those of the SQLite store: times
 // as UTC unix milliseconds, string lists as JSON arrays.
+//
+// Telemetry lives in the same database, in tables of its own with their own
+// migrations (telemetry_migrations): [Store] is both a [store.Store] and a
+// [store.Telemetry]. Replicas writing rollups of one tenant queue on a
+// per-tenant advisory lock, and telemetry transactions commit
+// asynchronously (synchronous_commit off), authorization data never.
 package postgres
 
 import (
 	"context"
 	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 
@@ -33,9 +40,20 @@ import (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
+// telemetryMigrationFiles holds the telemetry schema (spans, rollups,
+// metric points), versioned apart from the main schema in
+// telemetry_migrations, though in the same database. Append-only too.
+//
+//go:embed telemetry_migrations/*.sql
+var telemetryMigrationFiles embed.FS
+
 // migrationLockKey is the advisory lock (an arbitrary constant, "mcpobs" in
 // ASCII) that serializes migrations between processes opening one database.
 const migrationLockKey int64 = 0x6d63706f6273
+
+// tenantLockClass is the first key of the advisory locks that serialize
+// one tenant's rollup updates across replicas ("tele" in ASCII).
+const tenantLockClass int32 = 0x74656c65
 
 // dialect is how PostgreSQL differs from plain SQL, for the core.
 var dialect = sqlstore.Dialect{
@@ -46,20 +64,40 @@ var dialect = sqlstore.Dialect{
 	LockFeed:         `LOCK TABLE revocations IN EXCLUSIVE MODE`,
 	LockMigrations:   fmt.Sprintf(`SELECT pg_advisory_xact_lock(%d)`, migrationLockKey),
 	RepeatRevocation: true,
-	QueryRow:         queryRow,
-	Classify:         classify,
-	Retryable:        retryable,
+	ArrayParams:      true,
+	ByteOrder:        ` COLLATE "C"`,
+	// ANY(ARRAY(…)) computes the list once (an InitPlan); IN (SELECT …)
+	// was planned as a nested loop evaluating it for every row.
+	InJSONList: ` = ANY(ARRAY(SELECT json_array_elements_text(CAST(? AS json))))`,
+	// A telemetry commit returns before its WAL reaches the disk: a crash
+	// of the PostgreSQL server (not of the platform, whose kill -9 loses
+	// nothing committed) may lose the last fraction of a second of
+	// telemetry, never authorization data, whose transactions keep the
+	// server's synchronous_commit.
+	TelemetryTx: `SET LOCAL synchronous_commit = off`,
+	// Two-key form: a constant class ("tele") and the hash of the server
+	// id. Two tenants whose ids hash alike merely queue behind each other.
+	LockTenant: fmt.Sprintf(`SELECT pg_advisory_xact_lock(%d, hashtext(?))`, tenantLockClass),
+	QueryRow:   queryRow,
+	Classify:   classify,
+	Retryable:  retryable,
 }
 
-// Store is a [store.Store] backed by a PostgreSQL connection pool. It is
-// safe for concurrent use, by any number of Stores in any number of
-// processes on one database; create it with [Open], release it with [Store.Close].
+// Store is a [store.Store] and a [store.Telemetry] backed by one
+// PostgreSQL connection pool: telemetry lives in the same database, in
+// tables of its own. It is safe for concurrent use, by any number of Stores
+// in any number of processes on one database; create it with [Open],
+// release it with [Store.Close].
 type Store struct {
 	*sqlstore.Store
+	*sqlstore.TelemetryStore
 	db *sql.DB
 }
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store     = (*Store)(nil)
+	_ store.Telemetry = (*Store)(nil)
+)
 
 // Open connects to the PostgreSQL database at url (postgres://… or
 // postgresql://…, any parameter pgx accepts, e.g. search_path=myschema, and
@@ -90,7 +128,31 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
-	return &Store{Store: core, db: db}, nil
+	tel, err := openTelemetryCore(ctx, db)
+	if err != nil {
+		core.Close() // closes db
+		return nil, fmt.Errorf("postgres: open: %w", err)
+	}
+	return &Store{Store: core, TelemetryStore: tel, db: db}, nil
+}
+
+// openTelemetryCore migrates the telemetry tables and builds the telemetry
+// core on the same pool.
+func openTelemetryCore(ctx context.Context, db *sql.DB) (*sqlstore.TelemetryStore, error) {
+	migrations, err := fs.Sub(telemetryMigrationFiles, "telemetry_migrations")
+	if err != nil {
+		return nil, fmt.Errorf("telemetry migrations: %w", err)
+	}
+	return sqlstore.OpenTelemetry(ctx, sqlstore.TelemetryConfig{Dialect: dialect, Writer: db, Reader: db, Migrations: migrations})
+}
+
+// Ping reports whether the database answers.
+func (s *Store) Ping(ctx context.Context) error { return s.Store.Ping(ctx) }
+
+// Close releases the pool, after the queries in flight. The store must not
+// be used afterwards.
+func (s *Store) Close() error {
+	return errors.Join(s.TelemetryStore.Close(), s.Store.Close())
 }
 
 // openCore migrates the database and builds the SQL core on the pool.

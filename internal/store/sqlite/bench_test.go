@@ -9,3 +9,7 @@ import (
 // BenchmarkStore runs the store benchmarks every backend shares on fresh
 // SQLite files; see storetest.Bench.
 func BenchmarkStore(b *testing.B) { storetest.Bench(b, openFresh) }
+
+// BenchmarkTelemetry runs the telemetry benchmarks every backend shares
+// on fresh telemetry files; see storetest.BenchTelemetry.
+func BenchmarkTelemetry(b *testing.B) { storetest.BenchTelemetry(b, openTelemetryFresh) }

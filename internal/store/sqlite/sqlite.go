@@ -10,6 +10,12 @@
 // connections serves reads concurrently, which WAL mode allows alongside
 // the writer. The hot-path lookups (server by slug, token, user, client) are
 // prepared once at [Open] and run without their context's cancellation.
+//
+// Telemetry (spans, rollups, metric points) is a second file,
+// [TelemetryFile] beside the main one ([TelemetryPath]), opened by
+// [OpenTelemetry] with its own writer and readers and its own migrations,
+// so span batches never queue in front of sign-in or token issuance, and
+// committed with synchronous=NORMAL where authorization data keeps FULL.
 package sqlite
 
 import (
@@ -45,6 +51,9 @@ var dialect = sqlstore.Dialect{
 	Name:           "sqlite",
 	PrepareLookups: true,
 	DetachLookups:  true,
+	SerialWrites:   true,
+	DataVersion:    `PRAGMA data_version`,
+	InJSONList:     ` IN (SELECT value FROM json_each(?))`,
 	Classify:       classify,
 }
 
@@ -68,19 +77,36 @@ var _ store.Store = (*Store)(nil)
 // migrations. path must be a file path: ":memory:" and "file:" URIs are
 // refused because the writer and reader pools must share one file.
 func Open(ctx context.Context, path string) (*Store, error) {
+	writer, reader, err := openPools(ctx, path, dsn)
+	if err != nil {
+		return nil, err
+	}
+	core, err := openCore(ctx, writer, reader)
+	if err != nil {
+		reader.Close()
+		writer.Close()
+		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
+	}
+	return &Store{Store: core, path: path, writer: writer, reader: reader}, nil
+}
+
+// openPools checks path, creates the file owner-only if needed, and opens
+// its writer pool (one connection, WAL) and reader pool, with the data
+// source names connString gives.
+func openPools(ctx context.Context, path string, connString func(path string, readOnly bool) string) (writer, reader *sql.DB, err error) {
 	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") || strings.ContainsAny(path, "?#") {
-		return nil, fmt.Errorf("sqlite: open %q: want a plain file path (no :memory:, file: URI, '?' or '#')", path)
+		return nil, nil, fmt.Errorf("sqlite: open %q: want a plain file path (no :memory:, file: URI, '?' or '#')", path)
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("sqlite: open %q: create parent directory: %w", path, err)
+		return nil, nil, fmt.Errorf("sqlite: open %q: create parent directory: %w", path, err)
 	}
 	if err := createPrivate(path); err != nil {
-		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
+		return nil, nil, fmt.Errorf("sqlite: open %q: %w", path, err)
 	}
 
-	writer, err := sql.Open("sqlite", dsn(path, false))
+	writer, err = sql.Open("sqlite", connString(path, false))
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
+		return nil, nil, fmt.Errorf("sqlite: open %q: %w", path, err)
 	}
 	writer.SetMaxOpenConns(1)
 	writer.SetMaxIdleConns(1)
@@ -88,12 +114,12 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	writer.SetConnMaxIdleTime(0)
 	if err := checkWritable(ctx, writer); err != nil {
 		writer.Close()
-		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
+		return nil, nil, fmt.Errorf("sqlite: open %q: %w", path, err)
 	}
-	reader, err := sql.Open("sqlite", dsn(path, true))
+	reader, err = sql.Open("sqlite", connString(path, true))
 	if err != nil {
 		writer.Close()
-		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
+		return nil, nil, fmt.Errorf("sqlite: open %q: %w", path, err)
 	}
 	n := max(4, 2*runtime.GOMAXPROCS(0))
 	reader.SetMaxOpenConns(n)
@@ -103,16 +129,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err := reader.PingContext(ctx); err != nil {
 		reader.Close()
 		writer.Close()
-		return nil, fmt.Errorf("sqlite: open %q: reader: %w", path, err)
+		return nil, nil, fmt.Errorf("sqlite: open %q: reader: %w", path, err)
 	}
-
-	core, err := openCore(ctx, writer, reader)
-	if err != nil {
-		reader.Close()
-		writer.Close()
-		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
-	}
-	return &Store{Store: core, path: path, writer: writer, reader: reader}, nil
+	return writer, reader, nil
 }
 
 // openCore migrates the database and builds the SQL core on the two pools.
@@ -137,14 +156,27 @@ func openCore(ctx context.Context, writer, reader *sql.DB) (*sqlstore.Store, err
 // resource servers were told about would come undone. (A killed process
 // loses nothing either way: committed WAL frames are in the OS page cache.)
 func dsn(path string, readOnly bool) string {
+	return connString(path, readOnly, nil, []string{"synchronous(FULL)"})
+}
+
+// connString is a data source name in the manner of [dsn], with pragmas of
+// the connections (readers and writer) and of the writer alone. The
+// writer's run before it switches to WAL, so a page_size among them takes
+// effect on a new file.
+func connString(path string, readOnly bool, pragmas, writerPragmas []string) string {
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeoutMillis))
 	q.Add("_pragma", "foreign_keys(1)")
+	for _, p := range pragmas {
+		q.Add("_pragma", p)
+	}
 	if readOnly {
 		q.Add("_pragma", "query_only(1)")
 	} else {
+		for _, p := range writerPragmas {
+			q.Add("_pragma", p)
+		}
 		q.Add("_pragma", "journal_mode(WAL)")
-		q.Add("_pragma", "synchronous(FULL)")
 		q.Set("_txlock", "immediate")
 	}
 	return path + "?" + q.Encode()

@@ -67,6 +67,60 @@ type Dialect struct {
 	// must match sql.ErrNoRows under errors.Is.
 	QueryRow func(ctx context.Context, db *sql.DB, query string, args ...any) Row
 
+	// SerialWrites says write transactions run one at a time (SQLite's
+	// single writer), so the rows a transaction inserts get ids above every
+	// id before it. The telemetry writer then learns which spans of a batch
+	// it inserted from the count of rows inserted, reading their keys back
+	// (the rows above the id it started from) only when some were stored
+	// before; elsewhere each insert RETURNs the keys it inserted, which
+	// costs SQLite a third of the insert.
+	SerialWrites bool
+
+	// DataVersion, when not empty (with SerialWrites), is a query whose
+	// one number changes whenever another connection commits to the
+	// database (SQLite: PRAGMA data_version). The telemetry writer then
+	// keeps the rollup rows it wrote last in memory, reading them back
+	// from the database only when someone else wrote in between.
+	DataVersion string
+
+	// ArrayParams says the database takes a whole column of values as one
+	// array parameter and unnests it (PostgreSQL): the telemetry writer then
+	// sends a batch's rows in one statement with one array per column,
+	// instead of statements of rows of placeholders, each a round trip and
+	// thousands of parameters to parse.
+	ArrayParams bool
+
+	// ByteOrder follows a text expression in an ORDER BY so that it sorts
+	// in byte order, as SQLite's default BINARY collation and Go do, not
+	// by the database's locale (PostgreSQL: COLLATE "C"): top lists break
+	// ties the same on every backend.
+	ByteOrder string
+
+	// InJSONList follows a column name to test it against the strings of
+	// a JSON array given as its one placeholder: a list of any length in a
+	// single prepared statement (the telemetry writer reads the rollup rows
+	// a batch touches this way). It must let the database probe the index
+	// once per value, not evaluate the list once per row.
+	InJSONList string
+
+	// TelemetryTx, when not empty, runs first in every telemetry write
+	// transaction: it may trade durability against a crash of the database
+	// server (never against one of the platform's process) for speed, as
+	// the telemetry data's own rules allow (PostgreSQL: SET LOCAL
+	// synchronous_commit = off, the counterpart of the SQLite telemetry
+	// file's synchronous=NORMAL).
+	TelemetryTx string
+
+	// LockTenant, when not empty, runs in a telemetry write transaction
+	// before it reads the rollup rows of a tenant (its one placeholder is
+	// the server id) and must hold other transactions' rollup updates of
+	// that tenant off until it commits: the writer merges histograms in Go,
+	// a read-modify-write that concurrent writers (several replicas) would
+	// otherwise lose. Transactions take their tenants' locks in order, so
+	// they cannot deadlock on them. Not needed where write transactions run
+	// one at a time.
+	LockTenant string
+
 	// Classify says which constraint a driver error reports violated, if any.
 	Classify func(error) Violation
 

@@ -50,13 +50,15 @@ func loadMigrations(fsys fs.FS) ([]migration, error) {
 }
 
 // migrate applies every migration the database has not recorded, together
-// with their schema_migrations rows, in one write transaction that first
+// with their rows in the table named table (schema_migrations for the main
+// schema, telemetry_migrations for the telemetry schema, which on PostgreSQL
+// shares the database), in one write transaction that first
 // shuts other processes' migrations out ([Dialect.LockMigrations], or
 // SQLite's BEGIN IMMEDIATE). Processes opening one database together
 // therefore queue: the first applies the migrations, the others then find
 // them recorded. Both databases' DDL is transactional, so a failed
 // migration leaves the schema as it was.
-func migrate(ctx context.Context, db *sql.DB, d Dialect, fsys fs.FS) error {
+func migrate(ctx context.Context, db *sql.DB, d Dialect, fsys fs.FS, table string) error {
 	ms, err := loadMigrations(fsys)
 	if err != nil {
 		return err
@@ -71,21 +73,21 @@ func migrate(ctx context.Context, db *sql.DB, d Dialect, fsys fs.FS) error {
 			return fmt.Errorf("migrate: lock: %w", err)
 		}
 	}
-	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS `+table+` (
     version    BIGINT NOT NULL PRIMARY KEY,
     name       TEXT   NOT NULL,
     applied_at BIGINT NOT NULL
 )`); err != nil {
-		return fmt.Errorf("migrate: create schema_migrations: %w", err)
+		return fmt.Errorf("migrate: create %s: %w", table, err)
 	}
 	var newest int64
-	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&newest); err != nil {
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM `+table).Scan(&newest); err != nil {
 		return fmt.Errorf("migrate: read schema version: %w", err)
 	}
 	if newest > int64(len(ms)) {
 		return fmt.Errorf("database schema version %d is newer than this binary knows (%d): upgrade mcp-obs", newest, len(ms))
 	}
-	record := d.rebind(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`)
+	record := d.rebind(`INSERT INTO ` + table + ` (version, name, applied_at) VALUES (?, ?, ?)`)
 	for _, m := range ms[newest:] {
 		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 			return fmt.Errorf("migration %s: %w", m.name, err)
@@ -99,3 +101,9 @@ func migrate(ctx context.Context, db *sql.DB, d Dialect, fsys fs.FS) error {
 	}
 	return nil
 }
+
+// The tables recording applied migrations, one per schema.
+const (
+	mainMigrations      = "schema_migrations"
+	telemetryMigrations = "telemetry_migrations"
+)

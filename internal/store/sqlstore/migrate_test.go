@@ -14,14 +14,20 @@ import (
 // the same migrations, version for version, each store's in its own
 // dialect.
 func TestMigrations_BothStoresHaveTheSameVersionsInSequence(t *testing.T) {
+	sameVersions(t, "migrations", "0001_init.sql")
+	sameVersions(t, "telemetry_migrations", "0001_telemetry.sql")
+}
+
+func sameVersions(t *testing.T, sub, first string) {
+	t.Helper()
 	var names [2][]string
-	for i, dir := range []string{"../sqlite/migrations", "../postgres/migrations"} {
+	for i, dir := range []string{"../sqlite/" + sub, "../postgres/" + sub} {
 		ms, err := loadMigrations(os.DirFS(dir))
 		if err != nil {
 			t.Fatalf("%s: %v", dir, err)
 		}
-		if len(ms) == 0 || ms[0].name != "0001_init.sql" {
-			t.Fatalf("%s: migrations %v, want 0001_init.sql first", dir, ms)
+		if len(ms) == 0 || ms[0].name != first {
+			t.Fatalf("%s: migrations %v, want %s first", dir, ms, first)
 		}
 		for _, m := range ms {
 			names[i] = append(names[i], m.name)
@@ -67,7 +73,7 @@ func TestMigrate_FailedMigrationLeavesTheSchemaAsItWas(t *testing.T) {
 	}
 	defer db.Close()
 	good := fstest.MapFS{"0001_a.sql": {Data: []byte("CREATE TABLE a (x INTEGER);")}}
-	if err := migrate(t.Context(), db, Dialect{}, good); err != nil {
+	if err := migrate(t.Context(), db, Dialect{}, good, mainMigrations); err != nil {
 		t.Fatal(err)
 	}
 	broken := fstest.MapFS{
@@ -75,7 +81,7 @@ func TestMigrate_FailedMigrationLeavesTheSchemaAsItWas(t *testing.T) {
 		"0002_b.sql": {Data: []byte("CREATE TABLE b (x INTEGER);")},
 		"0003_c.sql": {Data: []byte("CREATE TABLE c (x NO SUCH SYNTAX(;")},
 	}
-	if err := migrate(t.Context(), db, Dialect{}, broken); err == nil || !strings.Contains(err.Error(), "0003_c.sql") {
+	if err := migrate(t.Context(), db, Dialect{}, broken, mainMigrations); err == nil || !strings.Contains(err.Error(), "0003_c.sql") {
 		t.Fatalf("migrate with a broken 0003 = %v, want an error naming it", err)
 	}
 	var version int
@@ -98,11 +104,11 @@ func TestMigrate_RefusesADatabaseFromANewerSchema(t *testing.T) {
 		"0001_a.sql": {Data: []byte("CREATE TABLE a (x INTEGER);")},
 		"0002_b.sql": {Data: []byte("CREATE TABLE b (x INTEGER);")},
 	}
-	if err := migrate(t.Context(), db, Dialect{}, two); err != nil {
+	if err := migrate(t.Context(), db, Dialect{}, two, mainMigrations); err != nil {
 		t.Fatal(err)
 	}
 	one := fstest.MapFS{"0001_a.sql": two["0001_a.sql"]}
-	err = migrate(t.Context(), db, Dialect{}, one)
+	err = migrate(t.Context(), db, Dialect{}, one, mainMigrations)
 	if err == nil || !strings.Contains(err.Error(), "newer") {
 		t.Errorf("migrate of a version 2 database with one migration = %v, want it refused as newer", err)
 	}

@@ -21,7 +21,7 @@ func TestQueryPlans_HotAndRevocationQueriesUseIndexes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if err := migrate(t.Context(), db, Dialect{}, os.DirFS("../sqlite/migrations")); err != nil {
+	if err := migrate(t.Context(), db, Dialect{}, os.DirFS("../sqlite/migrations"), mainMigrations); err != nil {
 		t.Fatal(err)
 	}
 	q := newQueries(Dialect{})
@@ -35,6 +35,9 @@ func TestQueryPlans_HotAndRevocationQueriesUseIndexes(t *testing.T) {
 		{"Token", q.lookups[lookupToken], []any{"x", "s"}, ""},
 		{"User", q.lookups[lookupUser], []any{"x", "y"}, ""},
 		{"Client", q.lookups[lookupClient], []any{"x", "y"}, ""},
+		{"LiveIngestKey", q.lookups[lookupIngestKey], []any{"x"}, ""},
+		{"ListIngestKeys", q.listIngestKeys, []any{"s"}, "ingest_keys_server"},
+		{"RevokeIngestKey", q.revokeIngestKey, []any{1, "s", "x"}, ""},
 		{"UserByEmail", q.userByEmail, []any{"x", "y"}, ""},
 		{"Session", q.session, []any{"x", "s"}, ""},
 		{"RedeemAuthCode", q.redeemCode, []any{1, "x", "s"}, ""},

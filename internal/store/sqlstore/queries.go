@@ -35,6 +35,7 @@ const (
 	lookupToken
 	lookupUser
 	lookupClient
+	lookupIngestKey
 	numLookups
 )
 
@@ -88,6 +89,8 @@ type queries struct {
 	appendFeed                                            [maxFeedRows + 1]string // by number of rows
 	revocations, latestRevocationSeq                      string
 	purge                                                 []string
+
+	createIngestKey, listIngestKeys, revokeIngestKey string
 }
 
 func newQueries(d Dialect) *queries {
@@ -98,6 +101,7 @@ func newQueries(d Dialect) *queries {
 			lookupToken:        r(`SELECT ` + tokenColumns + ` FROM tokens WHERE hash = ? AND server_id = ?`),
 			lookupUser:         r(`SELECT ` + userColumns + ` FROM users WHERE server_id = ? AND id = ?`),
 			lookupClient:       r(`SELECT ` + clientColumns + ` FROM clients WHERE server_id = ? AND client_id = ?`),
+			lookupIngestKey:    r(`SELECT ` + ingestKeyColumns + ` FROM ingest_keys WHERE id = ? AND revoked_at IS NULL`),
 		},
 
 		createServer:     r(`INSERT INTO servers (` + serverColumns + `) VALUES ` + placeholders(1, 12)),
@@ -154,6 +158,12 @@ func newQueries(d Dialect) *queries {
 		revocations: r(`SELECT seq, server_id, token_hash, revoked_at FROM revocations
 	WHERE server_id = ? AND seq > ? ORDER BY seq LIMIT ?`),
 		latestRevocationSeq: r(`SELECT COALESCE(MAX(seq), 0) FROM revocations WHERE server_id = ?`),
+
+		createIngestKey: r(`INSERT INTO ingest_keys (` + ingestKeyColumns + `) VALUES ` + placeholders(1, 6)),
+		listIngestKeys:  r(`SELECT ` + ingestKeyColumns + ` FROM ingest_keys WHERE server_id = ? ORDER BY created_at, id`),
+		// COALESCE keeps the first revocation time, and still matches (and
+		// so counts as found) a key revoked before.
+		revokeIngestKey: r(`UPDATE ingest_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE server_id = ? AND id = ?`),
 	}
 	for n := 1; n <= maxTokenRows; n++ {
 		q.insertTokens[n] = r(`INSERT INTO tokens (` + tokenColumns + `) VALUES ` + placeholders(n, 14))

@@ -57,7 +57,7 @@ var _ store.Store = (*Store)(nil)
 // never edited, a change is a new file. On success the store owns both
 // pools and closes them in [Store.Close]; on failure the caller still owns them.
 func Open(ctx context.Context, cfg Config) (*Store, error) {
-	if err := migrate(ctx, cfg.Writer, cfg.Dialect, cfg.Migrations); err != nil {
+	if err := migrate(ctx, cfg.Writer, cfg.Dialect, cfg.Migrations, mainMigrations); err != nil {
 		return nil, err
 	}
 	s := &Store{d: cfg.Dialect, write: cfg.Writer, read: cfg.Reader, q: newQueries(cfg.Dialect)}
@@ -151,16 +151,21 @@ const maxTxAttempts = 3
 // is correct because it changed nothing. fn must set everything it returns
 // afresh on each run.
 func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	return inTx(ctx, s.write, s.d, fn)
+}
+
+// inTx is [Store.inTx] on any pool and dialect.
+func inTx(ctx context.Context, db *sql.DB, d Dialect, fn func(*sql.Tx) error) error {
 	for attempt := 1; ; attempt++ {
-		err := s.runTx(ctx, fn)
-		if err == nil || attempt == maxTxAttempts || !s.d.retryable(err) {
+		err := runTx(ctx, db, fn)
+		if err == nil || attempt == maxTxAttempts || !d.retryable(err) {
 			return err
 		}
 	}
 }
 
-func (s *Store) runTx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := s.write.BeginTx(ctx, nil)
+func runTx(ctx context.Context, db *sql.DB, fn func(*sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}

@@ -37,7 +37,7 @@ func Run(t *testing.T, open func(tb testing.TB) store.Store) {
 	t.Helper()
 	groups := [][]testCase{
 		serverCases, clientCases, userCases, sessionCases, consentCases,
-		codeCases, tokenCases, rotationCases, revocationCases, purgeCases, storeCases,
+		codeCases, tokenCases, rotationCases, revocationCases, purgeCases, ingestKeyCases, storeCases,
 	}
 	for _, g := range groups {
 		for _, c := range g {
