@@ -64,6 +64,9 @@ type Options struct {
 	// cannot fill the server's memory with sessions. Zero means 32;
 	// negative, no cap.
 	MaxSessionsPerUser int
+	// Telemetry configures the per-call spans and metrics, on by default;
+	// see [Telemetry].
+	Telemetry Telemetry
 }
 
 // Server is an MCP server protected by mcp-obs, built by [NewServer]: an
@@ -124,16 +127,21 @@ func NewServer(opts Options) *Server {
 		Debug:          opts.Debug,
 		Logger:         opts.Logger,
 		HTTPClient:     opts.HTTPClient,
+		Telemetry:      opts.Telemetry,
 	}, fields)
 	if err == nil {
 		err = obs.cfg.validate(fields)
+	}
+	if err == nil {
+		err = obs.startTelemetry()
 	}
 	name := obs.cfg.Name
 	if name == "" {
 		name = obs.cfg.ServerSlug
 	}
 	server := mcp.NewServer(&mcp.Implementation{Name: name, Version: obs.cfg.Version}, nil)
-	server.AddReceivingMiddleware(obs.ToolScopeMiddleware())
+	// Telemetry first: its span then covers what the others refuse.
+	server.AddReceivingMiddleware(obs.TelemetryMiddleware(), obs.ToolScopeMiddleware())
 	sessions := newSessionLimiter(orDefault(opts.MaxSessionsPerUser, defaultMaxSessionsPerUser))
 	server.AddReceivingMiddleware(sessions.middleware)
 	return &Server{

@@ -1,0 +1,162 @@
+package mcpobs
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+)
+
+// Export to the platform: the OTLP/HTTP endpoints below the platform's base
+// URL, as the OTLP specification builds them from a base endpoint.
+const (
+	platformTracesPath  = "/v1/traces"
+	platformMetricsPath = "/v1/metrics"
+	// exportAttemptTimeout bounds one HTTP attempt of an export; the
+	// exporter retries (429, 502, 503, 504, network errors) within
+	// exportTimeout, which bounds the whole export.
+	exportAttemptTimeout = 10 * time.Second
+)
+
+// exportRetry is how the platform's exporters retry: briefly, so that an
+// export to a platform that is down gives up and frees the queue's goroutine
+// well before exportTimeout.
+var exportRetry = struct{ initial, max, elapsed time.Duration }{time.Second, 5 * time.Second, 10 * time.Second}
+
+// newPlatformSpanExporter returns the exporter of the platform's copy of the
+// spans: OTLP/HTTP, protobuf, gzip, to {platformURL}/v1/traces, through the
+// platform client's credentials.
+//
+// The OpenTelemetry exporter reads the OTEL_EXPORTER_OTLP_* variables first
+// and lets explicit options override them. Every setting those variables can
+// change (endpoint, path, scheme, headers, certificates, compression,
+// protocol, timeout) is set here explicitly, so that the variables, which
+// configure the author's own destination, never redirect the platform's copy
+// nor add the author's headers to it.
+func newPlatformSpanExporter(platformURL string, p *platformClient) (sdktrace.SpanExporter, error) {
+	exp, err := otlptracehttp.New(context.Background(),
+		otlptracehttp.WithEndpointURL(platformURL+platformTracesPath),
+		otlptracehttp.WithHTTPClient(p.exportClient(exportAttemptTimeout)),
+		otlptracehttp.WithHeaders(map[string]string{}),
+		otlptracehttp.WithTLSClientConfig((*tls.Config)(nil)),
+		otlptracehttp.WithCompression(otlptracehttp.GzipCompression),
+		otlptracehttp.WithEncoding(otlptracehttp.EncodingProtobuf),
+		otlptracehttp.WithTimeout(exportAttemptTimeout),
+		otlptracehttp.WithRetry(otlptracehttp.RetryConfig{
+			Enabled: true, InitialInterval: exportRetry.initial, MaxInterval: exportRetry.max, MaxElapsedTime: exportRetry.elapsed,
+		}))
+	if err != nil {
+		return nil, fmt.Errorf("mcpobs: telemetry: the platform's trace exporter: %w", err)
+	}
+	return exp, nil
+}
+
+// newPlatformMetricExporter is newPlatformSpanExporter for metrics, to
+// {platformURL}/v1/metrics, with delta temporality: each export carries what
+// happened since the previous one, which the platform adds up, and nothing
+// accumulates in the server while the platform is down.
+func newPlatformMetricExporter(platformURL string, p *platformClient) (sdkmetric.Exporter, error) {
+	exp, err := otlpmetrichttp.New(context.Background(),
+		otlpmetrichttp.WithEndpointURL(platformURL+platformMetricsPath),
+		otlpmetrichttp.WithHTTPClient(p.exportClient(exportAttemptTimeout)),
+		otlpmetrichttp.WithHeaders(map[string]string{}),
+		otlpmetrichttp.WithTLSClientConfig((*tls.Config)(nil)),
+		otlpmetrichttp.WithCompression(otlpmetrichttp.GzipCompression),
+		otlpmetrichttp.WithTimeout(exportAttemptTimeout),
+		otlpmetrichttp.WithTemporalitySelector(func(sdkmetric.InstrumentKind) metricdata.Temporality { return metricdata.DeltaTemporality }),
+		otlpmetrichttp.WithRetry(otlpmetrichttp.RetryConfig{
+			Enabled: true, InitialInterval: exportRetry.initial, MaxInterval: exportRetry.max, MaxElapsedTime: exportRetry.elapsed,
+		}))
+	if err != nil {
+		return nil, fmt.Errorf("mcpobs: telemetry: the platform's metric exporter: %w", err)
+	}
+	return exp, nil
+}
+
+// envDestination reports whether the OTEL_EXPORTER_OTLP_* variables name an
+// endpoint for signal ("TRACES" or "METRICS") that mcp-obs can send to, and
+// why not when they name one it cannot use.
+func envDestination(signal string) (bool, error) {
+	if os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT") == "" && os.Getenv("OTEL_EXPORTER_OTLP_"+signal+"_ENDPOINT") == "" {
+		return false, nil
+	}
+	if strings.EqualFold(strings.TrimSpace(os.Getenv("OTEL_"+signal+"_EXPORTER")), "none") {
+		return false, nil
+	}
+	protocol := os.Getenv("OTEL_EXPORTER_OTLP_" + signal + "_PROTOCOL")
+	if protocol == "" {
+		protocol = os.Getenv("OTEL_EXPORTER_OTLP_PROTOCOL")
+	}
+	switch protocol {
+	case "", "http/protobuf":
+	case "http/json":
+		if signal == "METRICS" {
+			return false, fmt.Errorf("OTEL_EXPORTER_OTLP_PROTOCOL %q: mcp-obs sends metrics as http/protobuf only", protocol)
+		}
+	default:
+		return false, fmt.Errorf("OTEL_EXPORTER_OTLP_PROTOCOL %q: mcp-obs sends OTLP over HTTP only (http/protobuf, or http/json for traces)", protocol)
+	}
+	return true, nil
+}
+
+// newEnvSpanExporter returns the exporter of the author's own destination,
+// configured by the OTEL_EXPORTER_OTLP_* variables alone, or false when they
+// name none.
+func newEnvSpanExporter() (sdktrace.SpanExporter, bool, error) {
+	ok, err := envDestination("TRACES")
+	if !ok || err != nil {
+		return nil, false, err
+	}
+	exp, err := otlptracehttp.New(context.Background())
+	if err != nil {
+		return nil, false, err
+	}
+	return exp, true, nil
+}
+
+// newEnvMetricExporter is newEnvSpanExporter for metrics.
+func newEnvMetricExporter() (sdkmetric.Exporter, bool, error) {
+	ok, err := envDestination("METRICS")
+	if !ok || err != nil {
+		return nil, false, err
+	}
+	exp, err := otlpmetrichttp.New(context.Background())
+	if err != nil {
+		return nil, false, err
+	}
+	return exp, true, nil
+}
+
+// exportClient returns the HTTP client of telemetry export to the platform:
+// the platform client's transport, each attempt bounded by timeout, and the
+// resource-server credentials on every request ([platformClient.authorize]),
+// in place of any Authorization header the exporter was given.
+func (c *platformClient) exportClient(timeout time.Duration) *http.Client {
+	base := c.calls.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	return &http.Client{Transport: authorizingTransport{base: base, platform: c}, Timeout: timeout}
+}
+
+// authorizingTransport sends each request with the resource-server
+// credentials.
+type authorizingTransport struct {
+	base     http.RoundTripper
+	platform *platformClient
+}
+
+func (t authorizingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context()) // a RoundTripper must not change the caller's request
+	t.platform.authorize(r)
+	return t.base.RoundTrip(r)
+}

@@ -1,0 +1,252 @@
+package mcpobs
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+)
+
+// Span queue bounds.
+const (
+	// spanQueueSize is how many ended spans wait for export per
+	// destination; beyond it spans are dropped.
+	spanQueueSize = 2048
+	// spanBatchSize is the most spans one export carries.
+	spanBatchSize = 512
+	// spanBatchDelay is the longest a span waits for its batch to fill.
+	spanBatchDelay = time.Second
+	// exportTimeout bounds one export to a destination, retries included.
+	exportTimeout = 15 * time.Second
+	// dropLogInterval is the least time between two logs of dropped spans.
+	dropLogInterval = time.Minute
+)
+
+// spanQueue is the span processor of one destination: a bounded queue that a
+// background goroutine empties in batches into the destination's exporter.
+//
+// It stands in for the OpenTelemetry SDK's BatchSpanProcessor, which drops
+// spans when its queue is full as this one does, but keeps the count in an
+// unexported field: its only report of drops is an experimental metric
+// (OTEL_GO_X_OBSERVABILITY) sent through the global MeterProvider. mcp-obs
+// must count drops, log them at most once a minute, and test both, so it
+// keeps its own queue.
+//
+// OnEnd never blocks: a request never waits for a slow or stopped
+// destination. One export runs at a time, bounded by exportTimeout (the
+// exporter's retries included), so a destination that is down costs one
+// goroutine waiting, never a pile of exports; meanwhile spans beyond the queue
+// are dropped and counted, and so are the spans of a batch whose export failed.
+type spanQueue struct {
+	exporter sdktrace.SpanExporter
+	dest     string // the destination, in logs
+	logger   *slog.Logger
+
+	queue chan sdktrace.ReadOnlySpan
+	flush chan flushRequest
+	// stop is closed by Shutdown, after it set stopCtx; done is closed when
+	// the export goroutine has ended.
+	stop    chan struct{}
+	stopCtx context.Context
+	done    chan struct{}
+	// base is the context of every export; Shutdown cancels it so that an
+	// export still running when its time is up ends.
+	base       context.Context
+	cancelBase context.CancelFunc
+
+	stopped    atomic.Bool
+	stopOnce   sync.Once
+	queueFull  atomic.Uint64 // spans dropped because the queue was full
+	failed     atomic.Uint64 // spans of batches whose export failed
+	exportsRun atomic.Uint64 // exports attempted, for tests
+
+	// Settable before start (tests): the batch delay, the drop-log interval
+	// and its clock.
+	batchDelay      time.Duration
+	dropLogInterval time.Duration
+	now             func() time.Time
+
+	// Owned by the export goroutine.
+	lastLog     time.Time
+	loggedDrops uint64
+	lastErr     error
+}
+
+// flushRequest asks the export goroutine to export what is queued now.
+type flushRequest struct {
+	ctx  context.Context
+	done chan struct{}
+}
+
+// newSpanQueue returns a started queue exporting to exporter; dest names the
+// destination in logs.
+func newSpanQueue(exporter sdktrace.SpanExporter, dest string, logger *slog.Logger) *spanQueue {
+	q := newStoppedSpanQueue(exporter, dest, logger)
+	q.start()
+	return q
+}
+
+// newStoppedSpanQueue returns a queue whose export goroutine is not running
+// yet, for tests to tune it before start.
+func newStoppedSpanQueue(exporter sdktrace.SpanExporter, dest string, logger *slog.Logger) *spanQueue {
+	base, cancel := context.WithCancel(context.Background())
+	return &spanQueue{
+		base:            base,
+		cancelBase:      cancel,
+		exporter:        exporter,
+		dest:            dest,
+		logger:          logger,
+		queue:           make(chan sdktrace.ReadOnlySpan, spanQueueSize),
+		flush:           make(chan flushRequest),
+		stop:            make(chan struct{}),
+		done:            make(chan struct{}),
+		batchDelay:      spanBatchDelay,
+		dropLogInterval: dropLogInterval,
+		now:             time.Now,
+	}
+}
+
+func (q *spanQueue) start() { go q.run() }
+
+// OnStart does nothing: spans are queued when they end.
+func (*spanQueue) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
+
+// OnEnd queues a sampled span for export, or drops it (counted) when the
+// queue is full.
+func (q *spanQueue) OnEnd(s sdktrace.ReadOnlySpan) {
+	if q.stopped.Load() || !s.SpanContext().IsSampled() {
+		return
+	}
+	select {
+	case q.queue <- s:
+	default:
+		q.queueFull.Add(1)
+	}
+}
+
+// droppedSpans is how many spans were lost so far: dropped from a full queue
+// or in a failed export.
+func (q *spanQueue) droppedSpans() uint64 { return q.queueFull.Load() + q.failed.Load() }
+
+// ForceFlush exports the spans queued when it is called, within ctx.
+func (q *spanQueue) ForceFlush(ctx context.Context) error {
+	if q.stopped.Load() {
+		return nil
+	}
+	req := flushRequest{ctx: ctx, done: make(chan struct{})}
+	select {
+	case q.flush <- req:
+	case <-q.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-req.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Shutdown exports what is queued, within ctx and at most exportTimeout, and
+// shuts the exporter down. Spans ending afterwards are ignored.
+func (q *spanQueue) Shutdown(ctx context.Context) error {
+	q.stopOnce.Do(func() {
+		q.stopped.Store(true)
+		ctx, cancel := context.WithTimeout(ctx, exportTimeout)
+		defer cancel()
+		q.stopCtx = ctx
+		close(q.stop)
+		select {
+		case <-q.done:
+		case <-ctx.Done():
+		}
+		q.cancelBase()
+	})
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	return q.exporter.Shutdown(ctx)
+}
+
+// run is the export goroutine.
+func (q *spanQueue) run() {
+	defer close(q.done)
+	batch := make([]sdktrace.ReadOnlySpan, 0, spanBatchSize)
+	timer := time.NewTimer(q.batchDelay)
+	defer timer.Stop()
+	for {
+		select {
+		case s := <-q.queue:
+			batch = append(batch, s)
+			if len(batch) == spanBatchSize {
+				batch = q.export(q.base, batch)
+			}
+		case <-timer.C:
+			batch = q.export(q.base, batch)
+			q.reportDrops()
+			timer.Reset(q.batchDelay)
+		case req := <-q.flush:
+			batch = q.drain(req.ctx, batch)
+			close(req.done)
+		case <-q.stop:
+			q.drain(q.stopCtx, batch)
+			q.reportDrops()
+			return
+		}
+	}
+}
+
+// drain exports batch and everything queued now, within ctx.
+func (q *spanQueue) drain(ctx context.Context, batch []sdktrace.ReadOnlySpan) []sdktrace.ReadOnlySpan {
+	for n := len(q.queue); n > 0; n-- {
+		batch = append(batch, <-q.queue)
+		if len(batch) == spanBatchSize {
+			batch = q.export(ctx, batch)
+		}
+	}
+	return q.export(ctx, batch)
+}
+
+// export sends batch (if not empty) within ctx and exportTimeout, and returns
+// it emptied for reuse.
+func (q *spanQueue) export(ctx context.Context, batch []sdktrace.ReadOnlySpan) []sdktrace.ReadOnlySpan {
+	if len(batch) == 0 {
+		return batch
+	}
+	q.exportsRun.Add(1)
+	ctx, cancel := context.WithTimeout(ctx, exportTimeout)
+	err := q.exporter.ExportSpans(ctx, batch)
+	cancel()
+	if err != nil {
+		q.failed.Add(uint64(len(batch)))
+		q.lastErr = err
+		q.reportDrops()
+	}
+	clear(batch) // the spans can be collected
+	return batch[:0]
+}
+
+// reportDrops logs the spans lost since the last report, at most once per
+// dropLogInterval: a destination that stays down makes one line a minute,
+// not one per batch.
+func (q *spanQueue) reportDrops() {
+	total := q.droppedSpans()
+	if total == q.loggedDrops {
+		return
+	}
+	now := q.now()
+	if !q.lastLog.IsZero() && now.Sub(q.lastLog) < q.dropLogInterval {
+		return
+	}
+	args := []any{"dropped", total - q.loggedDrops, "dropped_total", total,
+		"queue_full_total", q.queueFull.Load(), "export_failed_total", q.failed.Load()}
+	if q.lastErr != nil {
+		args = append(args, "last_error", q.lastErr.Error())
+	}
+	q.logger.Warn("mcp-obs: telemetry spans dropped: "+q.dest+" is slow or unreachable; requests are not affected", args...)
+	q.lastLog, q.loggedDrops, q.lastErr = now, total, nil
+}
