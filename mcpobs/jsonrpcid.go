@@ -49,16 +49,16 @@ type idScanner struct {
 type idScanState uint8
 
 const (
-	idStart     idScanState = iota // before the top-level value
-	idKeyOrEnd                     // in the object, before a key or '}'
-	idKey                          // in a key
-	idColon                        // after a key
-	idValue                        // before a value
-	idString                       // in a top-level string value
-	idScalar                       // in a top-level number or literal
-	idNested                       // in a nested object or array
-	idAfterValue                   // after a value, before ',' or '}'
-	idDone                         // the object ended, or this is no object
+	idStart      idScanState = iota // before the top-level value
+	idKeyOrEnd                      // in the object, before a key or '}'
+	idKey                           // in a key
+	idColon                         // after a key
+	idValue                         // before a value
+	idString                        // in a top-level string value
+	idScalar                        // in a top-level number or literal
+	idNested                        // in a nested object or array
+	idAfterValue                    // after a value, before ',' or '}'
+	idDone                          // the object ended, or this is no object
 )
 
 // feed scans the next bytes of the body.
