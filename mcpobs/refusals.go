@@ -67,7 +67,7 @@ func (t *telemetry) refused(f refusal) {
 	for _, c := range t.refusals {
 		c.Add(ctx, 1, metric.WithAttributeSet(set))
 	}
-	if !t.refusalSpans.AllowN(t.now(), 1) {
+	if !t.refusalSpans.AllowN((*t.clock.Load())(), 1) {
 		return
 	}
 	var tool string

@@ -63,11 +63,11 @@ type spanQueue struct {
 	failed     atomic.Uint64 // spans of batches whose export failed
 	exportsRun atomic.Uint64 // exports attempted, for tests
 
-	// Settable before start (tests): the batch delay, the drop-log interval
-	// and its clock.
-	batchDelay      time.Duration
-	dropLogInterval time.Duration
-	now             func() time.Time
+	// batchDelay is settable before start (tests).
+	batchDelay time.Duration
+	// The drop log's clock and interval, which tests change at any time.
+	clock    atomic.Pointer[func() time.Time]
+	logEvery atomic.Int64 // time.Duration
 
 	// Owned by the export goroutine.
 	lastLog     time.Time
@@ -93,20 +93,26 @@ func newSpanQueue(exporter sdktrace.SpanExporter, dest string, logger *slog.Logg
 // yet, for tests to tune it before start.
 func newStoppedSpanQueue(exporter sdktrace.SpanExporter, dest string, logger *slog.Logger) *spanQueue {
 	base, cancel := context.WithCancel(context.Background())
-	return &spanQueue{
-		base:            base,
-		cancelBase:      cancel,
-		exporter:        exporter,
-		dest:            dest,
-		logger:          logger,
-		queue:           make(chan sdktrace.ReadOnlySpan, spanQueueSize),
-		flush:           make(chan flushRequest),
-		stop:            make(chan struct{}),
-		done:            make(chan struct{}),
-		batchDelay:      spanBatchDelay,
-		dropLogInterval: dropLogInterval,
-		now:             time.Now,
+	q := &spanQueue{
+		base:       base,
+		cancelBase: cancel,
+		exporter:   exporter,
+		dest:       dest,
+		logger:     logger,
+		queue:      make(chan sdktrace.ReadOnlySpan, spanQueueSize),
+		flush:      make(chan flushRequest),
+		stop:       make(chan struct{}),
+		done:       make(chan struct{}),
+		batchDelay: spanBatchDelay,
 	}
+	q.setDropLogClock(time.Now, dropLogInterval)
+	return q
+}
+
+// setDropLogClock sets the clock and interval of the drop log (tests).
+func (q *spanQueue) setDropLogClock(now func() time.Time, every time.Duration) {
+	q.clock.Store(&now)
+	q.logEvery.Store(int64(every))
 }
 
 func (q *spanQueue) start() { go q.run() }
@@ -238,8 +244,8 @@ func (q *spanQueue) reportDrops() {
 	if total == q.loggedDrops {
 		return
 	}
-	now := q.now()
-	if !q.lastLog.IsZero() && now.Sub(q.lastLog) < q.dropLogInterval {
+	now := (*q.clock.Load())()
+	if !q.lastLog.IsZero() && now.Sub(q.lastLog) < time.Duration(q.logEvery.Load()) {
 		return
 	}
 	args := []any{"dropped", total - q.loggedDrops, "dropped_total", total,

@@ -183,7 +183,7 @@ type telemetry struct {
 	opAttrs      attrSetCache
 	refusalAttrs map[string]attribute.Set // by error.type
 	refusalSpans *rate.Limiter
-	now          func() time.Time // the clock of the refusal budget
+	clock        atomic.Pointer[func() time.Time] // of the refusal budget; tests set it
 
 	sessionsMu sync.Mutex
 	sessions   map[any]struct{} // sessions whose end is awaited
@@ -212,10 +212,11 @@ func newTelemetry(cfg Config, platform *platformClient) (*telemetry, error) {
 		cfg:          tc,
 		logger:       cfg.Logger,
 		refusalSpans: rate.NewLimiter(refusalSpansPerSecond, refusalSpanBurst),
-		now:          time.Now,
 		sessions:     map[any]struct{}{},
 		refusalAttrs: refusalMetricAttrs(),
 	}
+	now := time.Now
+	t.clock.Store(&now)
 	res, err := telemetryResource(cfg)
 	if err != nil {
 		return nil, err
