@@ -31,8 +31,14 @@ type otlpReceiver struct {
 
 	// mode: 0 answers, 1 answers 503, 2 hangs until release or the
 	// request's end.
-	mode    atomic.Int32
-	release chan struct{}
+	mode atomic.Int32
+	// discard makes it read each body and answer 200 without decoding or
+	// keeping anything, counting requests only: for benchmarks, where the
+	// platform's own work (in another process in production) must not be
+	// counted as the SDK's.
+	discard   atomic.Bool
+	discarded atomic.Int64
+	release   chan struct{}
 
 	mu       sync.Mutex
 	spans    []gotSpan
@@ -116,6 +122,12 @@ func (o *otlpReceiver) serve(w http.ResponseWriter, r *http.Request) {
 		case <-r.Context().Done():
 			return
 		}
+	}
+	if o.discard.Load() {
+		io.Copy(io.Discard, r.Body)
+		o.discarded.Add(1)
+		w.WriteHeader(http.StatusOK)
+		return
 	}
 	if o.basicID != "" {
 		id, secret, ok := r.BasicAuth()

@@ -235,7 +235,7 @@ func (t *telemetry) middleware(next mcp.MethodHandler) mcp.MethodHandler {
 		if span.IsRecording() {
 			t.annotate(span, method, call, req, facts, res, out, version)
 		}
-		span.End(trace.WithTimestamp(end))
+		span.End()
 		t.recordOperation(ctx, method, call, out, version, facts, end.Sub(start))
 		if method == "initialize" && err == nil {
 			if ss, ok := req.GetSession().(*mcp.ServerSession); ok && ss != nil {
