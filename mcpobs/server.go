@@ -224,7 +224,8 @@ func (s *Server) Handler() http.Handler {
 // the platform in the background, retrying with backoff while it is
 // unreachable (meanwhile /health reports "degraded" and the MCP endpoint
 // answers 503 with Retry-After), and serves until ctx is cancelled, then
-// shuts down gracefully and returns nil. It enforces [Options.Limits].
+// shuts down gracefully, sends the telemetry still queued (for at most 5
+// seconds) and returns nil. It enforces [Options.Limits].
 func (s *Server) Run(ctx context.Context) error {
 	if s.err != nil {
 		return s.err

@@ -173,6 +173,9 @@ func TestTelemetry_AHangingPlatformNeverHoldsUpToolCallsAndExportResumes(t *test
 	if dropped < sessions*callsEach-spanQueueSize-spanBatchSize {
 		t.Errorf("dropped %d spans of %d calls with the platform hanging, want at least %d", dropped, sessions*callsEach, sessions*callsEach-spanQueueSize-spanBatchSize)
 	}
+	if rep, err := fetchHealth(rs.base); err != nil || !rep.Telemetry.Enabled || rep.Telemetry.DroppedSpans < dropped {
+		t.Errorf("/health telemetry = %+v (%v), want enabled with at least %d dropped spans", rep.Telemetry, err, dropped)
+	}
 
 	// The platform answers again: export resumes.
 	p.otlp.unblock()
