@@ -20,11 +20,11 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
-// OAuthClientIDKey is the span attribute naming the OAuth client a request's
+// attrOAuthClientID is the span attribute naming the OAuth client a request's
 // user signed in through. The OpenTelemetry semantic conventions have no
 // attribute for it yet; the name is namespaced so that it cannot collide with
 // one they add.
-const OAuthClientIDKey = attribute.Key("oauth.client.id")
+const attrOAuthClientID = attribute.Key("oauth.client.id")
 
 // Values of error.type that are not JSON-RPC error codes.
 const (
@@ -310,7 +310,7 @@ func (t *telemetry) appendUser(attrs []attribute.KeyValue, u *User) []attribute.
 	}
 	attrs = append(attrs, semconv.UserID(u.Subject))
 	if u.ClientID != "" {
-		attrs = append(attrs, OAuthClientIDKey.String(u.ClientID))
+		attrs = append(attrs, attrOAuthClientID.String(u.ClientID))
 	}
 	if t.cfg.RecordUserEmail && u.Email != "" {
 		attrs = append(attrs, semconv.UserEmail(u.Email))
