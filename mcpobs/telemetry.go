@@ -83,9 +83,12 @@ import (
 // Export never slows a request: spans wait in a bounded queue (2048 per
 // destination) and are sent in batches of up to 512 by a background
 // goroutine. When a destination is slow or down, spans beyond the queue are
-// dropped, counted, and logged at most once a minute; export resumes when the
-// destination answers again. [Server.Run] and [Integration.Close] send what is
-// queued before returning, for at most 5 seconds.
+// dropped, counted (/health shows the count as telemetry.dropped_spans), and
+// logged at most once a minute; export resumes when the destination answers
+// again. Metrics are sent every 60 seconds (OTEL_METRIC_EXPORT_INTERVAL
+// changes it), to the platform as deltas. [Server.Run] and
+// [Integration.Close] send what is queued before returning, for at most 5
+// seconds.
 type Telemetry struct {
 	// Disabled turns telemetry off: no spans, no metrics, nothing exported,
 	// and no cost on the request path.
