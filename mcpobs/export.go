@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp"
@@ -159,4 +161,41 @@ func (t authorizingTransport) RoundTrip(r *http.Request) (*http.Response, error)
 	r = r.Clone(r.Context()) // a RoundTripper must not change the caller's request
 	t.platform.authorize(r)
 	return t.base.RoundTrip(r)
+}
+
+// quietMetricExporter reports failed metric exports to the SDK's logger, at
+// most once per dropLogInterval, instead of returning them: the periodic
+// reader hands errors to OpenTelemetry's global error handler, which writes
+// to stderr beside the author's logs, once a minute for as long as the
+// destination is down. The metrics of a failed export are lost (they are
+// deltas for the platform, and nothing piles up).
+type quietMetricExporter struct {
+	sdkmetric.Exporter
+	dest   string
+	logger *slog.Logger
+	now    func() time.Time
+
+	mu      sync.Mutex
+	lastLog time.Time
+	failed  int // exports failed since the last log
+}
+
+func newQuietMetricExporter(e sdkmetric.Exporter, dest string, logger *slog.Logger) *quietMetricExporter {
+	return &quietMetricExporter{Exporter: e, dest: dest, logger: logger, now: time.Now}
+}
+
+func (q *quietMetricExporter) Export(ctx context.Context, rm *metricdata.ResourceMetrics) error {
+	err := q.Exporter.Export(ctx, rm)
+	if err == nil {
+		return nil
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.failed++
+	if now := q.now(); q.lastLog.IsZero() || now.Sub(q.lastLog) >= dropLogInterval {
+		q.logger.Warn("mcp-obs: telemetry metrics not exported: "+q.dest+" is slow or unreachable; requests are not affected",
+			"failed_exports", q.failed, "last_error", err.Error())
+		q.lastLog, q.failed = now, 0
+	}
+	return nil
 }

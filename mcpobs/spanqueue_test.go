@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"golang.org/x/sync/errgroup"
 )
@@ -197,5 +199,32 @@ func TestTelemetry_AHangingPlatformNeverHoldsUpToolCallsAndExportResumes(t *test
 	waitFor(t, 60*time.Second, "the drop log", func() bool { return countLines(rs.logs.String(), "telemetry spans dropped") >= 1 })
 	if n := countLines(rs.logs.String(), "telemetry spans dropped"); n != 1 {
 		t.Errorf("%d drop logs for %d drops within a minute, want 1", n, dropped)
+	}
+}
+
+// failingMetricExporter fails every export.
+type failingMetricExporter struct{ sdkmetric.Exporter }
+
+func (failingMetricExporter) Export(context.Context, *metricdata.ResourceMetrics) error {
+	return errors.New("503 from the destination")
+}
+
+func TestQuietMetricExporter_FailuresAreLoggedOnceAMinuteNotHandedToTheGlobalHandler(t *testing.T) {
+	logger, logs := newTestLogger()
+	q := newQuietMetricExporter(failingMetricExporter{}, "the test destination", logger)
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	q.now = func() time.Time { return now }
+	for range 5 {
+		if err := q.Export(context.Background(), &metricdata.ResourceMetrics{}); err != nil {
+			t.Fatalf("Export returned %v: the periodic reader would hand it to the global error handler", err)
+		}
+	}
+	if n := countLines(logs.String(), "metrics not exported"); n != 1 {
+		t.Fatalf("%d logs for 5 failures within a minute, want 1", n)
+	}
+	now = now.Add(time.Minute)
+	q.Export(context.Background(), &metricdata.ResourceMetrics{})
+	if n := countLines(logs.String(), "metrics not exported"); n != 2 || !strings.Contains(logs.String(), "failed_exports=5") {
+		t.Fatalf("after a minute: %d logs, want 2 counting the 5 failures since the first:\n%s", n, logs.String())
 	}
 }

@@ -116,11 +116,12 @@ type Telemetry struct {
 	// sees every span the provider ends, so the platform also receives your
 	// other spans; it is unregistered (and your provider left running) by
 	// [Integration.Close]. The OTEL_EXPORTER_OTLP_* variables then add no
-	// destination: your provider's exporters are yours to configure.
+	// trace destination: your provider's exporters are yours to configure.
 	TracerProvider *sdktrace.TracerProvider
 	// MeterProvider, if set, also receives the metrics: mcp-obs records each
 	// measurement into it as well as into its own provider, which exports to
-	// the platform.
+	// the platform. The OTEL_EXPORTER_OTLP_* variables then add no metric
+	// destination.
 	MeterProvider metric.MeterProvider
 }
 
@@ -266,11 +267,13 @@ func newTelemetry(cfg Config, platform *platformClient) (*telemetry, error) {
 		t.shutdown(context.Background())
 		return nil, err
 	}
-	mopts = append(mopts, sdkmetric.WithReader(sdkmetric.NewPeriodicReader(mexp, sdkmetric.WithTimeout(exportTimeout))))
+	mopts = append(mopts, sdkmetric.WithReader(sdkmetric.NewPeriodicReader(
+		newQuietMetricExporter(mexp, "the mcp-obs platform", cfg.Logger), sdkmetric.WithTimeout(exportTimeout))))
 	if envExp, ok, err := newEnvMetricExporter(); err != nil {
 		cfg.Logger.Warn("mcp-obs: the OTEL_EXPORTER_OTLP_* metric destination is not used", "error", err)
 	} else if ok && tc.MeterProvider == nil {
-		mopts = append(mopts, sdkmetric.WithReader(sdkmetric.NewPeriodicReader(envExp, sdkmetric.WithTimeout(exportTimeout))))
+		mopts = append(mopts, sdkmetric.WithReader(sdkmetric.NewPeriodicReader(
+			newQuietMetricExporter(envExp, "the OTEL_EXPORTER_OTLP_* metric endpoint", cfg.Logger), sdkmetric.WithTimeout(exportTimeout))))
 	}
 	t.ownMP = sdkmetric.NewMeterProvider(mopts...)
 	meters := []metric.MeterProvider{t.ownMP}
