@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/auth"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcp-obs/mcp-obs/internal/scope"
 	"github.com/mcp-obs/mcp-obs/internal/secret"
@@ -44,14 +45,18 @@ func (s *Integration) Middleware(next http.Handler) http.Handler {
 		ResourceMetadataURL:    s.resourceMetadata,
 		AllowMissingExpiration: true,
 	})(next)
+	// An MCP endpoint whose server lacks the telemetry middleware is worth a
+	// warning; a plain handler behind the bearer check is not.
+	_, isMCP := next.(*mcp.StreamableHTTPHandler)
 	return withCORS(s.withTenant(func(w http.ResponseWriter, r *http.Request, st *tenantState) {
-		s.serveProtected(w, r, st, handoff)
+		s.serveProtected(w, r, st, handoff, isMCP)
 	}))
 }
 
 // serveProtected checks the request's bearer token and, if it passes, serves
-// it with handoff (next behind the official SDK's RequireBearerToken).
-func (s *Integration) serveProtected(w http.ResponseWriter, r *http.Request, st *tenantState, handoff http.Handler) {
+// it with handoff (next behind the official SDK's RequireBearerToken); isMCP
+// says next is the official SDK's MCP handler.
+func (s *Integration) serveProtected(w http.ResponseWriter, r *http.Request, st *tenantState, handoff http.Handler, isMCP bool) {
 	log := s.cfg.Logger
 	tel := s.telemetry // nil when telemetry is off
 	var arrived time.Time
@@ -126,7 +131,7 @@ func (s *Integration) serveProtected(w http.ResponseWriter, r *http.Request, st 
 		facts = newRequestFacts(r, arrived)
 	}
 	handoff.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), handoffKey{}, tokenInfoOf(user, facts))))
-	if tel != nil && !tel.middlewareUsed.Load() && tel.warnedNoMiddleware.CompareAndSwap(false, true) {
+	if isMCP && tel != nil && !tel.middlewareUsed.Load() && tel.warnedNoMiddleware.CompareAndSwap(false, true) {
 		log.Warn("mcp-obs: telemetry is on but the MCP server has no telemetry middleware: MCP requests are not traced; " +
 			"add it with server.AddReceivingMiddleware(obs.TelemetryMiddleware(), obs.ToolScopeMiddleware()), or turn telemetry off with Config.Telemetry.Disabled")
 	}

@@ -266,7 +266,8 @@ func (o *otlpReceiver) waitSpans(t testing.TB, n int, match func(gotSpan) bool) 
 		select {
 		case <-changed:
 		case <-deadline:
-			t.Fatalf("received %d matching spans, want %d; all spans: %v", len(got), n, spanNames(o.allSpans()))
+			names := spanNames(o.allSpans())
+			t.Fatalf("received %d matching spans, want %d; %d spans in all, the last: %v", len(got), n, len(names), names[max(0, len(names)-20):])
 		}
 	}
 }
@@ -367,7 +368,7 @@ func flushTelemetry(t testing.TB, obs *Integration) {
 	if obs.telemetry == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	if err := obs.telemetry.flush(ctx); err != nil {
 		t.Fatalf("flushing telemetry: %v", err)

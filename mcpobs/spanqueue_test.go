@@ -179,8 +179,9 @@ func TestTelemetry_AHangingPlatformNeverHoldsUpToolCallsAndExportResumes(t *test
 		t.Errorf("/health telemetry = %+v (%v), want enabled with at least %d dropped spans", rep.Telemetry, err, dropped)
 	}
 
-	// The platform answers again: export resumes.
+	// The platform answers again: the queue is sent, and export goes on.
 	p.otlp.unblock()
+	flushTelemetry(t, rs.srv.Integration())
 	ctx2, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cs, _, err := connectAs(ctx2, rs.base, "alice-token")
