@@ -1,9 +1,12 @@
 package mcpobs
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/tls"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -35,8 +38,8 @@ const (
 var exportRetry = struct{ initial, max, elapsed time.Duration }{time.Second, 5 * time.Second, 10 * time.Second}
 
 // newPlatformSpanExporter returns the exporter of the platform's copy of the
-// spans: OTLP/HTTP, protobuf, gzip, to {platformURL}/v1/traces, through the
-// platform client's credentials.
+// spans: OTLP/HTTP, protobuf, gzip (by exportTransport), to
+// {platformURL}/v1/traces, with the platform client's credentials.
 //
 // The OpenTelemetry exporter reads the OTEL_EXPORTER_OTLP_* variables first
 // and lets explicit options override them. Every setting those variables can
@@ -50,7 +53,7 @@ func newPlatformSpanExporter(platformURL string, p *platformClient) (sdktrace.Sp
 		otlptracehttp.WithHTTPClient(p.exportClient(exportAttemptTimeout)),
 		otlptracehttp.WithHeaders(map[string]string{}),
 		otlptracehttp.WithTLSClientConfig((*tls.Config)(nil)),
-		otlptracehttp.WithCompression(otlptracehttp.GzipCompression),
+		otlptracehttp.WithCompression(otlptracehttp.NoCompression), // exportTransport gzips
 		otlptracehttp.WithEncoding(otlptracehttp.EncodingProtobuf),
 		otlptracehttp.WithTimeout(exportAttemptTimeout),
 		otlptracehttp.WithRetry(otlptracehttp.RetryConfig{
@@ -72,7 +75,7 @@ func newPlatformMetricExporter(platformURL string, p *platformClient) (sdkmetric
 		otlpmetrichttp.WithHTTPClient(p.exportClient(exportAttemptTimeout)),
 		otlpmetrichttp.WithHeaders(map[string]string{}),
 		otlpmetrichttp.WithTLSClientConfig((*tls.Config)(nil)),
-		otlpmetrichttp.WithCompression(otlpmetrichttp.GzipCompression),
+		otlpmetrichttp.WithCompression(otlpmetrichttp.NoCompression), // exportTransport gzips
 		otlpmetrichttp.WithTimeout(exportAttemptTimeout),
 		otlpmetrichttp.WithTemporalitySelector(func(sdkmetric.InstrumentKind) metricdata.Temporality { return metricdata.DeltaTemporality }),
 		otlpmetrichttp.WithRetry(otlpmetrichttp.RetryConfig{
@@ -139,28 +142,76 @@ func newEnvMetricExporter() (sdkmetric.Exporter, bool, error) {
 }
 
 // exportClient returns the HTTP client of telemetry export to the platform:
-// the platform client's transport, each attempt bounded by timeout, and the
+// the platform client's transport, each attempt bounded by timeout, with the
 // resource-server credentials on every request ([platformClient.authorize]),
-// in place of any Authorization header the exporter was given.
+// in place of any Authorization header the exporter was given, and the body
+// gzipped ([gzipTransport]).
 func (c *platformClient) exportClient(timeout time.Duration) *http.Client {
 	base := c.calls.Transport
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	return &http.Client{Transport: authorizingTransport{base: base, platform: c}, Timeout: timeout}
+	return &http.Client{Transport: &exportTransport{base: base, platform: c}, Timeout: timeout}
 }
 
-// authorizingTransport sends each request with the resource-server
-// credentials.
-type authorizingTransport struct {
+// exportTransport sends an export request to the platform: authorized, and
+// gzipped with a compressor it keeps.
+//
+// The OpenTelemetry exporters can gzip, but take their compressor from a
+// sync.Pool, which every garbage collection empties: the next export then
+// builds a new one, close to a megabyte of deflate state, allocated and
+// cleared. On a busy server a collection comes between most exports, so the
+// platform's exporters are configured without compression and this transport
+// compresses instead, at BestSpeed (the spans of one batch repeat their keys
+// and compress well anyway), with one compressor per exporter for the life
+// of the process.
+type exportTransport struct {
 	base     http.RoundTripper
 	platform *platformClient
+
+	mu sync.Mutex
+	gz *gzip.Writer // nil until the first request
 }
 
-func (t authorizingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+func (t *exportTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	r = r.Clone(r.Context()) // a RoundTripper must not change the caller's request
 	t.platform.authorize(r)
+	if r.Body != nil && r.Body != http.NoBody && r.Header.Get("Content-Encoding") == "" {
+		body, err := t.compress(r.Body)
+		if err != nil {
+			return nil, fmt.Errorf("mcpobs: compressing telemetry: %w", err)
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.ContentLength = int64(len(body))
+		r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+		r.Header.Set("Content-Encoding", "gzip")
+	}
 	return t.base.RoundTrip(r)
+}
+
+// compress returns body gzipped, and closes it.
+func (t *exportTransport) compress(body io.ReadCloser) ([]byte, error) {
+	defer body.Close()
+	var buf bytes.Buffer
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.gz == nil {
+		gz, err := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+		if err != nil {
+			return nil, err
+		}
+		t.gz = gz
+	} else {
+		t.gz.Reset(&buf)
+	}
+	if _, err := io.Copy(t.gz, body); err != nil {
+		return nil, err
+	}
+	if err := t.gz.Close(); err != nil {
+		return nil, err
+	}
+	t.gz.Reset(io.Discard) // drop the reference to buf
+	return buf.Bytes(), nil
 }
 
 // quietMetricExporter reports failed metric exports to the SDK's logger, at

@@ -140,10 +140,12 @@ func NewServer(opts Options) *Server {
 		name = obs.cfg.ServerSlug
 	}
 	server := mcp.NewServer(&mcp.Implementation{Name: name, Version: obs.cfg.Version}, nil)
-	// Telemetry first: its span then covers what the others refuse.
-	server.AddReceivingMiddleware(obs.TelemetryMiddleware(), obs.ToolScopeMiddleware())
+	server.AddReceivingMiddleware(obs.ToolScopeMiddleware())
 	sessions := newSessionLimiter(orDefault(opts.MaxSessionsPerUser, defaultMaxSessionsPerUser))
 	server.AddReceivingMiddleware(sessions.middleware)
+	// Each call wraps the middleware added before: telemetry, added last, is
+	// outermost, so its span covers what the others do and refuse.
+	server.AddReceivingMiddleware(obs.TelemetryMiddleware())
 	return &Server{
 		opts:          opts,
 		obs:           obs,

@@ -45,8 +45,16 @@ type spanQueue struct {
 	dest     string // the destination, in logs
 	logger   *slog.Logger
 
-	queue chan sdktrace.ReadOnlySpan
-	flush chan flushRequest
+	// pending holds the ended spans waiting for export, at most
+	// spanQueueSize; batch is the export goroutine's, at most
+	// spanBatchSize taken from pending at a time. Handing spans over in a
+	// locked slice, not a channel, wakes the export goroutine once a batch
+	// (or a tick), not once a span.
+	mu      sync.Mutex
+	pending []sdktrace.ReadOnlySpan
+	batch   []sdktrace.ReadOnlySpan
+	full    chan struct{} // signalled when pending reaches a batch
+	flush   chan flushRequest
 	// stop is closed by Shutdown, after it set stopCtx; done is closed when
 	// the export goroutine has ended.
 	stop    chan struct{}
@@ -99,7 +107,9 @@ func newStoppedSpanQueue(exporter sdktrace.SpanExporter, dest string, logger *sl
 		exporter:   exporter,
 		dest:       dest,
 		logger:     logger,
-		queue:      make(chan sdktrace.ReadOnlySpan, spanQueueSize),
+		pending:    make([]sdktrace.ReadOnlySpan, 0, spanQueueSize),
+		batch:      make([]sdktrace.ReadOnlySpan, 0, spanBatchSize),
+		full:       make(chan struct{}, 1),
 		flush:      make(chan flushRequest),
 		stop:       make(chan struct{}),
 		done:       make(chan struct{}),
@@ -126,11 +136,28 @@ func (q *spanQueue) OnEnd(s sdktrace.ReadOnlySpan) {
 	if q.stopped.Load() || !s.SpanContext().IsSampled() {
 		return
 	}
-	select {
-	case q.queue <- s:
-	default:
+	q.mu.Lock()
+	if len(q.pending) == spanQueueSize {
+		q.mu.Unlock()
 		q.queueFull.Add(1)
+		return
 	}
+	q.pending = append(q.pending, s)
+	n := len(q.pending)
+	q.mu.Unlock()
+	if n == spanBatchSize {
+		select {
+		case q.full <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// queued is how many spans wait for export.
+func (q *spanQueue) queued() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.pending)
 }
 
 // droppedSpans is how many spans were lost so far: dropped from a full queue
@@ -181,48 +208,52 @@ func (q *spanQueue) Shutdown(ctx context.Context) error {
 // run is the export goroutine.
 func (q *spanQueue) run() {
 	defer close(q.done)
-	batch := make([]sdktrace.ReadOnlySpan, 0, spanBatchSize)
 	timer := time.NewTimer(q.batchDelay)
 	defer timer.Stop()
 	for {
 		select {
-		case s := <-q.queue:
-			batch = append(batch, s)
-			if len(batch) == spanBatchSize {
-				batch = q.export(q.base, batch)
-			}
+		case <-q.full:
+			q.exportPending(q.base)
 		case <-timer.C:
-			batch = q.export(q.base, batch)
-			q.reportDrops()
+			q.exportPending(q.base)
 			timer.Reset(q.batchDelay)
 		case req := <-q.flush:
-			batch = q.drain(req.ctx, batch)
+			q.exportPending(req.ctx)
 			close(req.done)
 		case <-q.stop:
-			q.drain(q.stopCtx, batch)
+			q.exportPending(q.stopCtx)
 			q.reportDrops()
+			return
+		}
+		q.reportDrops()
+	}
+}
+
+// exportPending exports the spans waiting, a batch of at most spanBatchSize
+// at a time, within ctx.
+func (q *spanQueue) exportPending(ctx context.Context) {
+	for {
+		q.mu.Lock()
+		n := copy(q.batch[:min(len(q.pending), spanBatchSize)], q.pending)
+		q.batch = q.batch[:n]
+		rest := copy(q.pending, q.pending[n:])
+		clear(q.pending[rest:]) // the spans can be collected once exported
+		q.pending = q.pending[:rest]
+		q.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		q.export(ctx, q.batch)
+		clear(q.batch)
+		if n < spanBatchSize {
 			return
 		}
 	}
 }
 
-// drain exports batch and everything queued now, within ctx.
-func (q *spanQueue) drain(ctx context.Context, batch []sdktrace.ReadOnlySpan) []sdktrace.ReadOnlySpan {
-	for n := len(q.queue); n > 0; n-- {
-		batch = append(batch, <-q.queue)
-		if len(batch) == spanBatchSize {
-			batch = q.export(ctx, batch)
-		}
-	}
-	return q.export(ctx, batch)
-}
-
-// export sends batch (if not empty) within ctx and exportTimeout, and returns
-// it emptied for reuse.
-func (q *spanQueue) export(ctx context.Context, batch []sdktrace.ReadOnlySpan) []sdktrace.ReadOnlySpan {
-	if len(batch) == 0 {
-		return batch
-	}
+// export sends batch within ctx and exportTimeout, counting its spans as
+// lost if it fails.
+func (q *spanQueue) export(ctx context.Context, batch []sdktrace.ReadOnlySpan) {
 	q.exportsRun.Add(1)
 	ctx, cancel := context.WithTimeout(ctx, exportTimeout)
 	err := q.exporter.ExportSpans(ctx, batch)
@@ -230,10 +261,7 @@ func (q *spanQueue) export(ctx context.Context, batch []sdktrace.ReadOnlySpan) [
 	if err != nil {
 		q.failed.Add(uint64(len(batch)))
 		q.lastErr = err
-		q.reportDrops()
 	}
-	clear(batch) // the spans can be collected
-	return batch[:0]
 }
 
 // reportDrops logs the spans lost since the last report, at most once per

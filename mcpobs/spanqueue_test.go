@@ -77,8 +77,8 @@ func TestSpanQueue_ManyDropsAreCountedAndLoggedOnceAMinute(t *testing.T) {
 	if got := q.droppedSpans(); got != flood-spanQueueSize {
 		t.Fatalf("dropped %d spans, want %d: a full queue drops, it does not grow", got, flood-spanQueueSize)
 	}
-	if len(q.queue) != spanQueueSize {
-		t.Fatalf("queue holds %d spans, want its bound %d", len(q.queue), spanQueueSize)
+	if n := q.queued(); n != spanQueueSize {
+		t.Fatalf("queue holds %d spans, want its bound %d", n, spanQueueSize)
 	}
 
 	// The destination comes back: the queue is exported, the drops logged
@@ -168,7 +168,7 @@ func TestTelemetry_AHangingPlatformNeverHoldsUpToolCallsAndExportResumes(t *test
 	if got := completed.Load(); got != sessions*callsEach {
 		t.Fatalf("%d tool calls completed, want %d", got, sessions*callsEach)
 	}
-	if queued := len(tel.platformSpans.queue); queued > spanQueueSize {
+	if queued := tel.platformSpans.queued(); queued > spanQueueSize {
 		t.Fatalf("%d spans queued, over the bound %d", queued, spanQueueSize)
 	}
 	dropped := tel.platformSpans.droppedSpans()

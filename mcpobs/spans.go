@@ -39,8 +39,10 @@ var (
 
 // TelemetryMiddleware returns the MCP receiving middleware that records one
 // span per MCP request and the request metrics, as [Telemetry] describes.
-// [NewServer] installs it. With [New], add it first, so that it also sees
-// what the other middleware refuses:
+// [NewServer] installs it. With [New], add it so that it is outermost and
+// sees what the other middleware does and refuses: first in its call of
+// AddReceivingMiddleware, and in the last call (each call wraps the
+// middleware added before it):
 //
 //	server.AddReceivingMiddleware(obs.TelemetryMiddleware(), obs.ToolScopeMiddleware())
 //

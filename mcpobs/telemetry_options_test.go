@@ -243,7 +243,7 @@ func TestTelemetry_AnAuthorsProvidersReceiveTheSpansAndMetricsAndSoDoesThePlatfo
 	if got := mem.GetSpans(); got[len(got)-1].Name != "after close" {
 		t.Errorf("the author's provider stopped working after Close")
 	}
-	if q := rs.srv.Integration().telemetry.platformSpans; len(q.queue) != 0 || len(p.otlp.spansNamed("after close")) != 0 {
+	if q := rs.srv.Integration().telemetry.platformSpans; q.queued() != 0 || len(p.otlp.spansNamed("after close")) != 0 {
 		t.Error("the platform still receives the author's spans after Close")
 	}
 }
