@@ -126,19 +126,25 @@ func writeTooManyUnknownTokens(w http.ResponseWriter, retryAfter time.Duration) 
 
 // writeVerifyError maps a verification error to its HTTP answer: the one
 // place where errTokenInactive, errWrongAudience, errTooManyUnknownTokens and
-// errPlatformUnavailable become status codes.
-func (s *Integration) writeVerifyError(w http.ResponseWriter, err error, scopes []string) {
+// errPlatformUnavailable become status codes. It returns the refusal's reason
+// for telemetry (see refusalStatus).
+func (s *Integration) writeVerifyError(w http.ResponseWriter, err error, scopes []string) (reason string) {
 	var over *overBudgetError
 	switch {
 	case errors.As(err, &over):
 		writeTooManyUnknownTokens(w, over.retryAfter)
+		return refusedTooManyUnknown
 	case errors.Is(err, errTokenInactive):
 		s.writeInvalidToken(w, "The access token is invalid, expired or revoked", scopes)
+		return refusedInvalidToken
 	case errors.Is(err, errWrongAudience):
 		s.writeInvalidToken(w, "The access token was issued for another resource", scopes)
+		return refusedInvalidToken
 	case errors.Is(err, ErrCredentialsRejected): // 503 all the same: not the client's fault
 		writeUnavailable(w, s.credentialsRejectedDescription())
+		return refusedPlatformDown
 	default: // errPlatformUnavailable, or anything unexpected: not the client's fault
 		writeUnavailable(w, "the authorization platform is unreachable; retry shortly")
+		return refusedPlatformDown
 	}
 }

@@ -73,8 +73,13 @@ type Config struct {
 	// HTTPClient makes every call to the platform (useful for proxies, custom
 	// TLS or tests). Nil means clients tuned for the platform. The SDK bounds
 	// each call itself; the revocation feed, a long-lived stream, ignores the
-	// client's overall Timeout.
+	// client's overall Timeout. Telemetry export to the platform uses its
+	// transport too.
 	HTTPClient *http.Client
+	// Telemetry configures the per-call spans and metrics, on by default:
+	// what is recorded, what is not, and where it goes ([Telemetry]). With
+	// [New], also add [Integration.TelemetryMiddleware] to your MCP server.
+	Telemetry Telemetry
 }
 
 // resolved returns a copy of c with defaults applied and the environment read.
@@ -127,7 +132,7 @@ func (c Config) validate(fields fieldNamer) error {
 			return fmt.Errorf("mcpobs: %s: %q is not a valid scope (RFC 6749 forbids quotes and backslashes)", fields.of("RequiredScopes"), s)
 		}
 	}
-	return nil
+	return c.Telemetry.validate(fields)
 }
 
 // checkAbsoluteURL accepts absolute http(s) URLs without fragment or user

@@ -20,6 +20,11 @@
 //     /.well-known/oauth-authorization-server) for clients that look for the
 //     authorization server on the MCP origin;
 //   - the verified caller in every tool handler ([UserFromRequest]);
+//   - per-call telemetry, on by default: one OpenTelemetry span per MCP
+//     request (which tool, which user and client, how long, whether it
+//     failed) and the MCP duration metrics, sent to the platform and, through
+//     the standard OTEL_EXPORTER_OTLP_* variables, to your own backend too
+//     ([Telemetry]);
 //   - a public /health, which also says how fast revocations take effect.
 //
 // # Three statements
@@ -41,13 +46,15 @@
 // # By hand
 //
 // To add mcp-obs to a net/http server of your own, create an [Integration]
-// with [New], call [Integration.Initialize], register its endpoints with
-// [Integration.Mount] and wrap the MCP handler with [Integration.Middleware]:
+// with [New], call [Integration.Initialize], add its MCP middleware to your
+// MCP server, register its endpoints with [Integration.Mount] and wrap the
+// MCP handler with [Integration.Middleware]:
 //
 //	obs, err := mcpobs.New(mcpobs.Config{ServerSlug: "test",
 //		PlatformURL: "http://localhost:3000", ServerURL: "http://localhost:3005/mcp"})
 //	...
 //	err = obs.Initialize(ctx)
+//	server.AddReceivingMiddleware(obs.TelemetryMiddleware(), obs.ToolScopeMiddleware())
 //	obs.Mount(mux)
 //	mux.Handle("/mcp", obs.Middleware(mcp.NewStreamableHTTPHandler(getServer,
 //		&mcp.StreamableHTTPOptions{SessionTimeout: 30 * time.Minute})))
@@ -79,6 +86,19 @@
 // every user, and /health reports
 // "revocations": {"feed": "disconnected", "freshness": "up to 1m0s"} (with
 // the default CacheTTL) and status "degraded" until the platform answers again.
+//
+// # Telemetry
+//
+// Every MCP request becomes a span following the OpenTelemetry semantic
+// conventions for MCP, named like "tools/call echo", with the verified user
+// (user.id) and OAuth client (oauth.client.id); requests the bearer check
+// refuses become spans too, within a budget. Tool arguments and results are
+// not recorded unless [Telemetry.RecordPayloads] is set; tokens, secrets and
+// headers never are. Spans and metrics go to the platform in the background,
+// through a bounded queue: a slow or stopped platform never slows a request.
+// Set OTEL_EXPORTER_OTLP_ENDPOINT to send a copy to your own backend, or pass
+// your own TracerProvider. [Telemetry] has the details; set
+// Telemetry.Disabled to turn it all off.
 //
 // # Debugging
 //

@@ -68,7 +68,7 @@ func ExampleNew() {
 	}
 
 	server := mcp.NewServer(&mcp.Implementation{Name: "minimal", Version: "1.0.0"}, nil)
-	server.AddReceivingMiddleware(obs.ToolScopeMiddleware())
+	server.AddReceivingMiddleware(obs.TelemetryMiddleware(), obs.ToolScopeMiddleware())
 	mcp.AddTool(server, &mcp.Tool{Name: "whoami", Description: "Who is calling"},
 		func(ctx context.Context, req *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, any, error) {
 			user := mcpobs.UserFromRequest(req)

@@ -35,6 +35,15 @@ type healthReport struct {
 	OAuth       healthOAuth       `json:"oauth"`
 	Platform    healthPlatform    `json:"platform"`
 	Revocations healthRevocations `json:"revocations"`
+	Telemetry   healthTelemetry   `json:"telemetry"`
+}
+
+// healthTelemetry says whether telemetry is on and how much of it was lost.
+type healthTelemetry struct {
+	Enabled bool `json:"enabled"`
+	// DroppedSpans counts the spans lost since start: dropped from a full
+	// queue while a destination was slow or down, or in a failed export.
+	DroppedSpans uint64 `json:"dropped_spans"`
 }
 
 // healthRevocations says how fast a revocation on the platform takes effect
@@ -74,6 +83,9 @@ func (s *Integration) serveHealth(w http.ResponseWriter, r *http.Request) {
 		OAuth:       healthOAuth{Enabled: true, ServerSlug: s.cfg.ServerSlug},
 		Platform:    healthPlatform{URL: s.cfg.PlatformURL, Reachable: true},
 		Revocations: healthRevocations{Feed: "disconnected", Freshness: revocationWindow.String()},
+	}
+	if s.telemetry != nil {
+		rep.Telemetry = healthTelemetry{Enabled: true, DroppedSpans: s.telemetry.dropped()}
 	}
 	probeErr := s.probePlatform(r.Context())
 	if probeErr != nil {

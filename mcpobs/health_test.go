@@ -38,6 +38,7 @@ func TestHealth_OKWithServiceAndIssuerWhenPlatformReachable(t *testing.T) {
 		OAuth:       healthOAuth{Enabled: true, ServerSlug: "test", Issuer: p.issuer()},
 		Platform:    healthPlatform{URL: p.URL(), Reachable: true},
 		Revocations: healthRevocations{Feed: "connected", Freshness: "1s"},
+		Telemetry:   healthTelemetry{Enabled: true},
 	}
 	if rep != want {
 		t.Fatalf("health =\n  %+v\nwant\n  %+v", rep, want)

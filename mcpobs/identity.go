@@ -20,13 +20,18 @@ const tokenInfoUserKey = "mcpobs.user"
 
 // tokenInfoOf is the TokenInfo of a verified user, for the official SDK. u
 // must be the request's own copy; the scopes are copied again, so that a
-// handler changing one list does not change the other.
-func tokenInfoOf(u *User) *auth.TokenInfo {
+// handler changing one list does not change the other. facts, when telemetry
+// is on, rides along for the MCP spans (see requestFacts).
+func tokenInfoOf(u *User, facts *requestFacts) *auth.TokenInfo {
+	extra := map[string]any{tokenInfoUserKey: u}
+	if facts != nil {
+		extra[requestFactsKey] = facts
+	}
 	return &auth.TokenInfo{
 		Scopes:     slices.Clone(u.Scopes),
 		Expiration: u.ExpiresAt,
 		UserID:     u.Subject,
-		Extra:      map[string]any{tokenInfoUserKey: u},
+		Extra:      extra,
 	}
 }
 

@@ -39,6 +39,7 @@ type Integration struct {
 	toolScopes toolScopeRegistry
 	state      atomic.Pointer[tenantState] // nil until Initialize succeeds
 	health     healthProbe
+	telemetry  *telemetry // nil when off, or before startTelemetry
 
 	// tuneVerifier, when set (by tests), adjusts each introspector before it
 	// serves: clock, budget, feed settings.
@@ -72,7 +73,21 @@ func New(cfg Config) (*Integration, error) {
 	if err := s.cfg.validate(s.fields); err != nil {
 		return nil, err
 	}
+	if err := s.startTelemetry(); err != nil {
+		return nil, err
+	}
 	return s, nil
+}
+
+// startTelemetry starts the telemetry of a validated configuration: its
+// exporters and their background goroutines, which Close stops.
+func (s *Integration) startTelemetry() error {
+	t, err := newTelemetry(s.cfg, s.platform)
+	if err != nil {
+		return err
+	}
+	s.telemetry = t
+	return nil
 }
 
 // newIntegration builds an Integration from cfg without validating it
@@ -163,14 +178,25 @@ func (s *Integration) Initialize(ctx context.Context) error {
 	return nil
 }
 
-// Close stops the background revocation feed and waits for it to end. The
-// endpoints then keep answering with the last configuration.
+// Close stops the background revocation feed and waits for it to end, then
+// exports the telemetry still queued (for at most 5 seconds) and stops the
+// exporters. The endpoints then keep answering with the last configuration,
+// without telemetry.
 func (s *Integration) Close() error {
+	var err error
 	s.closeOnce.Do(func() {
 		s.bgCancel()
 		s.bgWG.Wait()
+		if s.telemetry != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), telemetryShutdownTimeout)
+			defer cancel()
+			if err = s.telemetry.shutdown(ctx); err != nil {
+				s.cfg.Logger.Warn("mcp-obs: telemetry not all exported at shutdown", "error", err)
+				err = fmt.Errorf("mcpobs: telemetry shutdown: %w", err)
+			}
+		}
 	})
-	return nil
+	return err
 }
 
 // Logger returns the logger the SDK writes to, for handlers that want to log

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/auth"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcp-obs/mcp-obs/internal/scope"
 	"github.com/mcp-obs/mcp-obs/internal/secret"
@@ -44,19 +45,29 @@ func (s *Integration) Middleware(next http.Handler) http.Handler {
 		ResourceMetadataURL:    s.resourceMetadata,
 		AllowMissingExpiration: true,
 	})(next)
+	// An MCP endpoint whose server lacks the telemetry middleware is worth a
+	// warning; a plain handler behind the bearer check is not.
+	_, isMCP := next.(*mcp.StreamableHTTPHandler)
 	return withCORS(s.withTenant(func(w http.ResponseWriter, r *http.Request, st *tenantState) {
-		s.serveProtected(w, r, st, handoff)
+		s.serveProtected(w, r, st, handoff, isMCP)
 	}))
 }
 
 // serveProtected checks the request's bearer token and, if it passes, serves
-// it with handoff (next behind the official SDK's RequireBearerToken).
-func (s *Integration) serveProtected(w http.ResponseWriter, r *http.Request, st *tenantState, handoff http.Handler) {
+// it with handoff (next behind the official SDK's RequireBearerToken); isMCP
+// says next is the official SDK's MCP handler.
+func (s *Integration) serveProtected(w http.ResponseWriter, r *http.Request, st *tenantState, handoff http.Handler, isMCP bool) {
 	log := s.cfg.Logger
+	tel := s.telemetry // nil when telemetry is off
+	var arrived time.Time
+	if tel != nil {
+		arrived = time.Now()
+	}
 	token, ok := bearerToken(r)
 	if !ok {
 		log.Debug("Authorization header required", "method", r.Method, "path", r.URL.Path)
 		s.writeNoToken(w, s.challengeScopes(st))
+		tel.refused(refusal{r: r, arrived: arrived, reason: refusedMissingToken, route: s.mcpPath})
 		return
 	}
 	user, err := st.verifier.Verify(r.Context(), token, r.RemoteAddr)
@@ -71,18 +82,23 @@ func (s *Integration) serveProtected(w http.ResponseWriter, r *http.Request, st 
 		} else {
 			log.Warn("Token could not be verified", "token", secret.Redact(token), "error", err)
 		}
-		s.writeVerifyError(w, err, s.challengeScopes(st))
+		reason := s.writeVerifyError(w, err, s.challengeScopes(st))
+		tel.refused(refusal{r: r, arrived: arrived, reason: reason, route: s.mcpPath})
 		return
 	}
 	if !user.ExpiresAt.IsZero() && !user.ExpiresAt.After(time.Now()) {
 		log.Debug("Token rejected", "token", secret.Redact(token), "error", "expired")
 		s.writeInvalidToken(w, "The access token expired", s.challengeScopes(st))
+		tel.refused(refusal{r: r, arrived: arrived, reason: refusedInvalidToken, route: s.mcpPath})
 		return
 	}
 
 	needed := s.cfg.RequiredScopes
+	var body []byte // read only for tool scopes
 	if r.Method == http.MethodPost && !s.toolScopes.empty() {
-		body, ok, err := peekBody(r)
+		var ok bool
+		var err error
+		body, ok, err = peekBody(r)
 		switch {
 		case err != nil:
 			writeJSONError(w, http.StatusBadRequest, "invalid_request", "the request body could not be read")
@@ -103,13 +119,22 @@ func (s *Integration) serveProtected(w http.ResponseWriter, r *http.Request, st 
 		// Name everything needed plus what the token already holds, so the
 		// stepped-up token does not lose a scope another tool needs.
 		s.writeInsufficientScope(w, scope.Union(needed, user.Scopes))
+		tel.refused(refusal{r: r, arrived: arrived, reason: refusedInsufficientScope, route: s.mcpPath, user: user, body: body})
 		return
 	}
 
 	// The check passed. Hand the identity to the official SDK, which puts it
 	// in every tool call's RequestExtra.TokenInfo and binds the session to the
 	// user. Verify returns this request's own copy of the user.
-	handoff.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), handoffKey{}, tokenInfoOf(user))))
+	var facts *requestFacts
+	if tel != nil {
+		facts = newRequestFacts(r, arrived)
+	}
+	handoff.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), handoffKey{}, tokenInfoOf(user, facts))))
+	if isMCP && tel != nil && !tel.middlewareUsed.Load() && tel.warnedNoMiddleware.CompareAndSwap(false, true) {
+		log.Warn("mcp-obs: telemetry is on but the MCP server has no telemetry middleware: MCP requests are not traced; " +
+			"add it with server.AddReceivingMiddleware(obs.TelemetryMiddleware(), obs.ToolScopeMiddleware()), or turn telemetry off with Config.Telemetry.Disabled")
+	}
 }
 
 // handoffKey carries the *auth.TokenInfo of a verified request from

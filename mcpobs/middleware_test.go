@@ -500,7 +500,7 @@ func TestHandOver_RefusesARequestTheBearerCheckDidNotVerify(t *testing.T) {
 		t.Fatalf("handOver without a verified identity = %v, %v; want auth.ErrInvalidToken", info, err)
 	}
 	u := &User{Subject: "user-1", Email: "user@example.com", Scopes: []string{"read"}}
-	ctx := context.WithValue(t.Context(), handoffKey{}, tokenInfoOf(u))
+	ctx := context.WithValue(t.Context(), handoffKey{}, tokenInfoOf(u, nil))
 	info, err = handOver(ctx, "any-token", nil)
 	if err != nil || info.UserID != "user-1" || userFromTokenInfo(info) != u {
 		t.Fatalf("handOver with a verified identity = %+v, %v; want user-1's TokenInfo", info, err)

@@ -65,7 +65,7 @@ const (
 
 // platformClient makes every call the SDK makes to the platform: the
 // tenant's configuration and metadata, introspection and the credential
-// check, the revocation feed (and, next, telemetry and support tickets). It
+// check, the revocation feed, telemetry export (and, next, support tickets). It
 // is the one place that applies the resource-server credentials to the SDK's
 // own calls, bounds each call in time and size, and turns the platform's
 // answers into the SDK's errors ([platformError]). The OAuth proxies are not
@@ -212,7 +212,7 @@ func (c *platformClient) send(ctx context.Context, client *http.Client, call pla
 		req.Header[k] = v
 	}
 	if call.auth {
-		req.SetBasicAuth(url.QueryEscape(c.clientID), url.QueryEscape(c.clientSecret))
+		c.authorize(req)
 	}
 	resp, err := client.Do(req)
 	if err != nil {
@@ -226,6 +226,14 @@ func (c *platformClient) send(ctx context.Context, client *http.Client, call pla
 		return nil, &platformError{op: call.op(), status: resp.StatusCode, statusText: resp.Status}
 	}
 	return resp, nil
+}
+
+// authorize puts the resource-server credentials on req: HTTP Basic, each
+// part form-urlencoded first (RFC 6749 §2.3.1). Every authenticated request
+// of the SDK to the platform gets them here: calls ([platformCall].auth) and
+// telemetry export ([platformClient.exportClient]).
+func (c *platformClient) authorize(req *http.Request) {
+	req.SetBasicAuth(url.QueryEscape(c.clientID), url.QueryEscape(c.clientSecret))
 }
 
 // platformError is a call to the platform that got no usable answer: no

@@ -31,9 +31,12 @@ const (
 // platformFake stands in for the mcp-obs platform in the SDK's unit tests
 // (the SDK is what is under test): tenant "test" with its configuration,
 // RFC 8414 metadata, introspection answering per token, an idle revocation
-// feed, and registration/token/revocation endpoints that record what reaches them.
+// feed, registration/token/revocation endpoints that record what reaches them,
+// and the OTLP receiver (/v1/traces, /v1/metrics, HTTP Basic with the
+// resource-server credentials) that telemetry is exported to.
 type platformFake struct {
 	srv  *httptest.Server
+	otlp *otlpReceiver
 	down atomic.Bool // every endpoint answers 503
 	// rejectCredentials makes introspection answer 401 to every caller, as
 	// after `mcp-obs server rotate-secret` while the server still runs.
@@ -55,9 +58,11 @@ type platformFake struct {
 // (settable later with setResource).
 func startPlatformFake(t testing.TB) *platformFake {
 	t.Helper()
-	p := &platformFake{tokens: map[string]map[string]any{}, feedDrop: make(chan struct{})}
+	p := &platformFake{tokens: map[string]map[string]any{}, feedDrop: make(chan struct{}), otlp: newOTLPReceiver()}
+	p.otlp.basicID, p.otlp.basicSecret = fakeClientID, fakeClientSecret
 	p.resource.Store("")
 	mux := http.NewServeMux()
+	p.otlp.register(mux)
 	mux.HandleFunc("GET /api/v1/servers/{slug}/config", p.serveConfig)
 	mux.HandleFunc("GET /.well-known/oauth-authorization-server/t/test", p.serveMetadata)
 	mux.HandleFunc("POST /t/test/oauth/introspect", p.serveIntrospect)
@@ -73,6 +78,7 @@ func startPlatformFake(t testing.TB) *platformFake {
 		mux.ServeHTTP(w, r)
 	}))
 	t.Cleanup(p.srv.Close)
+	t.Cleanup(p.otlp.unblock) // before Close, which waits for hanging requests
 	return p
 }
 

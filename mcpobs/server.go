@@ -64,6 +64,9 @@ type Options struct {
 	// cannot fill the server's memory with sessions. Zero means 32;
 	// negative, no cap.
 	MaxSessionsPerUser int
+	// Telemetry configures the per-call spans and metrics, on by default;
+	// see [Telemetry].
+	Telemetry Telemetry
 }
 
 // Server is an MCP server protected by mcp-obs, built by [NewServer]: an
@@ -124,9 +127,13 @@ func NewServer(opts Options) *Server {
 		Debug:          opts.Debug,
 		Logger:         opts.Logger,
 		HTTPClient:     opts.HTTPClient,
+		Telemetry:      opts.Telemetry,
 	}, fields)
 	if err == nil {
 		err = obs.cfg.validate(fields)
+	}
+	if err == nil {
+		err = obs.startTelemetry()
 	}
 	name := obs.cfg.Name
 	if name == "" {
@@ -136,6 +143,9 @@ func NewServer(opts Options) *Server {
 	server.AddReceivingMiddleware(obs.ToolScopeMiddleware())
 	sessions := newSessionLimiter(orDefault(opts.MaxSessionsPerUser, defaultMaxSessionsPerUser))
 	server.AddReceivingMiddleware(sessions.middleware)
+	// Each call wraps the middleware added before: telemetry, added last, is
+	// outermost, so its span covers what the others do and refuse.
+	server.AddReceivingMiddleware(obs.TelemetryMiddleware())
 	return &Server{
 		opts:          opts,
 		obs:           obs,
@@ -216,7 +226,8 @@ func (s *Server) Handler() http.Handler {
 // the platform in the background, retrying with backoff while it is
 // unreachable (meanwhile /health reports "degraded" and the MCP endpoint
 // answers 503 with Retry-After), and serves until ctx is cancelled, then
-// shuts down gracefully and returns nil. It enforces [Options.Limits].
+// shuts down gracefully, sends the telemetry still queued (for at most 5
+// seconds) and returns nil. It enforces [Options.Limits].
 func (s *Server) Run(ctx context.Context) error {
 	if s.err != nil {
 		return s.err

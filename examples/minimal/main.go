@@ -86,10 +86,12 @@ func run(ctx context.Context, port int) error {
 		return err
 	}
 
-	// An ordinary MCP server from the official SDK. The middleware makes any
-	// per-tool scopes (obs.RequireToolScopes) hold inside the server too.
+	// An ordinary MCP server from the official SDK. The first middleware
+	// records each MCP request as an OpenTelemetry span (sent to the
+	// platform); the second makes any per-tool scopes (obs.RequireToolScopes)
+	// hold inside the server too.
 	server := mcp.NewServer(&mcp.Implementation{Name: "minimal", Version: "1.0.0"}, nil)
-	server.AddReceivingMiddleware(obs.ToolScopeMiddleware())
+	server.AddReceivingMiddleware(obs.TelemetryMiddleware(), obs.ToolScopeMiddleware())
 	mcp.AddTool(server, &mcp.Tool{Name: "echo", Description: "Echo a message back"}, echo)
 	mcp.AddTool(server, &mcp.Tool{Name: "get_user_info", Description: "Who is calling, as verified by the platform"}, getUserInfo)
 
