@@ -70,6 +70,9 @@ type Handler struct {
 	// feedPoll and feedPing pace the revocation feed; tests shorten them.
 	feedPoll time.Duration
 	feedPing time.Duration
+
+	// cache keeps introspection answers and server rows (introspectcache.go).
+	cache *introspectionCache
 }
 
 // New returns a Handler. Store, Base, Clients, Users and Accounts are required.
@@ -95,6 +98,8 @@ func New(opts Options) *Handler {
 	if h.clock == nil {
 		h.clock = time.Now
 	}
+	h.cache = newIntrospectionCache(opts.Store, h.log, h.now, feedPollInterval)
+	h.store = forgettingStore{Store: opts.Store, cache: h.cache}
 	return h
 }
 
@@ -132,6 +137,7 @@ func (h *Handler) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("OPTIONS /t/{slug}/oauth/revoke", web.Preflight("POST, OPTIONS"))
 
 	// Introspection and the feed are server to server: no CORS.
-	mux.Handle("POST /t/{slug}/oauth/introspect", jsonTenant(h.serveIntrospect))
+	// Introspection, the hot path, finds its tenant in the cache (introspectcache.go).
+	mux.Handle("POST /t/{slug}/oauth/introspect", web.Tenants{Store: h.cache, Logger: h.log}.JSON(http.HandlerFunc(h.serveIntrospect)))
 	mux.Handle("GET /t/{slug}/oauth/revocations", jsonTenant(h.serveFeed))
 }
