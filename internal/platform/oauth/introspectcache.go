@@ -65,6 +65,7 @@ type introspectionCache struct {
 	servers map[string]cachedServer // by slug
 	cursors map[string]int64        // server id → last feed seq applied
 	polling bool
+	poller  uint64 // which poller is the current one (run's argument)
 }
 
 // cachedAnswer is the encoded introspection answer of an active access token.
@@ -158,7 +159,8 @@ func (c *introspectionCache) begin(ctx context.Context, serverID string) fillTic
 	}
 	if !c.polling {
 		c.polling = true
-		go c.run()
+		c.poller++
+		go c.run(c.poller)
 	}
 	return fillTicket{gen: g, ok: true}
 }
@@ -204,12 +206,19 @@ func (c *introspectionCache) forgetLocked(hashes []string) {
 }
 
 // run is the poller: it applies the feed of every tenant with answers until
-// the cache stays empty for cacheIdleTicks polls or a feed read fails.
-func (c *introspectionCache) run() {
+// the cache stays empty for cacheIdleTicks polls, a feed read fails, or
+// another poller replaced it (after [introspectionCache.stop]).
+func (c *introspectionCache) run(me uint64) {
 	t := time.NewTicker(c.poll)
 	defer t.Stop()
 	idle := 0
 	for range t.C {
+		c.mu.RLock()
+		current := c.polling && c.poller == me
+		c.mu.RUnlock()
+		if !current {
+			return
+		}
 		if err := c.pollFeed(); err != nil {
 			c.log.Warn("oauth: introspection cache: reading the revocation feed; dropping the cache", "err", err)
 			c.stop()
