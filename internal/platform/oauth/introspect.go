@@ -1,7 +1,6 @@
 package oauth
 
 import (
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"io"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/mcp-obs/mcp-obs/internal/platform/clientauth"
 	"github.com/mcp-obs/mcp-obs/internal/platform/oautherr"
-	"github.com/mcp-obs/mcp-obs/internal/platform/web"
 	"github.com/mcp-obs/mcp-obs/internal/scope"
 	"github.com/mcp-obs/mcp-obs/internal/store"
 )
@@ -41,17 +39,23 @@ const inactiveBody = `{"active":false}`
 // serveIntrospect is the RFC 7662 endpoint. Only the tenant's own resource
 // server may call it, and only about the tenant's access tokens; refresh
 // tokens are never reported active. It is the platform's hot path (every MCP
-// request whose token is not cached): one server, one token and one user
-// lookup, nothing logged above debug.
+// request whose token is not cached by the SDK): a warm token is answered
+// from memory (introspectcache.go), a cold one with one token and one user
+// lookup; nothing is logged above debug.
 func (h *Handler) serveIntrospect(w http.ResponseWriter, r *http.Request) {
-	oautherr.NoStore(w)
-	srv := web.Tenant(r.Context())
+	srv := h.introspectTenants.LookupJSON(w, r)
+	if srv == nil {
+		return
+	}
+	hdr := w.Header()
+	hdr["Cache-Control"], hdr["Pragma"] = noStoreValue, noCacheValue // oautherr.NoStore, without allocating
 	realm := h.base.Issuer(srv.Slug)
-	if err := parseForm(w, r); err != nil {
+	form, err := readTokenForm(r)
+	if err != nil {
 		oautherr.Write(w, notAForm())
 		return
 	}
-	cr, oerr := clientauth.Read(r, r.PostForm, realm)
+	cr, oerr := clientauth.Read(r, form.client, realm)
 	if oerr == nil && !clientauth.IsResourceServer(srv, cr) {
 		oerr = oautherr.InvalidClient("introspection requires this server's resource-server credentials", "")
 	}
@@ -62,15 +66,13 @@ func (h *Handler) serveIntrospect(w http.ResponseWriter, r *http.Request) {
 		oautherr.Write(w, oerr)
 		return
 	}
-	p := params{v: r.PostForm}
-	raw := p.get("token")
-	if raw == "" || p.dup != "" {
+	if form.tokens != 1 || form.tokenEmpty {
 		oautherr.Write(w, oneToken())
 		return
 	}
 
 	ctx := r.Context()
-	key := sha256.Sum256([]byte(raw))
+	key := form.token
 	if body := h.cache.answer(srv.ID, realm, key); body != nil {
 		writeAnswer(w, body)
 		return
@@ -183,6 +185,13 @@ func appendJSONString(b []byte, s string) []byte {
 	b = append(b, s[start:]...)
 	return append(b, '"')
 }
+
+// Header values of every introspection answer, shared so that setting them
+// allocates nothing (net/http only reads them).
+var (
+	noStoreValue = []string{"no-store"}
+	noCacheValue = []string{"no-cache"}
+)
 
 // jsonContentType is the Content-Type header value of every answer, shared
 // so that setting it allocates nothing.
