@@ -25,6 +25,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -233,11 +234,17 @@ func startServe(ctx context.Context, bin, db string) (*serveProc, error) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
+	logFile, err := os.CreateTemp("", "introspectwrk-serve-*.log")
+	if err != nil {
+		return nil, err
+	}
+	defer logFile.Close() // the child has its own descriptor
 	cmd := exec.Command(bin, "serve", "--addr", addr, "--db", db, "--log-level", "warn")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
+	fmt.Printf("serve %s (pid %d) logs to %s\n", addr, cmd.Process.Pid, logFile.Name())
 	p := &serveProc{cmd: cmd, url: "http://" + addr}
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		resp, err := http.Get(p.url + "/healthz")
@@ -268,6 +275,7 @@ func startBalancer(targets []*url.URL) (net.Listener, error) {
 		},
 		Transport: tr,
 	}
+	proxy.ErrorLog = log.New(io.Discard, "", 0) // wrk cuts requests short when it stops
 	go http.Serve(ln, proxy)
 	return ln, nil
 }
