@@ -67,6 +67,8 @@ type options struct {
 	duration  time.Duration
 	pgURL     string
 	skipSQLit bool
+	replicas  int
+	minimal   bool
 }
 
 func main() {
@@ -79,7 +81,17 @@ func main() {
 	flag.DurationVar(&o.duration, "d", 10*time.Second, "length of each measured run")
 	flag.StringVar(&o.pgURL, "postgres", os.Getenv("MCP_OBS_TEST_POSTGRES_URL"), "PostgreSQL URL for the two-replica run (empty: skip)")
 	flag.BoolVar(&o.skipSQLit, "skip-sqlite", false, "skip the SQLite run")
+	flag.IntVar(&o.replicas, "replicas", 2, "PostgreSQL replicas; 1 measures one without the proxy")
+	flag.BoolVar(&o.minimal, "minimal", false, "also measure a minimal net/http JSON handler (this program, re-run as a server) for calibration")
+	serveMinimal := flag.String("serve-minimal", "", "internal: serve the minimal handler on this address")
 	flag.Parse()
+	if *serveMinimal != "" {
+		if err := minimalServer(*serveMinimal); err != nil {
+			fmt.Fprintln(os.Stderr, "introspectwrk:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(context.Background(), o); err != nil {
 		fmt.Fprintln(os.Stderr, "introspectwrk:", err)
 		os.Exit(1)
@@ -102,6 +114,11 @@ func run(ctx context.Context, o options) error {
 	}
 	fmt.Printf("introspectwrk: wrk -t%d -c%d, %v warm-up then %v, %d runs; %d CPUs (shared machine: figures are noisy)\n",
 		o.threads, o.conns, o.warmup, o.duration, o.runs, numCPU())
+	if o.minimal {
+		if err := benchMinimal(ctx, o); err != nil {
+			return fmt.Errorf("minimal: %w", err)
+		}
+	}
 	if !o.skipSQLit {
 		if err := benchSQLite(ctx, o, dir); err != nil {
 			return fmt.Errorf("sqlite: %w", err)
@@ -159,7 +176,7 @@ func benchPostgres(ctx context.Context, o options, dir string) error {
 		}
 	}()
 	var targets []*url.URL
-	for range 2 {
+	for range max(1, o.replicas) {
 		p, err := startServe(ctx, o.bin, dbURL)
 		if err != nil {
 			return err
@@ -168,12 +185,51 @@ func benchPostgres(ctx context.Context, o options, dir string) error {
 		u, _ := url.Parse(p.url)
 		targets = append(targets, u)
 	}
+	if len(procs) == 1 {
+		return measure(ctx, o, "postgres, 1 process", procs[0].url, f, procs, nil)
+	}
 	lb, err := startBalancer(targets)
 	if err != nil {
 		return err
 	}
 	defer lb.Close()
-	return measure(ctx, o, "postgres, 2 replicas behind a round-robin proxy", "http://"+lb.Addr().String(), f, procs, selfCPU)
+	return measure(ctx, o, fmt.Sprintf("postgres, %d replicas behind a round-robin proxy", len(procs)), "http://"+lb.Addr().String(), f, procs, selfCPU)
+}
+
+// minimalAnswer is an active answer of the size the platform writes.
+const minimalAnswer = `{"active":true,"scope":"read write","client_id":"bench-client","sub":"3268437ee4d4a293ee4facd3841879bc",` +
+	`"username":"bench@example.com","email":"bench@example.com","aud":"http://localhost:3006/mcp","iss":"http://127.0.0.1:3000/t/bench",` +
+	`"exp":1764547200,"iat":1764460800,"token_type":"Bearer","jti":"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}`
+
+// minimalServer serves the calibration handler: it reads the form and
+// answers a constant JSON body, the least any introspection endpoint does.
+func minimalServer(addr string) error {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /t/{slug}/oauth/introspect", func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseForm(); err != nil || r.PostForm.Get("token") == "" {
+			http.Error(w, "bad form", http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, minimalAnswer)
+	})
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	return http.ListenAndServe(addr, mux)
+}
+
+// benchMinimal measures the calibration handler under the same load.
+func benchMinimal(ctx context.Context, o options) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	p, err := startProc(self, "-serve-minimal")
+	if err != nil {
+		return err
+	}
+	defer p.stop()
+	f := fixture{creds: servers.Credentials{ClientID: "x", ClientSecret: "y"}, tokens: []string{secret.New(secret.PrefixAccessToken)}}
+	return measure(ctx, o, "minimal net/http JSON handler (calibration)", p.url, f, []*serveProc{p}, nil)
 }
 
 // fixture is what seed made.
@@ -228,6 +284,12 @@ func (p *serveProc) stop() {
 // startServe starts `mcp-obs serve` on a free loopback port and waits until
 // it answers /healthz.
 func startServe(ctx context.Context, bin, db string) (*serveProc, error) {
+	return startProc(bin, "serve", "--db", db, "--log-level", "warn", "--addr")
+}
+
+// startProc starts bin with args and a free loopback address appended, and
+// waits until it answers /healthz.
+func startProc(bin string, args ...string) (*serveProc, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -239,12 +301,12 @@ func startServe(ctx context.Context, bin, db string) (*serveProc, error) {
 		return nil, err
 	}
 	defer logFile.Close() // the child has its own descriptor
-	cmd := exec.Command(bin, "serve", "--addr", addr, "--db", db, "--log-level", "warn")
+	cmd := exec.Command(bin, append(args, addr)...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	fmt.Printf("serve %s (pid %d) logs to %s\n", addr, cmd.Process.Pid, logFile.Name())
+	fmt.Printf("%s %s (pid %d) logs to %s\n", filepath.Base(bin), args[0], cmd.Process.Pid, logFile.Name())
 	p := &serveProc{cmd: cmd, url: "http://" + addr}
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		resp, err := http.Get(p.url + "/healthz")
