@@ -2,6 +2,7 @@ package platform
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -70,7 +71,6 @@ type hotFixture struct {
 // creates the tenant "hot" through the first.
 func newHotFixture(t *testing.T, stores ...store.Store) *hotFixture {
 	t.Helper()
-	ctx := context.Background()
 	f := &hotFixture{clock: &hotClock{now: time.Now().UTC().Truncate(time.Millisecond)}}
 	base := endpoints.Base("http://platform.test")
 	for _, st := range stores {
@@ -79,6 +79,14 @@ func newHotFixture(t *testing.T, stores ...store.Store) *hotFixture {
 		t.Cleanup(ts.Close)
 		f.replicas = append(f.replicas, hotReplica{p: p, st: st, url: ts.URL})
 	}
+	f.setUp(t)
+	return f
+}
+
+// setUp creates the tenant "hot" and its user through the first replica.
+func (f *hotFixture) setUp(t testing.TB) {
+	t.Helper()
+	ctx := context.Background()
 	var err error
 	f.srv, f.creds, err = f.replicas[0].p.Servers.Create(ctx, servers.Spec{Slug: "hot", ResourceURL: "http://mcp.test/mcp", Scopes: []string{"read"}})
 	if err != nil {
@@ -87,11 +95,18 @@ func newHotFixture(t *testing.T, stores ...store.Store) *hotFixture {
 	if f.user, err = f.replicas[0].p.Users.CreateUser(ctx, f.srv, "hot@example.com", "hot-password-1"); err != nil {
 		t.Fatal(err)
 	}
-	return f
+}
+
+// discard is a logger that drops everything.
+func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// basicValue is the base64 of id:secret.
+func basicValue(id, secret string) string {
+	return base64.StdEncoding.EncodeToString([]byte(id + ":" + secret))
 }
 
 // issue stores a new access token of the fixture's user, valid for ttl.
-func (f *hotFixture) issue(t *testing.T, ttl time.Duration) string {
+func (f *hotFixture) issue(t testing.TB, ttl time.Duration) string {
 	t.Helper()
 	raw := secret.New(secret.PrefixAccessToken)
 	now := f.clock.Now()

@@ -66,6 +66,9 @@ type introspectionCache struct {
 	cursors map[string]int64        // server id → last feed seq applied
 	polling bool
 	poller  uint64 // which poller is the current one (run's argument)
+	// pollErr is why the last poller stopped, logged by the next fill: the
+	// poller itself never logs, as it may outlive its store (and a test).
+	pollErr error
 }
 
 // cachedAnswer is the encoded introspection answer of an active access token.
@@ -158,6 +161,10 @@ func (c *introspectionCache) begin(ctx context.Context, serverID string) fillTic
 		c.cursors[serverID] = seq
 	}
 	if !c.polling {
+		if c.pollErr != nil {
+			c.log.WarnContext(ctx, "oauth: introspection cache: reading the revocation feed failed; the cache was dropped", "err", c.pollErr)
+			c.pollErr = nil
+		}
 		c.polling = true
 		c.poller++
 		go c.run(c.poller)
@@ -220,8 +227,10 @@ func (c *introspectionCache) run(me uint64) {
 			return
 		}
 		if err := c.pollFeed(); err != nil {
-			c.log.Warn("oauth: introspection cache: reading the revocation feed; dropping the cache", "err", err)
-			c.stop()
+			c.mu.Lock()
+			c.stopLocked()
+			c.pollErr = err
+			c.mu.Unlock()
 			return
 		}
 		c.mu.Lock()
