@@ -17,8 +17,8 @@ const (
 	// maxCachedAnswers bounds the answers kept; past it, an arbitrary one
 	// makes room (a miss costs one store round trip, nothing more).
 	maxCachedAnswers = 100_000
-	// cacheIdleTicks is how many feed polls in a row may find the cache
-	// empty before the poller stops (the next fill starts it again).
+	// cacheIdleTicks is how many feed polls in a row may find no tenant to
+	// follow before the poller stops (the next fill starts it again).
 	cacheIdleTicks = 50
 	// cachePollTimeout bounds one poll of the revocation feed.
 	cachePollTimeout = 5 * time.Second
@@ -34,20 +34,22 @@ const (
 //     checked against the clock on every hit, so it never outlives it);
 //   - no revocation of it has been seen. Revocations made through this
 //     process's store (see [forgettingStore]) are forgotten as soon as they
-//     commit; those made anywhere else (another replica, the admin CLI)
+//     commit; those made anywhere else (another replica, a client deleting
+//     itself through RFC 7592, which revokes through the registry's store)
 //     arrive through the store's revocation feed, which one poller per
 //     process reads every feed poll interval (200 ms) for every tenant it
-//     holds answers of: the mechanism the SDK's own cache uses;
+//     holds answers of: the mechanism, and so the bound, of the SDK's own
+//     cache;
 //   - the poller is healthy: a failing feed read drops every answer.
 //
 // A fill (a miss reading the token from the store) can race a revocation:
 // it could read the token just before the revocation commits and store it
 // just after the poller applied it, bringing a revoked token back. A
-// generation counter prevents that: every revocation applied bumps it, a
-// fill notes it before reading the store and stores its answer only if it
-// is unchanged. The feed position of a tenant is read before its first
-// fill, so every revocation a fill cannot see is after that position and
-// reaches the poller.
+// generation counter prevents that: every revocation applied, and every
+// tenant the poller stops following, bumps it; a fill notes it before
+// reading the store and stores its answer only if it is unchanged. The feed
+// position of a tenant is read before its first fill, so every revocation
+// a fill cannot see is after that position and reaches the poller.
 //
 // Server rows are kept for at most [clientauth.CacheHorizon] from the moment
 // their read began; [servers.Service.RotateSecret] waits that long before it
@@ -235,7 +237,7 @@ func (c *introspectionCache) run(me uint64) {
 		}
 		c.mu.Lock()
 		c.sweep()
-		if len(c.answers) == 0 {
+		if len(c.cursors) == 0 {
 			idle++
 		} else {
 			idle = 0
@@ -287,12 +289,22 @@ func (c *introspectionCache) pollFeed() error {
 	return nil
 }
 
-// sweep drops expired answers and server rows. c.mu is held.
+// sweep drops expired answers and server rows, and stops following the
+// feed of tenants left without answers. c.mu is held.
 func (c *introspectionCache) sweep() {
 	now, mono := c.now(), time.Now()
+	live := make(map[string]bool, len(c.cursors))
 	for k, a := range c.answers {
-		if !now.Before(a.exp) {
+		if now.Before(a.exp) {
+			live[a.serverID] = true
+		} else {
 			delete(c.answers, k)
+		}
+	}
+	for id := range c.cursors {
+		if !live[id] {
+			delete(c.cursors, id)
+			c.gen++ // a fill in flight for it must not store behind a position read anew
 		}
 	}
 	for slug, cs := range c.servers {
