@@ -66,8 +66,14 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer st.Close()
+	tel, closeTelemetry, err := openTelemetry(ctx, st)
+	if err != nil {
+		return err
+	}
+	defer closeTelemetry()
 	dbPath, _ := filepath.Abs(filepath.Join(*dataDir, "mcp-obs.db"))
-	p := platform.New(platform.Config{Base: platformBase, Dev: true, Logger: logger.With("part", "platform"), Limits: *limits}, st)
+	p := platform.New(platform.Config{Base: platformBase, Dev: true, Logger: logger.With("part", "platform"), Limits: *limits,
+		Telemetry: tel}, st)
 	creds, err := ensureDemoTenant(ctx, p, resourceURL, *email, *password)
 	if err != nil {
 		return err
@@ -97,9 +103,22 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 	printBanner(stdout, banner{platformURL: string(platformBase), resourceURL: resourceURL, email: *email, password: *password,
 		creds: creds, db: dbPath, newDB: created != ""})
-	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return p.Serve(ctx, platformLn) })
-	g.Go(func() error { return app.Run(ctx) })
+	// The MCP server stops first and the platform after it, so the server's
+	// last spans (flushed as it shuts down) still reach the platform.
+	g, gctx := errgroup.WithContext(ctx)
+	platformCtx, stopPlatform := context.WithCancel(context.WithoutCancel(gctx))
+	defer stopPlatform()
+	g.Go(func() error {
+		err := p.Serve(platformCtx, platformLn)
+		if err != nil && platformCtx.Err() == nil {
+			return err // the platform failed on its own: stop the MCP server too
+		}
+		return nil
+	})
+	g.Go(func() error {
+		defer stopPlatform()
+		return app.Run(gctx)
+	})
 	err = g.Wait()
 	if errors.Is(err, context.Canceled) {
 		err = nil

@@ -57,6 +57,15 @@ type Config struct {
 	// ShutdownTimeout is how long [Platform.Serve] waits for requests in
 	// flight once its context is done; default 10 seconds.
 	ShutdownTimeout time.Duration
+	// Telemetry is where spans and metric points are kept and queried
+	// from; nil turns the telemetry endpoints off (the OTLP receiver and
+	// the query API answer 404).
+	Telemetry store.Telemetry
+	// TelemetryRetention is how long spans, metric points and their
+	// rollups are kept, by their own start time; default 7 days. The
+	// maintenance loop purges what is older.
+	TelemetryRetention time.Duration
+
 	// Now returns the current time; default time.Now.
 	Now func() time.Time
 }
@@ -88,6 +97,9 @@ func New(cfg Config, st store.Store) *Platform {
 	}
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = defaultShutdownTimeout
+	}
+	if cfg.TelemetryRetention <= 0 {
+		cfg.TelemetryRetention = DefaultTelemetryRetention
 	}
 	now := cfg.Now
 	if now == nil {
