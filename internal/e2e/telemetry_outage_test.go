@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -56,9 +57,11 @@ func toolCalls(t *testing.T, tel store.Telemetry, serverID, tool string) int {
 }
 
 // load calls tool from workers goroutines on the client's session until
-// stop is closed, and returns how many calls succeeded and the first error.
-func load(ctx context.Context, c *goClient, tool string, workers int, stop <-chan struct{}) (ok int64, firstErr error) {
+// stop is closed, and returns how many calls succeeded, the longest one took
+// (for the log: no test asserts a duration), and the first error.
+func load(ctx context.Context, c *goClient, tool string, workers int, stop <-chan struct{}) (ok int64, longest time.Duration, firstErr error) {
 	var n atomic.Int64
+	var maxNanos atomic.Int64
 	var errOnce sync.Once
 	var wg sync.WaitGroup
 	for w := range workers {
@@ -70,6 +73,7 @@ func load(ctx context.Context, c *goClient, tool string, workers int, stop <-cha
 				default:
 				}
 				var err error
+				began := time.Now()
 				switch tool {
 				case "echo":
 					var out echoResult
@@ -84,20 +88,90 @@ func load(ctx context.Context, c *goClient, tool string, workers int, stop <-cha
 					errOnce.Do(func() { firstErr = err })
 					return
 				}
+				for d := int64(time.Since(began)); ; {
+					m := maxNanos.Load()
+					if d <= m || maxNanos.CompareAndSwap(m, d) {
+						break
+					}
+				}
 				n.Add(1)
 			}
 		})
 	}
 	wg.Wait()
-	return n.Load(), firstErr
+	return n.Load(), time.Duration(maxNanos.Load()), firstErr
 }
 
-// TestTelemetry_PlatformOutageUnderLoad stops the platform while a Go SDK
-// client calls tools as fast as it can, then starts a new platform on the
-// same address and databases. It checks what the SDK promises:
-//   - every tool call succeeds while the platform is down (the user's token
-//     was verified before; the SDK serves its cached verdict when it cannot
-//     reach the platform to re-verify it);
+// hang makes the platform stop answering, like a frozen process or a
+// network that drops packets: its address still accepts connections, but
+// nothing is ever answered on them. start ends the hang as a restart would:
+// every connection held open is cut, and a new platform serves the address.
+func (rp *restartablePlatform) hang(t *testing.T) {
+	t.Helper()
+	rp.mu.Lock()
+	defer rp.mu.Unlock()
+	rp.srv.Close()
+	rp.srv = nil
+	ln, err := net.Listen("tcp", rp.addr)
+	if err != nil {
+		t.Fatalf("listen again on %s: %v", rp.addr, err)
+	}
+	hl := &hangingListener{Listener: ln}
+	rp.refuser = hl
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			hl.hold(c)
+		}
+	}()
+}
+
+// hangingListener holds every connection it accepted open, unanswered,
+// until it is closed.
+type hangingListener struct {
+	net.Listener
+	mu    sync.Mutex
+	held  []net.Conn
+	close bool
+}
+
+func (l *hangingListener) hold(c net.Conn) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.close {
+		c.Close()
+		return
+	}
+	l.held = append(l.held, c)
+	go io.Copy(io.Discard, c) // read the request, never answer
+}
+
+// Close stops accepting and cuts every held connection.
+func (l *hangingListener) Close() error {
+	l.mu.Lock()
+	l.close = true
+	held := l.held
+	l.held = nil
+	l.mu.Unlock()
+	for _, c := range held {
+		c.Close()
+	}
+	return l.Listener.Close()
+}
+
+// TestTelemetry_PlatformOutageUnderLoad takes the platform away while a Go
+// SDK client calls tools as fast as it can, then starts a new platform on
+// the same address and databases. The platform goes away in two ways: its
+// process is gone (every connection refused at once), or it hangs (its
+// address accepts connections and never answers, the harder case: exports
+// and token checks wait instead of failing). Either way, the SDK's promises:
+//   - every tool call succeeds while the platform is away (the user's token
+//     was verified before; when the SDK cannot reach the platform to
+//     re-verify it, it serves its cached verdict, waiting at most a second
+//     for a hanging platform);
 //   - the spans it cannot send are dropped and counted in /health's
 //     telemetry.dropped_spans, and every span is accounted for: each one
 //     made during the outage is either stored or counted as dropped;
@@ -109,6 +183,12 @@ func load(ctx context.Context, c *goClient, tool string, workers int, stop <-cha
 //
 // Phases are told apart by tool: whoami before and after, echo during.
 func TestTelemetry_PlatformOutageUnderLoad(t *testing.T) {
+	for _, mode := range []string{"gone", "hung"} {
+		t.Run(mode, func(t *testing.T) { testPlatformOutage(t, mode) })
+	}
+}
+
+func testPlatformOutage(t *testing.T, mode string) {
 	tel := sqliteTelemetry(t)
 	h, rp := startRestartableHarnessWith(t, harnessOptions{Telemetry: tel})
 	h.addUser(t, "olga@example.com", "olga-password-1")
@@ -128,51 +208,59 @@ func TestTelemetry_PlatformOutageUnderLoad(t *testing.T) {
 	waitForFeed(t, h, "connected")
 	d0 := readTelemetryHealth(t, h).DroppedSpans
 
-	// During: the platform is down; load until the SDK has dropped spans,
-	// and for at least two batch intervals.
-	rp.stop(t)
+	// During: load for a few batch intervals. A platform that is gone
+	// fails each export at once, so drops are counted while it is away
+	// (/health is read then; it would wait for its probe of a hung one).
+	if mode == "hung" {
+		rp.hang(t)
+	} else {
+		rp.stop(t)
+	}
 	const workers = 4
 	stop := make(chan struct{})
 	var (
 		downCalls int64
+		longest   time.Duration
 		downErr   error
 		loadDone  = make(chan struct{})
 	)
 	go func() {
 		defer close(loadDone)
-		downCalls, downErr = load(ctx, c, "echo", workers, stop)
+		downCalls, longest, downErr = load(ctx, c, "echo", workers, stop)
 	}()
 	started := time.Now()
 	deadline := started.Add(20 * time.Second)
 	var lastDropped uint64
 	for {
-		th := readTelemetryHealth(t, h)
-		if th.DroppedSpans < lastDropped {
-			t.Errorf("dropped_spans went down from %d to %d", lastDropped, th.DroppedSpans)
+		if mode == "gone" {
+			th := readTelemetryHealth(t, h)
+			if th.DroppedSpans < lastDropped {
+				t.Errorf("dropped_spans went down from %d to %d", lastDropped, th.DroppedSpans)
+			}
+			lastDropped = th.DroppedSpans
 		}
-		lastDropped = th.DroppedSpans
-		if lastDropped > d0 && time.Since(started) > 2500*time.Millisecond {
+		if (mode == "hung" || lastDropped > d0) && time.Since(started) > 2500*time.Millisecond {
 			break
 		}
 		select {
 		case <-loadDone:
-			t.Fatalf("a tool call failed while the platform was down: %v", downErr)
+			t.Fatalf("a tool call failed while the platform was %s: %v", mode, downErr)
 		default:
 		}
 		if time.Now().After(deadline) {
 			close(stop)
 			<-loadDone
-			t.Fatalf("the platform has been down for 20s under load (%d calls) and /health counts %d dropped spans (%d before): drops are not counted",
-				downCalls, lastDropped, d0)
+			t.Fatalf("the platform has been %s for 20s under load (%d calls) and /health counts %d dropped spans (%d before): drops are not counted",
+				mode, downCalls, lastDropped, d0)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	close(stop)
 	<-loadDone
 	if downErr != nil {
-		t.Fatalf("a tool call failed while the platform was down (after %d succeeded): %v", downCalls, downErr)
+		t.Fatalf("a tool call failed while the platform was %s (after %d succeeded): %v", mode, downCalls, downErr)
 	}
-	t.Logf("%d echo calls succeeded while the platform was down; /health dropped_spans %d", downCalls, lastDropped)
+	t.Logf("%d echo calls succeeded while the platform was %s; the longest took %s", downCalls, mode, longest)
 
 	// After: a new platform on the same address and databases.
 	rp.start(t)
@@ -188,7 +276,7 @@ func TestTelemetry_PlatformOutageUnderLoad(t *testing.T) {
 	// came after the last echo span in the queue): account for every span.
 	stored := toolCalls(t, tel, serverID, "echo")
 	dropped := readTelemetryHealth(t, h).DroppedSpans - d0
-	t.Logf("outage: %d echo calls, %d of their spans stored after the restart, %d dropped", downCalls, stored, dropped)
+	t.Logf("outage (%s): %d echo calls, %d of their spans stored after the restart, %d dropped", mode, downCalls, stored, dropped)
 	if int64(stored)+int64(dropped) != downCalls {
 		t.Errorf("of %d spans made during the outage, %d were stored and %d counted as dropped: %d unaccounted for",
 			downCalls, stored, dropped, downCalls-int64(stored)-int64(dropped))
@@ -198,7 +286,7 @@ func TestTelemetry_PlatformOutageUnderLoad(t *testing.T) {
 			stored, sdkSpanQueueSize, sdkSpanBatchSize)
 	}
 	if dropped == 0 {
-		t.Error("no span was dropped during the outage")
+		t.Error("no span was dropped during the outage: the batch being sent when the platform went away cannot have arrived")
 	}
 	if n := toolCalls(t, tel, serverID, "whoami"); n != before+after {
 		t.Errorf("%d whoami spans stored, want %d: none lost or doubled across the restart", n, before+after)
