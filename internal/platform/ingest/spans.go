@@ -66,8 +66,8 @@ func (r *rejections) message(what string, of int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "rejected %d of %d %s: ", r.total, of, what)
 	for i, x := range list {
-		if i == 5 {
-			fmt.Fprintf(&b, "; and %d other reasons", len(list)-i)
+		if i == 8 {
+			fmt.Fprintf(&b, "; and %d more reasons", len(list)-i)
 			break
 		}
 		if i > 0 {
