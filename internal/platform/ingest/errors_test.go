@@ -219,7 +219,8 @@ func TestTraces_HundredThousandAttributesAreCutToTheLimit(t *testing.T) {
 		raw[fmt.Sprintf("attr.%06d", i)] = "value"
 	}
 	attrs := s.Attributes()
-	attrs.FromRaw(raw)                            // PutStr checks for a duplicate key each time: quadratic
+	// FromRaw, since PutStr looks for a duplicate key each time (quadratic).
+	attrs.FromRaw(raw)
 	attrs.PutStr("mcp.method.name", "tools/call") // after all the others: still found
 	r := e.post(t, "/v1/traces", protoBody(t, td), "Authorization", e.a.basic(), "Content-Type", "application/x-protobuf")
 	if r.code != 200 {
