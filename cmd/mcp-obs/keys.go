@@ -13,7 +13,9 @@ import (
 )
 
 // ingestKeys is the ingest-key service over the admin database.
-func (a *admin) ingestKeys() *ingestkeys.Service { return ingestkeys.New(ingestkeys.Options{Store: a.store}) }
+func (a *admin) ingestKeys() *ingestkeys.Service {
+	return ingestkeys.New(ingestkeys.Options{Store: a.store})
+}
 
 // runServerKey runs `server key create|list|revoke`: the tenants' telemetry
 // ingest keys, which any OpenTelemetry SDK sends to the platform's OTLP
