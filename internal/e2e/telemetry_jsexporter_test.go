@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mcp-obs/mcp-obs/internal/e2e/npmcache"
+	"github.com/mcp-obs/mcp-obs/internal/platform/ingestkeys"
 	"github.com/mcp-obs/mcp-obs/internal/platform/servers"
 	"github.com/mcp-obs/mcp-obs/internal/telemetry"
 )
@@ -141,75 +142,86 @@ func TestTelemetry_OpenTelemetryJSExportersReachTheRightTenant(t *testing.T) {
 				t.Fatal(err)
 			}
 			tel := h.Telemetry
-			for _, tc := range []struct {
-				name, encoding, authorization string
-			}{
-				{"protobuf basic", "protobuf", basicAuth(h.Creds)},
-				{"json basic", "json", basicAuth(h.Creds)},
-			} {
-				t.Run(tc.name, func(t *testing.T) {
-					run := randomHex(t, 4)
-					out := sender.send(t, string(h.Base), tc.encoding, tc.authorization, run, other.Slug)
-					if !out.OK {
-						t.Fatalf("the %s exporter's export failed: %s %+v", tc.encoding, out.Error, out.Exports)
-					}
-					if len(out.Spans) != 3 {
-						t.Fatalf("sender recorded %d spans, want 3", len(out.Spans))
-					}
-					root, child, failed := out.Spans[0], out.Spans[1], out.Spans[2]
-
-					// An acknowledged export is committed: no polling.
-					from, to := spanRange()
-					var tid [16]byte
-					if _, err := hex.Decode(tid[:], []byte(root.TraceID)); err != nil {
-						t.Fatal(err)
-					}
-					spans, err := tel.Trace(ctx, h.Tenant.ID, tid, from, to)
-					if err != nil {
-						t.Fatal(err)
-					}
-					if len(spans) != 2 {
-						t.Fatalf("trace %s has %d spans stored for the tenant, want the tool call and its child", root.TraceID, len(spans))
-					}
-					byID := map[string]telemetry.Span{}
-					for _, s := range spans {
-						byID[hex.EncodeToString(s.SpanID[:])] = s
-					}
-					r, c := byID[root.SpanID], byID[child.SpanID]
-					if r.Name != root.Name || r.Kind != telemetry.KindServer || r.ParentSpanID != ([8]byte{}) {
-						t.Errorf("root span = %q kind %d parent %x, want %q, SERVER, no parent", r.Name, r.Kind, r.ParentSpanID, root.Name)
-					}
-					for _, ck := range []struct{ field, got, want string }{
-						{"method", r.Method, "tools/call"},
-						{"tool", r.Tool, "js_tool_" + run},
-						{"user", r.UserID, "js-user-" + run},
-						{"client id", r.ClientID, "js-client-" + run},
-						{"session id", r.SessionID, "js-session-" + run},
-						{"outcome", r.Outcome(), telemetry.OutcomeOK},
-					} {
-						if ck.got != ck.want {
-							t.Errorf("root span %s = %q, want %q", ck.field, ck.got, ck.want)
-						}
-					}
-					if got := hex.EncodeToString(c.ParentSpanID[:]); c.Name != child.Name || got != root.SpanID || c.Kind != telemetry.KindInternal {
-						t.Errorf("child span = %q kind %d parent %s, want %q, INTERNAL, parent %s", c.Name, c.Kind, got, child.Name, root.SpanID)
-					}
-					if a := spanAttributes(t, r); attrString(a, "jsonrpc.request.id") != "42" {
-						t.Errorf("root span attributes %s, want jsonrpc.request.id 42 kept", r.Attributes)
-					}
-
-					rows := allSpans(t, tel, h.Tenant.ID, telemetry.SpanFilter{Tool: "js_fail_" + run})
-					if len(rows) != 1 || rows[0].ErrorType != "tool_error" || rows[0].Outcome() != telemetry.OutcomeError ||
-						hex.EncodeToString(rows[0].SpanID[:]) != failed.SpanID {
-						t.Errorf("failed tool spans = %s, want the one span %s with error type tool_error", describeRows(rows), failed.SpanID)
-					}
-
-					// The other tenant, named in the resource, has none of it.
-					if got, err := tel.Trace(ctx, other.ID, tid, from, to); err != nil || len(got) != 0 {
-						t.Errorf("the other tenant's trace %s = %d spans (%v), want none", root.TraceID, len(got), err)
-					}
-				})
+			// An ingest key, as `mcp-obs server key create` makes one.
+			_, key, err := ingestkeys.New(ingestkeys.Options{Store: h.Store}).Create(ctx, tenantSlug, "e2e js sender")
+			if err != nil {
+				t.Fatal(err)
 			}
+			// The senders run at once (each is a Node process); the checks
+			// of the other tenant wait for all of them.
+			t.Run("senders", func(t *testing.T) {
+				for _, tc := range []struct {
+					name, encoding, authorization string
+				}{
+					{"protobuf basic", "protobuf", basicAuth(h.Creds)},
+					{"json basic", "json", basicAuth(h.Creds)},
+					{"protobuf ingest key", "protobuf", "Bearer " + key},
+					{"json ingest key", "json", "Bearer " + key},
+				} {
+					t.Run(tc.name, func(t *testing.T) {
+						run := randomHex(t, 4)
+						out := sender.send(t, string(h.Base), tc.encoding, tc.authorization, run, other.Slug)
+						if !out.OK {
+							t.Fatalf("the %s exporter's export failed: %s %+v", tc.encoding, out.Error, out.Exports)
+						}
+						if len(out.Spans) != 3 {
+							t.Fatalf("sender recorded %d spans, want 3", len(out.Spans))
+						}
+						root, child, failed := out.Spans[0], out.Spans[1], out.Spans[2]
+
+						// An acknowledged export is committed: no polling.
+						from, to := spanRange()
+						var tid [16]byte
+						if _, err := hex.Decode(tid[:], []byte(root.TraceID)); err != nil {
+							t.Fatal(err)
+						}
+						spans, err := tel.Trace(ctx, h.Tenant.ID, tid, from, to)
+						if err != nil {
+							t.Fatal(err)
+						}
+						if len(spans) != 2 {
+							t.Fatalf("trace %s has %d spans stored for the tenant, want the tool call and its child", root.TraceID, len(spans))
+						}
+						byID := map[string]telemetry.Span{}
+						for _, s := range spans {
+							byID[hex.EncodeToString(s.SpanID[:])] = s
+						}
+						r, c := byID[root.SpanID], byID[child.SpanID]
+						if r.Name != root.Name || r.Kind != telemetry.KindServer || r.ParentSpanID != ([8]byte{}) {
+							t.Errorf("root span = %q kind %d parent %x, want %q, SERVER, no parent", r.Name, r.Kind, r.ParentSpanID, root.Name)
+						}
+						for _, ck := range []struct{ field, got, want string }{
+							{"method", r.Method, "tools/call"},
+							{"tool", r.Tool, "js_tool_" + run},
+							{"user", r.UserID, "js-user-" + run},
+							{"client id", r.ClientID, "js-client-" + run},
+							{"session id", r.SessionID, "js-session-" + run},
+							{"outcome", r.Outcome(), telemetry.OutcomeOK},
+						} {
+							if ck.got != ck.want {
+								t.Errorf("root span %s = %q, want %q", ck.field, ck.got, ck.want)
+							}
+						}
+						if got := hex.EncodeToString(c.ParentSpanID[:]); c.Name != child.Name || got != root.SpanID || c.Kind != telemetry.KindInternal {
+							t.Errorf("child span = %q kind %d parent %s, want %q, INTERNAL, parent %s", c.Name, c.Kind, got, child.Name, root.SpanID)
+						}
+						if a := spanAttributes(t, r); attrString(a, "jsonrpc.request.id") != "42" {
+							t.Errorf("root span attributes %s, want jsonrpc.request.id 42 kept", r.Attributes)
+						}
+
+						rows := allSpans(t, tel, h.Tenant.ID, telemetry.SpanFilter{Tool: "js_fail_" + run})
+						if len(rows) != 1 || rows[0].ErrorType != "tool_error" || rows[0].Outcome() != telemetry.OutcomeError ||
+							hex.EncodeToString(rows[0].SpanID[:]) != failed.SpanID {
+							t.Errorf("failed tool spans = %s, want the one span %s with error type tool_error", describeRows(rows), failed.SpanID)
+						}
+
+						// The other tenant, named in the resource, has none of it.
+						if got, err := tel.Trace(ctx, other.ID, tid, from, to); err != nil || len(got) != 0 {
+							t.Errorf("the other tenant's trace %s = %d spans (%v), want none", root.TraceID, len(got), err)
+						}
+					})
+				}
+			})
 			if rows := allSpans(t, tel, other.ID, telemetry.SpanFilter{}); len(rows) != 0 {
 				t.Errorf("the other tenant, only named in the senders' resource, has %d spans: %s", len(rows), describeRows(rows))
 			}
