@@ -150,15 +150,22 @@ func TestTelemetry_OpenTelemetryJSExportersReachTheRightTenant(t *testing.T) {
 			// The senders run at once (each is a Node process); the checks
 			// of the other tenant wait for all of them.
 			t.Run("senders", func(t *testing.T) {
+				// Each encoding and each kind of credentials on each
+				// backend (decoding and authentication are independent of
+				// each other, and Node processes are slow to start).
 				for _, tc := range []struct {
-					name, encoding, authorization string
+					name, encoding, authorization, backend string
 				}{
-					{"protobuf basic", "protobuf", basicAuth(h.Creds)},
-					{"json basic", "json", basicAuth(h.Creds)},
-					{"protobuf ingest key", "protobuf", "Bearer " + key},
-					{"json ingest key", "json", "Bearer " + key},
+					{"protobuf basic", "protobuf", basicAuth(h.Creds), "sqlite"},
+					{"json ingest key", "json", "Bearer " + key, "sqlite"},
+					{"json basic", "json", basicAuth(h.Creds), "postgres"},
+					{"protobuf ingest key", "protobuf", "Bearer " + key, "postgres"},
 				} {
+					if tc.backend != b.name {
+						continue
+					}
 					t.Run(tc.name, func(t *testing.T) {
+						t.Parallel()
 						run := randomHex(t, 4)
 						out := sender.send(t, string(h.Base), tc.encoding, tc.authorization, run, other.Slug)
 						if !out.OK {
