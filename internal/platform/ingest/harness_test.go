@@ -246,3 +246,10 @@ func newEnvNoTelemetry(t testing.TB, st store.Store) *env {
 	t.Cleanup(hs.Close)
 	return &env{url: hs.URL, st: st, p: p}
 }
+
+// crashClient gives up quickly on a platform that was killed.
+var crashClient = &http.Client{Timeout: 10 * time.Second}
+
+func newPost(u string, body []byte) (*http.Request, error) {
+	return http.NewRequest(http.MethodPost, u, bytes.NewReader(body))
+}
