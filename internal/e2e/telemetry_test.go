@@ -17,6 +17,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/mcp-obs/mcp-obs/internal/store"
 	"github.com/mcp-obs/mcp-obs/internal/store/postgres"
@@ -32,15 +33,29 @@ import (
 // no measure of speed, only a bound on a test that would otherwise hang.
 const spanPatience = 15 * time.Second
 
-// failTool is the name of the tool whose result always has isError.
-const failTool = "fail"
+// Tools of the telemetry tests beyond addTools's.
+const (
+	// failTool's result always has isError.
+	failTool = "fail"
+	// workTool starts a span of its own, workSpan, from the request's
+	// context, as the SDK documents for handlers.
+	workTool = "traced_work"
+	workSpan = "work inside the tool"
+)
 
-// telemetryTools adds the tool the telemetry tests need beyond addTools's:
-// fail, whose result is a tool error (isError), not a JSON-RPC error.
+// telemetryTools adds the tools the telemetry tests need beyond addTools's:
+// fail, whose result is a tool error (isError), not a JSON-RPC error, and
+// traced_work, which records a span of its own.
 func telemetryTools(app *mcpobs.Server) {
 	mcpobs.AddTool(app, &mcp.Tool{Name: failTool, Description: "Always fails, as a tool result with isError"},
 		func(ctx context.Context, req *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, any, error) {
 			return &mcp.CallToolResult{IsError: true, Content: []mcp.Content{&mcp.TextContent{Text: "it failed, as it always does"}}}, nil, nil
+		})
+	mcpobs.AddTool(app, &mcp.Tool{Name: workTool, Description: "Does some work in a span of its own"},
+		func(ctx context.Context, req *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, echoResult, error) {
+			_, span := trace.SpanFromContext(ctx).TracerProvider().Tracer("e2e-tool").Start(ctx, workSpan)
+			span.End()
+			return nil, echoResult{Echo: "done"}, nil
 		})
 }
 
@@ -212,6 +227,9 @@ func containsSecret(s telemetry.Span, secret string) bool {
 //   - a tool error and an unknown tool are errors, with error types
 //     tool_error and the JSON-RPC code, in the spans and the rollups;
 //   - params._meta.traceparent makes the span a child of the client's span;
+//   - a span the tool handler starts from the request's context is a child
+//     of the call's span, in the same trace, and is not counted as a call;
+//   - another tenant's MCP server's spans stay with that tenant;
 //   - requests refused by the bearer check are recorded with their reason
 //     and without the token.
 func TestTelemetry_GoClientCallsReachThePlatform(t *testing.T) {
@@ -437,6 +455,66 @@ func TestTelemetry_GoClientCallsReachThePlatform(t *testing.T) {
 				}
 				if s.Name != "tools/call echo" || s.UserID != erin.ID {
 					t.Errorf("traced span = %q by %q, want tools/call echo by %s", s.Name, s.UserID, erin.ID)
+				}
+			})
+
+			t.Run("handler spans are children of the call", func(t *testing.T) {
+				var out echoResult
+				if err := c.callTool(ctx, workTool, map[string]any{}, &out); err != nil {
+					t.Fatal(err)
+				}
+				rows := waitForSpans(t, tel, serverID, telemetry.SpanFilter{Tool: workTool}, "the call of "+workTool, atLeast(1))
+				call := rows[0]
+				var spans []telemetry.Span
+				deadline := time.Now().Add(spanPatience)
+				for len(spans) < 2 {
+					if time.Now().After(deadline) {
+						t.Fatalf("trace %x has %d spans after %s, want the call and the handler's span", call.TraceID, len(spans), spanPatience)
+					}
+					time.Sleep(50 * time.Millisecond)
+					from, to := spanRange()
+					var err error
+					if spans, err = tel.Trace(ctx, serverID, call.TraceID, from, to); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if len(spans) != 2 {
+					t.Fatalf("trace %x has %d spans, want 2", call.TraceID, len(spans))
+				}
+				for _, s := range spans {
+					if s.SpanID == call.SpanID {
+						continue
+					}
+					if s.Name != workSpan || s.ParentSpanID != call.SpanID {
+						t.Errorf("handler span = %q with parent %x, want %q, child of the call %x", s.Name, s.ParentSpanID, workSpan, call.SpanID)
+					}
+					if s.IsCall() {
+						t.Errorf("the handler's span counts as a call (method %q, kind %d): it would be counted twice", s.Method, s.Kind)
+					}
+				}
+			})
+
+			t.Run("tenants stay apart", func(t *testing.T) {
+				other := h.startMCPServer(t, "other", "Other tenant")
+				// A refused request is the one span a server without users makes.
+				if resp, body, err := postMCP(ctx, other.MCPURL, "", initializeBody); err != nil || resp.StatusCode != http.StatusUnauthorized {
+					t.Fatalf("no token to the other server: %v %v %s, want 401", err, resp, snippet(body))
+				}
+				rows := waitForSpans(t, tel, other.Tenant.ID, telemetry.SpanFilter{}, "the other server's refusal", atLeast(1))
+				if len(rows) != 1 || rows[0].ErrorType != "missing_token" {
+					t.Errorf("the other tenant's spans = %s, want its one refusal", describeRows(rows))
+				}
+				for _, r := range allSpans(t, tel, serverID, telemetry.SpanFilter{}) {
+					if r.TraceID == rows[0].TraceID {
+						t.Errorf("the other server's refusal is among tenant %s's spans", tenantSlug)
+					}
+				}
+				from, to := spanRange()
+				if spans, err := tel.Trace(ctx, serverID, rows[0].TraceID, from, to); err != nil || len(spans) != 0 {
+					t.Errorf("tenant %s reads the other server's trace: %d spans, %v", tenantSlug, len(spans), err)
+				}
+				if users, err := tel.TopUsers(ctx, other.Tenant.ID, from, to, 0); err != nil || len(users) != 0 {
+					t.Errorf("the other tenant's users = %+v, %v; want none (erin called only %s)", users, err, tenantSlug)
 				}
 			})
 
