@@ -38,6 +38,9 @@ Usage (from a checkout of the repository; once installed with go install ./cmd/m
   {cmd} server list
   {cmd} server update --slug SLUG [--name NAME] [--resource-url URL] [--scopes "..."] [--allow-signup=true|false]
   {cmd} server rotate-secret --slug SLUG
+  {cmd} server key create --slug SLUG [--name NAME] [--platform-url URL]   (telemetry ingest key)
+  {cmd} server key list --slug SLUG
+  {cmd} server key revoke --slug SLUG --id ID
   {cmd} user add --server SLUG --email EMAIL [--password PASSWORD]
 
 serve and demo create their SQLite database (./mcp-obs-data/mcp-obs.db by default);

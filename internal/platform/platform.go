@@ -114,6 +114,7 @@ func New(cfg Config, st store.Store) *Platform {
 	p := &Platform{cfg: cfg, store: st, logger: logger, now: now, Users: userService, Clients: registry,
 		Servers: servers.New(servers.Options{Store: st, Now: now})}
 	mux := http.NewServeMux()
+	defer p.mountOps(mux) // runs last: /metrics, the OTLP receiver, and p.handler wrapped in request metrics
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		web.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
