@@ -132,7 +132,12 @@ func startRestartableHarness(t *testing.T) (*harness, *restartablePlatform) {
 // startRestartableHarnessWith is startRestartableHarness with options.
 func startRestartableHarnessWith(t *testing.T, opts harnessOptions) (*harness, *restartablePlatform) {
 	t.Helper()
-	st := testdb.SQLite(t)
+	return startRestartableHarnessOn(t, testdb.SQLite(t), opts)
+}
+
+// startRestartableHarnessOn is startRestartableHarnessWith over the given store.
+func startRestartableHarnessOn(t *testing.T, st store.Store, opts harnessOptions) (*harness, *restartablePlatform) {
+	t.Helper()
 	logs := newLogSink(t)
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -186,16 +186,20 @@ func (l *hangingListener) Close() error {
 //   - once the platform is back, export resumes: the calls made after the
 //     restart are all stored.
 //
-// Phases are told apart by tool: whoami before and after, echo during.
+// Phases are told apart by tool: whoami before and after, echo during. On
+// each backend: the new platform's receiver writes into the store the old
+// one wrote to.
 func TestTelemetry_PlatformOutageUnderLoad(t *testing.T) {
-	for _, mode := range []string{"gone", "hung"} {
-		t.Run(mode, func(t *testing.T) { testPlatformOutage(t, mode) })
+	for _, b := range telemetryBackends {
+		for _, mode := range []string{"gone", "hung"} {
+			t.Run(b.name+"/"+mode, func(t *testing.T) { testPlatformOutage(t, b, mode) })
+		}
 	}
 }
 
-func testPlatformOutage(t *testing.T, mode string) {
-	tel := sqliteTelemetry(t)
-	h, rp := startRestartableHarnessWith(t, harnessOptions{Telemetry: tel})
+func testPlatformOutage(t *testing.T, b telemetryBackend, mode string) {
+	st, tel := b.open(t)
+	h, rp := startRestartableHarnessOn(t, st, harnessOptions{Telemetry: tel})
 	h.addUser(t, "olga@example.com", "olga-password-1")
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
