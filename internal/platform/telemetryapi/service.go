@@ -62,10 +62,10 @@ type Range struct {
 // check reports what is wrong with r, naming the parameter.
 func (r Range) check() error {
 	switch {
-	case !telemetry.InRange(r.From):
-		return paramErr("from", "must lie between %d and %d", telemetry.MinTime.Year(), telemetry.MaxTime.Year())
 	case r.To.After(telemetry.MaxTime) || !r.To.After(telemetry.MinTime):
 		return paramErr("to", "must lie between %d and %d", telemetry.MinTime.Year(), telemetry.MaxTime.Year())
+	case !telemetry.InRange(r.From):
+		return paramErr("from", "must lie between %d and %d", telemetry.MinTime.Year(), telemetry.MaxTime.Year())
 	case !r.From.Before(r.To):
 		return paramErr("from", "must be before to (the range is [from, to))")
 	}
