@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/mcp-obs/mcp-obs/internal/platform"
 	"github.com/mcp-obs/mcp-obs/internal/platform/servers"
 	"github.com/mcp-obs/mcp-obs/internal/store"
@@ -78,7 +80,8 @@ type env struct {
 
 func newEnv(t *testing.T, st store.Store, tel store.Telemetry) *env {
 	t.Helper()
-	p := platform.New(platform.Config{Base: "http://platform.test", Telemetry: tel, Now: func() time.Time { return now }}, st)
+	p := platform.New(platform.Config{Base: "http://platform.test", Telemetry: tel, PasswordCost: bcrypt.MinCost,
+		Now: func() time.Time { return now }}, st)
 	hs := httptest.NewServer(p.Handler())
 	t.Cleanup(hs.Close)
 	e := &env{url: hs.URL, tel: tel}

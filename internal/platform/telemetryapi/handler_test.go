@@ -406,7 +406,7 @@ func TestTelemetryOff_QueryAPIAnswers404(t *testing.T) {
 
 func TestQueries_WhileSpansAreWrittenNeverFailOrGoBackwards(t *testing.T) {
 	eachBackend(t, func(t *testing.T, e *env) {
-		const batches = 15
+		const batches = 6
 		var all []telemetry.Span
 		var g errgroup.Group
 		done := make(chan struct{})
