@@ -89,9 +89,19 @@ func TestSummaryAndTimeseries_AreTheFiguresOfTheSpansWritten(t *testing.T) {
 			}
 			checkSummary(t, "point "+p.Start, p.summaryJSON, expect(spans, lo, lo.Add(30*time.Minute), nil))
 		}
-		e.getJSON(t, e.a, "timeseries", &ts) // default range and step
-		if ts.Step != "5m" || len(ts.Points) != 288 {
-			t.Errorf("default timeseries: step %q, %d points; want 5m and 288", ts.Step, len(ts.Points))
+		for _, c := range []struct {
+			query, step string
+			points      int
+		}{
+			{"", "1h", 24}, // the default range
+			{"from=2026-11-29T06:00:00Z", "1m", 360},
+			{"from=2026-11-29T05:59:00Z", "1h", 7}, // widened to whole hours
+			{"from=2026-10-01T00:00:00Z", "1d", 60},
+		} {
+			e.getJSON(t, e.a, "timeseries?"+c.query, &ts)
+			if ts.Step != c.step || len(ts.Points) != c.points {
+				t.Errorf("timeseries?%s: step %q, %d points; want the default step %s, %d points", c.query, ts.Step, len(ts.Points), c.step, c.points)
+			}
 		}
 	})
 }

@@ -113,13 +113,15 @@ func (s *Service) Summary(ctx context.Context, serverID string, r Range) (teleme
 	return sum, storeErr(err, "from")
 }
 
-// DefaultStep is the step of a time series that names none: the smallest
-// of 1 minute, 5, 15 and 30 minutes, 1, 6 and 24 hours that gives at most
-// 300 points over r.
+// DefaultStep is the step of a time series that names none: 1 minute, 1
+// hour or 1 day, the first that gives at most 360 points over r (1 hour for
+// the default 24 hours). These are the steps the rollups answer directly
+// (their own buckets); a step such as 5 minutes must count the distinct
+// users of each step from per-minute rows, which over a day of busy traffic
+// costs far more (see the README's query figures).
 func DefaultStep(r Range) time.Duration {
-	for _, step := range []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute, 30 * time.Minute,
-		time.Hour, 6 * time.Hour, 24 * time.Hour} {
-		if points(r, step) <= 300 {
+	for _, step := range []time.Duration{time.Minute, time.Hour} {
+		if points(r, step) <= 360 {
 			return step
 		}
 	}
