@@ -38,7 +38,7 @@ func checkSummary(t *testing.T, what string, got summaryJSON, want *figures) {
 		rate = float64(want.errors) / float64(want.calls)
 	}
 	if got.Calls != want.calls || got.Errors != want.errors || got.ActiveUsers != int64(len(want.users)) ||
-		(got.ErrorRate-rate) > 1e-9 || (rate-got.ErrorRate) > 1e-9 {
+		(got.ErrorRate-rate) > 1e-6 || (rate-got.ErrorRate) > 1e-6 {
 		t.Errorf("%s: calls/errors/rate/users = %d/%d/%v/%d, want %d/%d/%v/%d", what, got.Calls, got.Errors, got.ErrorRate, got.ActiveUsers,
 			want.calls, want.errors, rate, len(want.users))
 	}

@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -110,8 +111,19 @@ func (s *Service) Summary(ctx context.Context, serverID string, r Range) (teleme
 		return telemetry.Summary{}, err
 	}
 	sum, err := s.tel.Summary(ctx, serverID, r.From, r.To)
-	return sum, storeErr(err, "from")
+	return roundSummary(sum), storeErr(err, "from")
 }
+
+// roundSummary rounds latencies to the microsecond and the error rate to
+// six decimals: the histograms are within telemetry.MaxRelativeError of
+// the exact quantiles, so more digits would only be noise.
+func roundSummary(s telemetry.Summary) telemetry.Summary {
+	s.ErrorRate = math.Round(s.ErrorRate*1e6) / 1e6
+	s.P50, s.P95, s.P99 = roundMS(s.P50), roundMS(s.P95), roundMS(s.P99)
+	return s
+}
+
+func roundMS(ms float64) float64 { return math.Round(ms*1e3) / 1e3 }
 
 // DefaultStep is the step of a time series that names none: 1 minute, 1
 // hour or 1 day, the first that gives at most 360 points over r (1 hour for
@@ -154,6 +166,9 @@ func (s *Service) Timeseries(ctx context.Context, serverID string, r Range, step
 			n, store.MaxTimeseriesPoints)
 	}
 	pts, err := s.tel.Timeseries(ctx, serverID, r.From, r.To, step)
+	for i := range pts {
+		pts[i].Summary = roundSummary(pts[i].Summary)
+	}
 	return pts, storeErr(err, "step")
 }
 
@@ -182,6 +197,9 @@ func (s *Service) Top(ctx context.Context, serverID string, by Dimension, r Rang
 		rows, err = s.tel.TopClients(ctx, serverID, r.From, r.To, limit)
 	default:
 		return nil, fmt.Errorf("telemetry query: unknown dimension %d", by)
+	}
+	for i := range rows {
+		rows[i].P50, rows[i].P95 = roundMS(rows[i].P50), roundMS(rows[i].P95)
 	}
 	return rows, storeErr(err, "from")
 }
