@@ -77,6 +77,29 @@ func (t topRow) MarshalJSON() ([]byte, error) {
 	return append(out, rest[1:]...), nil
 }
 
+// topAnswer is a top list: {"from":…,"to":…,"tools":[…]}.
+type topAnswer struct {
+	from, to, listName string
+	rows               []topRow
+}
+
+// MarshalJSON writes the range first, then the list under its name.
+func (a topAnswer) MarshalJSON() ([]byte, error) {
+	rng, err := json.Marshal(struct {
+		From string `json:"from"`
+		To   string `json:"to"`
+	}{a.from, a.to})
+	if err != nil {
+		return nil, err
+	}
+	rows, err := json.Marshal(a.rows)
+	if err != nil {
+		return nil, err
+	}
+	out := append(rng[:len(rng)-1], `,"`+a.listName+`":`...)
+	return append(append(out, rows...), '}'), nil
+}
+
 func topRows(keyName string, rows []telemetry.TopRow) []topRow {
 	out := make([]topRow, len(rows))
 	for i, r := range rows {

@@ -167,7 +167,7 @@ func (h *Handler) top(by Dimension, listName, keyName string) tenantHandler {
 		if err != nil {
 			return err
 		}
-		web.WriteJSON(w, http.StatusOK, map[string]any{"from": rfc3339(rg.From), "to": rfc3339(rg.To), listName: topRows(keyName, rows)})
+		web.WriteJSON(w, http.StatusOK, topAnswer{from: rfc3339(rg.From), to: rfc3339(rg.To), listName: listName, rows: topRows(keyName, rows)})
 		return nil
 	}
 }
