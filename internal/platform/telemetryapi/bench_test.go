@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -43,8 +44,8 @@ const benchCacheVersion = "v1"
 // spread). Each sub-benchmark reports its p50 and p95 latency in ms; the
 // issue's target is a p95 of at most 100 ms for summary, timeseries and
 // tools. The SQLite databases are seeded once and kept in the temporary
-// folder (keyed by benchCacheVersion and the count); PostgreSQL, when
-// MCP_OBS_TEST_POSTGRES_URL is set, is seeded into a fresh schema each run.
+// folder, and the PostgreSQL ones (when MCP_OBS_TEST_POSTGRES_URL is set)
+// in a schema of their own, both keyed by benchCacheVersion and the count.
 func BenchmarkQueryAPI(b *testing.B) {
 	total := 1_000_000
 	if v, err := strconv.Atoi(os.Getenv(storetest.BenchSpansEnv)); err == nil && v > 0 {
@@ -69,40 +70,108 @@ func BenchmarkQueryAPI(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer tel.Close()
-		benchQueries(b, st, tel, total, done, nil)
+		creds, _ := os.ReadFile(done)
+		benchQueries(b, st, tel, total, creds, func(creds []byte) {
+			if err := os.WriteFile(done, creds, 0o600); err != nil {
+				b.Fatal(err)
+			}
+		})
 	})
 	b.Run("postgres", func(b *testing.B) {
-		u := pgtest.FreshSchema(b)
+		u, seeded := benchSchema(b, total)
 		st, err := postgres.Open(context.Background(), u)
 		if err != nil {
 			b.Fatal(err)
 		}
 		defer st.Close()
-		benchQueries(b, st, st, total, "", func() { // what autovacuum does soon after a bulk load
-			conn, err := pgx.Connect(context.Background(), u)
-			if err != nil {
-				b.Fatal(err)
+		var settle func(creds []byte)
+		if !seeded {
+			settle = func(creds []byte) { // what autovacuum does soon after a bulk load, then the marker
+				conn, err := pgx.Connect(context.Background(), u)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer conn.Close(context.Background())
+				if _, err := conn.Exec(context.Background(), `ANALYZE`); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := conn.Exec(context.Background(), `CREATE TABLE bench_seeded (creds text NOT NULL)`); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := conn.Exec(context.Background(), `INSERT INTO bench_seeded VALUES ($1)`, string(creds)); err != nil {
+					b.Fatal(err)
+				}
 			}
-			defer conn.Close(context.Background())
-			if _, err := conn.Exec(context.Background(), `ANALYZE`); err != nil {
-				b.Fatal(err)
-			}
-		})
+		}
+		benchQueries(b, st, st, total, seededCreds(b, u, seeded), settle)
 	})
 }
 
-// benchQueries seeds the tenant (unless the marker file done exists, which
-// then holds its credentials) and measures each endpoint.
-func benchQueries(b *testing.B, st store.Store, tel store.Telemetry, total int, done string, settle func()) {
+// benchSchema returns the URL of the benchmark's PostgreSQL schema, kept
+// between runs (keyed by benchCacheVersion and the count), and whether it
+// is seeded; a schema left half seeded is dropped and made again.
+func benchSchema(b *testing.B, total int) (string, bool) {
+	base := pgtest.ServerURL(b)
+	schema := fmt.Sprintf("mcp_obs_bench_queryapi_%s_%d", benchCacheVersion, total)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var n int
+	err = conn.QueryRow(ctx, `SELECT count(*) FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'bench_seeded'`, schema).Scan(&n)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if n == 0 {
+		if _, err := conn.Exec(ctx, `DROP SCHEMA IF EXISTS `+schema+` CASCADE`); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := conn.Exec(ctx, `CREATE SCHEMA `+schema); err != nil {
+			b.Fatal(err)
+		}
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		b.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String(), n > 0
+}
+
+// seededCreds reads the credentials a seeded schema keeps; nil when it is not seeded.
+func seededCreds(b *testing.B, u string, seeded bool) []byte {
+	if !seeded {
+		return nil
+	}
+	conn, err := pgx.Connect(context.Background(), u)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var creds string
+	if err := conn.QueryRow(context.Background(), `SELECT creds FROM bench_seeded`).Scan(&creds); err != nil {
+		b.Fatal(err)
+	}
+	return []byte(creds)
+}
+
+// benchQueries seeds the tenant unless seeded holds the credentials of a
+// tenant seeded before, calling done with the new credentials once seeded,
+// then measures each endpoint.
+func benchQueries(b *testing.B, st store.Store, tel store.Telemetry, total int, seeded []byte, done func(creds []byte)) {
 	ctx := context.Background()
 	p := platform.New(platform.Config{Base: "http://platform.test", Telemetry: tel, PasswordCost: bcrypt.MinCost,
 		Now: func() time.Time { return benchEnd }}, st)
 	var creds servers.Credentials
-	if raw, err := os.ReadFile(done); done != "" && err == nil {
-		if err := json.Unmarshal(raw, &creds); err != nil {
+	if seeded != nil {
+		if err := json.Unmarshal(seeded, &creds); err != nil {
 			b.Fatal(err)
 		}
-		b.Logf("reusing the %d spans seeded in %s", total, filepath.Dir(done))
+		b.Logf("reusing the %d spans seeded before", total)
 	} else {
 		srv, c, err := p.Servers.Create(ctx, servers.Spec{Slug: "bench", ResourceURL: "http://localhost:3006/mcp", Scopes: []string{"read"}})
 		if err != nil {
@@ -112,15 +181,8 @@ func benchQueries(b *testing.B, st store.Store, tel store.Telemetry, total int, 
 		began := time.Now()
 		seedBench(b, tel, srv.ID, total)
 		b.Logf("seeded %d spans in %v (%.0f spans/s)", total, time.Since(began).Round(time.Millisecond), float64(total)/time.Since(began).Seconds())
-		if settle != nil {
-			settle()
-		}
-		if done != "" {
-			raw, _ := json.Marshal(creds)
-			if err := os.WriteFile(done, raw, 0o600); err != nil {
-				b.Fatal(err)
-			}
-		}
+		raw, _ := json.Marshal(creds)
+		done(raw)
 	}
 	hs := httptest.NewServer(p.Handler())
 	defer hs.Close()
