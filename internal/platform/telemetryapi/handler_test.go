@@ -435,9 +435,10 @@ func TestQueries_WhileSpansAreWrittenNeverFailOrGoBackwards(t *testing.T) {
 			g.Go(func() error {
 				last := int64(-1)
 				for {
+					finished := false // one more round after the writer is done
 					select {
 					case <-done:
-						return nil
+						finished = true
 					default:
 					}
 					var sum summaryJSON
@@ -454,6 +455,9 @@ func TestQueries_WhileSpansAreWrittenNeverFailOrGoBackwards(t *testing.T) {
 					last = sum.Calls
 					if status, body, _ := e.get(t, e.a, "alpha", "spans?limit=20&status=error"); status != http.StatusOK {
 						return fmt.Errorf("spans: %d %s", status, body)
+					}
+					if finished {
+						return nil
 					}
 				}
 			})
