@@ -11,6 +11,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/mcp-obs/mcp-obs/internal/cliname"
 	"github.com/mcp-obs/mcp-obs/internal/platform"
 	"github.com/mcp-obs/mcp-obs/internal/platform/servers"
 	"github.com/mcp-obs/mcp-obs/internal/platform/users"
@@ -236,8 +237,24 @@ Try it:
   curl %[7]s/.well-known/oauth-protected-resource
   curl -i -X POST %[2]s -H 'Content-Type: application/json' -d '{"jsonrpc":"2.0","id":1,"method":"tools/list"}'
 
+Telemetry of the demo server's calls (after a client has called a tool):
+  curl -u %[10]s:%[11]s '%[1]s/api/v1/servers/%[4]s/telemetry/summary'
+  %[12]s stats --server %[4]s --db %[13]s
+
 Press Ctrl-C to stop.
 
 `, b.platformURL, b.resourceURL, demoServerName, demoSlug, b.email, b.password, strings.TrimSuffix(b.resourceURL, "/mcp"),
-		exportLine(b.creds), db)
+		exportLine(b.creds), db, b.creds.ClientID, b.creds.ClientSecret, cliname.Command, shellQuote("sqlite:"+b.db))
+}
+
+// shellQuote quotes s for a POSIX shell when it holds anything but
+// letters, digits and the punctuation of paths.
+func shellQuote(s string) string {
+	safe := func(r rune) bool {
+		return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/._-:+=,@%", r)
+	}
+	if s != "" && strings.IndexFunc(s, func(r rune) bool { return !safe(r) }) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

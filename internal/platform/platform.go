@@ -18,6 +18,7 @@ import (
 	"github.com/mcp-obs/mcp-obs/internal/platform/endpoints"
 	"github.com/mcp-obs/mcp-obs/internal/platform/oauth"
 	"github.com/mcp-obs/mcp-obs/internal/platform/servers"
+	"github.com/mcp-obs/mcp-obs/internal/platform/telemetryapi"
 	"github.com/mcp-obs/mcp-obs/internal/platform/users"
 	"github.com/mcp-obs/mcp-obs/internal/platform/web"
 	"github.com/mcp-obs/mcp-obs/internal/store"
@@ -124,6 +125,9 @@ func New(cfg Config, st store.Store) *Platform {
 	accounts.Routes(mux)
 	registry.Routes(mux)
 	authz.Routes(mux)
+	if cfg.Telemetry != nil {
+		telemetryapi.New(telemetryapi.Options{Telemetry: cfg.Telemetry, Servers: st, Base: cfg.Base, Logger: logger, Now: now}).Routes(mux)
+	}
 	p.handler = mux
 	return p
 }
