@@ -10,8 +10,8 @@ import (
 
 // mountOps adds the operational doors to mux, /metrics always and the OTLP
 // receiver (POST /v1/traces, POST /v1/metrics) when telemetry is on, and
-// wraps p.handler in the request metrics. [New] defers it, so it runs once
-// every other route is registered. A 200 from the receiver
+// wraps p.handler in the request metrics. [New] calls it once every other
+// route is registered. A 200 from the receiver
 // means committed: it waits for its group commit, so the graceful
 // shutdown of [Platform.Serve], which waits for the requests in flight,
 // drains the receiver's queue too.

@@ -115,7 +115,6 @@ func New(cfg Config, st store.Store) *Platform {
 	p := &Platform{cfg: cfg, store: st, logger: logger, now: now, Users: userService, Clients: registry,
 		Servers: servers.New(servers.Options{Store: st, Now: now})}
 	mux := http.NewServeMux()
-	defer p.mountOps(mux) // runs last: /metrics, the OTLP receiver, and p.handler wrapped in request metrics
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		web.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -129,6 +128,7 @@ func New(cfg Config, st store.Store) *Platform {
 		telemetryapi.New(telemetryapi.Options{Telemetry: cfg.Telemetry, Servers: st, Base: cfg.Base, Logger: logger, Now: now}).Routes(mux)
 	}
 	p.handler = mux
+	p.mountOps(mux) // last: it wraps p.handler in the request metrics
 	return p
 }
 
