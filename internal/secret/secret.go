@@ -39,6 +39,10 @@ const (
 	PrefixClientSecret = "mcpobs_cs_"
 	PrefixServerSecret = "mcpobs_sk_"
 	PrefixRegistration = "mcpobs_rg_"
+	// PrefixIngestKey starts a telemetry ingest key, whose public id
+	// follows it (see package ingestkeys): the value is made by New with
+	// the prefix PrefixIngestKey+id+"_", so the checksum covers the id too.
+	PrefixIngestKey = "mcpobs_ik_"
 )
 
 // Lengths of the parts after the prefix.
@@ -174,7 +178,7 @@ func Matches(s, wantHash string) bool {
 // few characters, never enough to use it.
 func Redact(s string) string {
 	const keep = 6
-	for _, p := range []string{PrefixAccessToken, PrefixRefreshToken, PrefixCode, PrefixSession, PrefixClientSecret, PrefixServerSecret, PrefixRegistration} {
+	for _, p := range []string{PrefixAccessToken, PrefixRefreshToken, PrefixCode, PrefixSession, PrefixClientSecret, PrefixServerSecret, PrefixRegistration, PrefixIngestKey} {
 		if len(s) > len(p) && s[:len(p)] == p {
 			rest := s[len(p):]
 			if len(rest) > keep {
