@@ -138,7 +138,7 @@ func New(opts Options) *Receiver {
 	}
 	rc := &Receiver{
 		decoding: make(chan struct{}, opts.MaxDecoding),
-		tel: opts.Telemetry, servers: opts.Servers, keys: opts.Keys, logger: opts.Logger, limit: opts.MaxBodyBytes,
+		tel:      opts.Telemetry, servers: opts.Servers, keys: opts.Keys, logger: opts.Logger, limit: opts.MaxBodyBytes,
 		commits: newCommitter(opts.Telemetry, opts.MaxQueueBytes, opts.MaxCommit, opts.CommitTimeout, opts.OnCommit),
 		cache:   &authCache{ttl: max(opts.AuthCacheTTL, 0), max: 4096, now: opts.Now},
 	}
