@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -236,5 +237,23 @@ func TestTraces_HundredThousandAttributesAreCutToTheLimit(t *testing.T) {
 	a := string(tr[0].Attributes)
 	if len(a) > 16<<10 || !strings.Contains(a, `"mcp_obs.attributes_dropped":`) || !strings.HasPrefix(a, `{"attr.`) {
 		t.Fatalf("attributes (%d bytes) = %.200s … %s", len(a), a, a[max(0, len(a)-80):])
+	}
+}
+
+func TestTraces_ASlowSenderHoldsUpNoOtherSender(t *testing.T) {
+	e := newEnv(t, "sqlite")
+	// Several senders that announce a body and never finish it.
+	for range 4 {
+		conn, err := net.Dial("tcp", strings.TrimPrefix(e.url, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		fmt.Fprintf(conn, "POST /v1/traces HTTP/1.1\r\nHost: x\r\nAuthorization: %s\r\nContent-Type: application/x-protobuf\r\nContent-Length: 100000\r\n\r\npartial", e.a.basic())
+	}
+	time.Sleep(100 * time.Millisecond) // let their handlers start reading
+	body := protoBody(t, traces(nil, spanSpec{trace: 1, span: 1, start: time.Now(), method: "ping"}))
+	if r := e.post(t, "/v1/traces", body, "Authorization", e.a.basic(), "Content-Type", "application/x-protobuf"); r.code != 200 {
+		t.Fatalf("behind slow senders: %d %s", r.code, r.body)
 	}
 }

@@ -185,35 +185,60 @@ func (rc *Receiver) prelude(w http.ResponseWriter, r *http.Request) (serverID st
 			"Content-Type must be application/x-protobuf or application/json")
 		return "", 0, nil, nil, false
 	}
+	gzipped, err := bodyGzipped(r)
+	if err != nil {
+		writeStatus(w, enc, http.StatusUnsupportedMediaType, codeInvalidArgument, err.Error())
+		return "", 0, nil, nil, false
+	}
+	raw := buffers.Get().(*bytes.Buffer)
+	raw.Reset()
+	var inflated *bytes.Buffer
+	putBack := func() {
+		for _, b := range []*bytes.Buffer{raw, inflated} {
+			if b != nil && b.Cap() <= int(rc.limit)+bytes.MinRead*2 {
+				buffers.Put(b)
+			}
+		}
+	}
+	// Reading is I/O and takes no decoding slot, so a slow sender holds
+	// up nobody else; inflating, decoding and mapping do.
+	if err := readBody(r, raw, rc.limit); err != nil {
+		putBack()
+		rc.bodyError(w, enc, err)
+		return "", 0, nil, nil, false
+	}
 	select {
 	case rc.decoding <- struct{}{}:
 	case <-r.Context().Done():
+		putBack()
 		return "", 0, nil, nil, false
 	}
-	buf := buffers.Get().(*bytes.Buffer)
-	buf.Reset()
-	release = func() {
-		if buf.Cap() <= int(rc.limit)+bytes.MinRead*2 {
-			buffers.Put(buf)
+	release = func() { putBack(); <-rc.decoding }
+	body = raw.Bytes()
+	if gzipped {
+		inflated = buffers.Get().(*bytes.Buffer)
+		inflated.Reset()
+		if err := inflate(body, inflated, rc.limit); err != nil {
+			release()
+			rc.bodyError(w, enc, err)
+			return "", 0, nil, nil, false
 		}
-		<-rc.decoding
+		body = inflated.Bytes()
 	}
-	if err := readBody(r, buf, rc.limit); err != nil {
-		release()
-		switch {
-		case errors.Is(err, errTooLarge):
-			writeStatus(w, enc, http.StatusRequestEntityTooLarge, codeResourceExhausted,
-				"request body over "+strconv.FormatInt(rc.limit, 10)+" bytes (compressed or decompressed); send smaller batches")
-		case errors.Is(err, errUnsupported):
-			writeStatus(w, enc, http.StatusUnsupportedMediaType, codeInvalidArgument, err.Error())
-		case errors.Is(err, errMalformed):
-			writeStatus(w, enc, http.StatusBadRequest, codeInvalidArgument, err.Error())
-		default: // the connection broke while reading: nobody to answer
-			writeStatus(w, enc, http.StatusBadRequest, codeInvalidArgument, err.Error())
-		}
-		return "", 0, nil, nil, false
+	return serverID, enc, body, release, true
+}
+
+// bodyError answers a body that could not be read or inflated.
+func (rc *Receiver) bodyError(w http.ResponseWriter, enc encoding, err error) {
+	switch {
+	case errors.Is(err, errTooLarge):
+		writeStatus(w, enc, http.StatusRequestEntityTooLarge, codeResourceExhausted,
+			"request body over "+strconv.FormatInt(rc.limit, 10)+" bytes (compressed or decompressed); send smaller batches")
+	case errors.Is(err, errMalformed):
+		writeStatus(w, enc, http.StatusBadRequest, codeInvalidArgument, err.Error())
+	default: // the connection broke while reading: the sender will not see this
+		writeStatus(w, enc, http.StatusBadRequest, codeInvalidArgument, err.Error())
 	}
-	return serverID, enc, buf.Bytes(), release, true
 }
 
 func (rc *Receiver) traces(w http.ResponseWriter, r *http.Request) {
