@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"io"
 	"net/http"
 	"net/url"
@@ -65,12 +66,51 @@ func newOAuthLoad(b *testing.B, e *env, codes int) *oauthLoad {
 	return l
 }
 
+// idTemplate is a marshalled batch with the offsets of its span ids, so a
+// sender can make a new batch (new span ids, so nothing is skipped as a
+// duplicate) by copying it and writing a sequence number into each id: a
+// sender of the benchmark costs the machine little CPU, as a sender on
+// another machine would.
+type idTemplate struct {
+	body    []byte
+	offsets []int // of the first 4 bytes of each span id
+}
+
+func newIDTemplate(b *testing.B, seed int, now time.Time) idTemplate {
+	body := protoBody(b, benchBatch(seed, now))
+	t := idTemplate{body: body}
+	from := 0
+	for i := range benchBatchSize {
+		var sid [8]byte
+		binary.BigEndian.PutUint32(sid[:], uint32(seed))
+		binary.BigEndian.PutUint32(sid[4:], uint32(i)+1)
+		at := bytes.Index(body[from:], sid[:])
+		if at < 0 {
+			b.Fatalf("span id %d not found in the marshalled batch", i)
+		}
+		t.offsets = append(t.offsets, from+at)
+		from += at + len(sid)
+	}
+	return t
+}
+
+// batch returns a copy of the template whose span ids carry seq.
+func (t idTemplate) batch(seq uint32) []byte {
+	out := slices.Clone(t.body)
+	for _, off := range t.offsets {
+		binary.BigEndian.PutUint32(out[off:], seq)
+	}
+	return out
+}
+
 // runIngestLoad sends 512-span protobuf batches from 8 senders until stop
-// is closed, and returns how many spans were committed. Every batch is new
-// (re-sent spans would be skipped as duplicates, which costs less), made
-// by the senders as they go, as an SDK would.
+// is closed, each batch new, and returns how many spans were committed.
 func runIngestLoad(b *testing.B, e *env, stop <-chan struct{}) func() int64 {
 	now := time.Now()
+	templates := make([]idTemplate, benchSenders)
+	for i := range templates {
+		templates[i] = newIDTemplate(b, 0x7f000000+i, now)
+	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = benchSenders
 	client := &http.Client{Transport: tr}
@@ -79,7 +119,7 @@ func runIngestLoad(b *testing.B, e *env, stop <-chan struct{}) func() int64 {
 		next, spans atomic.Int64
 		wg          sync.WaitGroup
 	)
-	for range benchSenders {
+	for s := range benchSenders {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -89,8 +129,7 @@ func runIngestLoad(b *testing.B, e *env, stop <-chan struct{}) func() int64 {
 					return
 				default:
 				}
-				i := next.Add(1)
-				body := protoBody(b, benchBatch(1_000_000+int(i), now))
+				body := templates[s].batch(0x10000000 + uint32(next.Add(1)))
 				req, _ := http.NewRequest(http.MethodPost, e.url+"/v1/traces", bytes.NewReader(body))
 				req.Header.Set("Content-Type", "application/x-protobuf")
 				req.Header.Set("Authorization", authz)
