@@ -64,61 +64,53 @@ var buffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 // gzipReaders recycles gzip readers (each holds a 32 KiB window).
 var gzipReaders sync.Pool
 
-// readBody reads the request body into buf, decompressing gzip, and
-// refuses more than limit bytes at either stage: a small compressed body
-// that inflates past the limit (a zip bomb) is as much too large as a
-// large one, and is never inflated further than limit+1 bytes.
-func readBody(r *http.Request, buf *bytes.Buffer, limit int64) error {
-	var body io.Reader = io.LimitReader(r.Body, limit+1)
+// bodyGzipped reads the request's Content-Encoding: false for none,
+// true for gzip, errUnsupported for anything else.
+func bodyGzipped(r *http.Request) (bool, error) {
 	switch ce := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); ce {
 	case "", "identity":
-		if _, err := buf.ReadFrom(body); err != nil {
-			return fmt.Errorf("read body: %w", err)
-		}
-		if int64(buf.Len()) > limit {
-			return errTooLarge
-		}
-		return nil
+		return false, nil
 	case "gzip", "x-gzip":
-		counted := &countingReader{r: body}
-		zr, _ := gzipReaders.Get().(*gzip.Reader)
-		var err error
-		if zr == nil {
-			zr, err = gzip.NewReader(counted)
-		} else {
-			err = zr.Reset(counted)
-		}
-		if err != nil {
-			if counted.n > limit {
-				return errTooLarge
-			}
-			return fmt.Errorf("%w: gzip: %v", errMalformed, err)
-		}
-		defer gzipReaders.Put(zr)
-		if _, err := buf.ReadFrom(io.LimitReader(zr, limit+1)); err != nil {
-			if counted.n > limit {
-				return errTooLarge
-			}
-			return fmt.Errorf("%w: gzip: %v", errMalformed, err)
-		}
-		if int64(buf.Len()) > limit || counted.n > limit {
-			return errTooLarge
-		}
-		return nil
+		return true, nil
 	default:
-		return fmt.Errorf("%w: Content-Encoding %q (use gzip or none)", errUnsupported, ce)
+		return false, fmt.Errorf("%w: Content-Encoding %q (use gzip or none)", errUnsupported, ce)
 	}
 }
 
-// countingReader counts the compressed bytes read, to tell a compressed
-// body over the limit from a corrupt one.
-type countingReader struct {
-	r io.Reader
-	n int64
+// readBody reads the request body as sent into buf, refusing more than
+// limit bytes. It is I/O only: a slow sender spends its own time here, not
+// a decoding slot.
+func readBody(r *http.Request, buf *bytes.Buffer, limit int64) error {
+	if _, err := buf.ReadFrom(io.LimitReader(r.Body, limit+1)); err != nil {
+		return fmt.Errorf("read body: %w", err)
+	}
+	if int64(buf.Len()) > limit {
+		return errTooLarge
+	}
+	return nil
 }
 
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
+// inflate decompresses a gzip body into out, refusing more than limit
+// bytes: a small body that inflates past the limit (a zip bomb) is as much
+// too large as a large one, and is never inflated further than limit+1
+// bytes.
+func inflate(body []byte, out *bytes.Buffer, limit int64) error {
+	zr, _ := gzipReaders.Get().(*gzip.Reader)
+	var err error
+	if zr == nil {
+		zr, err = gzip.NewReader(bytes.NewReader(body))
+	} else {
+		err = zr.Reset(bytes.NewReader(body))
+	}
+	if err != nil {
+		return fmt.Errorf("%w: gzip: %v", errMalformed, err)
+	}
+	defer gzipReaders.Put(zr)
+	if _, err := out.ReadFrom(io.LimitReader(zr, limit+1)); err != nil {
+		return fmt.Errorf("%w: gzip: %v", errMalformed, err)
+	}
+	if int64(out.Len()) > limit {
+		return errTooLarge
+	}
+	return nil
 }

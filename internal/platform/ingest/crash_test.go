@@ -56,7 +56,7 @@ func TestIngestCrashChild(t *testing.T) {
 		t.Skip("the platform process of TestTraces_AcknowledgedSpansSurviveKill9")
 	}
 	st, tel, _ := openDSN(t, dsn)
-	p := platform.New(platform.Config{Base: endpoints.Base("http://localhost:3000"), Telemetry: tel}, st)
+	p := platform.New(platform.Config{Base: endpoints.Base("http://localhost:3000"), Telemetry: tel, PasswordCost: 4}, st)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -109,7 +109,7 @@ func TestTraces_AcknowledgedSpansSurviveKill9(t *testing.T) {
 
 			// Four senders send 64-span batches until the platform dies;
 			// every 200 is recorded, and the kill comes right after one.
-			const senders, size = 4, 64
+			const senders, size = 4, 32
 			var (
 				mu    sync.Mutex
 				acked []int
@@ -131,7 +131,7 @@ func TestTraces_AcknowledgedSpansSurviveKill9(t *testing.T) {
 						acked = append(acked, seed)
 						n := len(acked)
 						mu.Unlock()
-						if n >= 60 {
+						if n >= 24 {
 							kill.Do(func() { cmd.Process.Kill() })
 						}
 					}

@@ -241,7 +241,7 @@ func exportResponse(t testing.TB, r response) ptraceotlp.ExportResponse {
 
 // newEnvNoTelemetry serves a platform over st with telemetry off.
 func newEnvNoTelemetry(t testing.TB, st store.Store) *env {
-	p := platform.New(platform.Config{Base: endpoints.Base("http://localhost:3000")}, st)
+	p := platform.New(platform.Config{Base: endpoints.Base("http://localhost:3000"), PasswordCost: 4}, st)
 	hs := httptest.NewServer(p.Handler())
 	t.Cleanup(hs.Close)
 	return &env{url: hs.URL, st: st, p: p}

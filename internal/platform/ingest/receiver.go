@@ -24,6 +24,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -70,6 +71,12 @@ type Options struct {
 	// revoked ingest key or a rotated secret stops working within it.
 	// Default one second; negative turns the cache off.
 	AuthCacheTTL time.Duration
+	// MaxDecoding bounds the requests decoded at once (reading, inflating,
+	// decoding and mapping a body is the receiver's CPU work); the others
+	// wait their turn. It keeps ingest at full speed from taking every core
+	// from sign-in, token issuance and introspection, and bounds the memory
+	// of decoded batches. Default: half the CPUs (GOMAXPROCS), at least one.
+	MaxDecoding int
 	// OnCommit, if set, is called after each commit with its size, time and
 	// outcome (the /metrics histograms).
 	OnCommit func(spans int, d time.Duration, err error)
@@ -96,6 +103,8 @@ type Receiver struct {
 	limit   int64
 	commits *committer
 	cache   *authCache
+	// decoding holds a token per request being decoded (MaxDecoding).
+	decoding chan struct{}
 
 	accepted, rejected, dropped atomic.Uint64
 	pointsOK, pointsRejected    atomic.Uint64
@@ -124,8 +133,12 @@ func New(opts Options) *Receiver {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.MaxDecoding <= 0 {
+		opts.MaxDecoding = max(1, runtime.GOMAXPROCS(0)/2)
+	}
 	rc := &Receiver{
-		tel: opts.Telemetry, servers: opts.Servers, keys: opts.Keys, logger: opts.Logger, limit: opts.MaxBodyBytes,
+		decoding: make(chan struct{}, opts.MaxDecoding),
+		tel:      opts.Telemetry, servers: opts.Servers, keys: opts.Keys, logger: opts.Logger, limit: opts.MaxBodyBytes,
 		commits: newCommitter(opts.Telemetry, opts.MaxQueueBytes, opts.MaxCommit, opts.CommitTimeout, opts.OnCommit),
 		cache:   &authCache{ttl: max(opts.AuthCacheTTL, 0), max: 4096, now: opts.Now},
 	}
@@ -172,29 +185,60 @@ func (rc *Receiver) prelude(w http.ResponseWriter, r *http.Request) (serverID st
 			"Content-Type must be application/x-protobuf or application/json")
 		return "", 0, nil, nil, false
 	}
-	buf := buffers.Get().(*bytes.Buffer)
-	buf.Reset()
-	release = func() {
-		if buf.Cap() <= int(rc.limit)+bytes.MinRead*2 {
-			buffers.Put(buf)
-		}
-	}
-	if err := readBody(r, buf, rc.limit); err != nil {
-		release()
-		switch {
-		case errors.Is(err, errTooLarge):
-			writeStatus(w, enc, http.StatusRequestEntityTooLarge, codeResourceExhausted,
-				"request body over "+strconv.FormatInt(rc.limit, 10)+" bytes (compressed or decompressed); send smaller batches")
-		case errors.Is(err, errUnsupported):
-			writeStatus(w, enc, http.StatusUnsupportedMediaType, codeInvalidArgument, err.Error())
-		case errors.Is(err, errMalformed):
-			writeStatus(w, enc, http.StatusBadRequest, codeInvalidArgument, err.Error())
-		default: // the connection broke while reading: nobody to answer
-			writeStatus(w, enc, http.StatusBadRequest, codeInvalidArgument, err.Error())
-		}
+	gzipped, err := bodyGzipped(r)
+	if err != nil {
+		writeStatus(w, enc, http.StatusUnsupportedMediaType, codeInvalidArgument, err.Error())
 		return "", 0, nil, nil, false
 	}
-	return serverID, enc, buf.Bytes(), release, true
+	raw := buffers.Get().(*bytes.Buffer)
+	raw.Reset()
+	var inflated *bytes.Buffer
+	putBack := func() {
+		for _, b := range []*bytes.Buffer{raw, inflated} {
+			if b != nil && b.Cap() <= int(rc.limit)+bytes.MinRead*2 {
+				buffers.Put(b)
+			}
+		}
+	}
+	// Reading is I/O and takes no decoding slot, so a slow sender holds
+	// up nobody else; inflating, decoding and mapping do.
+	if err := readBody(r, raw, rc.limit); err != nil {
+		putBack()
+		rc.bodyError(w, enc, err)
+		return "", 0, nil, nil, false
+	}
+	select {
+	case rc.decoding <- struct{}{}:
+	case <-r.Context().Done():
+		putBack()
+		return "", 0, nil, nil, false
+	}
+	release = func() { putBack(); <-rc.decoding }
+	body = raw.Bytes()
+	if gzipped {
+		inflated = buffers.Get().(*bytes.Buffer)
+		inflated.Reset()
+		if err := inflate(body, inflated, rc.limit); err != nil {
+			release()
+			rc.bodyError(w, enc, err)
+			return "", 0, nil, nil, false
+		}
+		body = inflated.Bytes()
+	}
+	return serverID, enc, body, release, true
+}
+
+// bodyError answers a body that could not be read or inflated.
+func (rc *Receiver) bodyError(w http.ResponseWriter, enc encoding, err error) {
+	switch {
+	case errors.Is(err, errTooLarge):
+		writeStatus(w, enc, http.StatusRequestEntityTooLarge, codeResourceExhausted,
+			"request body over "+strconv.FormatInt(rc.limit, 10)+" bytes (compressed or decompressed); send smaller batches")
+	case errors.Is(err, errMalformed):
+		writeStatus(w, enc, http.StatusBadRequest, codeInvalidArgument, err.Error())
+	default: // the connection broke while reading: the sender will not see this
+		writeStatus(w, enc, http.StatusBadRequest, codeInvalidArgument, err.Error())
+	}
 }
 
 func (rc *Receiver) traces(w http.ResponseWriter, r *http.Request) {

@@ -40,7 +40,7 @@ func New() *Metrics {
 	}, []string{"route", "code"})
 	m.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "mcpobs_http_request_duration_seconds",
-		Help:    "Time to answer an HTTP request, by route. Introspection is route=\"POST /t/{slug}/introspect\" (and the other introspection patterns).",
+		Help:    "Time to answer an HTTP request, by route. Introspection is route=\"POST /t/{slug}/oauth/introspect\", the token endpoint route=\"POST /t/{slug}/oauth/token\".",
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 	}, []string{"route"})
 	m.inflight = prometheus.NewGauge(prometheus.GaugeOpts{
