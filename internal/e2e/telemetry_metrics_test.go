@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"slices"
 	"testing"
 	"time"
@@ -117,6 +118,17 @@ func TestTelemetry_MetricsReachThePlatform(t *testing.T) {
 			if n, _ := metricCount(t, tel, serverID, op, map[string]string{"gen_ai.tool.name": "echo", "error.type": "tool_error"}); n != 0 {
 				t.Errorf("%d echo calls recorded with error.type tool_error, want none", n)
 			}
+
+			// Refusals are counted in mcpobs.server.refusals, a counter the
+			// platform stores as points without buckets.
+			const refused = 2
+			for range refused {
+				resp, _, err := postMCP(ctx, h.MCPURL, "not-a-token", initializeBody)
+				if err != nil || resp.StatusCode != http.StatusUnauthorized {
+					t.Fatalf("a made-up token: %v %v, want 401", resp, err)
+				}
+			}
+			waitForMetric(t, tel, serverID, "mcpobs.server.refusals", map[string]string{"error.type": "invalid_token"}, refused)
 
 			if err := c.Session.Close(); err != nil {
 				t.Fatalf("close the session: %v", err)

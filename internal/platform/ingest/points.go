@@ -11,11 +11,14 @@ import (
 	"github.com/mcp-obs/mcp-obs/internal/telemetry"
 )
 
-// mapPoints turns decoded OTLP metrics into the histogram points the
-// platform stores (the MCP conventions' mcp.server.operation.duration and
-// mcp.server.session.duration are histograms), for the tenant serverID.
-// Points of other metric types, and points that cannot be stored as sent,
-// are rejected and counted with their reason.
+// mapPoints turns decoded OTLP metrics into the points the platform
+// stores, for the tenant serverID: explicit-bucket histograms (the MCP
+// conventions' mcp.server.operation.duration and
+// mcp.server.session.duration) and monotonic sums, the counters (the SDK's
+// mcpobs.server.refusals), stored as points without buckets whose Sum is the
+// counter's value. Points of other metric types (gauges, up-down sums,
+// exponential histograms, summaries), and points that cannot be stored as
+// sent, are rejected and counted with their reason.
 func mapPoints(serverID string, md pmetric.Metrics) (points []telemetry.MetricPoint, total int, rej rejections) {
 	total = md.DataPointCount()
 	var aw attrWriter
@@ -26,22 +29,33 @@ func mapPoints(serverID string, md pmetric.Metrics) (points []telemetry.MetricPo
 			ms := sms.At(j).Metrics()
 			for k := 0; k < ms.Len(); k++ {
 				m := ms.At(k)
-				if m.Type() != pmetric.MetricTypeHistogram {
-					n := dataPoints(m)
-					for range n {
-						rej.add(fmt.Sprintf("of type %s (only explicit-bucket histograms are stored)", m.Type()))
+				switch {
+				case m.Type() == pmetric.MetricTypeHistogram:
+					h := m.Histogram()
+					dps := h.DataPoints()
+					for d := 0; d < dps.Len(); d++ {
+						p, reason := mapHistogramPoint(serverID, m.Name(), h.AggregationTemporality(), dps.At(d), &aw)
+						if reason != "" {
+							rej.add(reason)
+							continue
+						}
+						points = append(points, p)
 					}
-					continue
-				}
-				h := m.Histogram()
-				dps := h.DataPoints()
-				for d := 0; d < dps.Len(); d++ {
-					p, reason := mapPoint(serverID, m.Name(), h.AggregationTemporality(), dps.At(d), &aw)
-					if reason != "" {
-						rej.add(reason)
-						continue
+				case m.Type() == pmetric.MetricTypeSum && m.Sum().IsMonotonic():
+					sum := m.Sum()
+					dps := sum.DataPoints()
+					for d := 0; d < dps.Len(); d++ {
+						p, reason := mapCounterPoint(serverID, m.Name(), sum.AggregationTemporality(), dps.At(d), &aw)
+						if reason != "" {
+							rej.add(reason)
+							continue
+						}
+						points = append(points, p)
 					}
-					points = append(points, p)
+				default:
+					for range dataPoints(m) {
+						rej.add(fmt.Sprintf("of type %s (explicit-bucket histograms and monotonic sums are stored)", typeName(m)))
+					}
 				}
 			}
 		}
@@ -66,13 +80,61 @@ func dataPoints(m pmetric.Metric) int {
 	return 0
 }
 
-func mapPoint(serverID, name string, temporality pmetric.AggregationTemporality, dp pmetric.HistogramDataPoint, aw *attrWriter) (telemetry.MetricPoint, string) {
-	ts, st := dp.Timestamp(), dp.StartTimestamp()
+// typeName names a metric's type as the OTLP data model does, telling the
+// up-down sums apart from the counters.
+func typeName(m pmetric.Metric) string {
+	if m.Type() == pmetric.MetricTypeSum && !m.Sum().IsMonotonic() {
+		return "non-monotonic Sum"
+	}
+	return m.Type().String()
+}
+
+func mapHistogramPoint(serverID, name string, temporality pmetric.AggregationTemporality, dp pmetric.HistogramDataPoint, aw *attrWriter) (telemetry.MetricPoint, string) {
+	p, reason := pointHeader(serverID, name, temporality, dp.Timestamp(), dp.StartTimestamp(), dp.Attributes(), aw)
+	if reason != "" {
+		return p, reason
+	}
+	p.Count, p.Sum = dp.Count(), dp.Sum()
+	p.Bounds, p.Counts = dp.ExplicitBounds().AsRaw(), dp.BucketCounts().AsRaw()
+	if len(p.Bounds) == 0 && len(p.Counts) == 1 { // one bucket, no bounds: just the count
+		p.Counts = nil
+	}
+	return validPoint(p)
+}
+
+// mapCounterPoint maps a point of a monotonic sum: its value is the Sum of
+// a point without buckets (and, when it is a whole number, its Count too).
+func mapCounterPoint(serverID, name string, temporality pmetric.AggregationTemporality, dp pmetric.NumberDataPoint, aw *attrWriter) (telemetry.MetricPoint, string) {
+	p, reason := pointHeader(serverID, name, temporality, dp.Timestamp(), dp.StartTimestamp(), dp.Attributes(), aw)
+	if reason != "" {
+		return p, reason
+	}
+	switch dp.ValueType() {
+	case pmetric.NumberDataPointValueTypeInt:
+		v := dp.IntValue()
+		if v < 0 {
+			return telemetry.MetricPoint{}, "with a negative counter value"
+		}
+		p.Count, p.Sum = uint64(v), float64(v)
+	case pmetric.NumberDataPointValueTypeDouble:
+		p.Sum = dp.DoubleValue()
+		if p.Sum < 0 {
+			return telemetry.MetricPoint{}, "with a negative counter value"
+		}
+	default:
+		return telemetry.MetricPoint{}, "without a value"
+	}
+	return validPoint(p)
+}
+
+// pointHeader fills what every stored point has: tenant, name, times,
+// temporality and attributes.
+func pointHeader(serverID, name string, temporality pmetric.AggregationTemporality, ts, st pcommon.Timestamp, attrs pcommon.Map, aw *attrWriter) (telemetry.MetricPoint, string) {
 	if ts == 0 || uint64(ts) > math.MaxInt64 || uint64(st) > math.MaxInt64 {
 		return telemetry.MetricPoint{}, "with a time outside the stored range"
 	}
 	aw.reset()
-	dp.Attributes().Range(func(k string, v pcommon.Value) bool {
+	attrs.Range(func(k string, v pcommon.Value) bool {
 		aw.add(k, v)
 		return true
 	})
@@ -81,10 +143,6 @@ func mapPoint(serverID, name string, temporality pmetric.AggregationTemporality,
 		Name:     name,
 		Time:     time.Unix(0, int64(ts)).UTC(),
 		Delta:    temporality == pmetric.AggregationTemporalityDelta,
-		Count:    dp.Count(),
-		Sum:      dp.Sum(),
-		Bounds:   dp.ExplicitBounds().AsRaw(),
-		Counts:   dp.BucketCounts().AsRaw(),
 	}
 	if st != 0 {
 		p.Start = time.Unix(0, int64(st)).UTC()
@@ -92,9 +150,10 @@ func mapPoint(serverID, name string, temporality pmetric.AggregationTemporality,
 	if b := aw.bytes(); b != nil {
 		p.Attributes = append([]byte(nil), b...)
 	}
-	if len(p.Bounds) == 0 && len(p.Counts) == 1 { // one bucket, no bounds: just the count
-		p.Counts = nil
-	}
+	return p, ""
+}
+
+func validPoint(p telemetry.MetricPoint) (telemetry.MetricPoint, string) {
 	if err := p.Validate(); err != nil {
 		return telemetry.MetricPoint{}, "with " + err.Error()
 	}

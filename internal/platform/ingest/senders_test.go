@@ -109,7 +109,7 @@ func TestTraces_TheOpenTelemetrySDKExporterSendsWithAnIngestKey(t *testing.T) {
 	}
 }
 
-func TestMetrics_StoresHistogramsAndRejectsOtherTypes(t *testing.T) {
+func TestMetrics_StoresHistogramsAndCountersAndRejectsOtherTypes(t *testing.T) {
 	backends(t, func(t *testing.T, e *env) {
 		now := time.Now().UTC().Truncate(time.Millisecond)
 		md := pmetric.NewMetrics()
@@ -131,6 +131,19 @@ func TestMetrics_StoresHistogramsAndRejectsOtherTypes(t *testing.T) {
 		g := ms.AppendEmpty()
 		g.SetName("process.memory")
 		g.SetEmptyGauge().DataPoints().AppendEmpty().SetIntValue(5)
+		c := ms.AppendEmpty() // a counter, as the SDK's mcpobs.server.refusals
+		c.SetName("mcpobs.server.refusals")
+		counter := c.SetEmptySum()
+		counter.SetIsMonotonic(true)
+		counter.SetAggregationTemporality(pmetric.AggregationTemporalityDelta)
+		cp := counter.DataPoints().AppendEmpty()
+		cp.SetStartTimestamp(pcommon.NewTimestampFromTime(now.Add(-time.Minute)))
+		cp.SetTimestamp(pcommon.NewTimestampFromTime(now))
+		cp.SetIntValue(7)
+		cp.Attributes().PutStr("error.type", "invalid_token")
+		u := ms.AppendEmpty() // an up-down counter: not stored
+		u.SetName("sessions.live")
+		u.SetEmptySum().DataPoints().AppendEmpty().SetIntValue(2)
 
 		req := pmetricotlp.NewExportRequestFromMetrics(md)
 		for _, enc := range []string{"application/x-protobuf", "application/json"} {
@@ -153,8 +166,9 @@ func TestMetrics_StoresHistogramsAndRejectsOtherTypes(t *testing.T) {
 			} else if err := resp.UnmarshalProto(r.body); err != nil {
 				t.Fatal(err)
 			}
-			if ps := resp.PartialSuccess(); ps.RejectedDataPoints() != 1 || !strings.Contains(ps.ErrorMessage(), "Gauge") {
-				t.Fatalf("%s: partial success %d %q, want the gauge point rejected", enc, ps.RejectedDataPoints(), ps.ErrorMessage())
+			if ps := resp.PartialSuccess(); ps.RejectedDataPoints() != 2 || !strings.Contains(ps.ErrorMessage(), "Gauge") ||
+				!strings.Contains(ps.ErrorMessage(), "non-monotonic Sum") {
+				t.Fatalf("%s: partial success %d %q, want the gauge and up-down sum points rejected", enc, ps.RejectedDataPoints(), ps.ErrorMessage())
 			}
 		}
 		points, err := e.tel.MetricPoints(context.Background(), e.a.srv.ID, "mcp.server.operation.duration", now.Add(-time.Hour), now.Add(time.Hour))
@@ -163,6 +177,14 @@ func TestMetrics_StoresHistogramsAndRejectsOtherTypes(t *testing.T) {
 		}
 		if len(points) != 1 || points[0].Count != 3 || len(points[0].Counts) != 4 || !strings.Contains(string(points[0].Attributes), "tools/call") {
 			t.Fatalf("stored points %+v (the same point sent twice is stored once)", points)
+		}
+		counts, err := e.tel.MetricPoints(context.Background(), e.a.srv.ID, "mcpobs.server.refusals", now.Add(-time.Hour), now.Add(time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(counts) != 1 || counts[0].Count != 7 || counts[0].Sum != 7 || !counts[0].Delta || len(counts[0].Counts) != 0 ||
+			!strings.Contains(string(counts[0].Attributes), "invalid_token") {
+			t.Fatalf("stored counter points %+v, want one delta point of 7 without buckets", counts)
 		}
 		if other, _ := e.tel.MetricPoints(context.Background(), e.b.srv.ID, "mcp.server.operation.duration", now.Add(-time.Hour), now.Add(time.Hour)); len(other) != 0 {
 			t.Fatal("a resource attribute put points under another tenant")
