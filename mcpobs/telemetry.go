@@ -183,8 +183,6 @@ type telemetry struct {
 	platformSpans *spanQueue // the platform's copy
 	envSpans      *spanQueue // the OTEL_EXPORTER_OTLP_* destination, or nil
 	ownMP         *sdkmetric.MeterProvider
-	// platformMetrics is the exporter of the platform's copy of the metrics.
-	platformMetrics *quietMetricExporter
 
 	// Instruments, one per meter provider (mcp-obs's, and the author's).
 	opDuration      []mcpconv.ServerOperationDuration
@@ -276,8 +274,8 @@ func newTelemetry(cfg Config, platform *platformClient) (*telemetry, error) {
 		t.shutdown(context.Background())
 		return nil, err
 	}
-	t.platformMetrics = newQuietMetricExporter(mexp, "the mcp-obs platform", cfg.Logger, pointsRejected)
-	mopts = append(mopts, sdkmetric.WithReader(sdkmetric.NewPeriodicReader(t.platformMetrics, sdkmetric.WithTimeout(exportTimeout))))
+	mopts = append(mopts, sdkmetric.WithReader(sdkmetric.NewPeriodicReader(
+		newQuietMetricExporter(mexp, "the mcp-obs platform", cfg.Logger, pointsRejected), sdkmetric.WithTimeout(exportTimeout))))
 	if envExp, ok, err := newEnvMetricExporter(); err != nil {
 		cfg.Logger.Warn("mcp-obs: the OTEL_EXPORTER_OTLP_* metric destination is not used", "error", err)
 	} else if ok && tc.MeterProvider == nil {
