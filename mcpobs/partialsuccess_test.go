@@ -311,3 +311,49 @@ func TestPartialSuccess_RejectedMetricPointsAreLoggedWithTheReasonNotAsUnreachab
 		t.Errorf("/health telemetry = %+v (%v), want nothing dropped", rep.Telemetry, err)
 	}
 }
+
+// Exports at once (a metric reader's ForceFlush beside its periodic export)
+// share one count: each partial success is counted once, and logged once a
+// minute.
+func TestPartialSuccess_ConcurrentExportsAreEachCountedOnce(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if id, secret, ok := r.BasicAuth(); !ok || id != fakeClientID || secret != fakeClientSecret {
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		resp := ptraceotlp.NewExportResponse()
+		resp.PartialSuccess().SetRejectedSpans(2)
+		resp.PartialSuccess().SetErrorMessage("rejected 2 of 3 spans: 2 start time before 1970")
+		w.Header().Set("Content-Type", "application/x-protobuf")
+		w.Write(marshalAnswer(resp.MarshalProto, resp.MarshalJSON, false))
+	}))
+	t.Cleanup(srv.Close)
+	logger, logs := newTestLogger()
+	rejected := newSpanRejections("the mcp-obs platform", logger)
+	hc := newPlatformClient(nil, fakeClientID, fakeClientSecret).exportClient(exportAttemptTimeout, rejected)
+
+	const exports = 16
+	var g errgroup.Group
+	for range exports {
+		g.Go(func() error {
+			resp, err := hc.Post(srv.URL+platformTracesPath, "application/x-protobuf", strings.NewReader("spans"))
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != http.StatusOK || resp.ContentLength > 0 {
+				t.Errorf("the exporter gets %s with %d bytes, want a plain 200", resp.Status, resp.ContentLength)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if got := rejected.count(); got != 2*exports {
+		t.Errorf("rejected = %d, want %d", got, 2*exports)
+	}
+	if n := countLines(logs.String(), logRejected); n != 1 {
+		t.Errorf("%d rejection logs within a minute, want 1:\n%s", n, logs.String())
+	}
+}
