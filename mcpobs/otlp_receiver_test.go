@@ -123,12 +123,24 @@ func (o *otlpReceiver) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "down", http.StatusServiceUnavailable)
 		return
 	case receiverHangs:
+		// Read the body first: net/http notices a client that gave up (an
+		// export attempt timing out) only once the body is consumed, and
+		// a request its sender abandoned must not be recorded later as
+		// delivered.
+		raw, err := io.ReadAll(r.Body)
+		if err != nil {
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(raw))
 		o.mu.Lock()
 		release := o.release
 		o.mu.Unlock()
 		select {
 		case <-release:
 		case <-r.Context().Done():
+			return
+		}
+		if r.Context().Err() != nil {
 			return
 		}
 	}
