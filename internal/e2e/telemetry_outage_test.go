@@ -28,8 +28,9 @@ const (
 
 // telemetryHealth is the "telemetry" part of the MCP server's /health.
 type telemetryHealth struct {
-	Enabled      bool   `json:"enabled"`
-	DroppedSpans uint64 `json:"dropped_spans"`
+	Enabled       bool   `json:"enabled"`
+	DroppedSpans  uint64 `json:"dropped_spans"`
+	RejectedSpans uint64 `json:"rejected_spans"`
 }
 
 // readTelemetryHealth reads the MCP server's /health telemetry block.

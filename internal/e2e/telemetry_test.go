@@ -529,6 +529,17 @@ func TestTelemetry_GoClientCallsReachThePlatform(t *testing.T) {
 					if len(spans) != 1 || spans[0].SpanID != rows[0].SpanID {
 						t.Errorf("trace of %s holds %d spans, want only the call's", badSpanTool, len(spans))
 					}
+					// The SDK counts the one span the platform refused as
+					// rejected, and nothing of its batch as dropped.
+					deadline := time.Now().Add(spanPatience)
+					health := readTelemetryHealth(t, h)
+					for health.RejectedSpans == 0 && time.Now().Before(deadline) {
+						time.Sleep(50 * time.Millisecond)
+						health = readTelemetryHealth(t, h)
+					}
+					if health.RejectedSpans != 1 || health.DroppedSpans != 0 {
+						t.Errorf("/health telemetry = %+v, want 1 rejected span and none dropped", health)
+					}
 				})
 
 				t.Run("tenants stay apart", func(t *testing.T) {
