@@ -214,7 +214,10 @@ func (t *TelemetryStore) Timeseries(ctx context.Context, serverID string, from, 
 	}
 	if w != tier {
 		query, args := t.q.usersPerStep, []any{lo, w, serverID, tier, lo, hi}
-		if tier == minuteNs && w%fiveMinuteNs == 0 {
+		switch {
+		case w == fiveMinuteNs:
+			query, args = t.q.activeUsersPerBucket, []any{lo, w, serverID, lo, hi}
+		case tier == minuteNs && w%fiveMinuteNs == 0:
 			query, args = t.q.activeUsersPerStep, []any{lo, w, serverID, lo, hi}
 		}
 		var i, count int64

@@ -122,8 +122,9 @@ type telemetryQueries struct {
 	keyHists      [numRollupTables]string
 	distinctUsers [4]string // COUNT of distinct users over 1, 2 or 3 bucket ranges
 	// distinct users per step of a time series, from rollup_users' rows
-	// of one tier, or from rollup_active_users (5 minutes)
-	usersPerStep, activeUsersPerStep string
+	// of one tier, or from rollup_active_users (5 minutes); per bucket of
+	// rollup_active_users, a count of its rows (they are distinct already)
+	usersPerStep, activeUsersPerStep, activeUsersPerBucket string
 
 	trace string
 
@@ -213,6 +214,9 @@ func newTelemetryQueries(d Dialect) *telemetryQueries {
 	WHERE server_id = ? AND width_ns = ? AND bucket_ns >= ? AND bucket_ns < ?) AS u GROUP BY step`)
 	q.activeUsersPerStep = r(`SELECT step, COUNT(*) FROM (SELECT DISTINCT (bucket_ns - ?) / ? AS step, user_id FROM rollup_active_users
 	WHERE server_id = ? AND bucket_ns >= ? AND bucket_ns < ?) AS u GROUP BY step`)
+	// In index order, so the count streams: no set of pairs to build.
+	q.activeUsersPerBucket = r(`SELECT (bucket_ns - ?) / ? AS step, COUNT(*) FROM rollup_active_users
+	WHERE server_id = ? AND bucket_ns >= ? AND bucket_ns < ? GROUP BY bucket_ns`)
 	for i, n := range sizeClasses {
 		q.insertActiveUsers[i].text = r(`INSERT INTO rollup_active_users (server_id, bucket_ns, user_id) ` +
 			rowsSource(d, n, activeUserColumnTypes) + ` ON CONFLICT (server_id, bucket_ns, user_id) DO NOTHING`)
