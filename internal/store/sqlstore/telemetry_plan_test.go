@@ -19,8 +19,7 @@ import (
 // writer runs per batch and every query reads through an index (never a
 // table scan), and span lists and the 5-minute user counts come in index
 // order (never a sort of the tenant's rows). It asks SQLite, on the SQLite
-// telemetry schema, about
-// the very statements the store runs.
+// telemetry schema, about the very statements the store runs.
 func TestTelemetryQueryPlans_SearchIndexesAndNeverSortSpanLists(t *testing.T) {
 	db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "telemetry.db"))
 	if err != nil {
