@@ -454,9 +454,10 @@ type Telemetry interface {
 
 	// PurgeTelemetry deletes spans and metric points older than before
 	// (by start and point time), and rollups of minutes and hours that
-	// ended by before, in chunks of bounded size, each its own short
-	// transaction, so ingest never waits long behind it. It returns how
-	// many rows it removed.
+	// ended by before (and the distinct-user rows of 5 minutes that ended
+	// by it, or whose users' minutes are all gone), in chunks of bounded
+	// size, each its own short transaction, so ingest never waits long
+	// behind it. It returns how many rows it removed.
 	PurgeTelemetry(ctx context.Context, before time.Time) (int, error)
 }
 

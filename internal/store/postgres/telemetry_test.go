@@ -112,3 +112,16 @@ func TestWriteSpans_ConcurrentReplicasLoseNothing(t *testing.T) {
 	}
 	check("after the shared batch", rounds*callers*own+len(shared), callers+2)
 }
+
+// Migration 0002 fills the 5-minute tier of distinct users from the minute
+// rows of a database written before it.
+func TestOpen_TelemetryMigrationFillsTheFiveMinuteUserTier(t *testing.T) {
+	dbURL := pgtest.FreshSchema(t)
+	conn, err := pgx.Connect(t.Context(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	storetest.ActiveUsersBackfill(t, func() store.Telemetry { return open(t, dbURL) },
+		func(q string) error { _, err := conn.Exec(t.Context(), q); return err })
+}

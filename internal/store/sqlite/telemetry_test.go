@@ -301,3 +301,21 @@ func TestWriteSpans_AnotherWriterOnTheFileLosesNothing(t *testing.T) {
 		}
 	}
 }
+
+// Migration 0002 fills the 5-minute tier of distinct users from the minute
+// rows of a database written before it.
+func TestOpenTelemetry_MigrationFillsTheFiveMinuteUserTier(t *testing.T) {
+	path := filepath.Join(t.TempDir(), TelemetryFile)
+	db, err := sql.Open("sqlite", dsn(path, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	storetest.ActiveUsersBackfill(t, func() store.Telemetry {
+		s, err := OpenTelemetry(t.Context(), path)
+		if err != nil {
+			t.Fatalf("OpenTelemetry: %v", err)
+		}
+		return s
+	}, func(q string) error { _, err := db.ExecContext(t.Context(), q); return err })
+}

@@ -15,9 +15,12 @@ import (
 // whole hours in the middle and whole minutes at the edges, so a 24-hour
 // summary reads at most 24 + 2×59 buckets per key, and every figure,
 // distinct users included, is exact for any range of whole minutes.
+// Distinct users have a third tier, of 5 minutes (rollup_active_users), for
+// time series whose steps are multiples of 5 minutes but not of an hour.
 const (
-	minuteNs = int64(time.Minute)
-	hourNs   = int64(time.Hour)
+	minuteNs     = int64(time.Minute)
+	fiveMinuteNs = 5 * minuteNs
+	hourNs       = int64(time.Hour)
 )
 
 // tierWidths are the tiers, finest first.
@@ -173,7 +176,46 @@ func (t *TelemetryStore) addToRollups(ctx context.Context, tx *sql.Tx, spans []t
 			return nil, fmt.Errorf("%s: %w", rollupTables[ti].name, err)
 		}
 	}
+	if err := t.addActiveUsers(ctx, tx, d[tableUsers]); err != nil {
+		return nil, fmt.Errorf("rollup_active_users: %w", err)
+	}
 	return d, nil
+}
+
+// addActiveUsers adds to rollup_active_users the 5-minute rows of the users
+// whose minute rows in users (merged with what was stored) are new. A user
+// whose minute row was stored already has the row of its 5 minutes, written
+// with that minute row (or by the migration that made the table), so in
+// the steady state a user costs one row here per minute, not per batch.
+func (t *TelemetryStore) addActiveUsers(ctx context.Context, tx *sql.Tx, users map[rollupKey]*rollupRow) error {
+	type active struct {
+		server string
+		bucket int64
+		user   string
+	}
+	seen := map[active]bool{}
+	var rows []active
+	for k, r := range users {
+		if k.width != minuteNs || r.stored {
+			continue
+		}
+		a := active{k.server, floorTo(k.bucket, fiveMinuteNs), k.k1}
+		if !seen[a] {
+			seen[a] = true
+			rows = append(rows, a)
+		}
+	}
+	args := make([]any, 0, 3*min(len(rows), sizeClasses[0]))
+	return t.chunks(len(rows), func(off, size, class int) error {
+		args = args[:0]
+		for _, a := range rows[off : off+size] {
+			args = append(args, a.server, a.bucket, a.user)
+		}
+		if _, err := txStmt(ctx, tx, &t.q.insertActiveUsers[class]).ExecContext(ctx, t.rowArgs(args, activeUserColumnTypes)...); err != nil {
+			return fmt.Errorf("insert: %w", err)
+		}
+		return nil
+	})
 }
 
 // mergeStored adds to d's rows of table ti the figures already stored: from

@@ -70,6 +70,22 @@ func (t *TelemetryStore) PurgeTelemetry(ctx context.Context, before time.Time) (
 			}
 		}
 	}
+	// After the minute rows of rollup_users, whose rows the writer relies
+	// on finding here: the 5 minutes that ended by the cutoff go whole; in
+	// the 5 minutes that straddle it, the users left without a minute row,
+	// so that a time series counts in them only users of the calls it
+	// still counts.
+	last := cut - fiveMinuteNs + 1
+	if err := purge("rollup_active_users", t.q.purgeActive, true, func(s string) []any { return []any{s, last} }); err != nil {
+		return total, t.fail(op, err)
+	}
+	if b := floorTo(cut, fiveMinuteNs); b != cut {
+		if err := purge("rollup_active_users", t.q.purgeActiveStraddling, true, func(s string) []any {
+			return []any{s, b, s, minuteNs, b, b + fiveMinuteNs}
+		}); err != nil {
+			return total, t.fail(op, err)
+		}
+	}
 	return total, nil
 }
 

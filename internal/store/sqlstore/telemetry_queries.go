@@ -82,6 +82,10 @@ const numSpanColumns = 17
 var spanColumnTypes = []string{"text", "bytea", "bytea", "bytea", "text", "bigint", "bigint", "bigint", "bigint", "boolean",
 	"text", "text", "text", "text", "text", "text", "bytea"}
 
+// activeUserColumnTypes are the SQL types of rollup_active_users' columns
+// (server_id, bucket_ns, user_id), for array parameters.
+var activeUserColumnTypes = []string{"text", "bigint", "text"}
+
 // spanKeyColumns identify a span (spans_key).
 const spanKeyColumns = `server_id, start_ns, trace_id, span_id`
 
@@ -105,7 +109,9 @@ type telemetryQueries struct {
 	maxSpanID   statement                 // Dialect.SerialWrites: the id every row the transaction inserts is above
 	spansAbove  statement                 // Dialect.SerialWrites: the keys of the rows above an id
 	rollups     [numRollupTables]rollupStatements
-	lockTenant  string // empty if the dialect needs none
+	// rows of rollup_active_users, by size class; a row stored already is kept
+	insertActiveUsers [numSizeClasses]statement
+	lockTenant        string // empty if the dialect needs none
 
 	// reads, by rollup table: the rows of one tier over a bucket range
 	rangeRows [numRollupTables]string
@@ -115,7 +121,10 @@ type telemetryQueries struct {
 	topKeysLimit  [numRollupTables][4]string
 	keyHists      [numRollupTables]string
 	distinctUsers [4]string // COUNT of distinct users over 1, 2 or 3 bucket ranges
-	usersPerStep  string    // distinct users per step of a time series
+	// distinct users per step of a time series, from rollup_users' rows
+	// of one tier, or from rollup_active_users (5 minutes); per bucket of
+	// rollup_active_users, a count of its rows (they are distinct already)
+	usersPerStep, activeUsersPerStep, activeUsersPerBucket string
 
 	trace string
 
@@ -125,7 +134,11 @@ type telemetryQueries struct {
 	nextServer   map[string]string // by table
 	purgeSpans   string
 	purgeRollups [numRollupTables]string
-	purgeMetrics string
+	purgeActive  string
+	// the users of one 5-minute bucket of rollup_active_users with no
+	// minute row left in rollup_users (the purge removed the rest)
+	purgeActiveStraddling string
+	purgeMetrics          string
 }
 
 func newTelemetryQueries(d Dialect) *telemetryQueries {
@@ -194,8 +207,29 @@ func newTelemetryQueries(d Dialect) *telemetryQueries {
 	for n := 1; n <= 3; n++ {
 		q.distinctUsers[n] = r(`SELECT COUNT(DISTINCT user_id) FROM (` + strings.Repeat(userRange+` UNION ALL `, n-1) + userRange + `) AS u`)
 	}
-	q.usersPerStep = r(`SELECT (bucket_ns - ?) / ? AS step, COUNT(DISTINCT user_id) FROM rollup_users
-	WHERE server_id = ? AND width_ns = ? AND bucket_ns >= ? AND bucket_ns < ? GROUP BY step`)
+	// Each (step, user) pair once, then a count per step: both databases
+	// do this in one pass of hashing, where COUNT(DISTINCT user_id) ... GROUP
+	// BY step had PostgreSQL sort every row (spilling to disk).
+	q.usersPerStep = r(`SELECT step, COUNT(*) FROM (SELECT DISTINCT (bucket_ns - ?) / ? AS step, user_id FROM rollup_users
+	WHERE server_id = ? AND width_ns = ? AND bucket_ns >= ? AND bucket_ns < ?) AS u GROUP BY step`)
+	q.activeUsersPerStep = r(`SELECT step, COUNT(*) FROM (SELECT DISTINCT (bucket_ns - ?) / ? AS step, user_id FROM rollup_active_users
+	WHERE server_id = ? AND bucket_ns >= ? AND bucket_ns < ?) AS u GROUP BY step`)
+	// In index order, so the count streams: no set of pairs to build.
+	q.activeUsersPerBucket = r(`SELECT (bucket_ns - ?) / ? AS step, COUNT(*) FROM rollup_active_users
+	WHERE server_id = ? AND bucket_ns >= ? AND bucket_ns < ? GROUP BY bucket_ns`)
+	for i, n := range sizeClasses {
+		q.insertActiveUsers[i].text = r(`INSERT INTO rollup_active_users (server_id, bucket_ns, user_id) ` +
+			rowsSource(d, n, activeUserColumnTypes) + ` ON CONFLICT (server_id, bucket_ns, user_id) DO NOTHING`)
+		if d.ArrayParams {
+			break
+		}
+	}
+	q.purgeActive = r(`DELETE FROM rollup_active_users WHERE (server_id, bucket_ns, user_id) IN (
+	SELECT server_id, bucket_ns, user_id FROM rollup_active_users WHERE server_id = ? AND bucket_ns < ? LIMIT ?)`)
+	q.purgeActiveStraddling = r(`DELETE FROM rollup_active_users WHERE (server_id, bucket_ns, user_id) IN (
+	SELECT server_id, bucket_ns, user_id FROM rollup_active_users WHERE server_id = ? AND bucket_ns = ? AND user_id NOT IN (
+		SELECT user_id FROM rollup_users WHERE server_id = ? AND width_ns = ? AND bucket_ns >= ? AND bucket_ns < ?) LIMIT ?)`)
+	q.nextServer["rollup_active_users"] = r(`SELECT server_id FROM rollup_active_users WHERE server_id > ? ORDER BY server_id LIMIT 1`)
 	q.trace = r(`SELECT ` + spanRowColumns + `, attributes FROM spans
 	WHERE server_id = ? AND start_ns >= ? AND start_ns < ? AND trace_id = ? ORDER BY start_ns, span_id`)
 	q.nextServer["spans"] = r(`SELECT server_id FROM spans WHERE server_id > ? ORDER BY server_id LIMIT 1`)
@@ -232,6 +266,9 @@ func (q *telemetryQueries) writeStatements() []*statement {
 		out = append(out, &q.insertSpans[i])
 	}
 	out = append(out, &q.maxSpanID, &q.spansAbove)
+	for i := range q.insertActiveUsers {
+		out = append(out, &q.insertActiveUsers[i])
+	}
 	for ti := range q.rollups {
 		out = append(out, &q.rollups[ti].existing)
 		for i := range q.rollups[ti].upsert {

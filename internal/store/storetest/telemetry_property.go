@@ -102,7 +102,7 @@ func rollupProperty(t *testing.T, s store.Telemetry, seed uint64) {
 			}
 		}
 	}
-	for _, step := range []time.Duration{time.Minute, 7 * time.Minute, time.Hour, 2 * time.Hour} {
+	for _, step := range []time.Duration{time.Minute, 5 * time.Minute, 7 * time.Minute, 15 * time.Minute, time.Hour, 2 * time.Hour} {
 		from := randomTime()
 		to := from.Add(3 * time.Hour)
 		pts, err := s.Timeseries(ctx, a, from, to, step)

@@ -411,6 +411,8 @@ var telemetryCases = []telemetryCase{
 		equal(t, "summary", summary(t, s, tenantA, dayFrom, dayTo), telemetry.Summary{})
 	}},
 	{"Telemetry/RollupsEqualFiguresFromRawSpans", rollupPropertyRule},
+	{"Telemetry/TimeseriesCountsExactDistinctUsersAtAnyStep", timeseriesUsersRule},
+	{"Telemetry/PurgeInsideFiveMinutesKeepsTimeseriesUsersExact", purgeInsideFiveMinutesRule},
 }
 
 // otherTenantRule: two tenants send spans with the same trace and span
