@@ -95,7 +95,7 @@ func (s *Integration) serveProtected(w http.ResponseWriter, r *http.Request, st 
 
 	needed := s.cfg.RequiredScopes
 	var body []byte // read only for tool scopes
-	if r.Method == http.MethodPost && !s.toolScopes.empty() {
+	if r.Method == http.MethodPost && s.toolScopes.beyondRequired() {
 		var ok bool
 		var err error
 		body, ok, err = peekBody(r)
