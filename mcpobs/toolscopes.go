@@ -70,7 +70,6 @@ func (r *toolScopeRegistry) snapshot() map[string][]string {
 	return maps.Clone(r.scopes)
 }
 
-
 // RequireToolScopes makes calls to tool need scopes in addition to
 // [Config.RequiredScopes]. A token without them gets 403 insufficient_scope
 // naming every scope needed, which makes MCP clients step up (ask the user to
