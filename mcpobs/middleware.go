@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/modelcontextprotocol/go-sdk/auth"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -169,9 +170,16 @@ func bearerToken(r *http.Request) (string, bool) {
 		}
 		return "", false
 	}
-	fields := strings.Fields(h)
-	if len(fields) != 2 || !strings.EqualFold(fields[0], "Bearer") {
+	// strings.Fields(h) must be exactly ["Bearer", token], read without
+	// building the slice.
+	h = strings.TrimSpace(h)
+	sp := strings.IndexFunc(h, unicode.IsSpace)
+	if sp < 0 || !strings.EqualFold(h[:sp], "Bearer") {
 		return "", false
 	}
-	return fields[1], true
+	token := strings.TrimLeftFunc(h[sp:], unicode.IsSpace)
+	if strings.IndexFunc(token, unicode.IsSpace) >= 0 {
+		return "", false
+	}
+	return token, true
 }
