@@ -91,7 +91,9 @@ func benchStatelessCPU(b *testing.B, toolScopes bool) {
 		p.Handler().ServeHTTP(w, r)
 	})
 	ps.Start()
-	defer ps.Close()
+	// A cleanup, not a defer: it must run after the server processes stop,
+	// or it waits for their revocation feeds forever.
+	b.Cleanup(ps.Close)
 
 	protectedLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
