@@ -44,6 +44,7 @@ const (
 	envSecret      = "MCPOBS_BENCH_CLIENT_SECRET"
 	envToolScopes  = "MCPOBS_BENCH_TOOL_SCOPES" // "1": a tool needs a scope beyond the server's
 	envCPUProfile  = "MCPOBS_BENCH_CPUPROFILE"  // a directory: each server writes <server>.prof there
+	envNoWrap      = "MCPOBS_BENCH_NOWRAP"      // set: the mcpobs server starts mcpobs but serves the MCP handler bare
 	benchRounds    = 6                          // rounds per server at least
 	benchPerRound  = 1000                       // tools/call per round at least
 	benchConns     = 32                         // concurrent keep-alive connections
@@ -66,7 +67,10 @@ const (
 //
 // b.N is the number of calls per server; run with -benchtime 12000x or more
 // (at least 6 rounds of 1000). Set MCPOBS_BENCH_CPUPROFILE=dir to have each
-// server write a CPU profile there.
+// server write a CPU profile there, and MCPOBS_BENCH_NOWRAP=1 to have the
+// mcpobs server start mcpobs (platform connection, revocation feed,
+// ToolScopeMiddleware) but serve the MCP handler without Middleware: the
+// difference to a normal run is the cost of Middleware itself.
 func BenchmarkStatelessCPU(b *testing.B) {
 	for _, toolScopes := range []bool{false, true} {
 		name := "no-tool-scopes"
@@ -349,7 +353,9 @@ func TestStatelessServerProcess(t *testing.T) {
 		}
 		server.AddReceivingMiddleware(obs.ToolScopeMiddleware())
 		obs.Mount(mux)
-		mcpHandler = obs.Middleware(mcpHandler)
+		if os.Getenv(envNoWrap) == "" {
+			mcpHandler = obs.Middleware(mcpHandler)
+		}
 	}
 	mux.Handle("/mcp", mcpHandler)
 	srv := &http.Server{Handler: mux}
