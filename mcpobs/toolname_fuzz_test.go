@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strings"
 	"testing"
 )
 
@@ -52,11 +51,7 @@ var toolNameSeeds = []string{
 	`[{"method":"tools/call","params":{"name":"a"}},{"method":"tools/call","params":{"name":"b"}}] trailing`,
 	`{"method":"tools/call","params":{"name":"a"}} {"method":"tools/call","params":{"name":"b"}}`,
 	`{"method":"tools/call","params":{"name":"a"`, `{"method":"tools/call"`, `[{"method":"tools/call","params":{"name":"a"}}`,
-	`{"Method":"tools/call","Params":{"Name":"a"}}`,
-	strings.Repeat("[", maxJSONDepth) + strings.Repeat("]", maxJSONDepth),
-	strings.Repeat("[", maxJSONDepth+1) + strings.Repeat("]", maxJSONDepth+1),
-	`{"method":"tools/call","params":{"name":"a","x":` + strings.Repeat("[", maxJSONDepth-2) + strings.Repeat("]", maxJSONDepth-2) + `}}`,
-	`{"method":"tools/call","params":{"name":"a","x":` + strings.Repeat("[", maxJSONDepth-1) + strings.Repeat("]", maxJSONDepth-1) + `}}`,
+	`{"Method":"tools/call","Params":{"Name":"a"}}`, `[[[[{"a":[{"b":{}}]}]]]]`,
 }
 
 // calledToolsByDecoding is how the scope check read a body before the scan:
