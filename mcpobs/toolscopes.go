@@ -76,6 +76,11 @@ func (r *toolScopeRegistry) snapshot() map[string][]string {
 // consent to more) and retry. Comma- or space-separated entries are split.
 // A scope the tenant does not offer is logged as a warning (at
 // [Integration.Initialize], or now if it already ran): no token could ever carry it.
+//
+// Only while some tool needs a scope beyond [Config.RequiredScopes] does
+// [Integration.Middleware] read POST bodies to find the tools they call (up
+// to 4 MiB: a larger body gets 413, one that is not JSON 400); otherwise
+// bodies reach the MCP handler untouched, at no cost.
 func (s *Integration) RequireToolScopes(tool string, scopes ...string) {
 	scopes = scope.ParseList(scopes)
 	s.toolScopes.set(tool, scopes, s.cfg.RequiredScopes)
