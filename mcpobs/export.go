@@ -47,10 +47,14 @@ var exportRetry = struct{ initial, max, elapsed time.Duration }{time.Second, 5 *
 // protocol, timeout) is set here explicitly, so that the variables, which
 // configure the author's own destination, never redirect the platform's copy
 // nor add the author's headers to it.
-func newPlatformSpanExporter(platformURL string, p *platformClient) (sdktrace.SpanExporter, error) {
+//
+// The spans the platform rejects one by one in an export it takes (OTLP
+// partial_success) are counted in rejected, not reported by the exporter as
+// a failure ([rejections]).
+func newPlatformSpanExporter(platformURL string, p *platformClient, rejected *rejections) (sdktrace.SpanExporter, error) {
 	exp, err := otlptracehttp.New(context.Background(),
 		otlptracehttp.WithEndpointURL(platformURL+platformTracesPath),
-		otlptracehttp.WithHTTPClient(p.exportClient(exportAttemptTimeout)),
+		otlptracehttp.WithHTTPClient(p.exportClient(exportAttemptTimeout, rejected)),
 		otlptracehttp.WithHeaders(map[string]string{}),
 		otlptracehttp.WithTLSClientConfig((*tls.Config)(nil)),
 		otlptracehttp.WithCompression(otlptracehttp.NoCompression), // exportTransport gzips
@@ -68,11 +72,12 @@ func newPlatformSpanExporter(platformURL string, p *platformClient) (sdktrace.Sp
 // newPlatformMetricExporter is newPlatformSpanExporter for metrics, to
 // {platformURL}/v1/metrics, with delta temporality: each export carries what
 // happened since the previous one, which the platform adds up, and nothing
-// accumulates in the server while the platform is down.
-func newPlatformMetricExporter(platformURL string, p *platformClient) (sdkmetric.Exporter, error) {
+// accumulates in the server while the platform is down. The data points the
+// platform rejects one by one are counted in rejected.
+func newPlatformMetricExporter(platformURL string, p *platformClient, rejected *rejections) (sdkmetric.Exporter, error) {
 	exp, err := otlpmetrichttp.New(context.Background(),
 		otlpmetrichttp.WithEndpointURL(platformURL+platformMetricsPath),
-		otlpmetrichttp.WithHTTPClient(p.exportClient(exportAttemptTimeout)),
+		otlpmetrichttp.WithHTTPClient(p.exportClient(exportAttemptTimeout, rejected)),
 		otlpmetrichttp.WithHeaders(map[string]string{}),
 		otlpmetrichttp.WithTLSClientConfig((*tls.Config)(nil)),
 		otlpmetrichttp.WithCompression(otlpmetrichttp.NoCompression), // exportTransport gzips
@@ -144,18 +149,23 @@ func newEnvMetricExporter() (sdkmetric.Exporter, bool, error) {
 // exportClient returns the HTTP client of telemetry export to the platform:
 // the platform client's transport, each attempt bounded by timeout, with the
 // resource-server credentials on every request ([platformClient.authorize]),
-// in place of any Authorization header the exporter was given, and the body
-// gzipped ([gzipTransport]).
-func (c *platformClient) exportClient(timeout time.Duration) *http.Client {
+// in place of any Authorization header the exporter was given, the body
+// gzipped, and the platform's partial successes counted in rejected
+// ([exportTransport]).
+func (c *platformClient) exportClient(timeout time.Duration, rejected *rejections) *http.Client {
 	base := c.calls.Transport
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	return &http.Client{Transport: &exportTransport{base: base, platform: c}, Timeout: timeout}
+	return &http.Client{Transport: &exportTransport{base: base, platform: c, rejected: rejected}, Timeout: timeout}
 }
 
 // exportTransport sends an export request to the platform: authorized, and
-// gzipped with a compressor it keeps.
+// gzipped with a compressor it keeps. It reads the platform's answer for a
+// partial success, which it counts in rejected and takes out of the answer
+// ([rejections.take]): the exporter then reports the export as the success it
+// is for the items the platform kept, instead of an error that would count
+// the whole batch as dropped.
 //
 // The OpenTelemetry exporters can gzip, but take their compressor from a
 // sync.Pool, which every garbage collection empties: the next export then
@@ -168,6 +178,7 @@ func (c *platformClient) exportClient(timeout time.Duration) *http.Client {
 type exportTransport struct {
 	base     http.RoundTripper
 	platform *platformClient
+	rejected *rejections // nil: answers are not read
 
 	mu sync.Mutex
 	gz *gzip.Writer // nil until the first request
@@ -186,7 +197,11 @@ func (t *exportTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 		r.Header.Set("Content-Encoding", "gzip")
 	}
-	return t.base.RoundTrip(r)
+	resp, err := t.base.RoundTrip(r)
+	if err == nil && t.rejected != nil {
+		t.rejected.take(resp)
+	}
+	return resp, err
 }
 
 // compress returns body gzipped, and closes it.
@@ -220,23 +235,29 @@ func (t *exportTransport) compress(body io.ReadCloser) ([]byte, error) {
 // to stderr beside the author's logs, once a minute for as long as the
 // destination is down. The metrics of a failed export are lost (they are
 // deltas for the platform, and nothing piles up).
+//
+// Data points the platform rejected in an export it took are not a failure:
+// they are counted and logged by rejected ([rejections]), which this exporter
+// gives a chance to log after every export.
 type quietMetricExporter struct {
 	sdkmetric.Exporter
-	dest   string
-	logger *slog.Logger
-	now    func() time.Time
+	dest     string
+	logger   *slog.Logger
+	now      func() time.Time
+	rejected *rejections // nil for a destination other than the platform
 
 	mu      sync.Mutex
 	lastLog time.Time
 	failed  int // exports failed since the last log
 }
 
-func newQuietMetricExporter(e sdkmetric.Exporter, dest string, logger *slog.Logger) *quietMetricExporter {
-	return &quietMetricExporter{Exporter: e, dest: dest, logger: logger, now: time.Now}
+func newQuietMetricExporter(e sdkmetric.Exporter, dest string, logger *slog.Logger, rejected *rejections) *quietMetricExporter {
+	return &quietMetricExporter{Exporter: e, dest: dest, logger: logger, now: time.Now, rejected: rejected}
 }
 
 func (q *quietMetricExporter) Export(ctx context.Context, rm *metricdata.ResourceMetrics) error {
 	err := q.Exporter.Export(ctx, rm)
+	q.rejected.report()
 	if err == nil {
 		return nil
 	}

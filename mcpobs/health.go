@@ -44,6 +44,11 @@ type healthTelemetry struct {
 	// DroppedSpans counts the spans lost since start: dropped from a full
 	// queue while a destination was slow or down, or in a failed export.
 	DroppedSpans uint64 `json:"dropped_spans"`
+	// RejectedSpans counts the spans the platform received and refused one
+	// by one since start (OTLP partial_success, e.g. a span dated before
+	// 1970), while storing the rest of their batch: a problem with the spans,
+	// not with the connection, and not counted in DroppedSpans.
+	RejectedSpans uint64 `json:"rejected_spans"`
 }
 
 // healthRevocations says how fast a revocation on the platform takes effect
@@ -85,7 +90,7 @@ func (s *Integration) serveHealth(w http.ResponseWriter, r *http.Request) {
 		Revocations: healthRevocations{Feed: "disconnected", Freshness: revocationWindow.String()},
 	}
 	if s.telemetry != nil {
-		rep.Telemetry = healthTelemetry{Enabled: true, DroppedSpans: s.telemetry.dropped()}
+		rep.Telemetry = healthTelemetry{Enabled: true, DroppedSpans: s.telemetry.dropped(), RejectedSpans: s.telemetry.rejected()}
 	}
 	probeErr := s.probePlatform(r.Context())
 	if probeErr != nil {

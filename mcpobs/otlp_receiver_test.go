@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -39,6 +40,14 @@ type otlpReceiver struct {
 	discard   atomic.Bool
 	discarded atomic.Int64
 	release   chan struct{}
+	// rejectSpan, when set, says why the receiver rejects a span ("" keeps
+	// it), as the platform rejects a span it cannot store: the answer is a
+	// 200 whose partial_success counts the rejected spans and gives the
+	// reason, and only the other spans are kept.
+	rejectSpan atomic.Pointer[func(gotSpan) string]
+	// rejectPoints, when not zero, makes every metrics answer a 200 whose
+	// partial_success rejects that many data points.
+	rejectPoints atomic.Int64
 
 	mu       sync.Mutex
 	spans    []gotSpan
@@ -114,12 +123,24 @@ func (o *otlpReceiver) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "down", http.StatusServiceUnavailable)
 		return
 	case receiverHangs:
+		// Read the body first: net/http notices a client that gave up (an
+		// export attempt timing out) only once the body is consumed, and
+		// a request its sender abandoned must not be recorded later as
+		// delivered.
+		raw, err := io.ReadAll(r.Body)
+		if err != nil {
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(raw))
 		o.mu.Lock()
 		release := o.release
 		o.mu.Unlock()
 		select {
 		case <-release:
 		case <-r.Context().Done():
+			return
+		}
+		if r.Context().Err() != nil {
 			return
 		}
 	}
@@ -153,6 +174,7 @@ func (o *otlpReceiver) serve(w http.ResponseWriter, r *http.Request) {
 	isJSON := strings.HasPrefix(r.Header.Get("Content-Type"), "application/json")
 	var spans []gotSpan
 	var md pmetric.Metrics
+	var answer []byte // the export response, when not empty
 	switch r.URL.Path {
 	case "/v1/traces":
 		req := ptraceotlp.NewExportRequest()
@@ -166,6 +188,25 @@ func (o *otlpReceiver) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		spans = flattenSpans(req.Traces())
+		if reject := o.rejectSpan.Load(); reject != nil {
+			var kept []gotSpan
+			var reason string
+			rejected := 0
+			for _, s := range spans {
+				if why := (*reject)(s); why != "" {
+					rejected, reason = rejected+1, why
+					continue
+				}
+				kept = append(kept, s)
+			}
+			if rejected > 0 {
+				resp := ptraceotlp.NewExportResponse()
+				resp.PartialSuccess().SetRejectedSpans(int64(rejected))
+				resp.PartialSuccess().SetErrorMessage(fmt.Sprintf("rejected %d of %d spans: %d %s", rejected, len(spans), rejected, reason))
+				answer = marshalAnswer(resp.MarshalProto, resp.MarshalJSON, isJSON)
+			}
+			spans = kept
+		}
 	case "/v1/metrics":
 		req := pmetricotlp.NewExportRequest()
 		if err := req.UnmarshalProto(raw); err != nil {
@@ -173,6 +214,12 @@ func (o *otlpReceiver) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		md = req.Metrics()
+		if n := o.rejectPoints.Load(); n > 0 {
+			resp := pmetricotlp.NewExportResponse()
+			resp.PartialSuccess().SetRejectedDataPoints(n)
+			resp.PartialSuccess().SetErrorMessage(fmt.Sprintf("rejected %d of %d data points: %d Gauge (not stored)", n, md.DataPointCount(), n))
+			answer = marshalAnswer(resp.MarshalProto, resp.MarshalJSON, false)
+		}
 	}
 	o.mu.Lock()
 	o.requests = append(o.requests, gotRequest{path: r.URL.Path, header: r.Header.Clone(), body: raw})
@@ -183,8 +230,26 @@ func (o *otlpReceiver) serve(w http.ResponseWriter, r *http.Request) {
 	close(o.changed)
 	o.changed = make(chan struct{})
 	o.mu.Unlock()
-	w.Header().Set("Content-Type", "application/x-protobuf")
+	if isJSON {
+		w.Header().Set("Content-Type", "application/json")
+	} else {
+		w.Header().Set("Content-Type", "application/x-protobuf")
+	}
 	w.WriteHeader(http.StatusOK)
+	w.Write(answer)
+}
+
+// marshalAnswer encodes an export response as the request was encoded.
+func marshalAnswer(proto, json func() ([]byte, error), isJSON bool) []byte {
+	marshal := proto
+	if isJSON {
+		marshal = json
+	}
+	b, err := marshal()
+	if err != nil {
+		panic(err) // a two-field message always marshals
+	}
+	return b
 }
 
 func flattenSpans(td ptrace.Traces) []gotSpan {

@@ -437,7 +437,7 @@ func TestNewServer_RuntimeMessagesNameTheOptionsFieldsTheCallerWrote(t *testing.
 		{"unknown slug", func(_ *platformFake, o *Options) { o.ServerSlug = "mytool" },
 			"unknown server slug", []string{"fix Options.ServerSlug"}},
 		{"not the platform", func(_ *platformFake, o *Options) { o.PlatformURL = teapot.URL },
-			"418", []string{"is Options.PlatformURL the mcp-obs platform?"}},
+			"the mcp-obs platform?", []string{"418", "is Options.PlatformURL the mcp-obs platform?"}},
 		{"resource URL mismatch", func(p *platformFake, _ *Options) { p.setResource("http://localhost:9999/mcp") },
 			// ServerURL was left empty and comes from the Listener (Port
 			// is ignored then): the message names both, and not Port.

@@ -40,10 +40,18 @@ const (
 // exporter's retries included), so a destination that is down costs one
 // goroutine waiting, never a pile of exports; meanwhile spans beyond the queue
 // are dropped and counted, and so are the spans of a batch whose export failed.
+//
+// A batch the destination took while rejecting some of its spans (an OTLP
+// partial_success) is not a failed export: for the platform, the exporter's
+// transport counts the rejected spans in rejected and the exporter reports
+// success ([rejections]), so the spans the platform stored are not counted
+// as dropped; the queue only gives rejected its chance to log, after each
+// export and tick, as it does for drops.
 type spanQueue struct {
 	exporter sdktrace.SpanExporter
 	dest     string // the destination, in logs
 	logger   *slog.Logger
+	rejected *rejections // the exporter's rejection count, or nil
 
 	// pending holds the ended spans waiting for export, at most
 	// spanQueueSize; batch is the export goroutine's, at most
@@ -90,16 +98,17 @@ type flushRequest struct {
 }
 
 // newSpanQueue returns a started queue exporting to exporter; dest names the
-// destination in logs.
-func newSpanQueue(exporter sdktrace.SpanExporter, dest string, logger *slog.Logger) *spanQueue {
-	q := newStoppedSpanQueue(exporter, dest, logger)
+// destination in logs; rejected, if not nil, is where exporter counts the
+// spans the destination rejected ([newPlatformSpanExporter]).
+func newSpanQueue(exporter sdktrace.SpanExporter, dest string, logger *slog.Logger, rejected *rejections) *spanQueue {
+	q := newStoppedSpanQueue(exporter, dest, logger, rejected)
 	q.start()
 	return q
 }
 
 // newStoppedSpanQueue returns a queue whose export goroutine is not running
 // yet, for tests to tune it before start.
-func newStoppedSpanQueue(exporter sdktrace.SpanExporter, dest string, logger *slog.Logger) *spanQueue {
+func newStoppedSpanQueue(exporter sdktrace.SpanExporter, dest string, logger *slog.Logger, rejected *rejections) *spanQueue {
 	base, cancel := context.WithCancel(context.Background())
 	q := &spanQueue{
 		base:       base,
@@ -107,6 +116,7 @@ func newStoppedSpanQueue(exporter sdktrace.SpanExporter, dest string, logger *sl
 		exporter:   exporter,
 		dest:       dest,
 		logger:     logger,
+		rejected:   rejected,
 		pending:    make([]sdktrace.ReadOnlySpan, 0, spanQueueSize),
 		batch:      make([]sdktrace.ReadOnlySpan, 0, spanBatchSize),
 		full:       make(chan struct{}, 1),
@@ -163,6 +173,10 @@ func (q *spanQueue) queued() int {
 // droppedSpans is how many spans were lost so far: dropped from a full queue
 // or in a failed export.
 func (q *spanQueue) droppedSpans() uint64 { return q.queueFull.Load() + q.failed.Load() }
+
+// rejectedSpans is how many spans the destination rejected so far in
+// exports it took.
+func (q *spanQueue) rejectedSpans() uint64 { return q.rejected.count() }
 
 // ForceFlush exports the spans queued when it is called, within ctx.
 func (q *spanQueue) ForceFlush(ctx context.Context) error {
@@ -223,9 +237,11 @@ func (q *spanQueue) run() {
 		case <-q.stop:
 			q.exportPending(q.stopCtx)
 			q.reportDrops()
+			q.rejected.report()
 			return
 		}
 		q.reportDrops()
+		q.rejected.report()
 	}
 }
 

@@ -60,7 +60,7 @@ func countLines(logs, s string) int { return strings.Count(logs, s) }
 func TestSpanQueue_ManyDropsAreCountedAndLoggedOnceAMinute(t *testing.T) {
 	logger, logs := newTestLogger()
 	exp := newGatedExporter()
-	q := newStoppedSpanQueue(exp, "the test destination", logger)
+	q := newStoppedSpanQueue(exp, "the test destination", logger, nil)
 	q.batchDelay = time.Millisecond
 	var nowMu sync.Mutex
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -111,7 +111,7 @@ func TestSpanQueue_ManyDropsAreCountedAndLoggedOnceAMinute(t *testing.T) {
 
 func TestSpanQueue_ShutdownIsBoundedWhenTheDestinationHangs(t *testing.T) {
 	exp := newGatedExporter() // never opened
-	q := newSpanQueue(exp, "the test destination", discardLogger())
+	q := newSpanQueue(exp, "the test destination", discardLogger(), nil)
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(q))
 	endSpans(tp, 10)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
@@ -212,7 +212,7 @@ func (failingMetricExporter) Export(context.Context, *metricdata.ResourceMetrics
 
 func TestQuietMetricExporter_FailuresAreLoggedOnceAMinuteNotHandedToTheGlobalHandler(t *testing.T) {
 	logger, logs := newTestLogger()
-	q := newQuietMetricExporter(failingMetricExporter{}, "the test destination", logger)
+	q := newQuietMetricExporter(failingMetricExporter{}, "the test destination", logger, nil)
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	q.now = func() time.Time { return now }
 	for range 5 {

@@ -85,8 +85,13 @@ import (
 // goroutine. When a destination is slow or down, spans beyond the queue are
 // dropped, counted (/health shows the count as telemetry.dropped_spans), and
 // logged at most once a minute; export resumes when the destination answers
-// again. Metrics are sent every 60 seconds (OTEL_METRIC_EXPORT_INTERVAL
-// changes it), to the platform as deltas. [Server.Run] and
+// again. The platform may also take a batch but reject some of its spans one
+// by one (an OTLP partial_success, e.g. for a handler span dated before
+// 1970): it stores the rest, and those spans are not dropped but rejected,
+// counted apart (telemetry.rejected_spans) and logged, with the platform's
+// reason, at most once a minute. Metrics are sent every 60 seconds
+// (OTEL_METRIC_EXPORT_INTERVAL changes it), to the platform as deltas; data
+// points the platform rejects are logged the same way. [Server.Run] and
 // [Integration.Close] send what is queued before returning, for at most 5
 // seconds.
 type Telemetry struct {
@@ -226,11 +231,12 @@ func newTelemetry(cfg Config, platform *platformClient) (*telemetry, error) {
 		return nil, err
 	}
 
-	exp, err := newPlatformSpanExporter(cfg.PlatformURL, platform)
+	spansRejected := newSpanRejections("the mcp-obs platform", cfg.Logger)
+	exp, err := newPlatformSpanExporter(cfg.PlatformURL, platform, spansRejected)
 	if err != nil {
 		return nil, err
 	}
-	t.platformSpans = newSpanQueue(exp, "the mcp-obs platform", cfg.Logger)
+	t.platformSpans = newSpanQueue(exp, "the mcp-obs platform", cfg.Logger, spansRejected)
 	if tc.TracerProvider != nil {
 		t.authorTP = tc.TracerProvider
 		t.authorTP.RegisterSpanProcessor(t.platformSpans)
@@ -254,7 +260,7 @@ func newTelemetry(cfg Config, platform *platformClient) (*telemetry, error) {
 		if envExp, ok, err := newEnvSpanExporter(); err != nil {
 			cfg.Logger.Warn("mcp-obs: the OTEL_EXPORTER_OTLP_* trace destination is not used", "error", err)
 		} else if ok {
-			t.envSpans = newSpanQueue(envExp, "the OTEL_EXPORTER_OTLP_* trace endpoint", cfg.Logger)
+			t.envSpans = newSpanQueue(envExp, "the OTEL_EXPORTER_OTLP_* trace endpoint", cfg.Logger, nil)
 			opts = append(opts, sdktrace.WithSpanProcessor(t.envSpans))
 		}
 		t.ownTP = sdktrace.NewTracerProvider(opts...)
@@ -262,18 +268,19 @@ func newTelemetry(cfg Config, platform *platformClient) (*telemetry, error) {
 	}
 
 	mopts := []sdkmetric.Option{sdkmetric.WithResource(res)}
-	mexp, err := newPlatformMetricExporter(cfg.PlatformURL, platform)
+	pointsRejected := newMetricRejections("the mcp-obs platform", cfg.Logger)
+	mexp, err := newPlatformMetricExporter(cfg.PlatformURL, platform, pointsRejected)
 	if err != nil {
 		t.shutdown(context.Background())
 		return nil, err
 	}
 	mopts = append(mopts, sdkmetric.WithReader(sdkmetric.NewPeriodicReader(
-		newQuietMetricExporter(mexp, "the mcp-obs platform", cfg.Logger), sdkmetric.WithTimeout(exportTimeout))))
+		newQuietMetricExporter(mexp, "the mcp-obs platform", cfg.Logger, pointsRejected), sdkmetric.WithTimeout(exportTimeout))))
 	if envExp, ok, err := newEnvMetricExporter(); err != nil {
 		cfg.Logger.Warn("mcp-obs: the OTEL_EXPORTER_OTLP_* metric destination is not used", "error", err)
 	} else if ok && tc.MeterProvider == nil {
 		mopts = append(mopts, sdkmetric.WithReader(sdkmetric.NewPeriodicReader(
-			newQuietMetricExporter(envExp, "the OTEL_EXPORTER_OTLP_* metric endpoint", cfg.Logger), sdkmetric.WithTimeout(exportTimeout))))
+			newQuietMetricExporter(envExp, "the OTEL_EXPORTER_OTLP_* metric endpoint", cfg.Logger, nil), sdkmetric.WithTimeout(exportTimeout))))
 	}
 	t.ownMP = sdkmetric.NewMeterProvider(mopts...)
 	meters := []metric.MeterProvider{t.ownMP}
@@ -337,6 +344,10 @@ func (t *telemetry) dropped() uint64 {
 	}
 	return n
 }
+
+// rejected returns how many spans the platform rejected so far in exports
+// it took (partial_success).
+func (t *telemetry) rejected() uint64 { return t.platformSpans.rejectedSpans() }
 
 // flush exports everything queued, within ctx.
 func (t *telemetry) flush(ctx context.Context) error {

@@ -51,7 +51,7 @@ func (a *admin) Close() error { return a.store.Close() }
 
 func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usageError{"server: want create, list, update or rotate-secret"}
+		return usageError{"server: want create, list, update, rotate-secret or key"}
 	}
 	switch sub, rest := args[0], args[1:]; sub {
 	case "create":
@@ -62,8 +62,10 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return serverUpdate(ctx, rest, stdout, stderr)
 	case "rotate-secret":
 		return serverRotate(ctx, rest, stdout, stderr)
+	case "key":
+		return runServerKey(ctx, rest, stdout, stderr)
 	default:
-		return usageError{fmt.Sprintf("server: unknown subcommand %q (want create, list, update or rotate-secret)", sub)}
+		return usageError{fmt.Sprintf("server: unknown subcommand %q (want create, list, update, rotate-secret or key)", sub)}
 	}
 }
 

@@ -93,3 +93,23 @@ func redactDSN(dsn string) string {
 	}
 	return u.Redacted()
 }
+
+// openTelemetry opens the telemetry store that goes with st, the database
+// dsn names: on PostgreSQL the same database (st itself), on SQLite a file
+// of its own beside the main one ([sqlite.TelemetryPath]), so span batches
+// never make sign-in or token issuance wait. The returned close function
+// releases what this call opened (nothing on PostgreSQL: st.Close does).
+func openTelemetry(ctx context.Context, st store.Store) (store.Telemetry, func() error, error) {
+	switch s := st.(type) {
+	case *postgres.Store:
+		return s, func() error { return nil }, nil
+	case *sqlite.Store:
+		path := sqlite.TelemetryPath(s.Path())
+		ts, err := sqlite.OpenTelemetry(ctx, path)
+		if err != nil {
+			return nil, nil, fmt.Errorf("open telemetry database %s: %w", path, err)
+		}
+		return ts, ts.Close, nil
+	}
+	return nil, nil, fmt.Errorf("open telemetry: no telemetry store for a %T database", st)
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/mcp-obs/mcp-obs/internal/cliname"
 	"github.com/mcp-obs/mcp-obs/internal/platform"
 	"github.com/mcp-obs/mcp-obs/internal/platform/servers"
 	"github.com/mcp-obs/mcp-obs/internal/platform/users"
@@ -66,8 +67,14 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer st.Close()
+	tel, closeTelemetry, err := openTelemetry(ctx, st)
+	if err != nil {
+		return err
+	}
+	defer closeTelemetry()
 	dbPath, _ := filepath.Abs(filepath.Join(*dataDir, "mcp-obs.db"))
-	p := platform.New(platform.Config{Base: platformBase, Dev: true, Logger: logger.With("part", "platform"), Limits: *limits}, st)
+	p := platform.New(platform.Config{Base: platformBase, Dev: true, Logger: logger.With("part", "platform"), Limits: *limits,
+		Telemetry: tel}, st)
 	creds, err := ensureDemoTenant(ctx, p, resourceURL, *email, *password)
 	if err != nil {
 		return err
@@ -97,9 +104,22 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 	printBanner(stdout, banner{platformURL: string(platformBase), resourceURL: resourceURL, email: *email, password: *password,
 		creds: creds, db: dbPath, newDB: created != ""})
-	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return p.Serve(ctx, platformLn) })
-	g.Go(func() error { return app.Run(ctx) })
+	// The MCP server stops first and the platform after it, so the server's
+	// last spans (flushed as it shuts down) still reach the platform.
+	g, gctx := errgroup.WithContext(ctx)
+	platformCtx, stopPlatform := context.WithCancel(context.WithoutCancel(gctx))
+	defer stopPlatform()
+	g.Go(func() error {
+		err := p.Serve(platformCtx, platformLn)
+		if err != nil && platformCtx.Err() == nil {
+			return err // the platform failed on its own: stop the MCP server too
+		}
+		return nil
+	})
+	g.Go(func() error {
+		defer stopPlatform()
+		return app.Run(gctx)
+	})
 	err = g.Wait()
 	if errors.Is(err, context.Canceled) {
 		err = nil
@@ -217,8 +237,24 @@ Try it:
   curl %[7]s/.well-known/oauth-protected-resource
   curl -i -X POST %[2]s -H 'Content-Type: application/json' -d '{"jsonrpc":"2.0","id":1,"method":"tools/list"}'
 
+Telemetry of the demo server's calls (after a client has called a tool):
+  curl -u %[10]s:%[11]s '%[1]s/api/v1/servers/%[4]s/telemetry/summary'
+  %[12]s stats --server %[4]s --db %[13]s
+
 Press Ctrl-C to stop.
 
 `, b.platformURL, b.resourceURL, demoServerName, demoSlug, b.email, b.password, strings.TrimSuffix(b.resourceURL, "/mcp"),
-		exportLine(b.creds), db)
+		exportLine(b.creds), db, b.creds.ClientID, b.creds.ClientSecret, cliname.Command, shellQuote("sqlite:"+b.db))
+}
+
+// shellQuote quotes s for a POSIX shell when it holds anything but
+// letters, digits and the punctuation of paths.
+func shellQuote(s string) string {
+	safe := func(r rune) bool {
+		return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/._-:+=,@%", r)
+	}
+	if s != "" && strings.IndexFunc(s, func(r rune) bool { return !safe(r) }) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -5,9 +5,12 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mcp-obs/mcp-obs/internal/cliname"
 )
 
 // freePort returns a loopback port nobody listens on right now.
@@ -86,8 +89,40 @@ func TestDemo_StartsPlatformAndServerStopsCleanlyAndRerunsSafely(t *testing.T) {
 		if resp.StatusCode != http.StatusUnauthorized || !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Bearer resource_metadata=") {
 			t.Errorf("run %d: tools/list without a token = %d %q, want 401 with a Bearer challenge", run, resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
 		}
+		checkBannerTelemetry(t, run, stdout.String())
 		if err := demo.stop(t); err != nil {
 			t.Fatalf("run %d: stopping the demo: %v", run, err)
 		}
+	}
+}
+
+// checkBannerTelemetry runs the banner's telemetry lines as printed: the
+// curl of the summary with the printed credentials, and `stats`.
+func checkBannerTelemetry(t *testing.T, run int, banner string) {
+	t.Helper()
+	curl := regexp.MustCompile(`(?m)^  curl -u ([^:\s]+):(\S+) '(http://\S+/api/v1/servers/test/telemetry/summary)'$`).FindStringSubmatch(banner)
+	if curl == nil {
+		t.Fatalf("run %d: banner lacks the curl of the telemetry summary:\n%s", run, banner)
+	}
+	req, _ := http.NewRequest(http.MethodGet, curl[3], nil)
+	req.SetBasicAuth(curl[1], curl[2])
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum struct {
+		Calls *int64 `json:"calls"`
+	}
+	json.NewDecoder(resp.Body).Decode(&sum)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || sum.Calls == nil {
+		t.Errorf("run %d: the banner's curl got %d, calls %v; want 200 and a summary", run, resp.StatusCode, sum.Calls)
+	}
+	stats := regexp.MustCompile(`(?m)^  ` + regexp.QuoteMeta(cliname.Command) + ` stats --server test --db (\S+)$`).FindStringSubmatch(banner)
+	if stats == nil {
+		t.Fatalf("run %d: banner lacks the stats command:\n%s", run, banner)
+	}
+	if out, _, err := cli(t, "", "stats", "--server", "test", "--db", stats[1]); err != nil || !strings.HasPrefix(out, `Server "test", last 24h`) {
+		t.Errorf("run %d: the banner's stats command: %v\n%s", run, err, out)
 	}
 }

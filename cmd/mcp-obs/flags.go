@@ -6,7 +6,9 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/mcp-obs/mcp-obs/internal/cliname"
 	"github.com/mcp-obs/mcp-obs/internal/httpserver"
@@ -88,4 +90,38 @@ func addLimitFlags(fs *flag.FlagSet) *httpserver.Limits {
 	fs.IntVar(&l.MaxConnsPerAddr, "max-conns-per-addr", 0,
 		"cap on open connections from one client address (IPv6: one /64); --trusted-proxies are exempt (0: 128, and loopback peers exempt too; negative: no cap)")
 	return l
+}
+
+// daysDuration is a duration flag that also takes whole days ("30d"), the
+// unit retention periods are thought in; Go durations ("36h") work too.
+// It must be positive.
+type daysDuration time.Duration
+
+func (d *daysDuration) String() string {
+	v := time.Duration(*d)
+	if v > 0 && v%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%dd", v/(24*time.Hour))
+	}
+	return v.String()
+}
+
+func (d *daysDuration) Set(s string) error {
+	var v time.Duration
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n <= 0 || n > 36500 {
+			return fmt.Errorf("%q: want a whole number of days from 1 to 36500 (e.g. 30d) or a duration (e.g. 36h)", s)
+		}
+		v = time.Duration(n) * 24 * time.Hour
+	} else {
+		var err error
+		if v, err = time.ParseDuration(s); err != nil {
+			return fmt.Errorf("%q: want days (e.g. 30d) or a duration (e.g. 36h)", s)
+		}
+	}
+	if v < time.Minute {
+		return fmt.Errorf("%q: must be at least a minute", s)
+	}
+	*d = daysDuration(v)
+	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestServe_InvalidTrustedProxiesIsAOneLineUsageErrorNamingFlagAndValue(t *testing.T) {
@@ -92,5 +93,40 @@ func TestServe_TrustedProxiesGiveEachForwardedClientItsOwnRegistrationBudget(t *
 				t.Fatalf("first registration from 203.0.113.2 behind the same proxy: status %d, want 201", got)
 			}
 		})
+	}
+}
+
+func TestDaysDurationFlag(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    time.Duration
+		wantErr bool
+	}{
+		{"7d", 7 * 24 * time.Hour, false},
+		{"30d", 30 * 24 * time.Hour, false},
+		{"36h", 36 * time.Hour, false},
+		{"90m", 90 * time.Minute, false},
+		{"0d", 0, true},
+		{"-3d", 0, true},
+		{"1.5d", 0, true},
+		{"d", 0, true},
+		{"10s", 0, true},
+		{"forever", 0, true},
+		{"99999d", 0, true},
+	}
+	for _, tt := range tests {
+		var d daysDuration
+		err := d.Set(tt.in)
+		if (err != nil) != tt.wantErr {
+			t.Errorf("Set(%q) error = %v, want error %v", tt.in, err, tt.wantErr)
+			continue
+		}
+		if !tt.wantErr && time.Duration(d) != tt.want {
+			t.Errorf("Set(%q) = %v, want %v", tt.in, time.Duration(d), tt.want)
+		}
+	}
+	d := daysDuration(7 * 24 * time.Hour)
+	if got := d.String(); got != "7d" {
+		t.Errorf("String() = %q, want 7d", got)
 	}
 }

@@ -6,6 +6,7 @@
 //	demo                   run the platform and the demo MCP server together
 //	server create|list|update|rotate-secret
 //	user add
+//	stats                  a server's calls, errors, latency and top tools, users and clients
 //
 // Every command reads its flags also from MCP_OBS_* environment variables
 // (--base-url from MCP_OBS_BASE_URL, and so on); a flag given on the command
@@ -38,7 +39,11 @@ Usage (from a checkout of the repository; once installed with go install ./cmd/m
   {cmd} server list
   {cmd} server update --slug SLUG [--name NAME] [--resource-url URL] [--scopes "..."] [--allow-signup=true|false]
   {cmd} server rotate-secret --slug SLUG
+  {cmd} server key create --slug SLUG [--name NAME] [--platform-url URL]   (telemetry ingest key)
+  {cmd} server key list --slug SLUG
+  {cmd} server key revoke --slug SLUG --id ID
   {cmd} user add --server SLUG --email EMAIL [--password PASSWORD]
+  {cmd} stats --server SLUG [--since 24h] [--top 5]
 
 serve and demo create their SQLite database (./mcp-obs-data/mcp-obs.db by default);
 the admin commands work on an existing one: run them in the same folder, or give --db.
@@ -84,6 +89,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runServer(ctx, rest, stdout, stderr)
 	case "user":
 		return runUser(ctx, rest, stdin, stdout, stderr)
+	case "stats":
+		return runStats(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -8,6 +8,7 @@ import (
 	"net"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/mcp-obs/mcp-obs/internal/platform"
 	"github.com/mcp-obs/mcp-obs/internal/platform/endpoints"
@@ -23,6 +24,8 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	dev := fs.Bool("dev", false, "development mode: allow client metadata documents on localhost and private addresses")
 	var trusted proxiesFlag
 	fs.Var(&trusted, "trusted-proxies", "comma-separated `CIDRs` of reverse proxies whose X-Forwarded-For is believed for per-address limits (default: none, the header is ignored)")
+	retention := daysDuration(platform.DefaultTelemetryRetention)
+	fs.Var(&retention, "telemetry-retention", "how long spans and their rollups are kept, by their start time: days (30d) or a duration (36h)")
 	limits := addLimitFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -48,10 +51,17 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if created != "" {
 		logger.Info("created a new SQLite database", "path", created)
 	}
+	tel, closeTelemetry, err := openTelemetry(ctx, st)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer closeTelemetry()
 
-	p := platform.New(platform.Config{Base: base, Dev: *dev, Logger: logger, ClientAddr: web.ClientAddr{Trusted: trusted}, Limits: *limits}, st)
+	p := platform.New(platform.Config{Base: base, Dev: *dev, Logger: logger, ClientAddr: web.ClientAddr{Trusted: trusted}, Limits: *limits,
+		Telemetry: tel, TelemetryRetention: time.Duration(retention)}, st)
 	logger.Info("mcp-obs platform listening", "addr", ln.Addr().String(), "base_url", string(base), "db", redactDSN(*db), "dev", *dev,
-		"trusted_proxies", trusted.String(), "limits", *limits)
+		"trusted_proxies", trusted.String(), "limits", *limits, "telemetry_retention", retention.String())
 	return p.Serve(ctx, ln)
 }
 

@@ -54,10 +54,16 @@ type harness struct {
 	// Introspections counts the requests that reached any replica's RFC 7662
 	// introspection endpoint, so tests can prove a token never cost one.
 	Introspections *atomic.Int64
+	// Telemetry is the platform's telemetry store, nil when its OTLP
+	// receiver and query API are off.
+	Telemetry store.Telemetry
 
 	tenantServer // the MCP server of tenant tenantSlug
 
 	logger *slog.Logger
+	// moreTools, if set, registers tools beyond addTools's on every MCP
+	// server the harness starts.
+	moreTools func(*mcpobs.Server)
 }
 
 // tenantServer is one tenant of the platform and its running MCP server.
@@ -86,6 +92,20 @@ func startHarness(t *testing.T) *harness {
 // to cross the database.
 func startHarnessOn(t *testing.T, stores ...store.Store) *harness {
 	t.Helper()
+	return startHarnessWith(t, harnessOptions{}, stores...)
+}
+
+// harnessOptions are the settings of startHarnessWith beyond its stores.
+type harnessOptions struct {
+	// Telemetry is the platform's telemetry store (nil: telemetry endpoints off).
+	Telemetry store.Telemetry
+	// MoreTools registers tools beyond addTools's on the MCP server.
+	MoreTools func(*mcpobs.Server)
+}
+
+// startHarnessWith is startHarnessOn with options.
+func startHarnessWith(t *testing.T, opts harnessOptions, stores ...store.Store) *harness {
+	t.Helper()
 	logs := newLogSink(t)
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 
@@ -97,7 +117,7 @@ func startHarnessOn(t *testing.T, stores ...store.Store) *harness {
 	var platforms []*platform.Platform
 	for i, st := range stores {
 		p := platform.New(platform.Config{Base: base, Dev: true, PasswordCost: bcrypt.MinCost,
-			Logger: logger.With("component", "platform", "replica", i)}, st)
+			Telemetry: opts.Telemetry, Logger: logger.With("component", "platform", "replica", i)}, st)
 		platforms = append(platforms, p)
 		replicas = append(replicas, p.Handler())
 	}
@@ -117,7 +137,7 @@ func startHarnessOn(t *testing.T, stores ...store.Store) *harness {
 	t.Cleanup(ps.Close)
 
 	h := &harness{Base: base, Store: stores[0], Platform: platforms[0], Replicas: platforms, Logs: logs,
-		Introspections: introspections, logger: logger}
+		Introspections: introspections, Telemetry: opts.Telemetry, logger: logger, moreTools: opts.MoreTools}
 	h.tenantServer = h.startMCPServer(t, tenantSlug, tenantName)
 	return h
 }
@@ -160,6 +180,9 @@ func (h *harness) startMCPServer(t *testing.T, slug, name string) tenantServer {
 		Listener:       ln,
 	})
 	addTools(app)
+	if h.moreTools != nil {
+		h.moreTools(app)
+	}
 
 	runCtx, stop := context.WithCancel(ctx)
 	runErr := make(chan error, 1)

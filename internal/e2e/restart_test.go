@@ -31,10 +31,12 @@ import (
 // has arrived (requests for the revocation feed are counted, so a test can
 // wait for the SDK's reconnection attempts).
 type restartablePlatform struct {
-	addr   string
-	base   endpoints.Base
-	store  store.Store
-	logger *slog.Logger
+	addr  string
+	base  endpoints.Base
+	store store.Store
+	// telemetry is the telemetry store of every instance (nil: off).
+	telemetry store.Telemetry
+	logger    *slog.Logger
 	// introspections counts requests to the introspection endpoint across
 	// every instance (the harness's Introspections).
 	introspections *atomic.Int64
@@ -49,7 +51,7 @@ type restartablePlatform struct {
 // serve starts a new platform instance on ln.
 func (rp *restartablePlatform) serve(ln net.Listener) *platform.Platform {
 	p := platform.New(platform.Config{Base: rp.base, Dev: true, PasswordCost: bcrypt.MinCost,
-		Logger: rp.logger.With("component", "platform")}, rp.store)
+		Telemetry: rp.telemetry, Logger: rp.logger.With("component", "platform")}, rp.store)
 	h := p.Handler()
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasSuffix(r.URL.Path, "/oauth/introspect") {
@@ -124,7 +126,18 @@ func (rp *restartablePlatform) close() {
 // restart.
 func startRestartableHarness(t *testing.T) (*harness, *restartablePlatform) {
 	t.Helper()
-	st := testdb.SQLite(t)
+	return startRestartableHarnessWith(t, harnessOptions{})
+}
+
+// startRestartableHarnessWith is startRestartableHarness with options.
+func startRestartableHarnessWith(t *testing.T, opts harnessOptions) (*harness, *restartablePlatform) {
+	t.Helper()
+	return startRestartableHarnessOn(t, testdb.SQLite(t), opts)
+}
+
+// startRestartableHarnessOn is startRestartableHarnessWith over the given store.
+func startRestartableHarnessOn(t *testing.T, st store.Store, opts harnessOptions) (*harness, *restartablePlatform) {
+	t.Helper()
 	logs := newLogSink(t)
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -132,11 +145,11 @@ func startRestartableHarness(t *testing.T) (*harness, *restartablePlatform) {
 		t.Fatal(err)
 	}
 	rp := &restartablePlatform{addr: ln.Addr().String(), base: endpoints.Base("http://" + ln.Addr().String()),
-		store: st, logger: logger, introspections: new(atomic.Int64)}
+		store: st, telemetry: opts.Telemetry, logger: logger, introspections: new(atomic.Int64)}
 	p := rp.serve(ln)
 	t.Cleanup(rp.close)
 	h := &harness{Base: rp.base, Store: st, Platform: p, Replicas: []*platform.Platform{p}, Logs: logs,
-		Introspections: rp.introspections, logger: logger}
+		Introspections: rp.introspections, Telemetry: opts.Telemetry, logger: logger, moreTools: opts.MoreTools}
 	h.tenantServer = h.startMCPServer(t, tenantSlug, tenantName)
 	return h, rp
 }

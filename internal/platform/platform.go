@@ -18,6 +18,7 @@ import (
 	"github.com/mcp-obs/mcp-obs/internal/platform/endpoints"
 	"github.com/mcp-obs/mcp-obs/internal/platform/oauth"
 	"github.com/mcp-obs/mcp-obs/internal/platform/servers"
+	"github.com/mcp-obs/mcp-obs/internal/platform/telemetryapi"
 	"github.com/mcp-obs/mcp-obs/internal/platform/users"
 	"github.com/mcp-obs/mcp-obs/internal/platform/web"
 	"github.com/mcp-obs/mcp-obs/internal/store"
@@ -57,6 +58,15 @@ type Config struct {
 	// ShutdownTimeout is how long [Platform.Serve] waits for requests in
 	// flight once its context is done; default 10 seconds.
 	ShutdownTimeout time.Duration
+	// Telemetry is where spans and metric points are kept and queried
+	// from; nil turns the telemetry endpoints off (the OTLP receiver and
+	// the query API answer 404).
+	Telemetry store.Telemetry
+	// TelemetryRetention is how long spans, metric points and their
+	// rollups are kept, by their own start time; default 7 days. The
+	// maintenance loop purges what is older.
+	TelemetryRetention time.Duration
+
 	// Now returns the current time; default time.Now.
 	Now func() time.Time
 }
@@ -89,6 +99,9 @@ func New(cfg Config, st store.Store) *Platform {
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = defaultShutdownTimeout
 	}
+	if cfg.TelemetryRetention <= 0 {
+		cfg.TelemetryRetention = DefaultTelemetryRetention
+	}
 	now := cfg.Now
 	if now == nil {
 		now = time.Now
@@ -111,7 +124,11 @@ func New(cfg Config, st store.Store) *Platform {
 	accounts.Routes(mux)
 	registry.Routes(mux)
 	authz.Routes(mux)
+	if cfg.Telemetry != nil {
+		telemetryapi.New(telemetryapi.Options{Telemetry: cfg.Telemetry, Servers: st, Base: cfg.Base, Logger: logger, Now: now}).Routes(mux)
+	}
 	p.handler = mux
+	p.mountOps(mux) // last: it wraps p.handler in the request metrics
 	return p
 }
 

@@ -9,6 +9,10 @@ import (
 	"github.com/mcp-obs/mcp-obs/internal/httpserver"
 )
 
+// DefaultTelemetryRetention is how long telemetry is kept when
+// Config.TelemetryRetention is zero.
+const DefaultTelemetryRetention = 7 * 24 * time.Hour
+
 // Defaults of the serve lifecycle, for zero [Config] fields.
 const (
 	defaultMaintenanceInterval = 10 * time.Minute
@@ -27,7 +31,8 @@ const (
 //     reverse proxies (Config.ClientAddr.Trusted) count toward the total cap
 //     only, since each carries many clients;
 //   - the maintenance loop expires unused client registrations and purges
-//     expired rows every Config.MaintenanceInterval;
+//     expired rows every Config.MaintenanceInterval, and telemetry older
+//     than Config.TelemetryRetention;
 //   - when ctx is done it shuts down gracefully: it stops accepting, ends the
 //     event streams at once (every connected MCP server holds the revocation
 //     feed open, and a stream never finishes on its own), and waits up to
@@ -94,5 +99,13 @@ func (p *Platform) maintain(ctx context.Context) {
 		p.logger.Warn("purging expired rows failed", "err", err)
 	} else if n > 0 {
 		p.logger.Debug("purged expired rows", "count", n)
+	}
+	if p.cfg.Telemetry == nil {
+		return
+	}
+	if n, err := p.cfg.Telemetry.PurgeTelemetry(ctx, p.now().Add(-p.cfg.TelemetryRetention)); err != nil {
+		p.logger.Warn("purging old telemetry failed", "err", err)
+	} else if n > 0 {
+		p.logger.Debug("purged old telemetry", "rows", n, "retention", p.cfg.TelemetryRetention)
 	}
 }

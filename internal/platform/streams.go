@@ -4,6 +4,7 @@ import (
 	"context"
 	"mime"
 	"net/http"
+	"strings"
 )
 
 // endStreamsOnShutdown wraps h so that responses streamed as server-sent
@@ -35,11 +36,24 @@ type streamWatcher struct {
 func (s *streamWatcher) WriteHeader(code int) {
 	if !s.wroteHeader {
 		s.wroteHeader = true
-		if mt, _, _ := mime.ParseMediaType(s.Header().Get("Content-Type")); mt == "text/event-stream" {
+		if isEventStream(s.Header().Get("Content-Type")) {
 			s.stop = context.AfterFunc(s.streams, s.cancel)
 		}
 	}
 	s.ResponseWriter.WriteHeader(code)
+}
+
+// isEventStream reports whether a Content-Type names server-sent events. It
+// parses (and allocates) only for values that start like one: every
+// response of the platform passes here, introspection's included.
+func isEventStream(ct string) bool {
+	const sse = "text/event-stream"
+	ct = strings.TrimLeft(ct, " \t")
+	if len(ct) < len(sse) || !strings.EqualFold(ct[:len(sse)], sse) {
+		return false
+	}
+	mt, _, _ := mime.ParseMediaType(ct)
+	return mt == sse
 }
 
 func (s *streamWatcher) Write(b []byte) (int, error) {

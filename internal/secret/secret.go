@@ -23,7 +23,6 @@ package secret
 import (
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
@@ -40,6 +39,10 @@ const (
 	PrefixClientSecret = "mcpobs_cs_"
 	PrefixServerSecret = "mcpobs_sk_"
 	PrefixRegistration = "mcpobs_rg_"
+	// PrefixIngestKey starts a telemetry ingest key, whose public id
+	// follows it (see package ingestkeys): the value is made by New with
+	// the prefix PrefixIngestKey+id+"_", so the checksum covers the id too.
+	PrefixIngestKey = "mcpobs_ik_"
 )
 
 // Lengths of the parts after the prefix.
@@ -138,25 +141,44 @@ func ID() string {
 // Hash returns the hex SHA-256 of s: the form in which secrets are stored and
 // the key by which the revocation feed names a token.
 func Hash(s string) string {
-	sum := sha256.Sum256([]byte(s))
+	sum := Sum(s)
 	return hex.EncodeToString(sum[:])
 }
 
+// Sum returns the SHA-256 of s, the digest [Hash] writes in hex. It does not
+// allocate for values up to 256 bytes, every value [New] makes included.
+func Sum(s string) [sha256.Size]byte {
+	var buf [256]byte
+	if len(s) <= len(buf) {
+		n := copy(buf[:], s)
+		return sha256.Sum256(buf[:n])
+	}
+	return sha256.Sum256([]byte(s))
+}
+
 // Matches reports whether the hash of s equals wantHash, in constant time.
-// An empty wantHash never matches.
+// An empty wantHash never matches. It does not allocate: resource servers
+// authenticate with it on every introspection.
 func Matches(s, wantHash string) bool {
-	if wantHash == "" {
+	const hexLen = 2 * sha256.Size
+	if len(wantHash) != hexLen {
 		return false
 	}
-	got := Hash(s)
-	return subtle.ConstantTimeCompare([]byte(got), []byte(wantHash)) == 1
+	sum := Sum(s)
+	var got [hexLen]byte
+	hex.Encode(got[:], sum[:])
+	var diff byte
+	for i := range got { // every byte, whatever differs: constant time, as subtle.ConstantTimeCompare
+		diff |= got[i] ^ wantHash[i]
+	}
+	return diff == 0
 }
 
 // Redact returns a form of a secret that is safe to log: its prefix and first
 // few characters, never enough to use it.
 func Redact(s string) string {
 	const keep = 6
-	for _, p := range []string{PrefixAccessToken, PrefixRefreshToken, PrefixCode, PrefixSession, PrefixClientSecret, PrefixServerSecret, PrefixRegistration} {
+	for _, p := range []string{PrefixAccessToken, PrefixRefreshToken, PrefixCode, PrefixSession, PrefixClientSecret, PrefixServerSecret, PrefixRegistration, PrefixIngestKey} {
 		if len(s) > len(p) && s[:len(p)] == p {
 			rest := s[len(p):]
 			if len(rest) > keep {

@@ -10,7 +10,9 @@ import (
 // MetricPoint is one data point of an OpenTelemetry histogram metric (the
 // MCP conventions' mcp.server.operation.duration and
 // mcp.server.session.duration), as the receiver accepts them on
-// /v1/metrics. Unlike spans, metrics are never sampled, so they count every
+// /v1/metrics, or of a counter (a monotonic sum such as
+// mcpobs.server.refusals): a point without buckets whose Sum is the
+// counter's value (and Count too, for a whole number). Unlike spans, metrics are never sampled, so they count every
 // call even when the server samples its spans.
 type MetricPoint struct {
 	ServerID string // tenant, from the credentials

@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/mcp-obs/mcp-obs/internal/platform/oautherr"
 	"github.com/mcp-obs/mcp-obs/internal/secret"
@@ -143,6 +144,14 @@ func IsResourceServer(srv *store.Server, cr Credentials) bool {
 	secretOK := secret.Matches(cr.Secret, srv.ClientSecretHash)
 	return idOK && secretOK
 }
+
+// CacheHorizon is how long a platform process may go on using a server row
+// it read, and so accept resource-server credentials that were since
+// rotated: introspection, the hot path, keeps server rows that long instead
+// of reading one per call. Rotation (servers.Service.RotateSecret) waits
+// this long before it hands out the new credentials, so once anyone holds
+// them, no replica accepts the old ones.
+const CacheHorizon = time.Second
 
 // ErrUnauthenticated means a request did not carry a tenant's valid
 // resource-server credentials (none, malformed, unknown or wrong): answer

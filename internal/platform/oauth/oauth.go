@@ -70,6 +70,11 @@ type Handler struct {
 	// feedPoll and feedPing pace the revocation feed; tests shorten them.
 	feedPoll time.Duration
 	feedPing time.Duration
+
+	// cache keeps introspection answers and server rows (introspectcache.go);
+	// introspectTenants finds tenants through it.
+	cache             *introspectionCache
+	introspectTenants web.Tenants
 }
 
 // New returns a Handler. Store, Base, Clients, Users and Accounts are required.
@@ -95,6 +100,9 @@ func New(opts Options) *Handler {
 	if h.clock == nil {
 		h.clock = time.Now
 	}
+	h.cache = newIntrospectionCache(opts.Store, h.log, h.now, feedPollInterval)
+	h.store = forgettingStore{Store: opts.Store, cache: h.cache}
+	h.introspectTenants = web.Tenants{Store: h.cache, Logger: h.log}
 	return h
 }
 
@@ -132,6 +140,7 @@ func (h *Handler) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("OPTIONS /t/{slug}/oauth/revoke", web.Preflight("POST, OPTIONS"))
 
 	// Introspection and the feed are server to server: no CORS.
-	mux.Handle("POST /t/{slug}/oauth/introspect", jsonTenant(h.serveIntrospect))
+	// Introspection, the hot path, finds its tenant itself, in the cache (introspectcache.go).
+	mux.HandleFunc("POST /t/{slug}/oauth/introspect", h.serveIntrospect)
 	mux.Handle("GET /t/{slug}/oauth/revocations", jsonTenant(h.serveFeed))
 }

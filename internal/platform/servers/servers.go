@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/mcp-obs/mcp-obs/internal/cliname"
+	"github.com/mcp-obs/mcp-obs/internal/platform/clientauth"
 	"github.com/mcp-obs/mcp-obs/internal/scope"
 	"github.com/mcp-obs/mcp-obs/internal/secret"
 	"github.com/mcp-obs/mcp-obs/internal/store"
@@ -100,19 +101,32 @@ type Options struct {
 	Store store.Servers
 	// Now returns the current time; default time.Now.
 	Now func() time.Time
+	// RotationWait is how long RotateSecret waits, once the new secret is
+	// stored, before it returns it: long enough for every platform process
+	// to stop using the server row it cached (clientauth.CacheHorizon),
+	// which is the default. Negative means not at all, for a store no
+	// platform serves.
+	RotationWait time.Duration
 }
+
+// rotationMargin is added to clientauth.CacheHorizon by the default RotationWait.
+const rotationMargin = 100 * time.Millisecond
 
 // Service creates, reads and changes tenants. It is safe for concurrent use.
 type Service struct {
-	store store.Servers
-	now   func() time.Time
+	store        store.Servers
+	now          func() time.Time
+	rotationWait time.Duration
 }
 
 // New returns a Service.
 func New(opts Options) *Service {
-	s := &Service{store: opts.Store, now: opts.Now}
+	s := &Service{store: opts.Store, now: opts.Now, rotationWait: opts.RotationWait}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if s.rotationWait == 0 {
+		s.rotationWait = clientauth.CacheHorizon + rotationMargin
 	}
 	return s
 }
@@ -243,7 +257,9 @@ func (s *Service) List(ctx context.Context) ([]*store.Server, error) {
 }
 
 // RotateSecret gives the server new resource-server credentials; the old
-// secret stops working at once.
+// secret stops working at once: it returns only when no platform process,
+// whichever replica, accepts the old secret any more (see
+// [Options.RotationWait]).
 func (s *Service) RotateSecret(ctx context.Context, slug string) (Credentials, error) {
 	srv, err := s.Get(ctx, slug)
 	if err != nil {
@@ -256,6 +272,15 @@ func (s *Service) RotateSecret(ctx context.Context, slug string) (Credentials, e
 	})
 	if err != nil {
 		return Credentials{}, fmt.Errorf("rotate secret of %q: %w", slug, err)
+	}
+	if s.rotationWait > 0 {
+		t := time.NewTimer(s.rotationWait)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return Credentials{}, fmt.Errorf("rotate secret of %q: the new secret is stored but was not printed: %w", slug, ctx.Err())
+		}
 	}
 	return Credentials{ClientID: srv.ClientID, ClientSecret: newSecret}, nil
 }

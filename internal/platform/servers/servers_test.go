@@ -197,7 +197,7 @@ func TestList_EveryServerBySlugWithTheServicesClock(t *testing.T) {
 func TestUpdateAndRotateSecret_AtOnceNeitherUndoesTheOther(t *testing.T) {
 	ctx := context.Background()
 	st := openStore(t)
-	svc := New(Options{Store: st})
+	svc := New(Options{Store: st, RotationWait: -1}) // 30 rotations: no platform reads this store
 	if _, _, err := svc.Create(ctx, Spec{Slug: "test", ResourceURL: "http://localhost:3006/mcp", Scopes: []string{"read"}}); err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,343 @@
+// Package ingest is the platform's OTLP/HTTP receiver: POST /v1/traces and
+// POST /v1/metrics, as any OpenTelemetry SDK sends them
+// (OTEL_EXPORTER_OTLP_ENDPOINT=<platform base URL>), in protobuf or JSON,
+// plain or gzip.
+//
+// The tenant comes from the credentials alone (a tenant's resource-server
+// credentials in HTTP Basic, or one of its ingest keys as a Bearer token,
+// see package ingestkeys); a resource attribute naming another tenant
+// changes nothing. A 200 means the data is committed: concurrent requests
+// share commits (group commit), and each waits for the commit that holds
+// its spans. Answers follow the OTLP/HTTP specification:
+//
+//	200  committed; partial_success says how many spans were rejected and why
+//	400  the body does not decode as OTLP (google.rpc.Status body)
+//	401  no valid credentials (WWW-Authenticate: Basic and Bearer)
+//	413  the body, compressed or decompressed, is over the size limit
+//	415  a content type other than protobuf or JSON, or an encoding other than gzip
+//	503  the writer is behind, or the store failed (Retry-After)
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"runtime"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
+	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+
+	"github.com/mcp-obs/mcp-obs/internal/platform/clientauth"
+	"github.com/mcp-obs/mcp-obs/internal/store"
+	"github.com/mcp-obs/mcp-obs/internal/telemetry"
+)
+
+// Defaults for zero [Options] fields.
+const (
+	DefaultMaxBodyBytes  = 8 << 20
+	DefaultMaxQueueBytes = 128 << 20
+	DefaultMaxCommit     = 16384
+	DefaultCommitTimeout = 30 * time.Second
+	DefaultAuthCacheTTL  = time.Second
+)
+
+// Options configure a [Receiver].
+type Options struct {
+	// Telemetry is where spans and metric points are written.
+	Telemetry store.Telemetry
+	// Servers finds a tenant by its resource-server client id, for HTTP Basic.
+	Servers clientauth.ServerLookup
+	// Keys checks ingest keys sent as Bearer tokens; nil refuses them.
+	Keys KeyAuthenticator
+	// Logger receives the receiver's logs; default slog.Default().
+	Logger *slog.Logger
+	// MaxBodyBytes bounds a request body, both as sent and decompressed;
+	// default 8 MiB.
+	MaxBodyBytes int64
+	// MaxQueueBytes bounds the spans waiting for a commit (about their
+	// size in memory); past it requests get 503 with Retry-After. Default
+	// 128 MiB.
+	MaxQueueBytes int
+	// MaxCommit bounds the spans of one commit; default 16384.
+	MaxCommit int
+	// CommitTimeout bounds one commit; default 30 seconds.
+	CommitTimeout time.Duration
+	// AuthCacheTTL is how long a verified credential is remembered; a
+	// revoked ingest key or a rotated secret stops working within it.
+	// Default one second; negative turns the cache off.
+	AuthCacheTTL time.Duration
+	// MaxDecoding bounds the requests decoded at once (reading, inflating,
+	// decoding and mapping a body is the receiver's CPU work); the others
+	// wait their turn. It keeps ingest at full speed from taking every core
+	// from sign-in, token issuance and introspection, and bounds the memory
+	// of decoded batches. Default: half the CPUs (GOMAXPROCS), at least one.
+	MaxDecoding int
+	// OnCommit, if set, is called after each commit with its size, time and
+	// outcome (the /metrics histograms).
+	OnCommit func(spans int, d time.Duration, err error)
+	// Now returns the current time; default time.Now.
+	Now func() time.Time
+}
+
+// Stats are the receiver's counters since it was made.
+type Stats struct {
+	SpansAccepted  uint64 // committed (duplicates of stored spans included)
+	SpansRejected  uint64 // refused one by one, reported in partial_success
+	SpansDropped   uint64 // in requests refused whole: queue full, store failure, shutdown
+	PointsAccepted uint64
+	PointsRejected uint64
+	QueuedSpans    int // waiting for a commit now
+}
+
+// Receiver is the OTLP/HTTP receiver.
+type Receiver struct {
+	tel     store.Telemetry
+	servers clientauth.ServerLookup
+	keys    KeyAuthenticator
+	logger  *slog.Logger
+	limit   int64
+	commits *committer
+	cache   *authCache
+	// decoding holds a token per request being decoded (MaxDecoding).
+	decoding chan struct{}
+
+	accepted, rejected, dropped atomic.Uint64
+	pointsOK, pointsRejected    atomic.Uint64
+}
+
+// New returns a receiver over opts.
+func New(opts Options) *Receiver {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if opts.MaxQueueBytes <= 0 {
+		opts.MaxQueueBytes = DefaultMaxQueueBytes
+	}
+	if opts.MaxCommit <= 0 {
+		opts.MaxCommit = DefaultMaxCommit
+	}
+	if opts.CommitTimeout <= 0 {
+		opts.CommitTimeout = DefaultCommitTimeout
+	}
+	if opts.AuthCacheTTL == 0 {
+		opts.AuthCacheTTL = DefaultAuthCacheTTL
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.MaxDecoding <= 0 {
+		opts.MaxDecoding = max(1, runtime.GOMAXPROCS(0)/2)
+	}
+	rc := &Receiver{
+		decoding: make(chan struct{}, opts.MaxDecoding),
+		tel:      opts.Telemetry, servers: opts.Servers, keys: opts.Keys, logger: opts.Logger, limit: opts.MaxBodyBytes,
+		commits: newCommitter(opts.Telemetry, opts.MaxQueueBytes, opts.MaxCommit, opts.CommitTimeout, opts.OnCommit),
+		cache:   &authCache{ttl: max(opts.AuthCacheTTL, 0), max: 4096, now: opts.Now},
+	}
+	return rc
+}
+
+// Routes registers POST /v1/traces and POST /v1/metrics on mux.
+func (rc *Receiver) Routes(mux *http.ServeMux) {
+	mux.HandleFunc("POST /v1/traces", rc.traces)
+	mux.HandleFunc("POST /v1/metrics", rc.metrics)
+}
+
+// Stats returns the receiver's counters.
+func (rc *Receiver) Stats() Stats {
+	return Stats{
+		SpansAccepted: rc.accepted.Load(), SpansRejected: rc.rejected.Load(), SpansDropped: rc.dropped.Load(),
+		PointsAccepted: rc.pointsOK.Load(), PointsRejected: rc.pointsRejected.Load(),
+		QueuedSpans: rc.commits.depth(),
+	}
+}
+
+// Close refuses new batches (503) and waits until the queued ones are
+// committed. Requests in flight are answered; a platform that shuts its
+// HTTP server down first needs no Close, since each request waits for its
+// own commit.
+func (rc *Receiver) Close() { rc.commits.close() }
+
+// prelude runs what both endpoints share: credentials, content type and
+// body. It answers the request itself and returns ok false when it fails.
+func (rc *Receiver) prelude(w http.ResponseWriter, r *http.Request) (serverID string, enc encoding, body []byte, release func(), ok bool) {
+	enc, known := requestEncoding(r)
+	serverID, err := rc.authenticate(r)
+	if err != nil {
+		if errors.Is(err, errUnauthenticated) {
+			writeStatus(w, enc, http.StatusUnauthorized, codeUnauthenticated, err.Error())
+		} else {
+			rc.logger.Warn("telemetry credentials check failed", "err", err)
+			writeStatus(w, enc, http.StatusServiceUnavailable, codeUnavailable, "credentials could not be checked; retry later")
+		}
+		return "", 0, nil, nil, false
+	}
+	if !known {
+		writeStatus(w, encJSON, http.StatusUnsupportedMediaType, codeInvalidArgument,
+			"Content-Type must be application/x-protobuf or application/json")
+		return "", 0, nil, nil, false
+	}
+	gzipped, err := bodyGzipped(r)
+	if err != nil {
+		writeStatus(w, enc, http.StatusUnsupportedMediaType, codeInvalidArgument, err.Error())
+		return "", 0, nil, nil, false
+	}
+	raw := buffers.Get().(*bytes.Buffer)
+	raw.Reset()
+	var inflated *bytes.Buffer
+	putBack := func() {
+		for _, b := range []*bytes.Buffer{raw, inflated} {
+			if b != nil && b.Cap() <= int(rc.limit)+bytes.MinRead*2 {
+				buffers.Put(b)
+			}
+		}
+	}
+	// Reading is I/O and takes no decoding slot, so a slow sender holds
+	// up nobody else; inflating, decoding and mapping do.
+	if err := readBody(r, raw, rc.limit); err != nil {
+		putBack()
+		rc.bodyError(w, enc, err)
+		return "", 0, nil, nil, false
+	}
+	select {
+	case rc.decoding <- struct{}{}:
+	case <-r.Context().Done():
+		putBack()
+		return "", 0, nil, nil, false
+	}
+	release = func() { putBack(); <-rc.decoding }
+	body = raw.Bytes()
+	if gzipped {
+		inflated = buffers.Get().(*bytes.Buffer)
+		inflated.Reset()
+		if err := inflate(body, inflated, rc.limit); err != nil {
+			release()
+			rc.bodyError(w, enc, err)
+			return "", 0, nil, nil, false
+		}
+		body = inflated.Bytes()
+	}
+	return serverID, enc, body, release, true
+}
+
+// bodyError answers a body that could not be read or inflated.
+func (rc *Receiver) bodyError(w http.ResponseWriter, enc encoding, err error) {
+	switch {
+	case errors.Is(err, errTooLarge):
+		writeStatus(w, enc, http.StatusRequestEntityTooLarge, codeResourceExhausted,
+			"request body over "+strconv.FormatInt(rc.limit, 10)+" bytes (compressed or decompressed); send smaller batches")
+	case errors.Is(err, errMalformed):
+		writeStatus(w, enc, http.StatusBadRequest, codeInvalidArgument, err.Error())
+	default: // the connection broke while reading: the sender will not see this
+		writeStatus(w, enc, http.StatusBadRequest, codeInvalidArgument, err.Error())
+	}
+}
+
+func (rc *Receiver) traces(w http.ResponseWriter, r *http.Request) {
+	serverID, enc, body, release, ok := rc.prelude(w, r)
+	if !ok {
+		return
+	}
+	req := ptraceotlp.NewExportRequest()
+	var err error
+	if enc == encJSON {
+		err = req.UnmarshalJSON(body)
+	} else {
+		err = req.UnmarshalProto(body)
+	}
+	release()
+	if err != nil {
+		writeStatus(w, enc, http.StatusBadRequest, codeInvalidArgument, "malformed OTLP traces payload: "+err.Error())
+		return
+	}
+	spans, total, rej := mapSpans(serverID, req.Traces())
+	rc.rejected.Add(uint64(rej.total))
+	if err := rc.commits.commit(r.Context(), spans); err != nil {
+		rc.dropped.Add(uint64(len(spans)))
+		rc.answerCommitError(w, r, enc, err)
+		return
+	}
+	rc.accepted.Add(uint64(len(spans)))
+	resp := ptraceotlp.NewExportResponse()
+	if rej.total > 0 {
+		resp.PartialSuccess().SetRejectedSpans(int64(rej.total))
+		resp.PartialSuccess().SetErrorMessage(rej.message("spans", total))
+	}
+	rc.writeResponse(w, enc, resp.MarshalProto, resp.MarshalJSON)
+}
+
+func (rc *Receiver) metrics(w http.ResponseWriter, r *http.Request) {
+	serverID, enc, body, release, ok := rc.prelude(w, r)
+	if !ok {
+		return
+	}
+	req := pmetricotlp.NewExportRequest()
+	var err error
+	if enc == encJSON {
+		err = req.UnmarshalJSON(body)
+	} else {
+		err = req.UnmarshalProto(body)
+	}
+	release()
+	if err != nil {
+		writeStatus(w, enc, http.StatusBadRequest, codeInvalidArgument, "malformed OTLP metrics payload: "+err.Error())
+		return
+	}
+	points, total, rej := mapPoints(serverID, req.Metrics())
+	rc.pointsRejected.Add(uint64(rej.total))
+	if len(points) > 0 {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), DefaultCommitTimeout)
+		_, err := rc.tel.WriteMetricPoints(ctx, points)
+		cancel()
+		if err != nil {
+			rc.answerCommitError(w, r, enc, err)
+			return
+		}
+	}
+	rc.pointsOK.Add(uint64(len(points)))
+	resp := pmetricotlp.NewExportResponse()
+	if rej.total > 0 {
+		resp.PartialSuccess().SetRejectedDataPoints(int64(rej.total))
+		resp.PartialSuccess().SetErrorMessage(rej.message("data points", total))
+	}
+	rc.writeResponse(w, enc, resp.MarshalProto, resp.MarshalJSON)
+}
+
+// answerCommitError answers a batch that was not committed.
+func (rc *Receiver) answerCommitError(w http.ResponseWriter, r *http.Request, enc encoding, err error) {
+	switch {
+	case errors.Is(err, errBusy), errors.Is(err, errClosed):
+		writeStatus(w, enc, http.StatusServiceUnavailable, codeUnavailable, err.Error())
+	case r.Context().Err() != nil: // the sender left; it never sees an answer
+		return
+	case errors.Is(err, telemetry.ErrInvalidSpan), errors.Is(err, telemetry.ErrInvalidMetric):
+		// The mapping validates every item first, so this is a bug; retrying would not help.
+		rc.logger.Error("telemetry store refused a validated batch", "err", err)
+		writeStatus(w, enc, http.StatusBadRequest, codeInvalidArgument, err.Error())
+	default:
+		rc.logger.Warn("telemetry commit failed", "err", err)
+		writeStatus(w, enc, http.StatusServiceUnavailable, codeUnavailable, "telemetry could not be stored; retry later")
+	}
+}
+
+func (rc *Receiver) writeResponse(w http.ResponseWriter, enc encoding, proto, json func() ([]byte, error)) {
+	marshal := proto
+	if enc == encJSON {
+		marshal = json
+	}
+	b, err := marshal()
+	if err != nil {
+		rc.logger.Error("marshal OTLP response", "err", err)
+		writeStatus(w, enc, http.StatusInternalServerError, codeUnavailable, "internal error")
+		return
+	}
+	writeOK(w, enc, b)
+}
