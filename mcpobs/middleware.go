@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/modelcontextprotocol/go-sdk/auth"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -39,7 +40,7 @@ import (
 func (s *Integration) Middleware(next http.Handler) http.Handler {
 	// The official SDK reads the caller with auth.TokenInfoFromContext, whose
 	// context key only auth.RequireBearerToken can set. Its wrapper is built
-	// once, here; per request it only hands over the identity serveProtected
+	// once, here; per request it only hands over the identity authorize
 	// verified (see handOver).
 	handoff := auth.RequireBearerToken(handOver, &auth.RequireBearerTokenOptions{
 		ResourceMetadataURL:    s.resourceMetadata,
@@ -48,15 +49,38 @@ func (s *Integration) Middleware(next http.Handler) http.Handler {
 	// An MCP endpoint whose server lacks the telemetry middleware is worth a
 	// warning; a plain handler behind the bearer check is not.
 	_, isMCP := next.(*mcp.StreamableHTTPHandler)
-	return withCORS(s.withTenant(func(w http.ResponseWriter, r *http.Request, st *tenantState) {
-		s.serveProtected(w, r, st, handoff, isMCP)
-	}))
+	// One handler, not withCORS(withTenant(...)), and the check in a call
+	// of its own (authorize) that has returned before next runs: next runs
+	// on the connection's goroutine, whose stack the frames below it
+	// deepen (and Go grows a deeper stack by copying it, again after each
+	// collection shrinks it).
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if setCORS(w, r) {
+			return
+		}
+		st := s.loaded()
+		if st == nil {
+			writeUnavailable(w, notReadyDescription)
+			return
+		}
+		info := s.authorize(w, r, st)
+		if info == nil {
+			return
+		}
+		// The check passed. Hand the identity to the official SDK, which
+		// puts it in every tool call's RequestExtra.TokenInfo and binds the
+		// session to the user.
+		handoff.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), handoffKey{}, info)))
+		if isMCP && s.telemetry != nil {
+			s.warnNoTelemetryMiddleware()
+		}
+	})
 }
 
-// serveProtected checks the request's bearer token and, if it passes, serves
-// it with handoff (next behind the official SDK's RequireBearerToken); isMCP
-// says next is the official SDK's MCP handler.
-func (s *Integration) serveProtected(w http.ResponseWriter, r *http.Request, st *tenantState, handoff http.Handler, isMCP bool) {
+// authorize checks the request's bearer token and the scopes it needs. If
+// they pass, it returns the TokenInfo to hand to the official SDK; if not,
+// it has answered the request and returns nil.
+func (s *Integration) authorize(w http.ResponseWriter, r *http.Request, st *tenantState) *auth.TokenInfo {
 	log := s.cfg.Logger
 	tel := s.telemetry // nil when telemetry is off
 	var arrived time.Time
@@ -68,7 +92,7 @@ func (s *Integration) serveProtected(w http.ResponseWriter, r *http.Request, st 
 		log.Debug("Authorization header required", "method", r.Method, "path", r.URL.Path)
 		s.writeNoToken(w, s.challengeScopes(st))
 		tel.refused(refusal{r: r, arrived: arrived, reason: refusedMissingToken, route: s.mcpPath})
-		return
+		return nil
 	}
 	user, err := st.verifier.Verify(r.Context(), token, r.RemoteAddr)
 	if err == nil && user == nil {
@@ -84,33 +108,33 @@ func (s *Integration) serveProtected(w http.ResponseWriter, r *http.Request, st 
 		}
 		reason := s.writeVerifyError(w, err, s.challengeScopes(st))
 		tel.refused(refusal{r: r, arrived: arrived, reason: reason, route: s.mcpPath})
-		return
+		return nil
 	}
 	if !user.ExpiresAt.IsZero() && !user.ExpiresAt.After(time.Now()) {
 		log.Debug("Token rejected", "token", secret.Redact(token), "error", "expired")
 		s.writeInvalidToken(w, "The access token expired", s.challengeScopes(st))
 		tel.refused(refusal{r: r, arrived: arrived, reason: refusedInvalidToken, route: s.mcpPath})
-		return
+		return nil
 	}
 
 	needed := s.cfg.RequiredScopes
-	var body []byte // read only for tool scopes
-	if r.Method == http.MethodPost && !s.toolScopes.empty() {
+	var body []byte // read only when a tool needs more scopes than the server
+	if r.Method == http.MethodPost && s.toolScopes.beyondRequired() {
 		var ok bool
 		var err error
 		body, ok, err = peekBody(r)
 		switch {
 		case err != nil:
 			writeJSONError(w, http.StatusBadRequest, "invalid_request", "the request body could not be read")
-			return
+			return nil
 		case !ok:
 			writeJSONError(w, http.StatusRequestEntityTooLarge, "invalid_request",
 				fmt.Sprintf("the request body is larger than %d bytes", maxPeekBytes))
-			return
+			return nil
 		}
 		if needed, err = s.neededScopes(body); err != nil {
 			writeJSONError(w, http.StatusBadRequest, "invalid_request", "the request body is not JSON-RPC")
-			return
+			return nil
 		}
 	}
 	if missing := scope.Missing(needed, user.Scopes); len(missing) > 0 {
@@ -120,25 +144,28 @@ func (s *Integration) serveProtected(w http.ResponseWriter, r *http.Request, st 
 		// stepped-up token does not lose a scope another tool needs.
 		s.writeInsufficientScope(w, scope.Union(needed, user.Scopes))
 		tel.refused(refusal{r: r, arrived: arrived, reason: refusedInsufficientScope, route: s.mcpPath, user: user, body: body})
-		return
+		return nil
 	}
-
-	// The check passed. Hand the identity to the official SDK, which puts it
-	// in every tool call's RequestExtra.TokenInfo and binds the session to the
-	// user. Verify returns this request's own copy of the user.
+	// Verify returned this request's own copy of the user.
 	var facts *requestFacts
 	if tel != nil {
 		facts = newRequestFacts(r, arrived)
 	}
-	handoff.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), handoffKey{}, tokenInfoOf(user, facts))))
-	if isMCP && tel != nil && !tel.middlewareUsed.Load() && tel.warnedNoMiddleware.CompareAndSwap(false, true) {
-		log.Warn("mcp-obs: telemetry is on but the MCP server has no telemetry middleware: MCP requests are not traced; " +
+	return tokenInfoOf(user, facts)
+}
+
+// warnNoTelemetryMiddleware warns, once, when telemetry is on but the MCP
+// server behind Middleware has no telemetry middleware.
+func (s *Integration) warnNoTelemetryMiddleware() {
+	tel := s.telemetry
+	if !tel.middlewareUsed.Load() && tel.warnedNoMiddleware.CompareAndSwap(false, true) {
+		s.cfg.Logger.Warn("mcp-obs: telemetry is on but the MCP server has no telemetry middleware: MCP requests are not traced; " +
 			"add it with server.AddReceivingMiddleware(obs.TelemetryMiddleware(), obs.ToolScopeMiddleware()), or turn telemetry off with Config.Telemetry.Disabled")
 	}
 }
 
 // handoffKey carries the *auth.TokenInfo of a verified request from
-// serveProtected to handOver, and nowhere else: the identity is read from
+// Middleware to handOver, and nowhere else: the identity is read from
 // the TokenInfo the official SDK stores (see [UserFromContext]).
 type handoffKey struct{}
 
@@ -169,9 +196,16 @@ func bearerToken(r *http.Request) (string, bool) {
 		}
 		return "", false
 	}
-	fields := strings.Fields(h)
-	if len(fields) != 2 || !strings.EqualFold(fields[0], "Bearer") {
+	// strings.Fields(h) must be exactly ["Bearer", token], read without
+	// building the slice.
+	h = strings.TrimSpace(h)
+	sp := strings.IndexFunc(h, unicode.IsSpace)
+	if sp < 0 || !strings.EqualFold(h[:sp], "Bearer") {
 		return "", false
 	}
-	return fields[1], true
+	token := strings.TrimLeftFunc(h[sp:], unicode.IsSpace)
+	if strings.IndexFunc(token, unicode.IsSpace) >= 0 {
+		return "", false
+	}
+	return token, true
 }

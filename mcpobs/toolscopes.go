@@ -3,13 +3,13 @@ package mcpobs
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"maps"
 	"net/http"
 	"sync"
+	"sync/atomic"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -25,15 +25,25 @@ const maxPeekBytes = 4 << 20
 type toolScopeRegistry struct {
 	mu     sync.RWMutex
 	scopes map[string][]string
+	// beyond counts the tools that need a scope the server does not
+	// require: while it is zero, no request body needs reading.
+	beyond atomic.Int32
 }
 
-func (r *toolScopeRegistry) set(tool string, scopes []string) {
+// set makes tool need scopes; required are the server's required scopes.
+func (r *toolScopeRegistry) set(tool string, scopes, required []string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.scopes == nil {
 		r.scopes = make(map[string][]string)
 	}
+	if old, ok := r.scopes[tool]; ok && !scope.Subset(old, required) {
+		r.beyond.Add(-1)
+	}
 	r.scopes[tool] = scopes
+	if !scope.Subset(scopes, required) {
+		r.beyond.Add(1)
+	}
 }
 
 func (r *toolScopeRegistry) get(tool string) []string {
@@ -42,17 +52,22 @@ func (r *toolScopeRegistry) get(tool string) []string {
 	return r.scopes[tool]
 }
 
+// getBytes is get for a name in bytes, without converting it to a string.
+func (r *toolScopeRegistry) getBytes(tool []byte) []string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.scopes[string(tool)]
+}
+
+// beyondRequired reports whether some tool needs a scope the server does not
+// require: only then can a request body change the scopes a request needs.
+func (r *toolScopeRegistry) beyondRequired() bool { return r.beyond.Load() > 0 }
+
 // snapshot returns a copy of the registry, for checks that walk every tool.
 func (r *toolScopeRegistry) snapshot() map[string][]string {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	return maps.Clone(r.scopes)
-}
-
-func (r *toolScopeRegistry) empty() bool {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	return len(r.scopes) == 0
 }
 
 // RequireToolScopes makes calls to tool need scopes in addition to
@@ -61,9 +76,14 @@ func (r *toolScopeRegistry) empty() bool {
 // consent to more) and retry. Comma- or space-separated entries are split.
 // A scope the tenant does not offer is logged as a warning (at
 // [Integration.Initialize], or now if it already ran): no token could ever carry it.
+//
+// Only while some tool needs a scope beyond [Config.RequiredScopes] does
+// [Integration.Middleware] read POST bodies to find the tools they call (up
+// to 4 MiB: a larger body gets 413, one that is not JSON 400); otherwise
+// bodies reach the MCP handler untouched, at no cost.
 func (s *Integration) RequireToolScopes(tool string, scopes ...string) {
 	scopes = scope.ParseList(scopes)
-	s.toolScopes.set(tool, scopes)
+	s.toolScopes.set(tool, scopes, s.cfg.RequiredScopes)
 	if st := s.loaded(); st != nil {
 		s.warnUnsupportedScopes(st.tenant, nil, map[string][]string{tool: scopes})
 	}
@@ -73,58 +93,16 @@ func (s *Integration) RequireToolScopes(tool string, scopes ...string) {
 // JSON-RPC body calls (a single message or a batch). An error means the body
 // is not JSON the scope check can read.
 func (s *Integration) neededScopes(body []byte) ([]string, error) {
-	tools, err := calledTools(body)
+	needed := s.cfg.RequiredScopes
+	err := forEachCalledTool(body, func(tool []byte) {
+		if more := s.toolScopes.getBytes(tool); !scope.Subset(more, needed) {
+			needed = scope.Union(needed, more)
+		}
+	})
 	if err != nil {
 		return nil, err
 	}
-	needed := s.cfg.RequiredScopes
-	for _, tool := range tools {
-		needed = scope.Union(needed, s.toolScopes.get(tool))
-	}
 	return needed, nil
-}
-
-// calledTools returns the names of the tools a JSON-RPC body calls. It reads
-// the body as the official SDK does: the first JSON value only (anything after
-// it is ignored there, so it is here), keys matched exactly. A body that has
-// no readable first value is an error rather than "no tool": the check must
-// never pass a body it could not read. An empty body calls no tool.
-func calledTools(body []byte) ([]string, error) {
-	if len(bytes.TrimSpace(body)) == 0 {
-		return nil, nil
-	}
-	var first json.RawMessage
-	if err := json.NewDecoder(bytes.NewReader(body)).Decode(&first); err != nil {
-		return nil, fmt.Errorf("mcpobs: the request body is not JSON: %w", err)
-	}
-	var msgs []map[string]json.RawMessage
-	if first[0] == '[' {
-		if err := json.Unmarshal(first, &msgs); err != nil {
-			return nil, fmt.Errorf("mcpobs: the request body is not a JSON-RPC batch: %w", err)
-		}
-	} else {
-		var one map[string]json.RawMessage
-		if err := json.Unmarshal(first, &one); err != nil {
-			return nil, fmt.Errorf("mcpobs: the request body is not a JSON-RPC message: %w", err)
-		}
-		msgs = append(msgs, one)
-	}
-	var tools []string
-	for _, m := range msgs {
-		var method string
-		if json.Unmarshal(m["method"], &method) != nil || method != "tools/call" {
-			continue
-		}
-		var params map[string]json.RawMessage
-		if json.Unmarshal(m["params"], &params) != nil {
-			continue
-		}
-		var name string
-		if json.Unmarshal(params["name"], &name) == nil {
-			tools = append(tools, name)
-		}
-	}
-	return tools, nil
 }
 
 // peekBody reads r's body (up to maxPeekBytes) and puts it back for the next
@@ -136,18 +114,41 @@ func peekBody(r *http.Request) (body []byte, ok bool, err error) {
 	if r.ContentLength > maxPeekBytes {
 		return nil, false, nil
 	}
-	body, err = io.ReadAll(io.LimitReader(r.Body, maxPeekBytes+1))
-	if err != nil {
-		return nil, true, fmt.Errorf("mcpobs: reading request body: %w", err)
+	// One buffer of the announced size (and a byte more, to see the end),
+	// grown only for a body of unknown length.
+	size := 512
+	if r.ContentLength > 0 {
+		size = int(r.ContentLength) + 1
 	}
-	if len(body) > maxPeekBytes {
-		return nil, false, nil
+	body = make([]byte, 0, size)
+	for {
+		if len(body) == cap(body) {
+			body = append(body, 0)[:len(body)]
+		}
+		n, err := r.Body.Read(body[len(body):cap(body)])
+		body = body[:len(body)+n]
+		if len(body) > maxPeekBytes {
+			return nil, false, nil
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, true, fmt.Errorf("mcpobs: reading request body: %w", err)
+		}
 	}
 	r.Body.Close()
-	r.Body = io.NopCloser(bytes.NewReader(body))
+	again := new(peekedBody)
+	again.Reset(body)
+	r.Body = again
 	r.ContentLength = int64(len(body))
 	return body, true, nil
 }
+
+// peekedBody is a request body read already, served again from memory.
+type peekedBody struct{ bytes.Reader }
+
+func (*peekedBody) Close() error { return nil }
 
 // ToolScopeMiddleware returns MCP middleware that enforces the scopes set with
 // [Integration.RequireToolScopes] inside the MCP server, on the tool call the server
