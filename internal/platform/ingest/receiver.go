@@ -241,18 +241,27 @@ func (rc *Receiver) bodyError(w http.ResponseWriter, enc encoding, err error) {
 	}
 }
 
+// exportRequest is what the OTLP export requests of every signal decode as.
+type exportRequest interface {
+	UnmarshalJSON(data []byte) error
+	UnmarshalProto(data []byte) error
+}
+
+// decode decodes body, in the request's encoding, into req.
+func decode(enc encoding, body []byte, req exportRequest) error {
+	if enc == encJSON {
+		return req.UnmarshalJSON(body)
+	}
+	return req.UnmarshalProto(body)
+}
+
 func (rc *Receiver) traces(w http.ResponseWriter, r *http.Request) {
 	serverID, enc, body, release, ok := rc.prelude(w, r)
 	if !ok {
 		return
 	}
 	req := ptraceotlp.NewExportRequest()
-	var err error
-	if enc == encJSON {
-		err = req.UnmarshalJSON(body)
-	} else {
-		err = req.UnmarshalProto(body)
-	}
+	err := decode(enc, body, req)
 	release()
 	if err != nil {
 		writeStatus(w, enc, http.StatusBadRequest, codeInvalidArgument, "malformed OTLP traces payload: "+err.Error())
@@ -280,12 +289,7 @@ func (rc *Receiver) metrics(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req := pmetricotlp.NewExportRequest()
-	var err error
-	if enc == encJSON {
-		err = req.UnmarshalJSON(body)
-	} else {
-		err = req.UnmarshalProto(body)
-	}
+	err := decode(enc, body, req)
 	release()
 	if err != nil {
 		writeStatus(w, enc, http.StatusBadRequest, codeInvalidArgument, "malformed OTLP metrics payload: "+err.Error())
