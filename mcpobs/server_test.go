@@ -121,6 +121,20 @@ func (b *bearerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 
 // connectAs opens an MCP session to base as the holder of the access token
 // called name (see accessToken).
+// callEchoAsAlice opens a session as alice on the server at base and calls
+// echo once in it; the caller closes the session.
+func callEchoAsAlice(t *testing.T, ctx context.Context, base string) *mcp.ClientSession {
+	t.Helper()
+	cs, _, err := connectAs(ctx, base, "alice-token")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "echo", Arguments: map[string]any{"message": "m"}}); err != nil {
+		t.Fatal(err)
+	}
+	return cs
+}
+
 func connectAs(ctx context.Context, base, name string) (*mcp.ClientSession, *bearerTransport, error) {
 	bt := &bearerTransport{token: accessToken(name)}
 	client := mcp.NewClient(&mcp.Implementation{Name: "test-client", Version: "1.0.0"}, nil)

@@ -128,13 +128,7 @@ func TestTelemetry_EnvEndpointAddsASecondDestinationThatNeverGetsThePlatformsCre
 	p := startPlatformFake(t)
 	rs := telemetryServer(t, p, nil)
 	ctx := testContext(t)
-	cs, _, err := connectAs(ctx, rs.base, "alice-token")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "echo", Arguments: map[string]any{"message": "m"}}); err != nil {
-		t.Fatal(err)
-	}
+	cs := callEchoAsAlice(t, ctx, rs.base)
 	cs.Close()
 	flushTelemetry(t, rs.srv.Integration())
 

@@ -321,13 +321,7 @@ func TestTelemetry_SessionDurationIsRecordedWhenTheSessionEnds(t *testing.T) {
 	p := startPlatformFake(t)
 	rs := telemetryServer(t, p, nil)
 	ctx := testContext(t)
-	cs, _, err := connectAs(ctx, rs.base, "alice-token")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "echo", Arguments: map[string]any{"message": "m"}}); err != nil {
-		t.Fatal(err)
-	}
+	cs := callEchoAsAlice(t, ctx, rs.base)
 	cs.Close() // DELETE: the server ends the session
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -355,13 +349,7 @@ func TestTelemetry_DisabledRecordsAndExportsNothing(t *testing.T) {
 	p := startPlatformFake(t)
 	rs := telemetryServer(t, p, func(o *Options) { o.Telemetry.Disabled = true })
 	ctx := testContext(t)
-	cs, _, err := connectAs(ctx, rs.base, "alice-token")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "echo", Arguments: map[string]any{"message": "m"}}); err != nil {
-		t.Fatal(err)
-	}
+	cs := callEchoAsAlice(t, ctx, rs.base)
 	cs.Close()
 	// A refusal too.
 	resp, err := http.Post(rs.base+"/mcp", "application/json", strings.NewReader(`{}`))
@@ -384,13 +372,7 @@ func TestTelemetry_RunFlushesQueuedSpansOnExit(t *testing.T) {
 	p := startPlatformFake(t)
 	rs := telemetryServer(t, p, nil)
 	ctx := testContext(t)
-	cs, _, err := connectAs(ctx, rs.base, "alice-token")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "echo", Arguments: map[string]any{"message": "m"}}); err != nil {
-		t.Fatal(err)
-	}
+	cs := callEchoAsAlice(t, ctx, rs.base)
 	cs.Close()
 	if err := rs.stop(); err != nil {
 		t.Fatal(err)
