@@ -148,7 +148,8 @@ func IsResourceServer(srv *store.Server, cr Credentials) bool {
 // CacheHorizon is how long a platform process may go on using a server row
 // it read, and so accept resource-server credentials that were since
 // rotated: introspection, the hot path, keeps server rows that long instead
-// of reading one per call. Rotation (servers.Service.RotateSecret) waits
+// of reading one per call, and the OTLP receiver remembers verified
+// credentials no longer. Rotation (servers.Service.RotateSecret) waits
 // this long before it hands out the new credentials, so once anyone holds
 // them, no replica accepts the old ones.
 const CacheHorizon = time.Second

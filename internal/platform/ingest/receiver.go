@@ -43,7 +43,7 @@ const (
 	DefaultMaxQueueBytes = 128 << 20
 	DefaultMaxCommit     = 16384
 	DefaultCommitTimeout = 30 * time.Second
-	DefaultAuthCacheTTL  = time.Second
+	DefaultAuthCacheTTL  = clientauth.CacheHorizon
 )
 
 // Options configure a [Receiver].
@@ -69,7 +69,9 @@ type Options struct {
 	CommitTimeout time.Duration
 	// AuthCacheTTL is how long a verified credential is remembered; a
 	// revoked ingest key or a rotated secret stops working within it.
-	// Default one second; negative turns the cache off.
+	// Default (and at most) clientauth.CacheHorizon, the time secret
+	// rotation waits for every process to drop the old secret; negative
+	// turns the cache off.
 	AuthCacheTTL time.Duration
 	// MaxDecoding bounds the requests decoded at once (reading, inflating,
 	// decoding and mapping a body is the receiver's CPU work); the others
@@ -127,7 +129,7 @@ func New(opts Options) *Receiver {
 	if opts.CommitTimeout <= 0 {
 		opts.CommitTimeout = DefaultCommitTimeout
 	}
-	if opts.AuthCacheTTL == 0 {
+	if opts.AuthCacheTTL == 0 || opts.AuthCacheTTL > clientauth.CacheHorizon {
 		opts.AuthCacheTTL = DefaultAuthCacheTTL
 	}
 	if opts.Now == nil {
