@@ -6,6 +6,7 @@ import (
 	"github.com/mcp-obs/mcp-obs/internal/platform/ingest"
 	"github.com/mcp-obs/mcp-obs/internal/platform/ingestkeys"
 	"github.com/mcp-obs/mcp-obs/internal/platform/opmetrics"
+	"github.com/mcp-obs/mcp-obs/internal/priority"
 )
 
 // mountOps adds the operational doors to mux, /metrics always and the OTLP
@@ -18,14 +19,20 @@ import (
 func (p *Platform) mountOps(mux *http.ServeMux) {
 	m := opmetrics.New()
 	mux.Handle("GET /metrics", m.Handler())
+	// Every request but the receiver's is foreground: ingest yields to it.
+	gate := priority.New(priority.Options{})
+	handler := gate.Foreground(p.handler)
 	if p.cfg.Telemetry != nil {
 		rc := ingest.New(ingest.Options{
 			Telemetry: p.cfg.Telemetry, Servers: p.store, Logger: p.logger, Now: p.now,
 			Keys:     ingestkeys.New(ingestkeys.Options{Store: p.store, Now: p.now}),
-			OnCommit: m.ObserveCommit,
+			OnCommit: m.ObserveCommit, Gate: gate,
 		})
-		rc.Routes(mux)
+		top := http.NewServeMux()
+		rc.Routes(top)
+		top.Handle("/", handler)
+		handler = top
 		m.WatchReceiver(rc)
 	}
-	p.handler = m.Middleware(p.handler)
+	p.handler = m.Middleware(handler)
 }

@@ -19,9 +19,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/hex"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -42,16 +40,12 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/mcp-obs/mcp-obs/internal/bench/benchproc"
 	"github.com/mcp-obs/mcp-obs/internal/platform/servers"
 	"github.com/mcp-obs/mcp-obs/internal/secret"
-	"github.com/mcp-obs/mcp-obs/internal/store"
 	"github.com/mcp-obs/mcp-obs/internal/store/postgres"
 	"github.com/mcp-obs/mcp-obs/internal/store/sqlite"
 )
-
-// clockTicks is USER_HZ, the unit of utime and stime in /proc/<pid>/stat
-// (`getconf CLK_TCK`; 100 on Linux).
-const clockTicks = 100
 
 const (
 	slug   = "bench"
@@ -105,11 +99,8 @@ func run(ctx context.Context, o options) error {
 	}
 	defer os.RemoveAll(dir)
 	if o.bin == "" {
-		o.bin = filepath.Join(dir, "mcp-obs")
-		build := exec.Command("go", "build", "-o", o.bin, "./cmd/mcp-obs")
-		build.Stdout, build.Stderr = os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
-			return fmt.Errorf("building mcp-obs: %w", err)
+		if o.bin, err = benchproc.Build(dir); err != nil {
+			return err
 		}
 	}
 	fmt.Printf("introspectwrk: wrk -t%d -c%d, %v warm-up then %v, %d runs; %d CPUs (shared machine: figures are noisy)\n",
@@ -139,17 +130,17 @@ func benchSQLite(ctx context.Context, o options, dir string) error {
 	if err != nil {
 		return err
 	}
-	f, err := seed(ctx, st)
+	f, err := benchproc.Seed(ctx, st, slug, tokens)
 	st.Close()
 	if err != nil {
 		return err
 	}
-	srv, err := startServe(ctx, o.bin, "sqlite:"+path)
+	srv, err := benchproc.StartServe(o.bin, "sqlite:"+path)
 	if err != nil {
 		return err
 	}
-	defer srv.stop()
-	return measure(ctx, o, "sqlite, 1 process", srv.url, f, []*serveProc{srv}, nil)
+	defer srv.Stop()
+	return measure(ctx, o, "sqlite, 1 process", srv.URL, f, []*benchproc.Proc{srv}, nil)
 }
 
 // benchPostgres measures two replicas on one PostgreSQL schema behind a
@@ -164,29 +155,29 @@ func benchPostgres(ctx context.Context, o options, dir string) error {
 	if err != nil {
 		return err
 	}
-	f, err := seed(ctx, st)
+	f, err := benchproc.Seed(ctx, st, slug, tokens)
 	st.Close()
 	if err != nil {
 		return err
 	}
-	var procs []*serveProc
+	var procs []*benchproc.Proc
 	defer func() {
 		for _, p := range procs {
-			p.stop()
+			p.Stop()
 		}
 	}()
 	var targets []*url.URL
 	for range max(1, o.replicas) {
-		p, err := startServe(ctx, o.bin, dbURL)
+		p, err := benchproc.StartServe(o.bin, dbURL)
 		if err != nil {
 			return err
 		}
 		procs = append(procs, p)
-		u, _ := url.Parse(p.url)
+		u, _ := url.Parse(p.URL)
 		targets = append(targets, u)
 	}
 	if len(procs) == 1 {
-		return measure(ctx, o, "postgres, 1 process", procs[0].url, f, procs, nil)
+		return measure(ctx, o, "postgres, 1 process", procs[0].URL, f, procs, nil)
 	}
 	lb, err := startBalancer(targets)
 	if err != nil {
@@ -223,102 +214,13 @@ func benchMinimal(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	p, err := startProc(self, "-serve-minimal")
+	p, err := benchproc.Start(self, "-serve-minimal")
 	if err != nil {
 		return err
 	}
-	defer p.stop()
-	f := fixture{creds: servers.Credentials{ClientID: "x", ClientSecret: "y"}, tokens: []string{secret.New(secret.PrefixAccessToken)}}
-	return measure(ctx, o, "minimal net/http JSON handler (calibration)", p.url, f, []*serveProc{p}, nil)
-}
-
-// fixture is what seed made.
-type fixture struct {
-	creds  servers.Credentials
-	tokens []string
-}
-
-// seed creates the tenant, a user and the access tokens straight in the store.
-func seed(ctx context.Context, st store.Store) (fixture, error) {
-	svc := servers.New(servers.Options{Store: st, RotationWait: -1})
-	srv, creds, err := svc.Create(ctx, servers.Spec{Slug: slug, ResourceURL: "http://localhost:3006/mcp", Scopes: []string{"read", "write"}})
-	if err != nil {
-		return fixture{}, err
-	}
-	now := time.Now().UTC()
-	user := &store.User{ID: secret.ID(), ServerID: srv.ID, Email: "bench@example.com", PasswordHash: "-", CreatedAt: now}
-	if err := st.CreateUser(ctx, user); err != nil {
-		return fixture{}, err
-	}
-	f := fixture{creds: creds}
-	for range tokens {
-		raw := secret.New(secret.PrefixAccessToken)
-		tok := &store.Token{Hash: secret.Hash(raw), Kind: store.KindAccess, ServerID: srv.ID, ClientID: "bench-client", UserID: user.ID,
-			Scopes: []string{"read", "write"}, Resource: srv.ResourceURL, FamilyID: secret.ID(), CodeHash: secret.ID(),
-			IssuedAt: now, ExpiresAt: now.Add(24 * time.Hour)}
-		if err := st.IssueTokens(ctx, tok); err != nil {
-			return fixture{}, err
-		}
-		f.tokens = append(f.tokens, raw)
-	}
-	return f, nil
-}
-
-// serveProc is a running `mcp-obs serve`.
-type serveProc struct {
-	cmd *exec.Cmd
-	url string
-}
-
-func (p *serveProc) stop() {
-	p.cmd.Process.Signal(os.Interrupt)
-	done := make(chan struct{})
-	go func() { p.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		p.cmd.Process.Kill()
-	}
-}
-
-// startServe starts `mcp-obs serve` on a free loopback port and waits until
-// it answers /healthz.
-func startServe(ctx context.Context, bin, db string) (*serveProc, error) {
-	return startProc(bin, "serve", "--db", db, "--log-level", "warn", "--addr")
-}
-
-// startProc starts bin with args and a free loopback address appended, and
-// waits until it answers /healthz.
-func startProc(bin string, args ...string) (*serveProc, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	logFile, err := os.CreateTemp("", "introspectwrk-serve-*.log")
-	if err != nil {
-		return nil, err
-	}
-	defer logFile.Close() // the child has its own descriptor
-	cmd := exec.Command(bin, append(args, addr)...)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	fmt.Printf("%s %s (pid %d) logs to %s\n", filepath.Base(bin), args[0], cmd.Process.Pid, logFile.Name())
-	p := &serveProc{cmd: cmd, url: "http://" + addr}
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		resp, err := http.Get(p.url + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return p, nil
-			}
-		}
-	}
-	p.stop()
-	return nil, errors.New("mcp-obs serve did not come up")
+	defer p.Stop()
+	f := benchproc.Fixture{Creds: servers.Credentials{ClientID: "x", ClientSecret: "y"}, Tokens: []string{secret.New(secret.PrefixAccessToken)}}
+	return measure(ctx, o, "minimal net/http JSON handler (calibration)", p.URL, f, []*benchproc.Proc{p}, nil)
 }
 
 // startBalancer serves a round-robin reverse proxy over targets.
@@ -350,13 +252,13 @@ type runResult struct {
 }
 
 // measure checks the answer, then runs wrk o.runs times and prints the results.
-func measure(ctx context.Context, o options, name, base string, f fixture, procs []*serveProc, proxyCPU func() (int64, error)) error {
+func measure(ctx context.Context, o options, name, base string, f benchproc.Fixture, procs []*benchproc.Proc, proxyCPU func() (int64, error)) error {
 	endpoint := base + "/t/" + slug + "/oauth/introspect"
-	authz := "Basic " + base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(f.creds.ClientID)+":"+url.QueryEscape(f.creds.ClientSecret)))
-	if err := checkActive(endpoint, authz, f.tokens[0]); err != nil {
+	authz := f.Basic()
+	if err := checkActive(endpoint, authz, f.Tokens[0]); err != nil {
 		return err
 	}
-	script, err := writeScript(authz, f.tokens)
+	script, err := writeScript(authz, f.Tokens)
 	if err != nil {
 		return err
 	}
@@ -383,11 +285,11 @@ func measure(ctx context.Context, o options, name, base string, f fixture, procs
 		if err != nil {
 			return err
 		}
-		res.cpuPerReq = ticksToMicros(after-before) / float64(res.requests)
+		res.cpuPerReq = benchproc.TicksToMicros(after-before) / float64(res.requests)
 		notes := res.errors
 		if proxyCPU != nil {
 			proxyAfter, _ := proxyCPU()
-			res.proxyPerReq = ticksToMicros(proxyAfter-proxyBefore) / float64(res.requests)
+			res.proxyPerReq = benchproc.TicksToMicros(proxyAfter-proxyBefore) / float64(res.requests)
 			notes = strings.TrimSpace(fmt.Sprintf("proxy %.0f µs/req %s", res.proxyPerReq, notes))
 		}
 		results = append(results, res)
@@ -404,7 +306,7 @@ func measure(ctx context.Context, o options, name, base string, f fixture, procs
 	fmt.Printf("%-4s %12.0f %9.2f %9.2f %14.1f\n", "med", med(func(r runResult) float64 { return r.rps }),
 		med(func(r runResult) float64 { return r.p50 }), med(func(r runResult) float64 { return r.p99 }),
 		med(func(r runResult) float64 { return r.cpuPerReq }))
-	return checkActive(endpoint, authz, f.tokens[len(f.tokens)-1])
+	return checkActive(endpoint, authz, f.Tokens[len(f.Tokens)-1])
 }
 
 // checkActive makes sure the endpoint answers active for token, so the
@@ -503,10 +405,10 @@ func millis(m []string) float64 {
 }
 
 // cpuTicks sums utime+stime of the processes.
-func cpuTicks(procs []*serveProc) (int64, error) {
+func cpuTicks(procs []*benchproc.Proc) (int64, error) {
 	var sum int64
 	for _, p := range procs {
-		n, err := pidTicks(strconv.Itoa(p.cmd.Process.Pid))
+		n, err := benchproc.PidTicks(strconv.Itoa(p.Pid()))
 		if err != nil {
 			return 0, err
 		}
@@ -516,28 +418,7 @@ func cpuTicks(procs []*serveProc) (int64, error) {
 }
 
 // selfCPU is this process's utime+stime: the balancer's.
-func selfCPU() (int64, error) { return pidTicks("self") }
-
-// pidTicks reads utime+stime (fields 14 and 15) of /proc/<pid>/stat.
-func pidTicks(pid string) (int64, error) {
-	raw, err := os.ReadFile("/proc/" + pid + "/stat")
-	if err != nil {
-		return 0, err
-	}
-	s := string(raw)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:]) // the command name may hold spaces
-	if len(fields) < 13 {
-		return 0, fmt.Errorf("/proc/%s/stat: too short", pid)
-	}
-	utime, err1 := strconv.ParseInt(fields[11], 10, 64)
-	stime, err2 := strconv.ParseInt(fields[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("/proc/%s/stat: malformed", pid)
-	}
-	return utime + stime, nil
-}
-
-func ticksToMicros(t int64) float64 { return float64(t) * 1e6 / clockTicks }
+func selfCPU() (int64, error) { return benchproc.PidTicks("self") }
 
 func numCPU() int {
 	raw, _ := os.ReadFile("/proc/cpuinfo")

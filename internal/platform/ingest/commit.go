@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mcp-obs/mcp-obs/internal/priority"
 	"github.com/mcp-obs/mcp-obs/internal/telemetry"
 )
 
@@ -34,8 +35,9 @@ type batch struct {
 // waits for its commit.
 type committer struct {
 	w        SpanWriter
-	maxQueue int // bound on the queued cost (about the bytes of the spans)
-	maxGroup int // most spans in one commit
+	gate     *priority.Gate // a commit runs under one of its background slots
+	maxQueue int            // bound on the queued cost (about the bytes of the spans)
+	maxGroup int            // most spans in one commit
 	timeout  time.Duration
 	observe  func(spans int, d time.Duration, err error)
 
@@ -48,8 +50,8 @@ type committer struct {
 	idle    *sync.Cond // signalled when the writer stops
 }
 
-func newCommitter(w SpanWriter, maxQueue, maxGroup int, timeout time.Duration, observe func(int, time.Duration, error)) *committer {
-	c := &committer{w: w, maxQueue: maxQueue, maxGroup: maxGroup, timeout: timeout, observe: observe}
+func newCommitter(w SpanWriter, gate *priority.Gate, maxQueue, maxGroup int, timeout time.Duration, observe func(int, time.Duration, error)) *committer {
+	c := &committer{w: w, gate: gate, maxQueue: maxQueue, maxGroup: maxGroup, timeout: timeout, observe: observe}
 	c.idle = sync.NewCond(&c.mu)
 	return c
 }
@@ -152,8 +154,14 @@ func (c *committer) writeOnce(spans []telemetry.Span) error {
 	// it, but a stuck database must not hold them all forever.
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	defer cancel()
-	start := time.Now()
-	_, err := c.w.WriteSpans(ctx, spans)
+	ctx = priority.WithGate(ctx, c.gate) // the store yields between its chunks
+	var (
+		start = time.Now()
+		err   error
+	)
+	if ran := c.gate.Run(ctx, func() { _, err = c.w.WriteSpans(ctx, spans) }); ran != nil {
+		err = ran
+	}
 	if c.observe != nil {
 		c.observe(len(spans), time.Since(start), err)
 	}

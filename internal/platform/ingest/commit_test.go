@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcp-obs/mcp-obs/internal/priority"
 	"github.com/mcp-obs/mcp-obs/internal/telemetry"
 )
 
@@ -40,7 +41,7 @@ func spansN(n int) []telemetry.Span {
 
 func TestCommitter_QueuedBatchesShareOneCommitAndEachWaitsForIt(t *testing.T) {
 	w := &gateWriter{gate: make(chan struct{}), entered: make(chan struct{}, 10)}
-	c := newCommitter(w, 1<<20, 1000, time.Second, nil)
+	c := newCommitter(w, priority.New(priority.Options{}), 1<<20, 1000, time.Second, nil)
 	errs := make(chan error, 10)
 	go func() { errs <- c.commit(context.Background(), spansN(1)) }()
 	<-w.entered // the first commit is in progress: the next batches queue
@@ -69,7 +70,7 @@ func TestCommitter_QueuedBatchesShareOneCommitAndEachWaitsForIt(t *testing.T) {
 func TestCommitter_FullQueueRefusesAtOnceAndFailuresReachEveryRequest(t *testing.T) {
 	w := &gateWriter{gate: make(chan struct{}), entered: make(chan struct{}, 10), fail: errors.New("disk full")}
 	one := spanCost(&spansN(1)[0])
-	c := newCommitter(w, 10*one, 1000, time.Second, nil)
+	c := newCommitter(w, priority.New(priority.Options{}), 10*one, 1000, time.Second, nil)
 	errs := make(chan error, 10)
 	go func() { errs <- c.commit(context.Background(), spansN(1)) }()
 	<-w.entered

@@ -24,7 +24,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"runtime"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -33,6 +32,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 
 	"github.com/mcp-obs/mcp-obs/internal/platform/clientauth"
+	"github.com/mcp-obs/mcp-obs/internal/priority"
 	"github.com/mcp-obs/mcp-obs/internal/store"
 	"github.com/mcp-obs/mcp-obs/internal/telemetry"
 )
@@ -73,12 +73,15 @@ type Options struct {
 	// rotation waits for every process to drop the old secret; negative
 	// turns the cache off.
 	AuthCacheTTL time.Duration
-	// MaxDecoding bounds the requests decoded at once (reading, inflating,
-	// decoding and mapping a body is the receiver's CPU work); the others
-	// wait their turn. It keeps ingest at full speed from taking every core
-	// from sign-in, token issuance and introspection, and bounds the memory
-	// of decoded batches. Default: half the CPUs (GOMAXPROCS), at least one.
-	MaxDecoding int
+	// Gate orders the receiver's CPU work after the platform's foreground
+	// requests: inflating, decoding and mapping a body and committing a
+	// group run on its background workers, which are fewer than the cores
+	// and run at the lowest CPU priority, so ingest at full speed never
+	// takes every core from sign-in, token issuance and introspection; and
+	// they pause while foreground requests are in flight. The workers also
+	// bound the memory of batches being decoded. Default: a gate of the
+	// receiver's own, with no foreground.
+	Gate *priority.Gate
 	// OnCommit, if set, is called after each commit with its size, time and
 	// outcome (the /metrics histograms).
 	OnCommit func(spans int, d time.Duration, err error)
@@ -105,8 +108,7 @@ type Receiver struct {
 	limit   int64
 	commits *committer
 	cache   *authCache
-	// decoding holds a token per request being decoded (MaxDecoding).
-	decoding chan struct{}
+	gate    *priority.Gate
 
 	accepted, rejected, dropped atomic.Uint64
 	pointsOK, pointsRejected    atomic.Uint64
@@ -135,14 +137,14 @@ func New(opts Options) *Receiver {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	if opts.MaxDecoding <= 0 {
-		opts.MaxDecoding = max(1, runtime.GOMAXPROCS(0)/2)
+	if opts.Gate == nil {
+		opts.Gate = priority.New(priority.Options{})
 	}
 	rc := &Receiver{
-		decoding: make(chan struct{}, opts.MaxDecoding),
-		tel:      opts.Telemetry, servers: opts.Servers, keys: opts.Keys, logger: opts.Logger, limit: opts.MaxBodyBytes,
-		commits: newCommitter(opts.Telemetry, opts.MaxQueueBytes, opts.MaxCommit, opts.CommitTimeout, opts.OnCommit),
+		tel: opts.Telemetry, servers: opts.Servers, keys: opts.Keys, logger: opts.Logger, limit: opts.MaxBodyBytes,
+		commits: newCommitter(opts.Telemetry, opts.Gate, opts.MaxQueueBytes, opts.MaxCommit, opts.CommitTimeout, opts.OnCommit),
 		cache:   &authCache{ttl: max(opts.AuthCacheTTL, 0), max: 4096, now: opts.Now},
+		gate:    opts.Gate,
 	}
 	return rc
 }
@@ -169,8 +171,10 @@ func (rc *Receiver) Stats() Stats {
 func (rc *Receiver) Close() { rc.commits.close() }
 
 // prelude runs what both endpoints share: credentials, content type and
-// body. It answers the request itself and returns ok false when it fails.
-func (rc *Receiver) prelude(w http.ResponseWriter, r *http.Request) (serverID string, enc encoding, body []byte, release func(), ok bool) {
+// reading the body. It answers the request itself and returns ok false
+// when it fails; otherwise the caller hands the body to [Receiver.decode]
+// and then calls done, which returns the buffers.
+func (rc *Receiver) prelude(w http.ResponseWriter, r *http.Request) (serverID string, enc encoding, body *requestBody, ok bool) {
 	enc, known := requestEncoding(r)
 	serverID, err := rc.authenticate(r)
 	if err != nil {
@@ -180,54 +184,58 @@ func (rc *Receiver) prelude(w http.ResponseWriter, r *http.Request) (serverID st
 			rc.logger.Warn("telemetry credentials check failed", "err", err)
 			writeStatus(w, enc, http.StatusServiceUnavailable, codeUnavailable, "credentials could not be checked; retry later")
 		}
-		return "", 0, nil, nil, false
+		return "", 0, nil, false
 	}
 	if !known {
 		writeStatus(w, encJSON, http.StatusUnsupportedMediaType, codeInvalidArgument,
 			"Content-Type must be application/x-protobuf or application/json")
-		return "", 0, nil, nil, false
+		return "", 0, nil, false
 	}
 	gzipped, err := bodyGzipped(r)
 	if err != nil {
 		writeStatus(w, enc, http.StatusUnsupportedMediaType, codeInvalidArgument, err.Error())
-		return "", 0, nil, nil, false
+		return "", 0, nil, false
 	}
-	raw := buffers.Get().(*bytes.Buffer)
-	raw.Reset()
-	var inflated *bytes.Buffer
-	putBack := func() {
-		for _, b := range []*bytes.Buffer{raw, inflated} {
-			if b != nil && b.Cap() <= int(rc.limit)+bytes.MinRead*2 {
-				buffers.Put(b)
-			}
-		}
-	}
-	// Reading is I/O and takes no decoding slot, so a slow sender holds
-	// up nobody else; inflating, decoding and mapping do.
-	if err := readBody(r, raw, rc.limit); err != nil {
-		putBack()
+	body = &requestBody{limit: rc.limit, gzipped: gzipped, raw: buffers.Get().(*bytes.Buffer)}
+	body.raw.Reset()
+	// Reading is I/O and runs here, so a slow sender holds up nobody
+	// else; inflating, decoding and mapping run on the gate's workers.
+	if err := readBody(r, body.raw, rc.limit); err != nil {
+		body.done()
 		rc.bodyError(w, enc, err)
-		return "", 0, nil, nil, false
+		return "", 0, nil, false
 	}
-	select {
-	case rc.decoding <- struct{}{}:
-	case <-r.Context().Done():
-		putBack()
-		return "", 0, nil, nil, false
+	return serverID, enc, body, true
+}
+
+// requestBody is a request's body as read, in pooled buffers.
+type requestBody struct {
+	limit    int64
+	gzipped  bool
+	raw      *bytes.Buffer
+	inflated *bytes.Buffer
+}
+
+// bytes returns the body, inflating it first if it was sent gzipped.
+func (b *requestBody) bytes() ([]byte, error) {
+	if !b.gzipped {
+		return b.raw.Bytes(), nil
 	}
-	release = func() { putBack(); <-rc.decoding }
-	body = raw.Bytes()
-	if gzipped {
-		inflated = buffers.Get().(*bytes.Buffer)
-		inflated.Reset()
-		if err := inflate(body, inflated, rc.limit); err != nil {
-			release()
-			rc.bodyError(w, enc, err)
-			return "", 0, nil, nil, false
+	b.inflated = buffers.Get().(*bytes.Buffer)
+	b.inflated.Reset()
+	if err := inflate(b.raw.Bytes(), b.inflated, b.limit); err != nil {
+		return nil, err
+	}
+	return b.inflated.Bytes(), nil
+}
+
+// done returns the buffers to the pool, those not grown past the limit.
+func (b *requestBody) done() {
+	for _, buf := range []*bytes.Buffer{b.raw, b.inflated} {
+		if buf != nil && buf.Cap() <= int(b.limit)+bytes.MinRead*2 {
+			buffers.Put(buf)
 		}
-		body = inflated.Bytes()
 	}
-	return serverID, enc, body, release, true
 }
 
 // bodyError answers a body that could not be read or inflated.
@@ -249,27 +257,55 @@ type exportRequest interface {
 	UnmarshalProto(data []byte) error
 }
 
-// decode decodes body, in the request's encoding, into req.
-func decode(enc encoding, body []byte, req exportRequest) error {
-	if enc == encJSON {
-		return req.UnmarshalJSON(body)
+// decode inflates and decodes body, in the request's encoding, into req,
+// then calls then (the mapping), all on one of the gate's background
+// workers. It answers the request itself and returns false when it fails.
+func (rc *Receiver) decode(w http.ResponseWriter, r *http.Request, enc encoding, body *requestBody, req exportRequest, signal string, then func()) bool {
+	defer body.done()
+	var inflateErr, decodeErr error
+	ran := rc.gate.Run(r.Context(), func() {
+		var b []byte
+		if b, inflateErr = body.bytes(); inflateErr != nil {
+			return
+		}
+		if enc == encJSON {
+			decodeErr = req.UnmarshalJSON(b)
+		} else {
+			decodeErr = req.UnmarshalProto(b)
+		}
+		if decodeErr == nil {
+			then()
+		}
+	})
+	switch {
+	case ran != nil: // the sender left while waiting for a worker
+		return false
+	case inflateErr != nil:
+		rc.bodyError(w, enc, inflateErr)
+		return false
+	case decodeErr != nil:
+		writeStatus(w, enc, http.StatusBadRequest, codeInvalidArgument, "malformed OTLP "+signal+" payload: "+decodeErr.Error())
+		return false
 	}
-	return req.UnmarshalProto(body)
+	return true
 }
 
 func (rc *Receiver) traces(w http.ResponseWriter, r *http.Request) {
-	serverID, enc, body, release, ok := rc.prelude(w, r)
+	serverID, enc, body, ok := rc.prelude(w, r)
 	if !ok {
 		return
 	}
 	req := ptraceotlp.NewExportRequest()
-	err := decode(enc, body, req)
-	release()
-	if err != nil {
-		writeStatus(w, enc, http.StatusBadRequest, codeInvalidArgument, "malformed OTLP traces payload: "+err.Error())
+	var (
+		spans []telemetry.Span
+		total int
+		rej   rejections
+	)
+	if !rc.decode(w, r, enc, body, req, "traces", func() {
+		spans, total, rej = mapSpans(serverID, req.Traces(), rc.gate.Yield)
+	}) {
 		return
 	}
-	spans, total, rej := mapSpans(serverID, req.Traces())
 	rc.rejected.Add(uint64(rej.total))
 	if err := rc.commits.commit(r.Context(), spans); err != nil {
 		rc.dropped.Add(uint64(len(spans)))
@@ -286,22 +322,28 @@ func (rc *Receiver) traces(w http.ResponseWriter, r *http.Request) {
 }
 
 func (rc *Receiver) metrics(w http.ResponseWriter, r *http.Request) {
-	serverID, enc, body, release, ok := rc.prelude(w, r)
+	serverID, enc, body, ok := rc.prelude(w, r)
 	if !ok {
 		return
 	}
 	req := pmetricotlp.NewExportRequest()
-	err := decode(enc, body, req)
-	release()
-	if err != nil {
-		writeStatus(w, enc, http.StatusBadRequest, codeInvalidArgument, "malformed OTLP metrics payload: "+err.Error())
+	var (
+		points []telemetry.MetricPoint
+		total  int
+		rej    rejections
+	)
+	if !rc.decode(w, r, enc, body, req, "metrics", func() {
+		points, total, rej = mapPoints(serverID, req.Metrics())
+	}) {
 		return
 	}
-	points, total, rej := mapPoints(serverID, req.Metrics())
 	rc.pointsRejected.Add(uint64(rej.total))
 	if len(points) > 0 {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), DefaultCommitTimeout)
-		_, err := rc.tel.WriteMetricPoints(ctx, points)
+		var err error
+		if ran := rc.gate.Run(ctx, func() { _, err = rc.tel.WriteMetricPoints(priority.WithGate(ctx, rc.gate), points) }); ran != nil {
+			err = ran
+		}
 		cancel()
 		if err != nil {
 			rc.answerCommitError(w, r, enc, err)

@@ -78,6 +78,10 @@ func (r *rejections) message(what string, of int) string {
 	return b.String()
 }
 
+// yieldEvery is how many spans mapSpans maps between two yields (about a
+// tenth of a millisecond of work).
+const yieldEvery = 64
+
 // mapSpans turns decoded OTLP traces into the spans the platform stores,
 // for the tenant serverID (from the credentials: nothing in the payload
 // can name another tenant). A span that cannot be stored as sent (zero
@@ -85,8 +89,9 @@ func (r *rejections) message(what string, of int) string {
 // valid UTF-8…) is rejected and counted with its reason; the others are
 // returned. Over-long text is cut to the limits, and attributes past
 // telemetry.MaxAttributesLen are left out and counted in the span's
-// attributes.
-func mapSpans(serverID string, td ptrace.Traces) (spans []telemetry.Span, total int, rej rejections) {
+// attributes. yield is called every yieldEvery spans, the checkpoint of
+// background work (priority.Gate.Yield).
+func mapSpans(serverID string, td ptrace.Traces, yield func()) (spans []telemetry.Span, total int, rej rejections) {
 	total = td.SpanCount()
 	spans = make([]telemetry.Span, 0, total)
 	var aw attrWriter
@@ -104,6 +109,9 @@ func mapSpans(serverID string, td ptrace.Traces) (spans []telemetry.Span, total 
 		for j := 0; j < sss.Len(); j++ {
 			ss := sss.At(j).Spans()
 			for k := 0; k < ss.Len(); k++ {
+				if k%yieldEvery == yieldEvery-1 {
+					yield()
+				}
 				s, reason := mapSpan(serverID, ss.At(k), resource, &aw)
 				if reason != "" {
 					rej.add(reason)

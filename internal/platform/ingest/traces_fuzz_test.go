@@ -51,7 +51,7 @@ func FuzzTraces(f *testing.F) {
 		if err != nil {
 			return
 		}
-		spans, total, rej := mapSpans("tenant", req.Traces())
+		spans, total, rej := mapSpans("tenant", req.Traces(), func() {})
 		if len(spans)+rej.total != total {
 			t.Fatalf("%d kept + %d rejected != %d spans", len(spans), rej.total, total)
 		}

@@ -70,7 +70,7 @@ func TestOpenTelemetry_OwnFileWALSynchronousNormalOneWriter(t *testing.T) {
 		{s.writer, "writer", "synchronous", "1"},
 		{s.writer, "writer", "temp_store", "2"},
 		{s.writer, "writer", "cache_size", "-65536"},
-		{s.writer, "writer", "wal_autocheckpoint", "10000"},
+		{s.writer, "writer", "wal_autocheckpoint", "1000"},
 		{s.reader, "reader", "query_only", "1"},
 		{s.reader, "reader", "journal_mode", "wal"},
 	} {

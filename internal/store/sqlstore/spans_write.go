@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/mcp-obs/mcp-obs/internal/priority"
 	"github.com/mcp-obs/mcp-obs/internal/telemetry"
 )
 
@@ -70,6 +71,8 @@ func (t *TelemetryStore) WriteSpans(ctx context.Context, spans []telemetry.Span)
 		}
 		inserted = len(ins)
 		written, err = t.addToRollups(ctx, tx, spans, ins)
+		// The commit writes the transaction's pages out: a checkpoint.
+		priority.Yield(ctx)
 		return err
 	})
 	if err != nil {
@@ -135,6 +138,7 @@ func (t *TelemetryStore) insertSpans(ctx context.Context, tx *sql.Tx, spans []te
 	var back map[spanKey]struct{} // the keys RETURNed, when not all were inserted
 	var count int64
 	err := t.chunks(len(order), func(off, size, class int) error {
+		priority.Yield(ctx) // a writer of background work gives way between chunks
 		args = args[:0]
 		chunk := order[off : off+size]
 		for _, i := range chunk {
