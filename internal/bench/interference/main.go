@@ -229,6 +229,7 @@ type phase struct {
 	p50, p99    float64 // ms
 	spansPerSec float64
 	cpuPerSec   float64 // server CPU, cores
+	loadPerSec  float64 // the load process's CPU, cores
 }
 
 // Phase kinds, in the order of a round.
@@ -242,7 +243,7 @@ const (
 var kindNames = [numKinds]string{"alone", "ingest", "spin"}
 
 func (b *bench) endpoint(ep endpoint) error {
-	fmt.Printf("\n%s at %d/s\n%-6s %-8s %9s %9s %12s %10s\n", ep.name, ep.rate, "round", "phase", "p50 ms", "p99 ms", "ingest sp/s", "server CPU")
+	fmt.Printf("\n%s at %d/s\n%-6s %-8s %9s %9s %12s %10s %10s\n", ep.name, ep.rate, "round", "phase", "p50 ms", "p99 ms", "ingest sp/s", "server CPU", "load CPU")
 	kinds := []int{alone, ingest}
 	if b.o.calibrate {
 		kinds = append(kinds, spin)
@@ -258,7 +259,7 @@ func (b *bench) endpoint(ep endpoint) error {
 				return err
 			}
 			got[kind] = append(got[kind], ph)
-			fmt.Printf("%-6d %-8s %9.2f %9.2f %12.0f %10.2f\n", r+1, kindNames[kind], ph.p50, ph.p99, ph.spansPerSec, ph.cpuPerSec)
+			fmt.Printf("%-6d %-8s %9.2f %9.2f %12.0f %10.2f %10.2f\n", r+1, kindNames[kind], ph.p50, ph.p99, ph.spansPerSec, ph.cpuPerSec, ph.loadPerSec)
 		}
 	}
 	med := func(ps []phase, get func(phase) float64) float64 {
@@ -303,11 +304,11 @@ func (b *bench) phase(ep endpoint, kind int) (phase, error) {
 		defer load.stop()
 		time.Sleep(time.Second) // the load at full speed
 	}
-	sent0 := load.count()
+	sent0, load0 := load.count(), load.cpu()
 	cpu0, _ := benchproc.PidTicks(b.pid)
 	lat, err := b.paced(ep)
 	cpu1, _ := benchproc.PidTicks(b.pid)
-	sent := load.count() - sent0
+	sent, loadCPU := load.count()-sent0, load.cpu()-load0
 	if err != nil {
 		return phase{}, err
 	}
@@ -315,7 +316,7 @@ func (b *bench) phase(ep endpoint, kind int) (phase, error) {
 	q := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))]) / float64(time.Millisecond) }
 	secs := b.o.phase.Seconds()
 	return phase{p50: q(0.5), p99: q(0.99), spansPerSec: float64(sent) / secs,
-		cpuPerSec: benchproc.TicksToMicros(cpu1-cpu0) / 1e6 / secs}, nil
+		cpuPerSec: benchproc.TicksToMicros(cpu1-cpu0) / 1e6 / secs, loadPerSec: benchproc.TicksToMicros(loadCPU) / 1e6 / secs}, nil
 }
 
 // child is a load process: this program re-run with -send or -spin. It
@@ -356,6 +357,15 @@ func (c *child) count() int64 {
 		return 0
 	}
 	n, _ := strconv.ParseInt(strings.TrimSpace(line), 10, 64)
+	return n
+}
+
+// cpu returns the child's CPU time so far, in clock ticks; 0 for no child.
+func (c *child) cpu() int64 {
+	if c == nil {
+		return 0
+	}
+	n, _ := benchproc.PidTicks(strconv.Itoa(c.cmd.Process.Pid))
 	return n
 }
 
