@@ -83,14 +83,48 @@ func (g *Gate) worker() {
 }
 
 // Foreground returns h counted as foreground work: while one of its
-// requests is in flight, background work yields.
+// requests is in flight, background work yields. A request counts until
+// its handler returns or starts its response, whichever comes first: a
+// handler does its work before it answers, and a long-lived response (the
+// revocation feed's event stream) must not hold background work back for
+// as long as it stays open.
 func (g *Gate) Foreground(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		g.foreground.Add(1)
-		defer g.foreground.Add(-1)
-		h.ServeHTTP(w, r)
+		a := &answering{ResponseWriter: w, g: g}
+		defer a.leave()
+		h.ServeHTTP(a, r)
 	})
 }
+
+// answering stops counting its request as foreground at its first write.
+type answering struct {
+	http.ResponseWriter
+	g    *Gate
+	left atomic.Bool
+}
+
+func (a *answering) leave() {
+	if a.left.CompareAndSwap(false, true) {
+		a.g.foreground.Add(-1)
+	}
+}
+
+func (a *answering) WriteHeader(code int) {
+	a.leave()
+	a.ResponseWriter.WriteHeader(code)
+}
+
+func (a *answering) Write(b []byte) (int, error) {
+	a.leave()
+	return a.ResponseWriter.Write(b)
+}
+
+// Flush keeps streaming working for handlers that assert http.Flusher.
+func (a *answering) Flush() { http.NewResponseController(a.ResponseWriter).Flush() }
+
+// Unwrap lets http.ResponseController reach the server's writer.
+func (a *answering) Unwrap() http.ResponseWriter { return a.ResponseWriter }
 
 // Run runs fn on a background worker and returns when it is done, or
 // returns ctx's error, without running fn, if ctx ends before a worker is

@@ -136,3 +136,31 @@ func TestYieldIsBounded(t *testing.T) {
 func TestYieldWithoutGate(t *testing.T) {
 	Yield(context.Background()) // returns at once; a hang fails the test by timeout
 }
+
+// TestStreamsAreNotForeground: a request that has started its answer and
+// stays open (an event stream) holds no background work back, and its
+// writer still flushes.
+func TestStreamsAreNotForeground(t *testing.T) {
+	g := New(Options{Workers: 1, MaxDefer: time.Minute})
+	finish := make(chan struct{})
+	defer close(finish)
+	streaming := make(chan bool)
+	h := g.Foreground(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.WriteHeader(http.StatusOK)
+		_, flushes := w.(http.Flusher)
+		streaming <- flushes && http.NewResponseController(w).Flush() == nil
+		<-finish
+	}))
+	go h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/feed", nil))
+	if !<-streaming {
+		t.Fatal("the stream's writer does not flush")
+	}
+	done := make(chan struct{})
+	go func() { g.Yield(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second): // MaxDefer is a minute
+		t.Fatal("Yield waited for a request that is streaming its answer")
+	}
+}
