@@ -28,6 +28,30 @@ import (
 // (`getconf CLK_TCK`; 100 on Linux).
 const ClockTicks = 100
 
+// Workdir makes a temporary directory named after the command and, when
+// bin is empty, builds mcp-obs into it. It returns the directory, the
+// binary to run and a function removing the directory.
+func Workdir(command, bin string) (dir, binary string, cleanup func(), err error) {
+	dir, err = os.MkdirTemp("", command+"-")
+	if err != nil {
+		return "", "", nil, err
+	}
+	cleanup = func() { os.RemoveAll(dir) }
+	if bin == "" {
+		if bin, err = Build(dir); err != nil {
+			cleanup()
+			return "", "", nil, err
+		}
+	}
+	return dir, bin, cleanup, nil
+}
+
+// NumCPU returns the machine's CPU count as /proc/cpuinfo lists them.
+func NumCPU() int {
+	raw, _ := os.ReadFile("/proc/cpuinfo")
+	return strings.Count(string(raw), "\nprocessor") + 1
+}
+
 // Build builds ./cmd/mcp-obs into dir and returns the binary's path. It
 // runs from the module root.
 func Build(dir string) (string, error) {

@@ -106,16 +106,12 @@ func main() {
 }
 
 func run(ctx context.Context, o options) error {
-	dir, err := os.MkdirTemp("", "interference-")
+	dir, bin, cleanup, err := benchproc.Workdir("interference", o.bin)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	if o.bin == "" {
-		if o.bin, err = benchproc.Build(dir); err != nil {
-			return err
-		}
-	}
+	defer cleanup()
+	o.bin = bin
 	path := filepath.Join(dir, "bench.db")
 	st, err := sqlite.Open(ctx, path)
 	if err != nil {
@@ -139,7 +135,7 @@ func run(ctx context.Context, o options) error {
 	b := &bench{o: o, base: srv.URL, f: f, l: l, pid: strconv.Itoa(srv.Pid()), self: self,
 		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}}
 	fmt.Printf("interference: %d rounds of %v phases (alone, ingest: %d OTLP senders × %d spans, spin: one core at SCHED_IDLE); %d CPUs\n",
-		o.rounds, o.phase, o.senders, o.batch, numCPU())
+		o.rounds, o.phase, o.senders, o.batch, benchproc.NumCPU())
 	for _, ep := range []endpoint{
 		{name: "token", rate: o.tokenRate, do: b.exchange},
 		{name: "introspect", rate: o.introspectRate, do: b.introspect},
@@ -625,9 +621,4 @@ func fixed64At(body []byte, from int, field byte, v int64) int {
 		panic(fmt.Sprintf("field %d not found in the marshalled batch", field))
 	}
 	return from + at + 1
-}
-
-func numCPU() int {
-	raw, _ := os.ReadFile("/proc/cpuinfo")
-	return strings.Count(string(raw), "\nprocessor") + 1
 }

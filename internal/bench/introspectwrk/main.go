@@ -93,18 +93,14 @@ func main() {
 }
 
 func run(ctx context.Context, o options) error {
-	dir, err := os.MkdirTemp("", "introspectwrk-")
+	dir, bin, cleanup, err := benchproc.Workdir("introspectwrk", o.bin)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	if o.bin == "" {
-		if o.bin, err = benchproc.Build(dir); err != nil {
-			return err
-		}
-	}
+	defer cleanup()
+	o.bin = bin
 	fmt.Printf("introspectwrk: wrk -t%d -c%d, %v warm-up then %v, %d runs; %d CPUs (shared machine: figures are noisy)\n",
-		o.threads, o.conns, o.warmup, o.duration, o.runs, numCPU())
+		o.threads, o.conns, o.warmup, o.duration, o.runs, benchproc.NumCPU())
 	if o.minimal {
 		if err := benchMinimal(ctx, o); err != nil {
 			return fmt.Errorf("minimal: %w", err)
@@ -419,11 +415,6 @@ func cpuTicks(procs []*benchproc.Proc) (int64, error) {
 
 // selfCPU is this process's utime+stime: the balancer's.
 func selfCPU() (int64, error) { return benchproc.PidTicks("self") }
-
-func numCPU() int {
-	raw, _ := os.ReadFile("/proc/cpuinfo")
-	return strings.Count(string(raw), "\nprocessor") + 1
-}
 
 // freshSchema creates a schema of its own on the PostgreSQL server and
 // returns a URL using it, and a function dropping it.
