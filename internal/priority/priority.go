@@ -49,6 +49,7 @@ type Gate struct {
 	workers    chan struct{} // a token per running worker
 	foreground atomic.Int64
 	maxDefer   time.Duration
+	deferred   atomic.Int64 // nanoseconds background work spent in Yield
 }
 
 // New returns a gate.
@@ -155,10 +156,15 @@ func (g *Gate) Yield() {
 	if g.foreground.Load() == 0 {
 		return
 	}
-	for start := time.Now(); g.foreground.Load() > 0 && time.Since(start) < g.maxDefer; {
+	start := time.Now()
+	for g.foreground.Load() > 0 && time.Since(start) < g.maxDefer {
 		time.Sleep(pollInterval)
 	}
+	g.deferred.Add(int64(time.Since(start)))
 }
+
+// Deferred returns how long background work has paused in Yield in all.
+func (g *Gate) Deferred() time.Duration { return time.Duration(g.deferred.Load()) }
 
 type gateKey struct{}
 

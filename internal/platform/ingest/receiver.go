@@ -97,6 +97,9 @@ type Stats struct {
 	PointsAccepted uint64
 	PointsRejected uint64
 	QueuedSpans    int // waiting for a commit now
+	// Deferred is how long the receiver's gate held background work back
+	// for foreground requests.
+	Deferred time.Duration
 }
 
 // Receiver is the OTLP/HTTP receiver.
@@ -160,7 +163,7 @@ func (rc *Receiver) Stats() Stats {
 	return Stats{
 		SpansAccepted: rc.accepted.Load(), SpansRejected: rc.rejected.Load(), SpansDropped: rc.dropped.Load(),
 		PointsAccepted: rc.pointsOK.Load(), PointsRejected: rc.pointsRejected.Load(),
-		QueuedSpans: rc.commits.depth(),
+		QueuedSpans: rc.commits.depth(), Deferred: rc.gate.Deferred(),
 	}
 }
 

@@ -97,6 +97,9 @@ func (m *Metrics) WatchReceiver(rc *ingest.Receiver) {
 			func(s ingest.Stats) uint64 { return s.PointsRejected }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "mcpobs_ingest_queue_spans", Help: "Spans waiting for a group commit."},
 			func() float64 { return float64(rc.Stats().QueuedSpans) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "mcpobs_ingest_deferred_seconds_total",
+			Help: "Time the receiver's decoding and commits paused to let foreground requests (sign-in, tokens, introspection) run."},
+			func() float64 { return rc.Stats().Deferred.Seconds() }),
 	)
 }
 
