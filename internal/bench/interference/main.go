@@ -48,8 +48,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"go.opentelemetry.io/collector/pdata/pcommon"
-	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 	"golang.org/x/sys/unix"
 
@@ -534,50 +532,15 @@ type template struct {
 }
 
 func newTemplate(n int, now time.Time) template {
-	td := ptrace.NewTraces()
-	rs := td.ResourceSpans().AppendEmpty()
-	rs.Resource().Attributes().PutStr("service.name", "bench-mcp-server")
-	spans := rs.ScopeSpans().AppendEmpty().Spans()
 	const marker = 0x5eed0000
-	for i := range n {
-		s := spans.AppendEmpty()
-		var tid [16]byte
-		binary.BigEndian.PutUint32(tid[:], uint32(i))
-		tid[15] = 1
-		var sid [8]byte
-		binary.BigEndian.PutUint32(sid[:], marker)
-		binary.BigEndian.PutUint32(sid[4:], uint32(i)+1)
-		s.SetTraceID(tid)
-		s.SetSpanID(sid)
-		tool := fmt.Sprintf("tool_%d", i%12)
-		s.SetName("tools/call " + tool)
-		s.SetKind(ptrace.SpanKindServer)
-		start := now.Add(time.Duration(i) * time.Millisecond)
-		s.SetStartTimestamp(pcommon.NewTimestampFromTime(start))
-		s.SetEndTimestamp(pcommon.NewTimestampFromTime(start.Add(time.Duration(1+i%50) * time.Millisecond)))
-		a := s.Attributes()
-		a.PutStr("mcp.method.name", "tools/call")
-		a.PutStr("gen_ai.tool.name", tool)
-		a.PutStr("gen_ai.operation.name", "execute_tool")
-		a.PutStr("mcp.protocol.version", "2025-06-18")
-		a.PutStr("mcp.session.id", fmt.Sprintf("session-%d", i%64))
-		a.PutStr("jsonrpc.request.id", strconv.Itoa(i))
-		a.PutStr("user.id", fmt.Sprintf("user-%d", i%100))
-		a.PutStr("oauth.client.id", fmt.Sprintf("client-%d", i%5))
-		a.PutStr("network.transport", "tcp")
-		if i%20 == 0 {
-			a.PutStr("error.type", "tool_error")
-		}
-	}
+	td := benchproc.ToolCallSpans(n, marker, now, time.Millisecond)
 	body, err := ptraceotlp.NewExportRequestFromTraces(td).MarshalProto()
 	if err != nil {
 		panic(err)
 	}
 	t := template{body: body, base: now.UnixNano()}
 	for i := range n {
-		var sid [8]byte
-		binary.BigEndian.PutUint32(sid[:], marker)
-		binary.BigEndian.PutUint32(sid[4:], uint32(i)+1)
+		sid := benchproc.SpanID(marker, i)
 		from := 0
 		if len(t.offsets) > 0 {
 			from = t.offsets[len(t.offsets)-1] + 8

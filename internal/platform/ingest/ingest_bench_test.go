@@ -2,8 +2,6 @@ package ingest_test
 
 import (
 	"bytes"
-	"encoding/binary"
-	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -12,8 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/mcp-obs/mcp-obs/internal/bench/benchproc"
 )
 
 // Shape of the ingest benchmarks, as issue 8 sets it.
@@ -22,54 +21,13 @@ const (
 	benchBatchSize = 512
 )
 
-// benchBatch builds one batch of the spans an mcpobs server sends: SERVER
-// spans of tools/call with the MCP attributes, ids unique by seed, starts
-// spread over the last minute (an SDK exports every few seconds, so a live
-// batch holds spans of the last seconds, not of the last hour).
+// benchBatch builds one batch of the spans an mcpobs server sends, ids
+// unique by seed, starts within the last minute (an SDK exports every few
+// seconds, so a live batch holds spans of the last seconds, not of the
+// last hour).
 func benchBatch(seed int, now time.Time) ptrace.Traces {
-	td := ptrace.NewTraces()
-	rs := td.ResourceSpans().AppendEmpty()
-	rs.Resource().Attributes().PutStr("service.name", "bench-mcp-server")
-	rs.Resource().Attributes().PutStr("telemetry.sdk.language", "go")
-	ss := rs.ScopeSpans().AppendEmpty()
-	ss.Scope().SetName("github.com/mcp-obs/mcp-obs/mcpobs")
-	spans := ss.Spans()
-	spans.EnsureCapacity(benchBatchSize)
-	for i := range benchBatchSize {
-		s := spans.AppendEmpty()
-		var tid [16]byte
-		binary.BigEndian.PutUint32(tid[:], uint32(seed))
-		binary.BigEndian.PutUint32(tid[4:], uint32(i))
-		tid[15] = 1
-		var sid [8]byte
-		binary.BigEndian.PutUint32(sid[:], uint32(seed))
-		binary.BigEndian.PutUint32(sid[4:], uint32(i)+1)
-		s.SetTraceID(tid)
-		s.SetSpanID(sid)
-		tool := fmt.Sprintf("tool_%d", i%12)
-		s.SetName("tools/call " + tool)
-		s.SetKind(ptrace.SpanKindServer)
-		start := now.Add(-time.Duration((seed*benchBatchSize+i)%60000) * time.Millisecond)
-		s.SetStartTimestamp(pcommon.NewTimestampFromTime(start))
-		s.SetEndTimestamp(pcommon.NewTimestampFromTime(start.Add(time.Duration(1+i%50) * time.Millisecond)))
-		a := s.Attributes()
-		a.EnsureCapacity(12)
-		a.PutStr("mcp.method.name", "tools/call")
-		a.PutStr("gen_ai.tool.name", tool)
-		a.PutStr("gen_ai.operation.name", "execute_tool")
-		a.PutStr("mcp.protocol.version", "2025-06-18")
-		a.PutStr("mcp.session.id", fmt.Sprintf("session-%d", seed%64))
-		a.PutStr("jsonrpc.request.id", fmt.Sprint(i))
-		a.PutStr("user.id", fmt.Sprintf("user-%d", i%100))
-		a.PutStr("oauth.client.id", fmt.Sprintf("client-%d", i%5))
-		a.PutStr("network.transport", "tcp")
-		a.PutStr("network.protocol.name", "http")
-		a.PutStr("client.address", "127.0.0.1")
-		if i%20 == 0 {
-			a.PutStr("error.type", "tool_error")
-		}
-	}
-	return td
+	start := now.Add(-time.Minute + time.Duration(seed*benchBatchSize%59000)*time.Millisecond)
+	return benchproc.ToolCallSpans(benchBatchSize, uint32(seed), start, time.Millisecond)
 }
 
 // benchIngest sends b.N batches of 512 spans from 8 concurrent senders,
