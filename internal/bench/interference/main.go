@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command interference measures what telemetry ingest at full speed does to
 // the requests people wait on: the token endpoint (an authorization-code
 // exchange, which writes tokens) and RFC 7662 introspection of a real
@@ -20,6 +22,8 @@
 //
 // It prints each phase and, per endpoint, the median over rounds of p50 and
 // p99 in each phase, the rise of p99 over alone, and the ingest rate.
+//
+// It runs on Linux only (/proc, SCHED_IDLE).
 //
 // Usage: go run ./internal/bench/interference [-rounds 5] [-d 5s]
 package main
