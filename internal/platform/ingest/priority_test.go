@@ -110,3 +110,22 @@ func TestIngestIgnoresOpenStreams(t *testing.T) {
 		t.Errorf("ingest paused %v s for an open event stream", d)
 	}
 }
+
+// TestReceiverOtherMethods: the receiver's paths answer other methods 405
+// with Allow: POST, not the platform's 404.
+func TestReceiverOtherMethods(t *testing.T) {
+	e := newEnv(t, "sqlite")
+	for _, path := range []string{"/v1/traces", "/v1/metrics"} {
+		for _, method := range []string{http.MethodGet, http.MethodPut, http.MethodDelete} {
+			req, _ := http.NewRequest(method, e.url+path, nil)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != http.MethodPost {
+				t.Errorf("%s %s: %d, Allow %q; want 405, Allow POST", method, path, resp.StatusCode, resp.Header.Get("Allow"))
+			}
+		}
+	}
+}

@@ -152,10 +152,18 @@ func New(opts Options) *Receiver {
 	return rc
 }
 
-// Routes registers POST /v1/traces and POST /v1/metrics on mux.
+// Routes registers POST /v1/traces and POST /v1/metrics on mux, and a 405
+// (Allow: POST) for the other methods on those paths, whatever else mux
+// serves.
 func (rc *Receiver) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /v1/traces", rc.traces)
 	mux.HandleFunc("POST /v1/metrics", rc.metrics)
+	for _, path := range []string{"/v1/traces", "/v1/metrics"} {
+		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", http.MethodPost)
+			http.Error(w, "method not allowed: OTLP/HTTP exports are POSTed", http.StatusMethodNotAllowed)
+		})
+	}
 }
 
 // Stats returns the receiver's counters.
