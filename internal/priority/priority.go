@@ -5,9 +5,9 @@
 // Go's scheduler has no priorities, and the kernel sees only threads. A
 // [Gate] runs background work on a few threads of its own, fewer than the
 // cores (GOMAXPROCS-1, at least one), whose kernel scheduling priority is
-// the lowest (nice 19, on Linux): a thread serving a request preempts them
-// at once, and while requests keep every core busy they get only what is
-// left. Background work also pauses at its checkpoints ([Gate.Yield])
+// the lowest (nice 19, on Linux): the kernel runs a thread serving a
+// request first, and while requests keep every core busy background work
+// gets only what is left. Background work also pauses at its checkpoints ([Gate.Yield])
 // while a foreground request is in flight, for at most
 // [Options.MaxDefer], so it still advances under a steady stream of
 // requests.
@@ -129,11 +129,17 @@ func (a *answering) Unwrap() http.ResponseWriter { return a.ResponseWriter }
 
 // Run runs fn on a background worker and returns when it is done, or
 // returns ctx's error, without running fn, if ctx ends before a worker is
-// free. fn should call Yield between its steps.
+// free. fn should call Yield between its steps. A panic in fn is raised
+// again in Run's caller (an HTTP handler's panic ends its request, not the
+// process); the worker goes on.
 func (g *Gate) Run(ctx context.Context, fn func()) error {
 	done := make(chan struct{})
+	var panicked any
 	work := func() {
-		defer close(done)
+		defer func() {
+			panicked = recover()
+			close(done)
+		}()
 		g.Yield()
 		fn()
 	}
@@ -141,6 +147,9 @@ func (g *Gate) Run(ctx context.Context, fn func()) error {
 		select {
 		case g.work <- work:
 			<-done
+			if panicked != nil {
+				panic(panicked)
+			}
 			return nil
 		case g.workers <- struct{}{}: // room for one more worker
 			go g.worker()

@@ -164,3 +164,21 @@ func TestStreamsAreNotForeground(t *testing.T) {
 		t.Fatal("Yield waited for a request that is streaming its answer")
 	}
 }
+
+// TestRunRaisesPanicsInTheCaller: a panic in background work comes back in
+// the goroutine that asked for it, and the worker goes on serving.
+func TestRunRaisesPanicsInTheCaller(t *testing.T) {
+	g := New(Options{Workers: 1})
+	got := func() (p any) {
+		defer func() { p = recover() }()
+		g.Run(context.Background(), func() { panic("bad batch") })
+		return nil
+	}()
+	if got != "bad batch" {
+		t.Fatalf("Run's caller recovered %v, want the work's panic", got)
+	}
+	var ran bool
+	if err := g.Run(context.Background(), func() { ran = true }); err != nil || !ran {
+		t.Fatalf("after a panic: Run = %v, ran %v", err, ran)
+	}
+}
