@@ -91,6 +91,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runUser(ctx, rest, stdin, stdout, stderr)
 	case "stats":
 		return runStats(ctx, rest, stdout, stderr)
+	case ingestWorkerCommand:
+		return runIngestWorker(ctx, rest, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

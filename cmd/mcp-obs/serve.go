@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/mcp-obs/mcp-obs/internal/platform/ingestproc"
 	"io"
 	"net"
+	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -26,9 +29,13 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.Var(&trusted, "trusted-proxies", "comma-separated `CIDRs` of reverse proxies whose X-Forwarded-For is believed for per-address limits (default: none, the header is ignored)")
 	retention := daysDuration(platform.DefaultTelemetryRetention)
 	fs.Var(&retention, "telemetry-retention", "how long spans and their rollups are kept, by their start time: days (30d) or a duration (36h)")
+	ingestMode := fs.String("ingest", defaultIngestMode(), "where the OTLP receiver runs: process (a child process at the lowest CPU priority, so ingest never slows sign-in; Linux) or inline (in this process)")
 	limits := addLimitFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if !slices.Contains(ingestModes, *ingestMode) || (*ingestMode == "process" && runtime.GOOS != "linux") {
+		return usageError{fmt.Sprintf("--ingest %q: want process (Linux only) or inline", *ingestMode)}
 	}
 	logger, err := newLogger(stderr, *logLevel)
 	if err != nil {
@@ -58,10 +65,26 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	defer closeTelemetry()
 
-	p := platform.New(platform.Config{Base: base, Dev: *dev, Logger: logger, ClientAddr: web.ClientAddr{Trusted: trusted}, Limits: *limits,
-		Telemetry: tel, TelemetryRetention: time.Duration(retention)}, st)
+	cfg := platform.Config{Base: base, Dev: *dev, Logger: logger, ClientAddr: web.ClientAddr{Trusted: trusted}, Limits: *limits,
+		Telemetry: tel, TelemetryRetention: time.Duration(retention)}
+	if *ingestMode == "process" {
+		proc, err := startIngestProcess(ctx, *db, *logLevel, stderr, ingestproc.Options{Logger: logger})
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer func() {
+			stop, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := proc.Close(stop); err != nil {
+				logger.Error("stopping the ingest process", "err", err)
+			}
+		}()
+		cfg.Receiver = proc
+	}
+	p := platform.New(cfg, st)
 	logger.Info("mcp-obs platform listening", "addr", ln.Addr().String(), "base_url", string(base), "db", redactDSN(*db), "dev", *dev,
-		"trusted_proxies", trusted.String(), "limits", *limits, "telemetry_retention", retention.String())
+		"trusted_proxies", trusted.String(), "limits", *limits, "telemetry_retention", retention.String(), "ingest", *ingestMode)
 	return p.Serve(ctx, ln)
 }
 

@@ -66,6 +66,12 @@ type Config struct {
 	// rollups are kept, by their own start time; default 7 days. The
 	// maintenance loop purges what is older.
 	TelemetryRetention time.Duration
+	// Receiver answers the OTLP routes (POST /v1/traces, POST /v1/metrics)
+	// in place of a receiver in this process; nil means one in this
+	// process, on Telemetry. `mcp-obs serve` passes the proxy to its ingest
+	// process (package ingestproc). Telemetry must be set as well: the
+	// query API and retention use it.
+	Receiver Receiver
 
 	// Now returns the current time; default time.Now.
 	Now func() time.Time

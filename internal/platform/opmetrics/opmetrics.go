@@ -2,8 +2,11 @@
 // /metrics in the Prometheus text format: request rates and latency by
 // route (introspection and the token endpoint among them), and the OTLP
 // receiver's queue depth, accepted, rejected and dropped spans and commit
-// sizes. Everything lives in one private registry per [Metrics], so two
-// platforms in one process (tests, the demo) never share counters.
+// sizes. Every [Metrics] and [Ingest] has a private registry, so two
+// platforms in one process (tests, the demo) never share counters. The
+// receiver's metrics are an [Ingest] of their own, since the receiver may
+// run in another process (package ingestproc); [Metrics.Include] adds them
+// to /metrics.
 package opmetrics
 
 import (
@@ -14,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/mcp-obs/mcp-obs/internal/platform/ingest"
 )
@@ -24,10 +28,7 @@ type Metrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	inflight prometheus.Gauge
-
-	commitSpans   prometheus.Histogram
-	commitSeconds prometheus.Histogram
-	commitErrors  prometheus.Counter
+	more     prometheus.Gatherers // the receiver's, from Include
 }
 
 // New returns metrics in a registry of their own, with the Go runtime's
@@ -46,6 +47,36 @@ func New() *Metrics {
 	m.inflight = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "mcpobs_http_requests_in_flight", Help: "HTTP requests being answered now.",
 	})
+	m.reg.MustRegister(m.requests, m.latency, m.inflight,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Include adds g's metrics to those m serves. Call it before serving.
+func (m *Metrics) Include(g prometheus.Gatherer) { m.more = append(m.more, g) }
+
+// Handler serves the metrics in the Prometheus text format. Metrics that
+// cannot be gathered (an ingest process restarting) are left out, and
+// the rest served.
+func (m *Metrics) Handler() http.Handler {
+	all := prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
+		return append(prometheus.Gatherers{m.reg}, m.more...).Gather()
+	})
+	return promhttp.HandlerFor(all, promhttp.HandlerOpts{Registry: m.reg, ErrorHandling: promhttp.ContinueOnError})
+}
+
+// Ingest holds the OTLP receiver's metrics: its commits, counters and
+// queue depth.
+type Ingest struct {
+	reg           *prometheus.Registry
+	commitSpans   prometheus.Histogram
+	commitSeconds prometheus.Histogram
+	commitErrors  prometheus.Counter
+}
+
+// NewIngest returns the receiver's metrics in a registry of their own.
+func NewIngest() *Ingest {
+	m := &Ingest{reg: prometheus.NewRegistry()}
 	m.commitSpans = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "mcpobs_ingest_commit_spans",
 		Help:    "Spans per group commit of the OTLP receiver (several requests share one commit).",
@@ -59,18 +90,21 @@ func New() *Metrics {
 	m.commitErrors = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "mcpobs_ingest_commit_errors_total", Help: "Group commits the telemetry store failed (their requests got 503).",
 	})
-	m.reg.MustRegister(m.requests, m.latency, m.inflight, m.commitSpans, m.commitSeconds, m.commitErrors,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.reg.MustRegister(m.commitSpans, m.commitSeconds, m.commitErrors)
 	return m
 }
 
-// Handler serves the metrics in the Prometheus text format.
-func (m *Metrics) Handler() http.Handler {
+// Gatherer returns the registry, for [Metrics.Include].
+func (m *Ingest) Gatherer() prometheus.Gatherer { return m.reg }
+
+// Handler serves the receiver's metrics alone in the Prometheus text
+// format (the ingest process serves them to the platform this way).
+func (m *Ingest) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
 }
 
 // ObserveCommit records one group commit (ingest.Options.OnCommit).
-func (m *Metrics) ObserveCommit(spans int, d time.Duration, err error) {
+func (m *Ingest) ObserveCommit(spans int, d time.Duration, err error) {
 	if err != nil {
 		m.commitErrors.Inc()
 		return
@@ -80,7 +114,7 @@ func (m *Metrics) ObserveCommit(spans int, d time.Duration, err error) {
 }
 
 // WatchReceiver exports the receiver's counters and queue depth.
-func (m *Metrics) WatchReceiver(rc *ingest.Receiver) {
+func (m *Ingest) WatchReceiver(rc *ingest.Receiver) {
 	counter := func(name, help string, get func(ingest.Stats) uint64) prometheus.Collector {
 		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(get(rc.Stats())) })
 	}
