@@ -1,8 +1,22 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
 	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+
+	"github.com/mcp-obs/mcp-obs/internal/bench/benchproc"
 )
 
 // TestMain lets the test binary stand in for mcp-obs as the ingest process
@@ -13,4 +27,131 @@ func TestMain(m *testing.M) {
 		os.Exit(0)
 	}
 	os.Exit(m.Run())
+}
+
+// The OTLP receiver of `serve` runs in its own process at the lowest CPU
+// priority. A 200 means committed whatever happens to that process: kill
+// it with SIGKILL, and what it acknowledged is kept, serve starts it
+// again, and senders get through once more.
+func TestServe_IngestProcessSurvivesAKill9(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the ingest process runs on Linux")
+	}
+	db := freshDB(t)
+	out, _, err := cli(t, "", "server", "create", "--db", db, "--json", "--slug", "test", "--resource-url", "http://localhost:3006/mcp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var created struct {
+		Credentials struct {
+			ClientID     string `json:"client_id"`
+			ClientSecret string `json:"client_secret"`
+		} `json:"credentials"`
+	}
+	if err := json.Unmarshal([]byte(out), &created); err != nil {
+		t.Fatalf("create --json: %v\n%s", err, out)
+	}
+	id, secret := created.Credentials.ClientID, created.Credentials.ClientSecret
+	base, serve := startServe(t, "--db", db)
+	start := time.Now().Add(-10 * time.Minute).Truncate(time.Minute)
+	send := func(seed uint32) int {
+		body, err := ptraceotlp.NewExportRequestFromTraces(benchproc.ToolCallSpans(100, seed, start, time.Second)).MarshalProto()
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, _ := http.NewRequest(http.MethodPost, base+"/v1/traces", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/x-protobuf")
+		req.SetBasicAuth(id, secret)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := send(1); code != http.StatusOK {
+		t.Fatalf("first batch: %d, want 200", code)
+	}
+
+	child := ingestChild(t)
+	if nice := procStatField(t, child, 19); nice != "19" {
+		t.Fatalf("ingest process runs at nice %s, want 19", nice)
+	}
+	if err := syscall.Kill(child, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(hangGuard)
+	for code := send(2); code != http.StatusOK; code = send(2) {
+		if code != http.StatusServiceUnavailable || time.Now().After(deadline) {
+			t.Fatalf("batch after the kill: %d, want 200 once restarted (503 meanwhile)", code)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if again := ingestChild(t); again == child {
+		t.Fatalf("the ingest process is still pid %d after SIGKILL", child)
+	}
+
+	req, _ := http.NewRequest(http.MethodGet, base+"/api/v1/servers/test/telemetry/summary?from="+
+		start.Format(time.RFC3339)+"&to="+start.Add(time.Hour).Format(time.RFC3339), nil)
+	req.SetBasicAuth(id, secret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var summary struct{ Calls int }
+	json.NewDecoder(resp.Body).Decode(&summary)
+	resp.Body.Close()
+	if summary.Calls != 200 {
+		t.Fatalf("calls = %d after two acknowledged batches of 100 and a kill -9 between them, want 200", summary.Calls)
+	}
+	resp, err = http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"mcpobs_ingest_process_up 1", "mcpobs_ingest_process_restarts_total 1", "mcpobs_ingest_spans_accepted_total 100"} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+
+	last := ingestChild(t)
+	if err := serve.stop(t); err != nil {
+		t.Fatalf("serve stopped with %v, want a clean stop", err)
+	}
+	if err := syscall.Kill(last, 0); err == nil {
+		t.Fatalf("the ingest process (pid %d) outlived serve", last)
+	}
+}
+
+// ingestChild returns the pid of this process's ingest process.
+func ingestChild(t *testing.T) int {
+	t.Helper()
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, s := range stats {
+		pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(s)))
+		cmdline, err := os.ReadFile(filepath.Join(filepath.Dir(s), "cmdline"))
+		if err != nil || !bytes.Contains(cmdline, []byte(ingestWorkerCommand)) {
+			continue
+		}
+		if procStatField(t, pid, 4) == strconv.Itoa(os.Getpid()) {
+			return pid
+		}
+	}
+	t.Fatal("no ingest process runs under this one")
+	return 0
+}
+
+// procStatField returns field n (1-based, as proc(5) numbers them) of
+// /proc/pid/stat.
+func procStatField(t *testing.T, pid, n int) string {
+	t.Helper()
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:])) // after the command, which may hold spaces
+	return fields[n-3]
 }
