@@ -37,22 +37,8 @@ func TestServe_IngestProcessSurvivesAKill9(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("the ingest process runs on Linux")
 	}
-	db := freshDB(t)
-	out, _, err := cli(t, "", "server", "create", "--db", db, "--json", "--slug", "test", "--resource-url", "http://localhost:3006/mcp")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var created struct {
-		Credentials struct {
-			ClientID     string `json:"client_id"`
-			ClientSecret string `json:"client_secret"`
-		} `json:"credentials"`
-	}
-	if err := json.Unmarshal([]byte(out), &created); err != nil {
-		t.Fatalf("create --json: %v\n%s", err, out)
-	}
-	id, secret := created.Credentials.ClientID, created.Credentials.ClientSecret
-	base, serve := startServe(t, "--db", db)
+	p := startPlatform(t)
+	base, id, secret := p.base, p.clientID, p.clientSecr
 	start := time.Now().Add(-10 * time.Minute).Truncate(time.Minute)
 	send := func(seed uint32) int {
 		body, err := ptraceotlp.NewExportRequestFromTraces(benchproc.ToolCallSpans(100, seed, start, time.Second)).MarshalProto()
@@ -118,7 +104,7 @@ func TestServe_IngestProcessSurvivesAKill9(t *testing.T) {
 	}
 
 	last := ingestChild(t)
-	if err := serve.stop(t); err != nil {
+	if err := p.serve.stop(t); err != nil {
 		t.Fatalf("serve stopped with %v, want a clean stop", err)
 	}
 	if err := syscall.Kill(last, 0); err == nil {

@@ -25,6 +25,7 @@ const shortBody = "150ms"
 type servedPlatform struct {
 	base, db             string
 	clientID, clientSecr string // the tenant's resource-server credentials
+	serve                *background
 }
 
 // startPlatform creates tenant "test" and runs serve with extra arguments
@@ -51,7 +52,7 @@ func startPlatform(t *testing.T, extra ...string) servedPlatform {
 			t.Errorf("serve: %v", err)
 		}
 	})
-	return servedPlatform{base: base, db: db, clientID: created.Credentials.ClientID, clientSecr: created.Credentials.ClientSecret}
+	return servedPlatform{base: base, db: db, clientID: created.Credentials.ClientID, clientSecr: created.Credentials.ClientSecret, serve: serve}
 }
 
 // dialFrom opens a TCP connection to base from the loopback address src

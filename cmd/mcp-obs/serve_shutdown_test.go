@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
@@ -13,25 +12,12 @@ import (
 // requests in flight 10 seconds and then fails; the feed never finishes on
 // its own, so serve must end it to stop cleanly.
 func TestServe_StopsCleanlyWhileARevocationFeedIsConnected(t *testing.T) {
-	db := freshDB(t)
-	out, _, err := cli(t, "", "server", "create", "--db", db, "--json", "--slug", "test", "--resource-url", "http://localhost:3006/mcp")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var created struct {
-		Credentials struct {
-			ClientID     string `json:"client_id"`
-			ClientSecret string `json:"client_secret"`
-		} `json:"credentials"`
-	}
-	if err := json.Unmarshal([]byte(out), &created); err != nil {
-		t.Fatalf("create --json: %v\n%s", err, out)
-	}
-	base, serve := startServe(t, "--db", db)
+	p := startPlatform(t)
+	base, serve := p.base, p.serve
 
 	// A resource server subscribes to the revocation feed, as the SDK does.
 	req, _ := http.NewRequest("GET", base+"/t/test/oauth/revocations", nil)
-	req.SetBasicAuth(created.Credentials.ClientID, created.Credentials.ClientSecret)
+	req.SetBasicAuth(p.clientID, p.clientSecr)
 	req.Header.Set("Accept", "text/event-stream")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
