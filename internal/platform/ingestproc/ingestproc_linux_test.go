@@ -3,6 +3,7 @@ package ingestproc_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -34,6 +35,9 @@ func TestMain(m *testing.M) {
 	case "fail":
 		fmt.Fprintln(os.Stderr, "child: cannot open the database")
 		os.Exit(7)
+	case "hang":
+		time.Sleep(time.Hour) // never answers
+		os.Exit(0)
 	default:
 		os.Exit(runChild())
 	}
@@ -224,6 +228,16 @@ func TestStart_ReportsAChildThatExitsAtOnce(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "cannot open the database") {
 		t.Fatalf("child's own error not in its log: %q", logs.String())
+	}
+}
+
+func TestStart_GivesUpWhenItsContextEnds(t *testing.T) {
+	exe, _ := os.Executable()
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { time.Sleep(100 * time.Millisecond); cancel() }()
+	_, err := ingestproc.Start(ctx, ingestproc.Options{Command: []string{exe}, Env: []string{childEnv + "=hang"}, Stderr: io.Discard})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Start with a child that never answers, its context canceled: %v, want context.Canceled", err)
 	}
 }
 

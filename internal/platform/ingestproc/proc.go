@@ -66,7 +66,8 @@ type Proc struct {
 	mu       sync.Mutex
 	child    *exec.Cmd // the running child, nil between two
 	stopping bool
-	stop     chan struct{}
+	closing  context.Context // ends when Close is called
+	stop     context.CancelFunc
 	done     chan struct{} // the supervisor has returned
 }
 
@@ -113,7 +114,8 @@ func Start(ctx context.Context, opts Options) (*Proc, error) {
 		MaxIdleConns: 256, MaxIdleConnsPerHost: 256, IdleConnTimeout: 90 * time.Second,
 	}
 	p := &Proc{opts: opts, dir: dir, ln: ln, socket: socket, client: &http.Client{Transport: transport},
-		stop: make(chan struct{}), done: make(chan struct{})}
+		done: make(chan struct{})}
+	p.closing, p.stop = context.WithCancel(context.Background())
 	target := &url.URL{Scheme: "http", Host: "ingest"}
 	p.proxy = &httputil.ReverseProxy{
 		Rewrite:      func(r *httputil.ProxyRequest) { r.SetURL(target) },
@@ -183,7 +185,7 @@ func (p *Proc) supervise(started chan<- error) {
 			p.up.Store(true)
 			select {
 			case err = <-exited:
-			case <-p.stop:
+			case <-p.closing.Done():
 				p.up.Store(false)
 				p.terminate(exited)
 				return
@@ -196,7 +198,7 @@ func (p *Proc) supervise(started chan<- error) {
 		p.opts.Logger.Error("ingest process exited; starting it again", "err", err, "after", backoff)
 		select {
 		case <-time.After(backoff):
-		case <-p.stop:
+		case <-p.closing.Done():
 			return
 		}
 		backoff = min(2*backoff, maxBackoff)
@@ -237,12 +239,13 @@ type exitedEarly struct{ err error }
 func (e exitedEarly) Error() string { return e.err.Error() + " before answering (its log is above)" }
 func (e exitedEarly) Unwrap() error { return e.err }
 
-// awaitHealthy waits until the child answers GET /healthz, or exits.
+// awaitHealthy waits until the child answers GET /healthz, exits, or
+// Close is called.
 func (p *Proc) awaitHealthy(exited <-chan error) error {
 	deadline := time.NewTimer(p.opts.StartTimeout)
 	defer deadline.Stop()
 	for {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		ctx, cancel := context.WithTimeout(p.closing, time.Second)
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://ingest/healthz", nil)
 		resp, err := p.client.Do(req)
 		if err == nil {
@@ -260,6 +263,9 @@ func (p *Proc) awaitHealthy(exited <-chan error) error {
 		case <-deadline.C:
 			cancel()
 			return fmt.Errorf("ingest process: no answer within %v", p.opts.StartTimeout)
+		case <-p.closing.Done():
+			cancel()
+			return errors.New("ingest process: stopped while starting")
 		case <-ctx.Done(): // the request took its whole second
 		case <-time.After(20 * time.Millisecond):
 		}
@@ -299,7 +305,7 @@ func (p *Proc) Close(ctx context.Context) error {
 		return nil
 	}
 	p.stopping = true
-	close(p.stop)
+	p.stop()
 	p.mu.Unlock()
 	var err error
 	select {
