@@ -324,11 +324,13 @@ func (rc *Receiver) traces(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rc.accepted.Add(uint64(len(spans)))
-	resp := ptraceotlp.NewExportResponse()
-	if rej.total > 0 {
-		resp.PartialSuccess().SetRejectedSpans(int64(rej.total))
-		resp.PartialSuccess().SetErrorMessage(rej.message("spans", total))
+	if rej.total == 0 {
+		writeFullSuccess(w, enc)
+		return
 	}
+	resp := ptraceotlp.NewExportResponse()
+	resp.PartialSuccess().SetRejectedSpans(int64(rej.total))
+	resp.PartialSuccess().SetErrorMessage(rej.message("spans", total))
 	rc.writeResponse(w, enc, resp.MarshalProto, resp.MarshalJSON)
 }
 
@@ -362,11 +364,13 @@ func (rc *Receiver) metrics(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	rc.pointsOK.Add(uint64(len(points)))
-	resp := pmetricotlp.NewExportResponse()
-	if rej.total > 0 {
-		resp.PartialSuccess().SetRejectedDataPoints(int64(rej.total))
-		resp.PartialSuccess().SetErrorMessage(rej.message("data points", total))
+	if rej.total == 0 {
+		writeFullSuccess(w, enc)
+		return
 	}
+	resp := pmetricotlp.NewExportResponse()
+	resp.PartialSuccess().SetRejectedDataPoints(int64(rej.total))
+	resp.PartialSuccess().SetErrorMessage(rej.message("data points", total))
 	rc.writeResponse(w, enc, resp.MarshalProto, resp.MarshalJSON)
 }
 
@@ -385,6 +389,18 @@ func (rc *Receiver) answerCommitError(w http.ResponseWriter, r *http.Request, en
 		rc.logger.Warn("telemetry commit failed", "err", err)
 		writeStatus(w, enc, http.StatusServiceUnavailable, codeUnavailable, "telemetry could not be stored; retry later")
 	}
+}
+
+// writeFullSuccess answers a request whose every span or point was
+// stored: an export response with nothing set, since the OTLP/HTTP spec
+// has the server leave partial_success unset on full success (pdata
+// would write it, empty).
+func writeFullSuccess(w http.ResponseWriter, enc encoding) {
+	if enc == encJSON {
+		writeOK(w, enc, []byte("{}"))
+		return
+	}
+	writeOK(w, enc, nil)
 }
 
 func (rc *Receiver) writeResponse(w http.ResponseWriter, enc encoding, proto, json func() ([]byte, error)) {
