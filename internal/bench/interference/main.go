@@ -21,7 +21,12 @@
 //     least any background work taking a core costs on this machine.
 //
 // It prints each phase and, per endpoint, the median over rounds of p50 and
-// p99 in each phase, the rise of p99 over alone, and the ingest rate.
+// p99 in each phase, the rise of p99 over alone, and the ingest rate. Then
+// (unless -ingest-alone=false) it measures the senders alone: how many
+// spans a second the server commits with nothing else to do. The server
+// runs as `serve` runs by default; MCP_OBS_INGEST=inline in the
+// environment measures `serve --ingest inline`. -endpoints "" measures
+// ingest alone only.
 //
 // It runs on Linux only (/proc, SCHED_IDLE).
 //
@@ -77,6 +82,7 @@ type options struct {
 	batch          int
 	endpoints      string
 	calibrate      bool
+	ingestAlone    bool
 }
 
 func main() {
@@ -90,6 +96,7 @@ func main() {
 	flag.IntVar(&o.batch, "batch", 512, "spans per OTLP request")
 	flag.StringVar(&o.endpoints, "endpoints", "token,introspect", "endpoints to measure, comma-separated")
 	flag.BoolVar(&o.calibrate, "calibrate", true, "add the spin phase: one core busy at SCHED_IDLE")
+	flag.BoolVar(&o.ingestAlone, "ingest-alone", true, "also measure ingest alone: the senders' spans/s with no other load, -rounds phases")
 	sendTo := flag.String("send", "", "internal: run the senders against this base URL (Authorization from $INTERFERENCE_AUTHZ)")
 	spin := flag.Bool("spin", false, "internal: spin on one core at SCHED_IDLE until stdin closes")
 	flag.Parse()
@@ -149,9 +156,35 @@ func run(ctx context.Context, o options) error {
 			return fmt.Errorf("%s: %w", ep.name, err)
 		}
 	}
+	if o.ingestAlone {
+		if err := b.ingestAlone(); err != nil {
+			return fmt.Errorf("ingest alone: %w", err)
+		}
+	}
 	if hwm, err := peakRSS(srv.Pid()); err == nil {
 		fmt.Printf("\nserver peak resident memory: %d MiB\n", hwm>>20)
 	}
+	return nil
+}
+
+// ingestAlone measures how fast the senders get their spans committed with
+// nothing else running: the median of -rounds phases.
+func (b *bench) ingestAlone() error {
+	rates := make([]float64, 0, b.o.rounds)
+	for range b.o.rounds {
+		c, err := b.startChild(exec.Command(b.self, "-send", b.base, "-senders", strconv.Itoa(b.o.senders), "-batch", strconv.Itoa(b.o.batch)))
+		if err != nil {
+			return err
+		}
+		time.Sleep(time.Second) // the senders at full speed
+		n0 := c.count()
+		time.Sleep(b.o.phase)
+		rates = append(rates, float64(c.count()-n0)/b.o.phase.Seconds())
+		c.stop()
+	}
+	slices.Sort(rates)
+	fmt.Printf("\ningest alone (%d senders × %d-span protobuf batches): median %.0f spans/s, range %.0f–%.0f\n",
+		b.o.senders, b.o.batch, rates[len(rates)/2], rates[0], rates[len(rates)-1])
 	return nil
 }
 
