@@ -33,8 +33,10 @@ func (e encoding) contentType() string {
 	return typeProto
 }
 
-// errTooLarge means a body, compressed or not, is over the size limit.
-var errTooLarge = errors.New("request body too large")
+// ErrBodyTooLarge means a body, compressed or not, is over the size limit.
+// A proxy that reads bodies on the receiver's behalf (package ingestproc)
+// reports it to [RefuseBody].
+var ErrBodyTooLarge = errors.New("request body too large")
 
 // errUnsupported means a content type or content encoding the receiver
 // does not take.
@@ -85,7 +87,7 @@ func readBody(r *http.Request, buf *bytes.Buffer, limit int64) error {
 		return fmt.Errorf("read body: %w", err)
 	}
 	if int64(buf.Len()) > limit {
-		return errTooLarge
+		return ErrBodyTooLarge
 	}
 	return nil
 }
@@ -110,7 +112,7 @@ func inflate(body []byte, out *bytes.Buffer, limit int64) error {
 		return fmt.Errorf("%w: gzip: %v", errMalformed, err)
 	}
 	if int64(out.Len()) > limit {
-		return errTooLarge
+		return ErrBodyTooLarge
 	}
 	return nil
 }

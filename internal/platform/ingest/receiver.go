@@ -251,14 +251,36 @@ func (b *requestBody) done() {
 
 // bodyError answers a body that could not be read or inflated.
 func (rc *Receiver) bodyError(w http.ResponseWriter, enc encoding, err error) {
+	refuseBody(w, enc, err, rc.limit)
+}
+
+// RefuseBody answers r, whose body could not be read (err), as the
+// receiver would: 413 for [ErrBodyTooLarge] (over limit bytes), and 503
+// with Retry-After when the body did not arrive (too slow, or the
+// connection broke), so that the sender tries again. A proxy in front of
+// the receiver (package ingestproc) answers with it for the bodies it
+// reads on the receiver's behalf.
+func RefuseBody(w http.ResponseWriter, r *http.Request, err error, limit int64) {
+	enc, _ := requestEncoding(r)
+	refuseBody(w, enc, err, limit)
+}
+
+// RefuseUnavailable answers r with 503 and Retry-After, in the request's
+// encoding, saying why: the receiver cannot take it now.
+func RefuseUnavailable(w http.ResponseWriter, r *http.Request, why string) {
+	enc, _ := requestEncoding(r)
+	writeStatus(w, enc, http.StatusServiceUnavailable, codeUnavailable, why)
+}
+
+func refuseBody(w http.ResponseWriter, enc encoding, err error, limit int64) {
 	switch {
-	case errors.Is(err, errTooLarge):
+	case errors.Is(err, ErrBodyTooLarge):
 		writeStatus(w, enc, http.StatusRequestEntityTooLarge, codeResourceExhausted,
-			"request body over "+strconv.FormatInt(rc.limit, 10)+" bytes (compressed or decompressed); send smaller batches")
+			"request body over "+strconv.FormatInt(limit, 10)+" bytes (compressed or decompressed); send smaller batches")
 	case errors.Is(err, errMalformed):
 		writeStatus(w, enc, http.StatusBadRequest, codeInvalidArgument, err.Error())
-	default: // the connection broke while reading: the sender will not see this
-		writeStatus(w, enc, http.StatusBadRequest, codeInvalidArgument, err.Error())
+	default: // too slow, or the connection broke: a sender still there may retry
+		writeStatus(w, enc, http.StatusServiceUnavailable, codeUnavailable, "request body not received: "+err.Error()+"; retry")
 	}
 }
 

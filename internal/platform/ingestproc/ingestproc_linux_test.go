@@ -1,11 +1,13 @@
 package ingestproc_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -103,6 +105,9 @@ func threadNice() string {
 	return strings.Join(out, " ")
 }
 
+// testLimit is the body limit of the proxies under test.
+const testLimit = 200_000
+
 // start starts the test binary as the child in mode, and a platform-side
 // server with the proxied routes.
 func start(t *testing.T, mode string) (*ingestproc.Proc, *httptest.Server) {
@@ -114,6 +119,7 @@ func start(t *testing.T, mode string) (*ingestproc.Proc, *httptest.Server) {
 	logs := &syncBuffer{}
 	p, err := ingestproc.Start(context.Background(), ingestproc.Options{
 		Command: []string{exe}, Env: []string{childEnv + "=" + mode}, Stderr: logs, StartTimeout: 20 * time.Second,
+		MaxBodyBytes: testLimit,
 	})
 	if err != nil {
 		t.Fatalf("Start: %v\nchild log:\n%s", err, logs.String())
@@ -121,7 +127,9 @@ func start(t *testing.T, mode string) (*ingestproc.Proc, *httptest.Server) {
 	t.Cleanup(func() { p.Close(context.Background()) })
 	mux := http.NewServeMux()
 	p.Routes(mux)
-	srv := httptest.NewServer(mux)
+	srv := httptest.NewUnstartedServer(mux)
+	srv.Config.ReadTimeout = time.Second // a body that stalls fails in a second
+	srv.Start()
 	t.Cleanup(srv.Close)
 	return p, srv
 }
@@ -139,8 +147,8 @@ func post(t *testing.T, url, body string) (int, string, http.Header) {
 
 func TestProc_ProxiesToAChildAtTheLowestPriority(t *testing.T) {
 	_, srv := start(t, "serve")
-	code, body, _ := post(t, srv.URL+"/v1/traces", strings.Repeat("x", 100_000))
-	if code != http.StatusOK || !strings.HasSuffix(body, "len=100000") || strings.Contains(body, "pid="+strconv.Itoa(os.Getpid())) {
+	code, body, _ := post(t, srv.URL+"/v1/traces", strings.Repeat("x", testLimit))
+	if code != http.StatusOK || !strings.HasSuffix(body, "len="+strconv.Itoa(testLimit)) || strings.Contains(body, "pid="+strconv.Itoa(os.Getpid())) {
 		t.Fatalf("POST /v1/traces = %d %q, want 200 from the child with the whole body", code, body)
 	}
 	resp, err := http.Get(srv.URL + "/v1/traces")
@@ -160,6 +168,51 @@ func TestProc_ProxiesToAChildAtTheLowestPriority(t *testing.T) {
 		if v != "19" {
 			t.Fatalf("child threads' nice values %q: want every thread at 19", nice)
 		}
+	}
+}
+
+// A body over the limit gets the receiver's 413, in the request's
+// encoding, every time, also when the sender asks to continue first: the
+// proxy answers it once it has read past the limit, whatever the child
+// does with a body it stopped reading.
+func TestProc_AnswersOversizedBodies413(t *testing.T) {
+	_, srv := start(t, "serve")
+	for i := range 10 {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1/traces", strings.NewReader(strings.Repeat("x", 4*testLimit)))
+		req.Header.Set("Content-Type", "application/x-protobuf")
+		if i%2 == 0 {
+			req.Header.Set("Expect", "100-continue")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestEntityTooLarge || resp.Header.Get("Content-Type") != "application/x-protobuf" {
+			t.Fatalf("try %d: %d %s, want 413 with an OTLP status", i, resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+	}
+}
+
+// A body that stops arriving must never be answered 200: a sender would
+// take its batch for stored. It gets 503 with Retry-After, so it sends the
+// batch again.
+func TestProc_AStalledBodyIsNot200(t *testing.T) {
+	_, srv := start(t, "serve")
+	conn, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"resourceSpans\":")
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil) // the server's read timeout ends the body
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || resp.Header.Get("Content-Type") != "application/json" {
+		t.Fatalf("stalled body: %d Retry-After %q %s, want 503 with Retry-After and an OTLP JSON status",
+			resp.StatusCode, resp.Header.Get("Retry-After"), resp.Header.Get("Content-Type"))
 	}
 }
 

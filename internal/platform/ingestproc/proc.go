@@ -22,6 +22,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/mcp-obs/mcp-obs/internal/platform/ingest"
 )
 
 // Options configure [Start].
@@ -39,6 +41,10 @@ type Options struct {
 	// StartTimeout bounds how long the child may take to answer its first
 	// health check; default 30 seconds.
 	StartTimeout time.Duration
+	// MaxBodyBytes is the receiver's body limit (the child's): the proxy
+	// answers 413 itself once a body passes it; default
+	// ingest.DefaultMaxBodyBytes.
+	MaxBodyBytes int64
 }
 
 // Restart backoff: a child that keeps failing is started again after
@@ -90,6 +96,9 @@ func Start(ctx context.Context, opts Options) (*Proc, error) {
 	if opts.StartTimeout <= 0 {
 		opts.StartTimeout = 30 * time.Second
 	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = ingest.DefaultMaxBodyBytes
+	}
 	dir, err := os.MkdirTemp("", "mcp-obs-ingest-")
 	if err != nil {
 		return nil, fmt.Errorf("ingest process: socket directory: %w", err)
@@ -118,10 +127,15 @@ func Start(ctx context.Context, opts Options) (*Proc, error) {
 	p.closing, p.stop = context.WithCancel(context.Background())
 	target := &url.URL{Scheme: "http", Host: "ingest"}
 	p.proxy = &httputil.ReverseProxy{
-		Rewrite:      func(r *httputil.ProxyRequest) { r.SetURL(target) },
+		Rewrite: func(r *httputil.ProxyRequest) {
+			r.SetURL(target)
+			// The platform's server answers the sender's Expect:
+			// 100-continue itself, once the body is asked for.
+			r.Out.Header.Del("Expect")
+		},
 		Transport:    transport,
 		BufferPool:   bufferPool{},
-		ErrorHandler: p.unavailable,
+		ErrorHandler: p.proxyError,
 	}
 	started := make(chan error, 1)
 	go p.supervise(started)
@@ -137,23 +151,66 @@ func Start(ctx context.Context, opts Options) (*Proc, error) {
 	return p, nil
 }
 
-// Routes registers the OTLP routes, proxied to the child, on mux: the
-// child answers other methods on them with 405 itself.
+// Routes registers the OTLP routes, proxied to the child, on mux, with
+// the patterns the receiver itself registers (route labels in /metrics
+// stay the same): the child answers other methods with 405 itself.
 func (p *Proc) Routes(mux *http.ServeMux) {
-	mux.Handle("/v1/traces", p.proxy)
-	mux.Handle("/v1/metrics", p.proxy)
+	for _, path := range []string{"/v1/traces", "/v1/metrics"} {
+		mux.HandleFunc("POST "+path, p.forward)
+		mux.HandleFunc(path, p.forward)
+	}
 }
 
-// unavailable answers a request the child could not take (it is
-// restarting, or shutting down) with 503 and Retry-After, which OTLP
-// senders retry.
-func (p *Proc) unavailable(w http.ResponseWriter, r *http.Request, err error) {
-	if r.Context().Err() != nil {
-		return // the sender left
+// forward passes r to the child. While the child is down it answers 503
+// with Retry-After at once rather than let the sender wait for a restart.
+func (p *Proc) forward(w http.ResponseWriter, r *http.Request) {
+	if !p.up.Load() {
+		ingest.RefuseUnavailable(w, r, "telemetry receiver restarting; retry")
+		return
 	}
-	p.opts.Logger.Warn("OTLP request not passed to the ingest process", "err", err)
-	w.Header().Set("Retry-After", "1")
-	http.Error(w, "telemetry receiver unavailable (restarting); retry", http.StatusServiceUnavailable)
+	body := &countedBody{ReadCloser: r.Body, limit: p.opts.MaxBodyBytes}
+	r = r.WithContext(context.WithValue(r.Context(), bodyKey{}, body)) // for proxyError
+	r.Body = body
+	p.proxy.ServeHTTP(w, r)
+}
+
+type bodyKey struct{}
+
+// proxyError answers a request the proxy could not complete, as the
+// receiver would have: 413 for a body over the limit and 503 for one that
+// did not arrive (both as ingest.RefuseBody), and 503 with Retry-After
+// when the child could not take it (restarting, or shutting down), which
+// OTLP senders retry. It always answers: a handler that writes nothing
+// would send a 200.
+func (p *Proc) proxyError(w http.ResponseWriter, r *http.Request, err error) {
+	if body, _ := r.Context().Value(bodyKey{}).(*countedBody); body != nil && body.err != nil {
+		ingest.RefuseBody(w, r, body.err, p.opts.MaxBodyBytes)
+		return
+	}
+	if r.Context().Err() == nil { // the sender is still there
+		p.opts.Logger.Warn("OTLP request not passed to the ingest process", "err", err)
+	}
+	ingest.RefuseUnavailable(w, r, "telemetry receiver unavailable (restarting); retry")
+}
+
+// countedBody is a request body that fails with ingest.ErrBodyTooLarge
+// past limit bytes and remembers the first error it read.
+type countedBody struct {
+	io.ReadCloser
+	limit, n int64
+	err      error
+}
+
+func (b *countedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.n += int64(n)
+	if b.n > b.limit {
+		err = ingest.ErrBodyTooLarge
+	}
+	if err != nil && err != io.EOF && b.err == nil {
+		b.err = err
+	}
+	return n, err
 }
 
 // supervise starts the child, reports the first start on started, and

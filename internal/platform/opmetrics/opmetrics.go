@@ -169,7 +169,7 @@ type recorder struct {
 }
 
 func (r *recorder) WriteHeader(code int) {
-	if r.code == 0 {
+	if r.code == 0 && code >= 200 { // 1xx answers are interim (100 Continue)
 		r.code = code
 	}
 	r.ResponseWriter.WriteHeader(code)
