@@ -126,7 +126,8 @@ func (h *Handler) summary(w http.ResponseWriter, r *http.Request, srv *store.Ser
 	if err != nil {
 		return err
 	}
-	web.WriteJSON(w, http.StatusOK, summaryAnswer{From: rfc3339(rg.From), To: rfc3339(rg.To), Summary: sum})
+	counted := rg.Widen(time.Minute)
+	web.WriteJSON(w, http.StatusOK, summaryAnswer{From: rfc3339(counted.From), To: rfc3339(counted.To), Summary: sum})
 	return nil
 }
 
@@ -143,7 +144,8 @@ func (h *Handler) timeseries(w http.ResponseWriter, r *http.Request, srv *store.
 	if err != nil {
 		return err
 	}
-	a := timeseriesAnswer{From: rfc3339(rg.From), To: rfc3339(rg.To), Step: stepString(step), StepMS: step.Milliseconds(),
+	counted := rg.Widen(step)
+	a := timeseriesAnswer{From: rfc3339(counted.From), To: rfc3339(counted.To), Step: stepString(step), StepMS: step.Milliseconds(),
 		Points: make([]pointAnswer, len(pts))}
 	for i, pt := range pts {
 		a.Points[i] = pointAnswer{Start: rfc3339(pt.Start), Summary: pt.Summary}
@@ -167,7 +169,8 @@ func (h *Handler) top(by Dimension, listName, keyName string) tenantHandler {
 		if err != nil {
 			return err
 		}
-		web.WriteJSON(w, http.StatusOK, topAnswer{from: rfc3339(rg.From), to: rfc3339(rg.To), listName: listName, rows: topRows(keyName, rows)})
+		counted := rg.Widen(time.Minute)
+		web.WriteJSON(w, http.StatusOK, topAnswer{from: rfc3339(counted.From), to: rfc3339(counted.To), listName: listName, rows: topRows(keyName, rows)})
 		return nil
 	}
 }

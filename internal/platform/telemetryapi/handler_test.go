@@ -89,6 +89,31 @@ func TestSummaryAndTimeseries_AreTheFiguresOfTheSpansWritten(t *testing.T) {
 			}
 			checkSummary(t, "point "+p.Start, p.summaryJSON, expect(spans, lo, lo.Add(30*time.Minute), nil))
 		}
+		// A range off the step's boundaries is counted widened to them, and
+		// the answer says so: its points add up to the summary over the
+		// range it reports.
+		off := "from=2026-11-29T05:30:30Z&to=2026-11-29T08:10:00Z"
+		var wide struct {
+			From   string `json:"from"`
+			To     string `json:"to"`
+			Points []summaryJSON
+		}
+		e.getJSON(t, e.a, "timeseries?"+off+"&step=1h", &wide)
+		if wide.From != "2026-11-29T05:00:00Z" || wide.To != "2026-11-29T09:00:00Z" || len(wide.Points) != 4 {
+			t.Fatalf("timeseries over %s at 1h: %s to %s, %d points; want 05:00 to 09:00, 4 points", off, wide.From, wide.To, len(wide.Points))
+		}
+		var calls int64
+		for _, p := range wide.Points {
+			calls += p.Calls
+		}
+		e.getJSON(t, e.a, "summary?from="+wide.From+"&to="+wide.To, &sum)
+		if calls != sum.Calls || sum.Calls == 0 {
+			t.Fatalf("points add up to %d calls, the summary over the range they report has %d", calls, sum.Calls)
+		}
+		e.getJSON(t, e.a, "summary?"+off, &sum)
+		if sum.From != "2026-11-29T05:30:00Z" || sum.To != "2026-11-29T08:10:00Z" {
+			t.Errorf("summary over %s reports %s to %s, want the whole minutes it counted", off, sum.From, sum.To)
+		}
 		for _, c := range []struct {
 			query, step string
 			points      int

@@ -60,6 +60,29 @@ type Range struct {
 	From, To time.Time
 }
 
+// Widen returns r with its ends moved out to multiples of unit since the
+// Unix epoch: the range a query over r counts, since the figures come from
+// rollups (unit a minute; a time series' step). Answers report it, so that
+// what they say matches what they counted.
+func (r Range) Widen(unit time.Duration) Range {
+	w := int64(unit)
+	lo := r.From.UnixNano() - mod(r.From.UnixNano(), w)
+	hi := r.To.UnixNano()
+	if m := mod(hi, w); m != 0 {
+		hi += w - m
+	}
+	return Range{From: time.Unix(0, lo).UTC(), To: time.Unix(0, hi).UTC()}
+}
+
+// mod is x mod w, never negative.
+func mod(x, w int64) int64 {
+	m := x % w
+	if m < 0 {
+		m += w
+	}
+	return m
+}
+
 // check reports what is wrong with r, naming the parameter.
 func (r Range) check() error {
 	switch {
