@@ -14,16 +14,21 @@ import (
 // Limits of the compact attribute JSON.
 const (
 	// maxValueLen bounds one attribute value (or key) in the JSON, in
-	// bytes, so that one long value cannot take the whole budget.
-	maxValueLen = 2048
+	// bytes, so that one long value cannot take the whole budget. It is a
+	// little over the SDK's 4 KiB cap of recorded payloads, so that those
+	// arrive whole, marker included.
+	maxValueLen = 4096 + 64
 	// maxNested bounds the elements of an array or map value written out;
 	// a larger one is written as its size.
 	maxNested = 64
 	// truncatedKey is added to a span's attributes when some were left
 	// out; its value is how many.
 	truncatedKey = "mcp_obs.attributes_dropped"
-	// reserve is kept free in the budget for the truncation record.
-	reserve = len(`,"`+truncatedKey+`":`) + 20 + 1
+	// cutKey is added when some string values (or keys) were cut at
+	// maxValueLen; its value is how many.
+	cutKey = "mcp_obs.attributes_truncated"
+	// reserve is kept free in the budget for the two records.
+	reserve = len(`,"`+truncatedKey+`":`) + 20 + len(`,"`+cutKey+`":`) + 20 + 1
 )
 
 // attrWriter builds one compact JSON object of attributes within
@@ -34,9 +39,10 @@ type attrWriter struct {
 	buf     []byte
 	n       int // attributes written
 	dropped int
+	cut     int // attributes written with their key or string value cut
 }
 
-func (a *attrWriter) reset() { a.buf, a.n, a.dropped = a.buf[:0], 0, 0 }
+func (a *attrWriter) reset() { a.buf, a.n, a.dropped, a.cut = a.buf[:0], 0, 0, 0 }
 
 // add writes one attribute if it fits, else counts it as dropped.
 func (a *attrWriter) add(k string, v pcommon.Value) {
@@ -55,6 +61,9 @@ func (a *attrWriter) add(k string, v pcommon.Value) {
 		return
 	}
 	a.n++
+	if len(k) > maxValueLen || (v.Type() == pcommon.ValueTypeStr && len(v.Str()) > maxValueLen) {
+		a.cut++
+	}
 }
 
 // addString writes one string attribute (a resource attribute).
@@ -63,7 +72,7 @@ func (a *attrWriter) addString(k, v string) { a.add(k, pcommon.NewValueStr(v)) }
 // bytes returns the finished object, nil when there is nothing in it. The
 // result aliases the writer's buffer: copy it before the next reset.
 func (a *attrWriter) bytes() []byte {
-	if a.n == 0 && a.dropped == 0 {
+	if a.n == 0 && a.dropped == 0 { // cut counts attributes written
 		return nil
 	}
 	if a.n == 0 {
@@ -71,14 +80,19 @@ func (a *attrWriter) bytes() []byte {
 	} else {
 		a.buf = append(a.buf, ',')
 	}
-	if a.dropped > 0 {
-		a.buf = appendString(a.buf, truncatedKey)
-		a.buf = append(a.buf, ':')
-		a.buf = strconv.AppendInt(a.buf, int64(a.dropped), 10)
-	} else {
-		a.buf = a.buf[:len(a.buf)-1]
+	for _, rec := range []struct {
+		key string
+		n   int
+	}{{truncatedKey, a.dropped}, {cutKey, a.cut}} {
+		if rec.n > 0 {
+			a.buf = appendString(a.buf, rec.key)
+			a.buf = append(a.buf, ':')
+			a.buf = strconv.AppendInt(a.buf, int64(rec.n), 10)
+			a.buf = append(a.buf, ',')
+		}
 	}
-	return append(a.buf, '}')
+	a.buf[len(a.buf)-1] = '}'
+	return a.buf
 }
 
 // appendValue writes an attribute value as JSON: strings, numbers and

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"strings"
@@ -203,6 +204,40 @@ func TestTraces_PartialSuccessSaysWhichSpansWereRejectedAndWhy(t *testing.T) {
 			}
 		}
 	})
+}
+
+// A recorded payload as the SDK caps it (4 KiB and a marker) is stored
+// whole; a longer string value is cut, and the cut is counted.
+func TestTraces_LongValuesAreCutAndCounted(t *testing.T) {
+	e := newEnv(t, "sqlite")
+	now := time.Now().UTC()
+	payload := strings.Repeat("a", 4096) + "…[truncated]"
+	td := traces(nil, spanSpec{trace: 1, span: 1, start: now, method: "tools/call", tool: "t",
+		attrs: map[string]any{"gen_ai.tool.call.arguments": payload, "huge": strings.Repeat("b", 10_000)}})
+	if r := e.post(t, "/v1/traces", protoBody(t, td), "Authorization", e.a.basic(), "Content-Type", "application/x-protobuf"); r.code != 200 {
+		t.Fatalf("%d %s", r.code, r.body)
+	}
+	got := e.spansOf(t, e.a.srv.ID)
+	if len(got) != 1 {
+		t.Fatalf("stored %d spans, want 1", len(got))
+	}
+	tr, err := e.tel.Trace(t.Context(), e.a.srv.ID, got[0].TraceID, now.Add(-time.Minute), now.Add(time.Minute))
+	if err != nil || len(tr) != 1 {
+		t.Fatalf("trace: %v, %d spans", err, len(tr))
+	}
+	var attrs map[string]any
+	if err := json.Unmarshal(tr[0].Attributes, &attrs); err != nil {
+		t.Fatalf("attributes %.100s: %v", tr[0].Attributes, err)
+	}
+	if attrs["gen_ai.tool.call.arguments"] != payload {
+		t.Errorf("the SDK's capped payload was cut again: %d bytes stored", len(fmt.Sprint(attrs["gen_ai.tool.call.arguments"])))
+	}
+	if huge := fmt.Sprint(attrs["huge"]); len(huge) >= 10_000 || !strings.HasPrefix(huge, "bbbb") {
+		t.Errorf("a 10,000-byte value stored as %d bytes, want it cut", len(huge))
+	}
+	if attrs["mcp_obs.attributes_truncated"] != float64(1) || attrs["mcp_obs.attributes_dropped"] != nil {
+		t.Errorf("records: truncated %v, dropped %v; want 1 value cut, none dropped", attrs["mcp_obs.attributes_truncated"], attrs["mcp_obs.attributes_dropped"])
+	}
 }
 
 func TestTraces_HundredThousandAttributesAreCutToTheLimit(t *testing.T) {
