@@ -122,6 +122,8 @@ func TestSummaryAndTimeseries_AreTheFiguresOfTheSpansWritten(t *testing.T) {
 			{"from=2026-11-29T06:00:00Z", "1m", 360},
 			{"from=2026-11-29T05:59:00Z", "1h", 7}, // widened to whole hours
 			{"from=2026-10-01T00:00:00Z", "1d", 60},
+			{"from=2020-01-01T00:00:00Z", "8d", 317}, // 2,524 days: whole days, at most 360 points
+			{"from=1970-01-01T00:00:00Z&to=2199-12-31T00:00:00Z", "234d", 359},
 		} {
 			e.getJSON(t, e.a, "timeseries?"+c.query, &ts)
 			if ts.Step != c.step || len(ts.Points) != c.points {

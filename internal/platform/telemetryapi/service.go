@@ -149,19 +149,28 @@ func roundSummary(s telemetry.Summary) telemetry.Summary {
 func roundMS(ms float64) float64 { return math.Round(ms*1e3) / 1e3 }
 
 // DefaultStep is the step of a time series that names none: 1 minute, 1
-// hour or 1 day, the first that gives at most 360 points over r (1 hour for
-// the default 24 hours). These are the steps the rollups answer directly
+// hour or a whole number of days, the first that gives at most 360 points
+// over r (1 hour for the default 24 hours, 1 day up to a year). These are the steps the rollups answer directly
 // (their own buckets); a step such as 5 minutes must count the distinct
 // users of each step from per-minute rows, which over a day of busy traffic
 // costs far more (see the README's query figures).
 func DefaultStep(r Range) time.Duration {
 	for _, step := range []time.Duration{time.Minute, time.Hour} {
-		if points(r, step) <= 360 {
+		if points(r, step) <= maxDefaultPoints {
 			return step
 		}
 	}
-	return 24 * time.Hour
+	// Longer ranges: whole days, as few as keep the series within bounds.
+	const day = 24 * time.Hour
+	days := max(1, (points(r, day)+maxDefaultPoints-1)/maxDefaultPoints)
+	for points(r, time.Duration(days)*day) > maxDefaultPoints {
+		days++
+	}
+	return time.Duration(days) * day
 }
+
+// maxDefaultPoints is the most points the default step gives.
+const maxDefaultPoints = 360
 
 // points is how many steps the range touches, widened to whole steps
 // since the Unix epoch, as the store counts them.
