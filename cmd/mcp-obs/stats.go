@@ -32,6 +32,9 @@ func runStats(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usageError{"stats: --server is required"}
 	}
 	d, ok := telemetryapi.ParseDuration(*since)
+	if days, isDays := strings.CutSuffix(*since, "d"); !ok && isDays && strings.Trim(days, "0123456789") == "" && days != "" {
+		return usageError{fmt.Sprintf("stats: --since %q: at most %dd (100 years)", *since, 100*366)}
+	}
 	if !ok || d <= 0 {
 		return usageError{fmt.Sprintf("stats: --since %q: want a duration such as 90m, 24h or 7d", *since)}
 	}
