@@ -143,3 +143,16 @@ func procStatField(t *testing.T, pid, n int) string {
 	fields := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:])) // after the command, which may hold spaces
 	return fields[n-3]
 }
+
+// When the ingest process cannot start, serve says why and what to do.
+func TestServe_IngestProcessThatCannotStartNamesTheWayOut(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the ingest process runs on Linux")
+	}
+	db := freshDB(t)
+	t.Setenv("TMPDIR", filepath.Join(t.TempDir(), "missing")) // no directory for its socket
+	_, _, err := cli(t, "", "serve", "--addr", "127.0.0.1:"+freePort(t), "--db", db)
+	if err == nil || !strings.Contains(err.Error(), "ingest process") || !strings.Contains(err.Error(), "--ingest inline") {
+		t.Fatalf("serve without a socket directory: %v, want the ingest process's error and --ingest inline", err)
+	}
+}

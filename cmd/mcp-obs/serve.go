@@ -71,7 +71,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		proc, err := startIngestProcess(ctx, *db, *logLevel, stderr, ingestproc.Options{Logger: logger})
 		if err != nil {
 			ln.Close()
-			return err
+			return fmt.Errorf("%w (--ingest inline runs the OTLP receiver in this process instead)", err)
 		}
 		defer func() {
 			stop, cancel := context.WithTimeout(context.Background(), 30*time.Second)
