@@ -94,6 +94,28 @@ func redactDSN(dsn string) string {
 	return u.Redacted()
 }
 
+// databases are a platform's two stores, opened together by openDatabases.
+type databases struct {
+	store     store.Store
+	telemetry store.Telemetry
+	created   string // the SQLite file openStore created, if it did
+}
+
+// openDatabases opens dsn as openStore does, and its telemetry store;
+// closeAll closes both.
+func openDatabases(ctx context.Context, dsn string, mode openMode) (db databases, closeAll func(), err error) {
+	st, created, err := openStore(ctx, dsn, mode)
+	if err != nil {
+		return databases{}, nil, err
+	}
+	tel, closeTelemetry, err := openTelemetry(ctx, st)
+	if err != nil {
+		st.Close()
+		return databases{}, nil, err
+	}
+	return databases{store: st, telemetry: tel, created: created}, func() { closeTelemetry(); st.Close() }, nil
+}
+
 // openTelemetry opens the telemetry store that goes with st, the database
 // dsn names: on PostgreSQL the same database (st itself), on SQLite a file
 // of its own beside the main one ([sqlite.TelemetryPath]), so span batches

@@ -62,16 +62,12 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	defer mcpLn.Close()
 
-	st, created, err := openStore(ctx, "sqlite:"+filepath.Join(*dataDir, "mcp-obs.db"), createDB)
+	dbs, closeDatabases, err := openDatabases(ctx, "sqlite:"+filepath.Join(*dataDir, "mcp-obs.db"), createDB)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	tel, closeTelemetry, err := openTelemetry(ctx, st)
-	if err != nil {
-		return err
-	}
-	defer closeTelemetry()
+	defer closeDatabases()
+	st, tel, created := dbs.store, dbs.telemetry, dbs.created
 	dbPath, _ := filepath.Abs(filepath.Join(*dataDir, "mcp-obs.db"))
 	p := platform.New(platform.Config{Base: platformBase, Dev: true, Logger: logger.With("part", "platform"), Limits: *limits,
 		Telemetry: tel}, st)

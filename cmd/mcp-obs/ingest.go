@@ -64,19 +64,14 @@ func runIngestWorker(ctx context.Context, args []string, stderr io.Writer) error
 	if err := ingestproc.LowerPriority(); err != nil {
 		logger.Warn("ingest runs at normal CPU priority", "err", err)
 	}
-	st, _, err := openStore(ctx, *db, existingDB)
+	dbs, closeDatabases, err := openDatabases(ctx, *db, existingDB)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	tel, closeTelemetry, err := openTelemetry(ctx, st)
-	if err != nil {
-		return err
-	}
-	defer closeTelemetry()
+	defer closeDatabases()
 	// The whole process is background work: its gate may use every core.
 	gate := priority.New(priority.Options{Workers: runtime.GOMAXPROCS(0)})
-	rc := platform.NewReceiver(platform.Config{Telemetry: tel, Logger: logger}, st, gate)
+	rc := platform.NewReceiver(platform.Config{Telemetry: dbs.telemetry, Logger: logger}, dbs.store, gate)
 	defer rc.Close()
 	mux := http.NewServeMux()
 	rc.Routes(mux)

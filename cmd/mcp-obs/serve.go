@@ -49,21 +49,16 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	st, created, err := openStore(ctx, *db, createDB)
+	dbs, closeDatabases, err := openDatabases(ctx, *db, createDB)
 	if err != nil {
 		ln.Close()
 		return err
 	}
-	defer st.Close()
-	if created != "" {
-		logger.Info("created a new SQLite database", "path", created)
+	defer closeDatabases()
+	if dbs.created != "" {
+		logger.Info("created a new SQLite database", "path", dbs.created)
 	}
-	tel, closeTelemetry, err := openTelemetry(ctx, st)
-	if err != nil {
-		ln.Close()
-		return err
-	}
-	defer closeTelemetry()
+	st, tel := dbs.store, dbs.telemetry
 
 	cfg := platform.Config{Base: base, Dev: *dev, Logger: logger, ClientAddr: web.ClientAddr{Trusted: trusted}, Limits: *limits,
 		Telemetry: tel, TelemetryRetention: time.Duration(retention)}
