@@ -140,8 +140,9 @@ func ActiveUsersBackfill(t *testing.T, open func() store.Telemetry, exec func(qu
 	write(t, s, spans[:300]...)
 	closeStore(t, s)
 	for _, q := range []string{
+		`DROP INDEX spans_failed`, // 0003
 		`DROP TABLE rollup_active_users`,
-		`DELETE FROM telemetry_migrations WHERE version = 2`,
+		`DELETE FROM telemetry_migrations WHERE version >= 2`,
 	} {
 		if err := exec(q); err != nil {
 			t.Fatalf("back to version 1: %s: %v", q, err)
