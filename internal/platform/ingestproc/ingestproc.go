@@ -14,9 +14,11 @@
 // the answers are the same byte for byte.
 //
 // The platform ([Start]) listens on a Unix socket in a private directory
-// and passes the listener to the child as its file descriptor 3, so
-// requests wait in the socket's backlog, not in an error, while a child
-// restarts. The child ([Serve]) serves on it until it is told to stop.
+// and passes the listener to the child as its file descriptor 3, so a
+// request sent as the child died waits in the socket's backlog for the
+// next one rather than fail; while no child runs, senders get 503 with
+// Retry-After at once. The child ([Serve]) serves on the socket until it
+// is told to stop.
 package ingestproc
 
 import (
