@@ -131,7 +131,8 @@ func New(cfg Config, st store.Store) *Platform {
 	registry.Routes(mux)
 	authz.Routes(mux)
 	if cfg.Telemetry != nil {
-		telemetryapi.New(telemetryapi.Options{Telemetry: cfg.Telemetry, Servers: st, Base: cfg.Base, Logger: logger, Now: now}).Routes(mux)
+		telemetryapi.New(telemetryapi.Options{Telemetry: cfg.Telemetry, Servers: st, Base: cfg.Base, Logger: logger, Now: now,
+			Retention: cfg.TelemetryRetention}).Routes(mux)
 	}
 	p.handler = mux
 	p.mountOps(mux) // last: it wraps p.handler in the request metrics

@@ -27,20 +27,29 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock of default ranges; default time.Now.
 	Now func() time.Time
+	// Retention is how far back a trace is looked for when its request
+	// names no range and the last 24 hours do not have it; default 7 days
+	// (the platform passes its telemetry retention).
+	Retention time.Duration
 }
 
 // Handler is the JSON query API, under /api/v1/servers/{slug}/telemetry/.
 type Handler struct {
-	svc     *Service
-	servers clientauth.ServerLookup
-	base    endpoints.Base
-	log     *slog.Logger
-	now     func() time.Time
+	svc       *Service
+	servers   clientauth.ServerLookup
+	base      endpoints.Base
+	log       *slog.Logger
+	now       func() time.Time
+	retention time.Duration
 }
 
 // New returns the query API over opts.Telemetry.
 func New(opts Options) *Handler {
-	h := &Handler{svc: NewService(opts.Telemetry, opts.Now), servers: opts.Servers, base: opts.Base, log: opts.Logger, now: opts.Now}
+	h := &Handler{svc: NewService(opts.Telemetry, opts.Now), servers: opts.Servers, base: opts.Base, log: opts.Logger, now: opts.Now,
+		retention: opts.Retention}
+	if h.retention <= 0 {
+		h.retention = 7 * 24 * time.Hour
+	}
 	if h.log == nil {
 		h.log = slog.Default()
 	}
@@ -207,6 +216,17 @@ func (h *Handler) trace(w http.ResponseWriter, r *http.Request, srv *store.Serve
 	spans, err := h.svc.Trace(r.Context(), srv.ID, id, rg)
 	if err != nil {
 		return err
+	}
+	from, _ := p.get("from")
+	to, _ := p.get("to")
+	if len(spans) == 0 && from == "" && to == "" {
+		// A trace id taken from an older span list: look further back,
+		// over what retention keeps (a slower scan, only on a miss).
+		if older := (Range{From: rg.To.Add(-h.retention), To: rg.From}); older.From.Before(older.To) {
+			if spans, err = h.svc.Trace(r.Context(), srv.ID, id, older); err != nil {
+				return err
+			}
+		}
 	}
 	if len(spans) == 0 {
 		return errNotFound

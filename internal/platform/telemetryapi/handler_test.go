@@ -317,7 +317,23 @@ func TestTrace_HasTheTenantsSpansWithParentsAndAttributes(t *testing.T) {
 			kid.SpanID != hex.EncodeToString(child.SpanID[:]) || string(kid.Attributes) != "{}" {
 			t.Errorf("child = %+v, want parent %x", kid, child.ParentSpanID)
 		}
-		// Outside the range (default: the last 24 hours), and an unknown id: 404.
+		// A trace older than the default 24 hours is still found without a
+		// range, within retention (7 days), not past it.
+		for _, c := range []struct {
+			age   time.Duration
+			found bool
+		}{{3 * 24 * time.Hour, true}, {8 * 24 * time.Hour, false}} {
+			old := genSpans(e.a.srv.ID, uint64(c.age), 1, 1)
+			for i := range old {
+				old[i].Start = now.Add(-c.age)
+			}
+			seed(t, e.tel, old)
+			status, body, _ := e.get(t, e.a, "alpha", "traces/"+hex.EncodeToString(old[0].TraceID[:]))
+			if (status == http.StatusOK) != c.found {
+				t.Errorf("a trace %v old, asked without a range: %d %s, want found %v", c.age, status, body, c.found)
+			}
+		}
+		// Outside the range asked for, and an unknown id: 404.
 		for _, path := range []string{"traces/" + id + "?to=2026-01-01T00:00:00Z", "traces/0123456789abcdef0123456789abcdef"} {
 			if status, body, _ := e.get(t, e.a, "alpha", path); status != http.StatusNotFound || !strings.Contains(string(body), "not_found") {
 				t.Errorf("GET %s: %d %s, want 404 not_found", path, status, body)
