@@ -62,8 +62,8 @@ func TestServe_IngestProcessSurvivesAKill9(t *testing.T) {
 	}
 
 	child := ingestChild(t)
-	if nice := procStatField(t, child, 19); nice != "19" {
-		t.Fatalf("ingest process runs at nice %s, want 19", nice)
+	if nice, policy := procStatField(t, child, 19), procStatField(t, child, 41); nice != "19" || policy != "5" {
+		t.Fatalf("ingest process runs at nice %s, policy %s; want 19 and SCHED_IDLE (5)", nice, policy)
 	}
 	if err := syscall.Kill(child, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -75,8 +75,12 @@ func TestServe_IngestProcessSurvivesAKill9(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if again := ingestChild(t); again == child {
+	again := ingestChild(t)
+	if again == child {
 		t.Fatalf("the ingest process is still pid %d after SIGKILL", child)
+	}
+	if policy := procStatField(t, again, 41); policy != "5" {
+		t.Fatalf("the restarted ingest process has policy %s, want SCHED_IDLE (5)", policy)
 	}
 
 	req, _ := http.NewRequest(http.MethodGet, base+"/api/v1/servers/test/telemetry/summary?from="+

@@ -89,7 +89,8 @@ func runChild() int {
 	return 0
 }
 
-// threadNice lists the nice value of every thread of this process.
+// threadNice lists the nice value and scheduling policy of every thread
+// of this process, as "nice/policy".
 func threadNice() string {
 	tasks, _ := filepath.Glob("/proc/self/task/*/stat")
 	var out []string
@@ -100,7 +101,7 @@ func threadNice() string {
 		}
 		// Fields after the command (which may hold spaces) start at ")".
 		fields := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
-		out = append(out, fields[16]) // field 19 of stat: nice
+		out = append(out, fields[16]+"/"+fields[38]) // fields 19 and 41 of stat: nice and scheduling policy
 	}
 	return strings.Join(out, " ")
 }
@@ -165,8 +166,8 @@ func TestProc_ProxiesToAChildAtTheLowestPriority(t *testing.T) {
 		t.Fatalf("child threads' nice values %q: want several threads", nice)
 	}
 	for _, v := range values {
-		if v != "19" {
-			t.Fatalf("child threads' nice values %q: want every thread at 19", nice)
+		if v != "19/5" { // 5: SCHED_IDLE
+			t.Fatalf("child threads' nice/policy %q: want every thread at nice 19 and SCHED_IDLE (5)", nice)
 		}
 	}
 }

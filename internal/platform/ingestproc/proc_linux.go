@@ -2,6 +2,8 @@ package ingestproc
 
 import (
 	"fmt"
+	"os"
+	"strconv"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -19,13 +21,32 @@ func sysProcAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 }
 
-// LowerPriority gives every thread of this process the lowest normal CPU
-// priority (nice 19). On Linux the nice value is per thread: the call sets
-// it for every thread of the process group, which the platform made this
-// process's alone, and threads started later inherit it.
+// LowerPriority puts every thread of this process at the lowest CPU
+// priority Linux has: the SCHED_IDLE policy, which the kernel runs only
+// when nothing else wants the core and preempts as soon as something
+// does, and nice 19 beneath it (what `ps` shows). Both are per thread on
+// Linux: nice is set for the process group, which the platform made this
+// process's alone; the policy is set thread by thread, twice over, for
+// threads started meanwhile. Threads started later inherit both.
 func LowerPriority() error {
 	if err := unix.Setpriority(unix.PRIO_PGRP, 0, 19); err != nil {
 		return fmt.Errorf("lower the ingest process's CPU priority: %w", err)
+	}
+	idle := &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_IDLE}
+	for range 2 {
+		tasks, err := os.ReadDir("/proc/self/task")
+		if err != nil {
+			return fmt.Errorf("lower the ingest process's CPU priority: %w", err)
+		}
+		for _, t := range tasks {
+			tid, err := strconv.Atoi(t.Name())
+			if err != nil {
+				continue
+			}
+			if err := unix.SchedSetAttr(tid, idle, 0); err != nil && err != unix.ESRCH { // ESRCH: the thread ended
+				return fmt.Errorf("lower the ingest process's CPU priority to SCHED_IDLE: %w", err)
+			}
+		}
 	}
 	return nil
 }
