@@ -231,6 +231,9 @@ func (p *Proc) supervise(started chan<- error) {
 				p.kill(exited) // alive but not answering
 			}
 		}
+		if err == nil {
+			p.up.Store(true) // before Start returns: its caller may send at once
+		}
 		if first {
 			started <- err
 			first = false
@@ -239,7 +242,6 @@ func (p *Proc) supervise(started chan<- error) {
 			}
 		}
 		if err == nil {
-			p.up.Store(true)
 			select {
 			case err = <-exited:
 			case <-p.closing.Done():
