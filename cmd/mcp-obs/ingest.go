@@ -23,7 +23,7 @@ var ingestModes = []string{"process", "inline"}
 
 // defaultIngestMode is "process" where the ingest process is supported.
 func defaultIngestMode() string {
-	if runtime.GOOS == "linux" {
+	if ingestproc.Supported {
 		return "process"
 	}
 	return "inline"

@@ -7,7 +7,6 @@ import (
 	"github.com/mcp-obs/mcp-obs/internal/platform/ingestproc"
 	"io"
 	"net"
-	"runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -34,7 +33,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if !slices.Contains(ingestModes, *ingestMode) || (*ingestMode == "process" && runtime.GOOS != "linux") {
+	if !slices.Contains(ingestModes, *ingestMode) || (*ingestMode == "process" && !ingestproc.Supported) {
 		return usageError{fmt.Sprintf("--ingest %q: want process (Linux only) or inline", *ingestMode)}
 	}
 	logger, err := newLogger(stderr, *logLevel)

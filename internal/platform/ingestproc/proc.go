@@ -81,7 +81,7 @@ type Proc struct {
 // the child cannot start or exits first, with the child's exit status (its
 // own error is in its log, on Stderr).
 func Start(ctx context.Context, opts Options) (*Proc, error) {
-	if !supported {
+	if !Supported {
 		return nil, errors.New("ingest process: not supported on " + runtime.GOOS + "; run the receiver in the platform's process")
 	}
 	if len(opts.Command) == 0 {

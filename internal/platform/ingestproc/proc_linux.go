@@ -9,7 +9,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-const supported = true
+// Supported tells whether the ingest process runs on this system (Linux
+// only: it needs the parent-death signal and SCHED_IDLE).
+const Supported = true
 
 // terminateSignal asks the child to finish.
 var terminateSignal = syscall.SIGTERM

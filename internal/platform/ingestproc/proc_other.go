@@ -7,7 +7,9 @@ import (
 	"syscall"
 )
 
-const supported = false
+// Supported tells whether the ingest process runs on this system (Linux
+// only: it needs the parent-death signal and SCHED_IDLE).
+const Supported = false
 
 var terminateSignal = os.Interrupt
 
